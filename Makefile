@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# flowsight: one non-recursive Makefile.  Everything is built into $(BUILD);
+# BPF objects become skeletons there; -MMD -MP tracks header dependencies
+# for both compilers and every object also depends on this Makefile.
+#   make deps     install the Debian packages the project needs (idempotent)
+#   make          build $(BUILD)/flowsight
+#   make test     build and run every test layer (tests/run_tests.sh)
+#   make bench    benchmarks (tools/bench.sh)
+#   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
+#   make V=1      show the commands
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN_FLAGS)
+CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
+LDFLAGS += $(SAN_FLAGS)
+LDLIBS := -lpcap -lndpi -lsodium -lm
+
+# Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
+DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
+	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev python3 python3-numpy \
+	tcpreplay iproute2 time
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test check bench clean help tools unit golden-update
+
+all: $(BUILD)/flowsight
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null \
+			|| { echo "make deps: apt-get install failed for:$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/tools:
+	$(Q)mkdir -p $@
+
+# BPF side: clang -target bpf, then a skeleton per object.
+$(BUILD)/%.bpf.o: bpf/%.bpf.c vmlinux.h Makefile | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP -Iinclude -I. -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o | $(BUILD)
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS) | $(BUILD)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/flowsight: $(AGENT_OBJS) | $(BUILD)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(BUILD)/mkpcap: tools/mkpcap.c Makefile | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+$(BUILD)/pcap_readloop: tools/pcap_readloop.c Makefile | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -lpcap -o $@
+
+tools: $(TOOL_BINS)
+unit: $(UNIT_BINS)
+
+test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS)
+	$(Q)BUILD=$(BUILD) tests/run_tests.sh
+
+# Rewrite the golden expectations that are produced by flowsight itself
+# (help text); review the diff before committing.
+golden-update: $(BUILD)/flowsight
+	$(Q)$(BUILD)/flowsight --help > tests/golden/help.txt
+
+bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
+	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+
+clean:
+	$(Q)rm -rf build
+
+-include $(AGENT_OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d)

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * NFStream's meter loop with n_meters = 1, so output order is NFStream's
+ * order.  Expiry of a flow always goes through expire(): L7 give-up and
+ * result collection, the emit callback, then the flow's memory is freed.
+ */
+#include <stdlib.h>
+
+#include "engine.h"
+#include "flow_table.h"
+
+#define SCAN_INTERVAL_MS 10
+#define SCAN_BUDGET 1000
+
+struct engine {
+	struct engine_opts o;
+	struct dpi *dpi;
+	engine_emit_fn emit;
+	void *arg;
+	struct flow_table *ft;
+	uint64_t tick_ms;      /* meter clock: max packet time seen */
+	uint64_t last_scan_ms; /* packet time of the last idle scan */
+	bool stopped;
+	struct engine_stats st;
+};
+
+struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_emit_fn emit,
+			  void *arg)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->o = *o;
+	e->dpi = dpi;
+	e->emit = emit;
+	e->arg = arg;
+	e->ft = flow_table_new(1 << 14);
+	if (!e->ft) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void destroy_flow(struct engine *e, struct flow *f)
+{
+	flow_table_remove(e->ft, f);
+	dpi_flow_release(&f->dpi);
+	flow_release(f);
+	free(f);
+}
+
+static void expire(struct engine *e, struct flow *f, int expiration_id)
+{
+	if (e->dpi)
+		dpi_flow_finish(e->dpi, &f->dpi);
+	if (!e->stopped) {
+		e->st.flows_emitted++;
+		if (e->emit(f, expiration_id, e->arg) > 0)
+			e->stopped = true;
+	}
+	destroy_flow(e, f);
+}
+
+void engine_discard(struct engine *e)
+{
+	struct flow *f;
+
+	while ((f = flow_table_oldest(e->ft)))
+		destroy_flow(e, f);
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	engine_discard(e);
+	flow_table_free(e->ft);
+	free(e);
+}
+
+static void create_flow(struct engine *e, const struct pkt *p)
+{
+	struct flow *f = flow_table_insert(e->ft, p);
+
+	if (!f || flow_init(f, &e->o.flow, p)) {
+		if (f) {
+			flow_table_remove(e->ft, f);
+			flow_release(f);
+			free(f);
+		}
+		e->st.flows_lost_nomem++;
+		return;
+	}
+	e->st.flows_created++;
+	if (e->dpi)
+		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
+}
+
+static void idle_scan(struct engine *e, uint64_t now)
+{
+	struct flow *f;
+
+	for (int n = 0; n < SCAN_BUDGET && !e->stopped; n++) {
+		f = flow_table_oldest(e->ft);
+		/* now - idle >= last_seen, with last_seen <= now by clamping */
+		if (!f || now - f->last_seen_ms < e->o.idle_timeout_ms)
+			break;
+		expire(e, f, FLOW_EXPIRY_IDLE);
+	}
+}
+
+int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
+		 uint64_t time_ms)
+{
+	struct pkt p;
+	enum decode_verdict v;
+	struct flow *f;
+	bool scan = false;
+
+	if (e->stopped)
+		return 1;
+	e->st.packets_seen++;
+	v = decode_frame(dlt, data, caplen, len, e->o.decode_tunnels, &p);
+	if (v != DECODE_OK) {
+		e->st.packets_ignored++;
+		e->st.ignored[v]++;
+		return 0;
+	}
+	e->st.packets_processed++;
+	/* Clamp: time never goes backwards for valid packets. */
+	if (time_ms > e->tick_ms)
+		e->tick_ms = time_ms;
+	p.time_ms = e->tick_ms;
+	if (p.time_ms - e->last_scan_ms >= SCAN_INTERVAL_MS) {
+		scan = true;
+		e->last_scan_ms = p.time_ms;
+	}
+
+	f = flow_table_lookup(e->ft, &p);
+	if (!f) {
+		create_flow(e, &p);
+	} else if (p.time_ms - f->last_seen_ms >= e->o.idle_timeout_ms) {
+		expire(e, f, FLOW_EXPIRY_IDLE);
+		if (!e->stopped)
+			create_flow(e, &p);
+	} else if (p.time_ms - f->first_seen_ms >= e->o.active_timeout_ms) {
+		expire(e, f, FLOW_EXPIRY_ACTIVE);
+		if (!e->stopped)
+			create_flow(e, &p);
+	} else {
+		int dir = flow_direction(f, &p);
+
+		flow_update(f, &e->o.flow, &p, dir);
+		if (e->dpi)
+			dpi_flow_packet(e->dpi, &f->dpi, &p, f->dir_packets[0] + f->dir_packets[1]);
+	}
+	if (scan && !e->stopped)
+		idle_scan(e, p.time_ms);
+	return e->stopped ? 1 : 0;
+}
+
+void engine_flush(struct engine *e)
+{
+	struct flow *f;
+
+	while (!e->stopped && (f = flow_table_oldest(e->ft)))
+		expire(e, f, FLOW_EXPIRY_IDLE);
+	engine_discard(e);
+}
+
+bool engine_stopped(const struct engine *e)
+{
+	return e->stopped;
+}
+
+const struct engine_stats *engine_get_stats(const struct engine *e)
+{
+	return &e->st;
+}
+
+size_t engine_flows_cached(const struct engine *e)
+{
+	return flow_table_count(e->ft);
+}
+
+size_t engine_flow_bytes(const struct engine_opts *o)
+{
+	/* the flow, its hash-bucket slot (load <= 1), and its allocations */
+	return sizeof(struct flow) + sizeof(void *) + flow_extra_bytes(&o->flow);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The meter: NFStream's per-meter loop (spec §1.3) over decoded packets.
+ * Clamps packet time to the meter tick, looks the flow up, expires it
+ * lazily (idle, then active) before updating, runs the idle scan from the
+ * oldest-created flow every >= 10 ms of packet time with a budget of 1000
+ * expirations, and flushes in creation order at the end.  Finished flows
+ * go to an emit callback; the engine never formats or writes anything.
+ */
+#ifndef FLOWSIGHT_ENGINE_H
+#define FLOWSIGHT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "dpi.h"
+#include "flow.h"
+
+struct engine_opts {
+	uint64_t idle_timeout_ms;
+	uint64_t active_timeout_ms;
+	struct flow_opts flow;
+	bool decode_tunnels;
+	bool ja4;
+};
+
+struct engine_stats {
+	uint64_t packets_seen;      /* frames handed to the engine */
+	uint64_t packets_processed; /* valid packets metered */
+	uint64_t packets_ignored;   /* frames the packet layer rejected */
+	uint64_t ignored[DECODE__MAX];
+	uint64_t flows_created;
+	uint64_t flows_emitted;
+	uint64_t flows_lost_nomem;  /* packets whose flow could not be allocated */
+};
+
+/*
+ * Called once per finished flow with its expiration_id.  The flow is valid
+ * only during the call.  Return 0 to go on, > 0 to stop the engine (e.g.
+ * max_nflows reached), < 0 on an output error (the engine goes on; the
+ * caller accounts the loss).
+ */
+typedef int (*engine_emit_fn)(const struct flow *f, int expiration_id, void *arg);
+
+struct engine;
+
+/* @dpi may be NULL (L7 off).  Returns NULL on ENOMEM. */
+struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_emit_fn emit,
+			  void *arg);
+void engine_free(struct engine *e);
+
+/*
+ * Meter one frame.  Returns 1 when the engine has been stopped by the emit
+ * callback (the caller stops reading), else 0.
+ */
+int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
+		 uint64_t time_ms);
+
+/* Emit every cached flow in creation order (end of input, signal). */
+void engine_flush(struct engine *e);
+/* Drop every cached flow without emitting it (max_nflows reached). */
+void engine_discard(struct engine *e);
+
+bool engine_stopped(const struct engine *e);
+const struct engine_stats *engine_get_stats(const struct engine *e);
+size_t engine_flows_cached(const struct engine *e);
+
+/* Heap bytes per cached flow for this configuration, excluding nDPI state. */
+size_t engine_flow_bytes(const struct engine_opts *o);
+
+#endif

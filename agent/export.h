@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Flow record export.  An exporter owns its output (stdout, a file, or a
+ * series of chunk files with --flows-per-file/--rotate-files), writes each
+ * flow as soon as it expires (buffered, flushed at 64 KiB and on request),
+ * applies keyed BLAKE2b anonymisation to chosen columns, and accounts every
+ * flow it could not write.  Formats plug in through struct export_format_ops.
+ */
+#ifndef FLOWSIGHT_EXPORT_H
+#define FLOWSIGHT_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "columns.h"
+
+enum export_format { EXPORT_CSV, EXPORT_JSONL };
+
+struct outbuf {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Append helpers used by the format implementations. */
+void outbuf_put(struct outbuf *b, const char *s, size_t n);
+static inline void outbuf_putc(struct outbuf *b, char c)
+{
+	if (b->len == b->cap)
+		outbuf_put(b, &c, 1);
+	else
+		b->buf[b->len++] = c;
+}
+void outbuf_puts(struct outbuf *b, const char *s);
+void outbuf_int(struct outbuf *b, int64_t v);
+
+/* A format renders a header, then each row cell by cell in schema order. */
+struct export_format_ops {
+	const char *name;
+	void (*header)(struct outbuf *b, const struct schema *s);
+	void (*row_begin)(struct outbuf *b);
+	void (*cell)(struct outbuf *b, const struct column *c, size_t idx, const struct col_value *v);
+	void (*row_end)(struct outbuf *b);
+};
+
+extern const struct export_format_ops export_csv_ops;
+extern const struct export_format_ops export_jsonl_ops;
+
+/* Python str() of a value (what NFStream hashes when anonymising). */
+void cell_py_str(struct outbuf *b, const struct col_value *v);
+
+struct export_opts {
+	const char *path; /* NULL or "-": standard output */
+	enum export_format format;
+	uint64_t flows_per_file; /* 0: one output */
+	uint64_t rotate_files;   /* 0: no rotation */
+	const struct schema *schema;
+	const bool *anonymize;   /* per schema column, or NULL */
+};
+
+struct exporter;
+
+/* Open the first output (with its header).  0 or -errno (logged). */
+int exporter_open(const struct export_opts *o, struct exporter **out);
+/* Queue one flow.  0, or -errno once the output has failed (the flow is
+ * then counted as not written). */
+int exporter_write(struct exporter *e, const struct flow_record *r);
+/* Push buffered rows to the output.  0 or -errno. */
+int exporter_flush(struct exporter *e);
+/* Flush and close; returns the first error seen.  Frees @e. */
+int exporter_close(struct exporter *e, uint64_t *written, uint64_t *failed);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Flow cache: a chained hash table keyed by the direction-independent flow
+ * key (IP pair, port pair, protocol, VLAN, tunnel), plus an intrusive list
+ * in creation order.  The list is NFStream's "NFCache" order (an OrderedDict
+ * where only inserts move entries): idle scans start at its head and the
+ * end-of-input flush walks it.  Lookups are O(1); nothing scans per packet.
+ */
+#ifndef FLOWSIGHT_FLOW_TABLE_H
+#define FLOWSIGHT_FLOW_TABLE_H
+
+#include <stddef.h>
+
+#include "flow.h"
+
+struct flow_table;
+
+struct flow_table *flow_table_new(size_t initial_buckets);
+/* Frees the table; flows still in it must have been removed by the caller. */
+void flow_table_free(struct flow_table *ft);
+
+/* Flow that @p belongs to, in either direction, or NULL. */
+struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p);
+
+/* Allocate a zeroed flow keyed on @p, appended as newest.  NULL on ENOMEM.
+ * The caller fills it (flow_init) and must not change its key fields. */
+struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p);
+
+/* Unlink @f from the hash and the order list; the caller frees it. */
+void flow_table_remove(struct flow_table *ft, struct flow *f);
+
+/* Oldest-created flow still in the table, or NULL. */
+struct flow *flow_table_oldest(const struct flow_table *ft);
+
+size_t flow_table_count(const struct flow_table *ft);
+
+#endif

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * flowsight entry point: parse the command line, build the pipeline
+ * (source -> engine [decode, flow table, nDPI] -> exporter), run it, and
+ * tear it down.  The exit status is decided here only: 0 success, 1 input
+ * or output error, 2 invalid arguments.  SIGINT/SIGTERM stop the capture
+ * and every cached flow is still exported.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "columns.h"
+#include "dpi.h"
+#include "engine.h"
+#include "export.h"
+#include "log.h"
+#include "source.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+struct run_ctx {
+	struct exporter *exp;
+	uint64_t next_id;
+	uint64_t max_nflows;
+	int out_err;
+	bool sysvis_columns;
+};
+
+static int emit_flow(const struct flow *f, int expiration_id, void *arg)
+{
+	struct run_ctx *rc = arg;
+	struct flow_record r = {
+		.flow = f,
+		.l7 = f->dpi.res,
+		.id = rc->next_id++,
+		.expiration_id = expiration_id,
+		.proc_pid = -1,
+		.proc_name = "",
+	};
+	int err = exporter_write(rc->exp, &r);
+
+	if (err && !rc->out_err)
+		rc->out_err = err;
+	if (err == -EPIPE)
+		return 1; /* reader went away: stop quietly */
+	if (rc->max_nflows && rc->next_id >= rc->max_nflows)
+		return 1;
+	return 0;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void report(const struct engine *e, uint64_t written, uint64_t failed)
+{
+	const struct engine_stats *st = engine_get_stats(e);
+
+	pr_info("%llu packets: %llu processed, %llu ignored; %llu flows exported\n",
+		(unsigned long long)st->packets_seen, (unsigned long long)st->packets_processed,
+		(unsigned long long)st->packets_ignored, (unsigned long long)written);
+	for (int v = 1; v < DECODE__MAX; v++)
+		if (st->ignored[v])
+			pr_debug("  ignored, %s: %llu\n", decode_verdict_str(v),
+				 (unsigned long long)st->ignored[v]);
+	if (st->flows_lost_nomem)
+		pr_warn("%llu packets lost: no memory for their flow\n",
+			(unsigned long long)st->flows_lost_nomem);
+	(void)failed;
+}
+
+int main(int argc, char **argv)
+{
+	struct fc_config cfg;
+	struct schema schema;
+	struct column_opts co;
+	bool anon[512] = { false };
+	bool any_anon = false;
+	struct export_opts eo;
+	struct engine_opts engo;
+	struct dpi *dpi = NULL;
+	struct source *src = NULL;
+	struct engine *eng = NULL;
+	struct run_ctx rc = { 0 };
+	struct frame fr;
+	uint64_t written = 0, failed = 0;
+	int status = 0, err;
+
+	switch (cli_parse(argc, argv, &cfg)) {
+	case CLI_OK:
+		break;
+	case CLI_EXIT_OK:
+		return 0;
+	default:
+		return 2;
+	}
+	if (cfg.n_ifaces) {
+		pr_warn("live capture on '%s' is not supported yet: read a capture file with -r\n",
+			cfg.ifaces[0]);
+		return 2;
+	}
+	if (cfg.system_visibility_mode && cfg.n_files == 1) {
+		fprintf(stderr, "WARNING: system_visibility_mode switched to 0 in offline capture "
+				"(available only for live capture)\n");
+		cfg.system_visibility_mode = 0;
+	}
+
+	co = (struct column_opts){
+		.decode_tunnels = cfg.decode_tunnels,
+		.statistics = cfg.statistical_analysis,
+		.splt = (uint16_t)cfg.splt_analysis,
+		.l7 = cfg.n_dissections > 0,
+		.ja4 = cfg.ja4,
+		/* NFStream quirk kept: a list of files keeps the columns (-1, "") */
+		.system_visibility = (int)cfg.system_visibility_mode,
+	};
+	if (schema_init(&schema, &co)) {
+		pr_warn("out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < cfg.n_anon_cols; i++) {
+		int idx = schema_find(&schema, cfg.anon_cols[i]);
+
+		if (idx < 0 || idx >= (int)(sizeof(anon) / sizeof(anon[0]))) {
+			fprintf(stderr, "WARNING: NFlow do not have %s attribute. Skipping anonymization.\n",
+				cfg.anon_cols[i]);
+			continue;
+		}
+		anon[idx] = any_anon = true;
+	}
+
+	/* Open the input first: a bad path or filter fails before any output. */
+	err = source_pcap_open(cfg.files, cfg.n_files, cfg.bpf_filter, &src);
+	if (err) {
+		status = err == SOURCE_EFILTER ? 2 : 1;
+		goto out_schema;
+	}
+	if (cfg.n_dissections) {
+		struct dpi_opts dopts = { .n_dissections = (uint8_t)cfg.n_dissections,
+					  .ja4 = cfg.ja4 };
+
+		if (dpi_new(&dopts, &dpi)) {
+			status = 1;
+			goto out_source;
+		}
+	}
+	eo = (struct export_opts){
+		.path = cfg.output,
+		.format = cfg.format,
+		.flows_per_file = cfg.flows_per_file,
+		.rotate_files = cfg.rotate_files,
+		.schema = &schema,
+		.anonymize = any_anon ? anon : NULL,
+	};
+	if (exporter_open(&eo, &rc.exp)) {
+		status = 1;
+		goto out_dpi;
+	}
+	engo = (struct engine_opts){
+		.idle_timeout_ms = cfg.idle_timeout_s * 1000,
+		.active_timeout_ms = cfg.active_timeout_s * 1000,
+		.flow = { .accounting_mode = (uint8_t)cfg.accounting_mode,
+			  .statistics = cfg.statistical_analysis,
+			  .splt = (uint16_t)cfg.splt_analysis },
+		.decode_tunnels = cfg.decode_tunnels,
+		.ja4 = cfg.ja4,
+	};
+	rc.max_nflows = cfg.max_nflows;
+	eng = engine_new(&engo, dpi, emit_flow, &rc);
+	if (!eng) {
+		pr_warn("out of memory\n");
+		status = 1;
+		goto out_export;
+	}
+
+	install_signals();
+	while (!stop_signal) {
+		int r = source_next(src, &fr);
+
+		if (r == 0)
+			break;
+		if (r < 0) {
+			status = 1; /* already logged; flows formed so far are flushed */
+			break;
+		}
+		if (engine_frame(eng, fr.dlt, fr.data, fr.caplen, fr.len, fr.time_ms))
+			break;
+	}
+	if (stop_signal)
+		pr_info("%s received: exporting %zu cached flows\n", strsignal(stop_signal),
+			engine_flows_cached(eng));
+	if (engine_stopped(eng))
+		engine_discard(eng); /* max_nflows reached: NFStream drops the rest */
+	else
+		engine_flush(eng);
+
+out_export:
+	err = exporter_close(rc.exp, &written, &failed);
+	if (!err)
+		err = rc.out_err;
+	if (err && err != -EPIPE) {
+		pr_warn("cannot write flow records to '%s': %s (%llu flows not written)\n",
+			cfg.output ? cfg.output : "stdout", strerror(-err),
+			(unsigned long long)failed);
+		status = 1;
+	}
+	if (eng) {
+		report(eng, written, failed);
+		engine_free(eng);
+	}
+out_dpi:
+	dpi_free(dpi);
+out_source:
+	source_close(src);
+out_schema:
+	schema_release(&schema);
+	return status;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Capture sources behind one interface: main.c pulls frames without
+ * knowing whether they come from capture files, libpcap live capture or
+ * the eBPF ring buffer.  A frame is valid until the next call.
+ */
+#ifndef FLOWSIGHT_SOURCE_H
+#define FLOWSIGHT_SOURCE_H
+
+#include <stdint.h>
+
+struct frame {
+	int dlt;            /* link type of data */
+	const uint8_t *data;
+	uint32_t caplen;    /* bytes at data */
+	uint32_t len;       /* original frame length */
+	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
+};
+
+struct source;
+
+struct source_ops {
+	const char *name;
+	/* 1 and *f set, 0 at end of input, -errno on a fatal error (logged
+	 * with the file/interface and the cause). */
+	int (*next)(struct source *s, struct frame *f);
+	void (*close)(struct source *s);
+};
+
+struct source {
+	const struct source_ops *ops;
+};
+
+static inline int source_next(struct source *s, struct frame *f)
+{
+	return s->ops->next(s, f);
+}
+
+static inline void source_close(struct source *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* Error codes of source_pcap_open() beyond -errno. */
+#define SOURCE_EFILTER (-10000) /* the BPF filter does not compile */
+
+/*
+ * Offline source over @n capture files read in order as one stream, with
+ * an optional libpcap filter compiled for each file's link type (optimised,
+ * netmask 255.255.255.0, as NFStream).  Opens the first file at once so a
+ * bad path or filter is reported before any packet is processed.
+ */
+int source_pcap_open(const char *const *files, int n, const char *bpf_filter,
+		     struct source **out);
+
+#endif
