@@ -45,8 +45,8 @@ int ja4_client_hello(const uint8_t *hs, size_t len, char transport, char out[JA4
 
 /*
  * ja4_client_hello_raw() - JA4_r (sorted lists, unhashed) of a ClientHello.
- * Same input rules as ja4_client_hello().  The string is at most
- * 10 + 5 * (ciphers + extensions + signature algorithms) + 3 bytes long.
+ * Same input rules as ja4_client_hello().  @outlen = 13 + 5 * (ciphers +
+ * extensions + signature algorithms) always suffices (NUL included).
  *
  * Return: as ja4_client_hello(), plus -ENOSPC when @outlen is too small
  * (@out then holds "").
