@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Command-line behaviour: --help pinned by tests/golden/help.txt, NFStream's
+validation messages with exit status 2 before any capture, bad input files
+(one line naming file and cause, exit 1, flows formed before the error still
+written), signals (SIGINT/SIGTERM flush every cached flow), SIGPIPE and a
+full disk.  Captures are written here by a tiny pcap writer (no shared data).
+"""
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+FS = os.environ.get("FLOWSIGHT", "build/flowsight")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+TMP = tempfile.mkdtemp(prefix="fs-cli-")
+res = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pcap_header(linktype=1):
+    return struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, linktype)
+
+
+def udp_frame(i, sport=1000):
+    """Ethernet/IPv4/UDP frame from 10.0.0.1:sport to 10.0.0.2:53, 64 bytes."""
+    payload = bytes(22)
+    udp = struct.pack("!HHHH", sport + i, 53, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    eth = bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]) + b"\x08\x00"
+    return eth + ip + udp
+
+
+def record(frame, t_us):
+    return struct.pack("<IIII", t_us // 1000000, t_us % 1000000, len(frame), len(frame)) + frame
+
+
+def write_pcap(path, nflows, linktype=1):
+    data = pcap_header(linktype) + b"".join(record(udp_frame(i), 1_000_000 + i * 1000)
+                                            for i in range(nflows))
+    with open(path, "wb") as f:
+        f.write(data)
+    return data
+
+
+def run(args, **kw):
+    return subprocess.run([FS] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, **kw)
+
+
+def case(name):
+    def deco(fn):
+        def wrapped():
+            try:
+                fn()
+                res["passed"] += 1
+                print("PASS cli/%s" % name)
+            except AssertionError as e:
+                res["failed"] += 1
+                print("FAIL cli/%s: %s" % (name, e))
+        wrapped.__name__ = name
+        CASES.append(wrapped)
+        return wrapped
+    return deco
+
+
+CASES = []
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def one_line(stderr):
+    lines = stderr.decode().strip().splitlines()
+    check(len(lines) == 1, "expected one stderr line, got %r" % lines)
+    return lines[0]
+
+
+@case("help_golden")
+def _():
+    p = run(["--help"])
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    with open(os.path.join(ROOT, "tests", "golden", "help.txt"), "rb") as f:
+        check(p.stdout == f.read(), "--help differs from tests/golden/help.txt (make golden-update)")
+
+
+INVALID = [
+    (["--decode-tunnels", "2"], "Please specify a valid decode_tunnels parameter (possible values: True, False)."),
+    (["--promiscuous-mode", "x"], "Please specify a valid promiscuous_mode parameter (possible values: True, False)."),
+    (["--snapshot-length", "0"], "Please specify a valid snapshot_length parameter (positive integer)."),
+    (["--idle-timeout", "-1"], "Please specify a valid idle_timeout parameter (positive integer in seconds)."),
+    (["--idle-timeout", "18446744073709552"], "Please specify a valid idle_timeout parameter (positive integer in seconds)."),
+    (["--active-timeout", "abc"], "Please specify a valid active_timeout parameter (positive integer in seconds)."),
+    (["--accounting-mode", "4"], "Please specify a valid accounting_mode parameter (possible values: 0, 1, 2, 3)."),
+    (["--n-dissections", "256"], "Please specify a valid n_dissections parameter (possible values in : [0,...,255])."),
+    (["--statistical-analysis=2"], "Please specify a valid statistical_analysis parameter (possible values: True, False)."),
+    (["--splt-analysis", "65536"], "Please specify a valid splt_analysis parameter (possible values in : [0,...,65535])"),
+    (["--max-nflows", "-3"], "Please specify a valid max_nflows parameter (>=0)."),
+    (["--system-visibility-mode", "3"], "Please specify a valid system_visibility_mode parameter"),
+    (["--flows-per-file", "x"], "Please specify a valid flows_per_file parameter (>= 0)."),
+    (["--rotate-files", "-1"], "Please specify a valid rotate_files parameter (>= 0)."),
+    (["-F", "xml"], "Please specify a valid format parameter (possible values: csv, jsonl)."),
+]
+
+
+@case("invalid_values_exit_2")
+def _():
+    good = os.path.join(TMP, "good.pcap")
+    write_pcap(good, 1)
+    for args, msg in INVALID:
+        p = run(["-r", good, "-o", os.path.join(TMP, "never.csv")] + args)
+        check(p.returncode == 2, "%s: exit %d" % (args, p.returncode))
+        check(msg in p.stderr.decode(), "%s: stderr %r lacks %r" % (args, p.stderr.decode(), msg))
+        check(not os.path.exists(os.path.join(TMP, "never.csv")), "%s: output created" % args)
+
+
+@case("no_source_exit_2")
+def _():
+    p = run([])
+    check(p.returncode == 2, "exit %d" % p.returncode)
+    check("Please specify a pcap file path or a valid network interface name as source." in p.stderr.decode(),
+          p.stderr.decode())
+    p = run(["--bogus"])
+    check(p.returncode == 2 and "unknown option '--bogus'" in p.stderr.decode(), p.stderr.decode())
+
+
+@case("bad_bpf_filter_exit_2")
+def _():
+    good = os.path.join(TMP, "good.pcap")
+    write_pcap(good, 1)
+    p = run(["-r", good, "--bpf-filter", "port port"])
+    check(p.returncode == 2 and "Unable to compile BPF filter." in p.stderr.decode(), p.stderr.decode())
+
+
+@case("splt_warning_above_255")
+def _():
+    good = os.path.join(TMP, "good.pcap")
+    write_pcap(good, 1)
+    p = run(["-r", good, "--splt-analysis", "300", "--n-dissections", "0"])
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    check("[WARNING]: The specified splt_analysis parameter is higher than 255." in p.stderr.decode(),
+          p.stderr.decode())
+
+
+@case("missing_directory_empty_corrupt_files")
+def _():
+    empty = os.path.join(TMP, "empty.pcap")
+    open(empty, "wb").close()
+    corrupt = os.path.join(TMP, "corrupt.pcap")
+    with open(corrupt, "wb") as f:
+        f.write(b"this is not a capture file at all")
+    cases = [(os.path.join(TMP, "missing.pcap"), "No such file or directory"),
+             (TMP, "is a directory"), (empty, "empty file"), (corrupt, "unknown file format")]
+    for path, cause in cases:
+        p = run(["-r", path])
+        check(p.returncode == 1, "%s: exit %d" % (path, p.returncode))
+        line = one_line(p.stderr)
+        check(path in line and cause in line, "%s: %r" % (path, line))
+
+
+@case("unsupported_link_type")
+def _():
+    path = os.path.join(TMP, "dlt147.pcap")
+    write_pcap(path, 2, linktype=147)
+    p = run(["-r", path])
+    check(p.returncode == 1, "exit %d" % p.returncode)
+    line = one_line(p.stderr)
+    check(path in line and "unsupported link type 147" in line, line)
+
+
+@case("truncated_file_keeps_flows")
+def _():
+    path = os.path.join(TMP, "trunc.pcap")
+    data = write_pcap(path, 5)
+    with open(path, "wb") as f:
+        f.write(data[:-10])  # cut inside the last record
+    out = os.path.join(TMP, "trunc.csv")
+    p = run(["-r", path, "-o", out, "--n-dissections", "0"])
+    check(p.returncode == 1, "exit %d" % p.returncode)
+    line = one_line(p.stderr)
+    check(path in line and "truncated" in line, line)
+    with open(out) as f:
+        rows = f.read().splitlines()
+    check(len(rows) == 1 + 4, "4 flows formed before the damage expected, got %d" % (len(rows) - 1))
+
+
+@case("second_file_missing_keeps_first")
+def _():
+    a = os.path.join(TMP, "a.pcap")
+    write_pcap(a, 3)
+    out = os.path.join(TMP, "ab.csv")
+    p = run(["-r", a, "-r", os.path.join(TMP, "nope.pcap"), "-o", out, "--n-dissections", "0"])
+    check(p.returncode == 1, "exit %d" % p.returncode)
+    check("nope.pcap" in one_line(p.stderr), p.stderr.decode())
+    with open(out) as f:
+        check(len(f.read().splitlines()) == 4, "3 flows of the first file written")
+
+
+def signal_flushes(sig):
+    fifo = os.path.join(TMP, "fifo-%d" % sig)
+    os.mkfifo(fifo)
+    data = pcap_header() + b"".join(record(udp_frame(i), 1_000_000 + i) for i in range(50))
+    out = os.path.join(TMP, "sig-%d.csv" % sig)
+    proc = subprocess.Popen([FS, "-r", fifo, "-o", out, "--n-dissections", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 20
+    while True:  # open the write end without blocking forever if flowsight died
+        try:
+            w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            check(proc.poll() is None and time.time() < deadline,
+                  "flowsight did not open the FIFO: %r" % (proc.communicate()[1] if proc.poll() is not None else "timeout"))
+            time.sleep(0.01)
+    os.set_blocking(w, True)
+    os.write(w, data)
+    # wait (bounded) until flowsight has read everything we wrote, then signal it
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with open("/proc/%d/io" % proc.pid) as f:
+            rchar = int([l for l in f.read().splitlines() if l.startswith("rchar")][0].split()[1])
+        if rchar >= len(data):
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        os.close(w)
+    check(proc.returncode == 0, "exit %d, stderr %r" % (proc.returncode, err))
+    with open(out) as f:
+        rows = f.read().splitlines()
+    check(len(rows) == 51, "all 50 cached flows flushed, got %d" % (len(rows) - 1))
+
+
+@case("sigint_flushes_cache")
+def _():
+    signal_flushes(signal.SIGINT)
+
+
+@case("sigterm_flushes_cache")
+def _():
+    signal_flushes(signal.SIGTERM)
+
+
+@case("sigpipe_ends_quietly")
+def _():
+    path = os.path.join(TMP, "many.pcap")
+    write_pcap(path, 20000)
+    p = subprocess.run("set -o pipefail; %s -r %s --n-dissections 0 | head -n 1 >/dev/null" % (FS, path),
+                       shell=True, executable="/bin/bash", stderr=subprocess.PIPE, timeout=60)
+    check(p.returncode == 0, "pipeline exit %d" % p.returncode)
+    check(p.stderr == b"", "quiet, got %r" % p.stderr)
+
+
+@case("full_disk_reports_lost_flows")
+def _():
+    if not os.path.exists("/dev/full"):
+        raise AssertionError("/dev/full missing")
+    path = os.path.join(TMP, "many2.pcap")
+    write_pcap(path, 3000)
+    p = run(["-r", path, "-o", "/dev/full", "--n-dissections", "0"])
+    check(p.returncode == 1, "exit %d" % p.returncode)
+    line = one_line(p.stderr)
+    check("No space left on device" in line and "3000 flows not written" in line, line)
+
+
+@case("live_not_yet_supported")
+def _():
+    p = run(["-i", "lo"])
+    check(p.returncode == 2 and "not supported yet" in p.stderr.decode(), p.stderr.decode())
+
+
+def main():
+    for c in CASES:
+        c()
+    print("%d passed, %d failed, %d skipped" % (res["passed"], res["failed"], res["skipped"]))
+    return 1 if res["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

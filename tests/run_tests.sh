@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs every test layer and adds up their results.  Each layer prints PASS/
+# FAIL/SKIP lines and ends with "N passed, N failed, N skipped"; a layer that
+# crashes or prints no summary counts as one failure.  The last line of the
+# output is the total, in the same format.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export FLOWSIGHT=${FLOWSIGHT:-$BUILD/flowsight}
+export MKPCAP=${MKPCAP:-$BUILD/mkpcap}
+export BUILD
+P=0 F=0 S=0
+LOG=$(mktemp -d)
+trap 'rm -rf "$LOG"' EXIT
+
+layer() { # name command...
+	local name=$1 out rc line
+	shift
+	out="$LOG/${name//\//_}.log"
+	echo "== $name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(PASS|FAIL|SKIP)|FAIL|Error|error' "$out" | grep -v '^PASS' | head -50
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -1)
+	if [ -z "$line" ]; then
+		echo "FAIL $name: no summary line (exit $rc)"
+		tail -20 "$out"
+		F=$((F + 1))
+		return
+	fi
+	set -- $line
+	P=$((P + $1)) F=$((F + $3)) S=$((S + $5))
+	if [ "$rc" -ne 0 ] && [ "$3" -eq 0 ]; then
+		echo "FAIL $name: exit $rc"
+		F=$((F + 1))
+	fi
+	echo "   $line"
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	layer "unit/$(basename "$t")" "$t"
+done
+layer cli python3 tests/cli/test_cli.py
+layer golden tests/golden/run_golden.sh
+layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l7
+layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
+layer nfstream-ports python3 tests/conformance/nfstream_ports.py
+
+echo "$P passed, $F failed, $S skipped"
+[ "$F" -eq 0 ]
