@@ -360,10 +360,47 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	}
 }
 
+/* Round the decimal digit string @dig (n digits) to @keep digits in place;
+ * returns the new decimal exponent adjustment (1 when 9.99 -> 10.0). */
+static int round_digits(char *dig, int n, int keep)
+{
+	int i;
+
+	if (keep >= n || dig[keep] < '5')
+		return 0;
+	for (i = keep - 1; i >= 0; i--) {
+		if (dig[i] != '9') {
+			dig[i]++;
+			return 0;
+		}
+		dig[i] = '0';
+	}
+	memmove(dig + 1, dig, (size_t)keep - 1);
+	dig[0] = '1';
+	return 1;
+}
+
+/* Does sign * 0.d1d2..dn x 10^(exp10+1) parse back to @d? */
+static bool digits_roundtrip(double d, bool neg, const char *dig, int n, int exp10)
+{
+	char tmp[40];
+	int pos = 0;
+
+	if (neg)
+		tmp[pos++] = '-';
+	tmp[pos++] = dig[0];
+	tmp[pos++] = '.';
+	memcpy(tmp + pos, dig + 1, (size_t)n - 1);
+	pos += n - 1;
+	snprintf(tmp + pos, sizeof(tmp) - (size_t)pos, "e%d", exp10);
+	return strtod(tmp, NULL) == d;
+}
+
 int fmt_py_float(double d, char *buf)
 {
-	char tmp[40], digits[24];
+	char tmp[40], digits[24], cand[24];
 	int nd = 0, exp10, pos = 0;
+	bool neg = d < 0;
 	const char *p;
 
 	if (isnan(d))
@@ -372,27 +409,58 @@ int fmt_py_float(double d, char *buf)
 		return sprintf(buf, d < 0 ? "-inf" : "inf");
 	if (d == 0.0)
 		return sprintf(buf, signbit(d) ? "-0.0" : "0.0");
+	/* Integral values below 2^53 print exactly as Python does: "123.0". */
+	if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d && fabs(d) < 1e16) {
+		pos = sprintf(buf, "%lld", (long long)d);
+		memcpy(buf + pos, ".0", 3);
+		return pos + 2;
+	}
 	/*
-	 * Shortest round-trip digits: a value whose shortest form has at most
-	 * 15 digits prints exactly that form at precision 15 (padded with
-	 * zeros that we strip); otherwise 16, else 17 digits round-trip.
+	 * Shortest round-trip digits (Python's repr): one correctly rounded
+	 * 17-digit conversion, then the 15- and 16-digit roundings of it are
+	 * tried with strtod.  A value whose shortest form has at most 15
+	 * digits is found at 15 (trailing zeros stripped below).
 	 */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
-		if (prec == 17 || strtod(tmp, NULL) == d)
-			break;
-	}
-	p = tmp;
-	if (*p == '-') {
-		buf[pos++] = '-';
-		p++;
-	}
+	snprintf(tmp, sizeof(tmp), "%.16e", d);
+	p = tmp + (neg ? 1 : 0);
 	for (; *p && *p != 'e'; p++)
 		if (*p >= '0' && *p <= '9')
 			digits[nd++] = *p;
 	exp10 = atoi(p + 1);
+	for (int keep = 15; keep <= 16; keep++) {
+		int e;
+
+		bool tie = digits[keep] == '5';
+
+		for (int i = keep + 1; i < nd && tie; i++)
+			tie = digits[i] == '0';
+		if (tie) {
+			/* "...5" may be a rounded 17th digit: ask printf to round
+			 * the binary value itself at this precision */
+			char t2[40];
+			const char *q;
+			int n2 = 0;
+
+			snprintf(t2, sizeof(t2), "%.*e", keep - 1, d);
+			for (q = t2 + (neg ? 1 : 0); *q && *q != 'e'; q++)
+				if (*q >= '0' && *q <= '9')
+					cand[n2++] = *q;
+			e = atoi(q + 1) - exp10;
+		} else {
+			memcpy(cand, digits, (size_t)nd);
+			e = round_digits(cand, nd, keep);
+		}
+		if (digits_roundtrip(d, neg, cand, keep, exp10 + e)) {
+			memcpy(digits, cand, (size_t)keep);
+			nd = keep;
+			exp10 += e;
+			break;
+		}
+	}
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
+	if (neg)
+		buf[pos++] = '-';
 
 	if (exp10 >= -4 && exp10 < 16) {
 		if (exp10 >= 0) {
