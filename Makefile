@@ -5,6 +5,8 @@
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make          build $(BUILD)/flowsight
 #   make test     build and run every test layer (tests/run_tests.sh)
+#   make run      generate a demo capture and print its flows (the main job
+#                 until live capture exists)
 #   make bench    benchmarks (tools/bench.sh)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
@@ -53,7 +55,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test check bench clean help tools unit golden-update
+.SECONDARY: $(BPF_OBJS)
+.PHONY: all deps test check bench clean help tools unit golden-update run
 
 all: $(BUILD)/flowsight
 
@@ -112,6 +115,15 @@ test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS)
 # (help text); review the diff before committing.
 golden-update: $(BUILD)/flowsight
 	$(Q)$(BUILD)/flowsight --help > tests/golden/help.txt
+
+# Demo: a two-file stream of synthetic TCP, UDP, ICMP, IPv6 and tunnelled
+# traffic written by tools/mkpcap.c, read as one stream.
+DEMO_SCENARIOS := eth_tcp_handshake ipv6_tcp eth_udp eth_icmp eth_vlan gtp_u tzsp
+run: $(BUILD)/flowsight $(BUILD)/mkpcap
+	$(Q)mkdir -p $(BUILD)/demo
+	$(Q)for s in $(DEMO_SCENARIOS); do $(BUILD)/mkpcap $$s $(BUILD)/demo/$$s.pcap || exit 1; done
+	$(Q)$(BUILD)/flowsight $(foreach s,$(DEMO_SCENARIOS),-r $(BUILD)/demo/$(s).pcap) \
+		--statistical-analysis $(RUN_ARGS)
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
