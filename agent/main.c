@@ -197,7 +197,8 @@ int main(int argc, char **argv)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			status = 1; /* already logged; flows formed so far are flushed */
+			if (r != -EINTR || !stop_signal)
+				status = 1; /* logged; flows formed so far are flushed */
 			break;
 		}
 		if (engine_frame(eng, fr.dlt, fr.data, fr.caplen, fr.len, fr.time_ms))

@@ -55,7 +55,7 @@ static int open_file(struct source_pcap *s, int idx)
 		pr_warn("cannot read '%s': is a directory\n", path);
 		return -EISDIR;
 	}
-	if (st.st_size == 0) {
+	if (S_ISREG(st.st_mode) && st.st_size == 0) {
 		pr_warn("cannot read '%s': empty file\n", path);
 		return -EINVAL;
 	}
@@ -119,6 +119,8 @@ static int pcap_src_next(struct source *base, struct frame *f)
 			close_file(s);
 			continue;
 		}
+		if (strstr(pcap_geterr(s->p), strerror(EINTR)))
+			return -EINTR; /* a signal stopped the read: not a damaged file */
 		pr_warn("cannot read '%s': %s (after %llu packets)\n", s->files[s->cur],
 			pcap_geterr(s->p), (unsigned long long)s->packets_in_file);
 		close_file(s);
