@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,22 +422,41 @@ int fmt_py_float(double d, char *buf)
 	 * tried with strtod.  A value whose shortest form has at most 15
 	 * digits is found at 15 (trailing zeros stripped below).
 	 */
-	snprintf(tmp, sizeof(tmp), "%.16e", d);
+	if (fabs(d) < DBL_MIN) {
+		/* subnormals carry fewer digits: search the shortest directly */
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+			if (strtod(tmp, NULL) == d)
+				break;
+		}
+	} else {
+		snprintf(tmp, sizeof(tmp), "%.16e", d);
+	}
 	p = tmp + (neg ? 1 : 0);
 	for (; *p && *p != 'e'; p++)
 		if (*p >= '0' && *p <= '9')
 			digits[nd++] = *p;
 	exp10 = atoi(p + 1);
-	for (int keep = 15; keep <= 16; keep++) {
-		int e;
-
+	for (int keep = 15; keep <= 16 && nd == 17; keep++) {
 		bool tie = digits[keep] == '5';
+		int e;
 
 		for (int i = keep + 1; i < nd && tie; i++)
 			tie = digits[i] == '0';
-		if (tie) {
-			/* "...5" may be a rounded 17th digit: ask printf to round
-			 * the binary value itself at this precision */
+		/* round half up in the string; on a "...5" tie also try the
+		 * truncated neighbour: the 17th digit may itself be rounded */
+		memcpy(cand, digits, (size_t)nd);
+		e = round_digits(cand, nd, keep);
+		if (!digits_roundtrip(d, neg, cand, keep, exp10 + e)) {
+			if (!tie)
+				continue;
+			memcpy(cand, digits, (size_t)keep);
+			e = 0;
+			if (!digits_roundtrip(d, neg, cand, keep, exp10))
+				continue;
+		} else if (tie) {
+			/* both neighbours may round-trip: keep the nearer one,
+			 * which printf's exact rounding of the binary value gives */
 			char t2[40];
 			const char *q;
 			int n2 = 0;
@@ -444,18 +464,16 @@ int fmt_py_float(double d, char *buf)
 			snprintf(t2, sizeof(t2), "%.*e", keep - 1, d);
 			for (q = t2 + (neg ? 1 : 0); *q && *q != 'e'; q++)
 				if (*q >= '0' && *q <= '9')
-					cand[n2++] = *q;
-			e = atoi(q + 1) - exp10;
-		} else {
-			memcpy(cand, digits, (size_t)nd);
-			e = round_digits(cand, nd, keep);
+					t2[n2++] = *q;
+			if (digits_roundtrip(d, neg, t2, keep, atoi(q + 1))) {
+				memcpy(cand, t2, (size_t)keep);
+				e = atoi(q + 1) - exp10;
+			}
 		}
-		if (digits_roundtrip(d, neg, cand, keep, exp10 + e)) {
-			memcpy(digits, cand, (size_t)keep);
-			nd = keep;
-			exp10 += e;
-			break;
-		}
+		memcpy(digits, cand, (size_t)keep);
+		nd = keep;
+		exp10 += e;
+		break;
 	}
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;

@@ -164,6 +164,9 @@ static enum decode_verdict decode_l4(struct pkt *p, const uint8_t *ip, uint16_t 
 			p->payload_caplen = (uint16_t)(l4_cap - 8);
 		}
 	}
+	/* Ethernet trailer padding is not payload */
+	if (p->payload_caplen > p->payload_size)
+		p->payload_caplen = p->payload_size;
 	return DECODE_OK;
 }
 

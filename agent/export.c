@@ -89,15 +89,20 @@ void cell_py_str(struct outbuf *b, const struct col_value *v)
 		outbuf_puts(b, v->s);
 		break;
 	case COL_LIST:
-		outbuf_putc(b, '[');
-		for (size_t i = 0; i < v->n; i++) {
-			if (i)
-				outbuf_put(b, ", ", 2);
-			outbuf_int(b, v->list[i]);
-		}
-		outbuf_putc(b, ']');
+		outbuf_list(b, v->list, v->n, ", ");
 		break;
 	}
+}
+
+void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *sep)
+{
+	outbuf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			outbuf_puts(b, sep);
+		outbuf_int(b, list[i]);
+	}
+	outbuf_putc(b, ']');
 }
 
 /* Chunk file name: "<idx>." inserted before the extension (out.csv -> out.3.csv). */

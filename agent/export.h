@@ -33,6 +33,8 @@ static inline void outbuf_putc(struct outbuf *b, char c)
 }
 void outbuf_puts(struct outbuf *b, const char *s);
 void outbuf_int(struct outbuf *b, int64_t v);
+/* "[a<sep>b<sep>c]" */
+void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *sep);
 
 /* A format renders a header, then each row cell by cell in schema order. */
 struct export_format_ops {

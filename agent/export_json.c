@@ -54,13 +54,7 @@ static void json_cell(struct outbuf *b, const struct column *c, size_t idx, cons
 		json_string(b, v->s);
 		break;
 	case COL_LIST:
-		outbuf_putc(b, '[');
-		for (size_t i = 0; i < v->n; i++) {
-			if (i)
-				outbuf_putc(b, ',');
-			outbuf_int(b, v->list[i]);
-		}
-		outbuf_putc(b, ']');
+		outbuf_list(b, v->list, v->n, ",");
 		break;
 	}
 }
