@@ -31,6 +31,16 @@ struct dpi {
 	struct dpi_opts o;
 };
 
+/* A ClientHello larger than one segment (post-quantum key shares make
+ * Chrome's ~1.8 KB): in-order payload of its sender, bounded. */
+#define HELLO_MAX_BYTES 16384
+
+struct dpi_hello {
+	uint16_t sport;
+	uint16_t len;
+	uint8_t buf[HELLO_MAX_BYTES];
+};
+
 int dpi_new(const struct dpi_opts *opts, struct dpi **out)
 {
 	NDPI_PROTOCOL_BITMASK all;
@@ -215,6 +225,8 @@ static void complete(struct dpi *d, struct dpi_flow *f)
 	f->nf = NULL;
 	free(f->ja4);
 	f->ja4 = NULL;
+	free(f->hello);
+	f->hello = NULL;
 }
 
 static void giveup(struct dpi *d, struct dpi_flow *f)
@@ -225,16 +237,58 @@ static void giveup(struct dpi *d, struct dpi_flow *f)
 	f->guessed = guessed;
 }
 
+static void ja4_done(struct dpi_flow *f, const char *ja4)
+{
+	f->ja4_done = 1;
+	if (ja4)
+		f->ja4 = strdup(ja4);
+	free(f->hello);
+	f->hello = NULL;
+}
+
+/* JA4 from the first TLS ClientHello of a TCP flow, reassembling in-order
+ * segments of its sender (retransmissions or reordering end the attempt). */
+static void ja4_track(struct dpi_flow *f, const struct pkt *p)
+{
+	char buf[JA4_STR_LEN];
+	int rc;
+
+	if (f->ja4_done || p->protocol != 6 || !p->payload_caplen)
+		return;
+	if (!f->hello) {
+		if (p->payload_caplen < 6 || p->payload[0] != 0x16 || p->payload[5] != 0x01)
+			return;
+		rc = ja4_from_tls_records(p->payload, p->payload_caplen, buf);
+		if (rc != -EAGAIN) {
+			ja4_done(f, rc ? NULL : buf);
+			return;
+		}
+		f->hello = malloc(sizeof(*f->hello));
+		if (!f->hello) {
+			ja4_done(f, NULL);
+			return;
+		}
+		f->hello->sport = p->src_port;
+		f->hello->len = 0;
+	} else if (p->src_port != f->hello->sport) {
+		return;
+	}
+	if ((size_t)f->hello->len + p->payload_caplen > HELLO_MAX_BYTES) {
+		ja4_done(f, NULL);
+		return;
+	}
+	memcpy(f->hello->buf + f->hello->len, p->payload, p->payload_caplen);
+	f->hello->len += p->payload_caplen;
+	rc = ja4_from_tls_records(f->hello->buf, f->hello->len, buf);
+	if (rc != -EAGAIN)
+		ja4_done(f, rc ? NULL : buf);
+}
+
 static void feed(struct dpi *d, struct dpi_flow *f, const struct pkt *p)
 {
 	set_result(f, ndpi_detection_process_packet(d->mod, f->nf, p->ip, p->ip_caplen, p->time_ms));
-	if (d->o.ja4 && !f->ja4 && p->protocol == 6 && p->payload_caplen > 5 &&
-	    p->payload[0] == 0x16) {
-		char buf[JA4_STR_LEN];
-
-		if (ja4_from_tls_records(p->payload, p->payload_caplen, buf) == 0)
-			f->ja4 = strdup(buf);
-	}
+	if (d->o.ja4)
+		ja4_track(f, p);
 }
 
 void dpi_flow_packet(struct dpi *d, struct dpi_flow *f, const struct pkt *p, uint64_t flow_packets)
@@ -286,6 +340,8 @@ void dpi_flow_release(struct dpi_flow *f)
 	}
 	free(f->ja4);
 	f->ja4 = NULL;
+	free(f->hello);
+	f->hello = NULL;
 	free(f->res);
 	f->res = NULL;
 }

@@ -18,6 +18,7 @@
 
 struct ndpi_flow_struct;
 struct dpi;
+struct dpi_hello;
 
 /* The nine L7 columns, as NFStream writes them (strings are UTF-8 clean). */
 struct dpi_result {
@@ -42,7 +43,9 @@ struct dpi_flow {
 	uint16_t category;
 	uint8_t guessed;
 	uint8_t completed;
-	char *ja4; /* JA4 of the first ClientHello seen, while dissecting */
+	uint8_t ja4_done;     /* JA4 found, or given up for this flow */
+	char *ja4;            /* JA4 of the first ClientHello, while dissecting */
+	struct dpi_hello *hello; /* ClientHello spanning several segments */
 };
 
 struct dpi_opts {

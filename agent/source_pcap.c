@@ -1,26 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Offline pcap/pcapng reader on libpcap.  Files are opened one after the
- * other; each error names the file and its cause.  libpcap hands out
- * microsecond timestamps for every format (nanosecond files included),
- * which is what NFStream's millisecond truncation starts from.
+ * Offline capture reader.  Classic pcap files (either byte order, micro-
+ * or nanosecond) are read in large chunks and walked in place, which saves
+ * stdio's and libpcap's copies of every packet; pcapng and anything else
+ * goes through libpcap.  Timestamps are reduced to
+ * microseconds first, as libpcap does, before NFStream's millisecond
+ * truncation.  Files are read one after the other; each error names the
+ * file and its cause, with libpcap's wording for damaged files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "log.h"
 #include "source.h"
+
+/* libpcap's bound on a record's captured length (MAXIMUM_SNAPLEN). */
+#define MAX_CAPLEN 262144
+#define CHUNK_BYTES (4u << 20)
 
 struct source_pcap {
 	struct source base;
 	const char *const *files;
 	int n_files, cur;
 	const char *filter;
-	pcap_t *p;
+	pcap_t *p;           /* libpcap reader, or a dead handle for the filter */
+	bool mapped;         /* classic pcap read in chunks by us */
+	int fd;
+	uint8_t *buf;        /* CHUNK_BYTES + MAX_CAPLEN + 16 */
+	size_t len, off;     /* valid bytes in buf, next record */
+	bool eof;
+	bool swapped, nsec;
+	struct pcap_pkthdr hdr;
 	struct bpf_program prog;
 	bool have_prog;
 	int dlt;
@@ -37,6 +53,150 @@ static void close_file(struct source_pcap *s)
 		pcap_close(s->p);
 		s->p = NULL;
 	}
+	if (s->mapped)
+		close(s->fd);
+	free(s->buf);
+	s->buf = NULL;
+	s->mapped = false;
+}
+
+static inline uint32_t rd32(const uint8_t *p, bool swapped)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+/*
+ * Take a classic pcap file.  Returns 1 when it is ours, 0 when it is not
+ * classic pcap (libpcap takes it), -errno on error.
+ */
+static int open_classic(struct source_pcap *s, const char *path, const struct stat *st)
+{
+	uint8_t h[24];
+	uint32_t magic;
+	int fd;
+
+	if (!S_ISREG(st->st_mode) || st->st_size < 24)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h)) {
+		close(fd);
+		return 0;
+	}
+	memcpy(&magic, h, 4);
+	switch (magic) {
+	case 0xa1b2c3d4:
+		s->swapped = false, s->nsec = false;
+		break;
+	case 0xd4c3b2a1:
+		s->swapped = true, s->nsec = false;
+		break;
+	case 0xa1b23c4d:
+		s->swapped = false, s->nsec = true;
+		break;
+	case 0x4d3cb2a1:
+		s->swapped = true, s->nsec = true;
+		break;
+	default:
+		close(fd);
+		return 0;
+	}
+	s->buf = malloc(CHUNK_BYTES + MAX_CAPLEN + 16);
+	if (!s->buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	s->fd = fd;
+	s->len = s->off = 0;
+	s->eof = false;
+	s->mapped = true;
+	/* LT_LINKTYPE(): the low 16 bits; libpcap maps LINKTYPE_RAW to DLT_RAW */
+	s->dlt = (int)(rd32(h + 20, s->swapped) & 0xffff);
+	if (s->dlt == 101)
+		s->dlt = DLT_RAW;
+	s->p = pcap_open_dead(s->dlt, MAX_CAPLEN);
+	if (!s->p) {
+		close_file(s);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
+/* Make at least @need bytes available at s->off unless the file ends. */
+static int fill(struct source_pcap *s, size_t need)
+{
+	if (s->len - s->off >= need || s->eof)
+		return 0;
+	memmove(s->buf, s->buf + s->off, s->len - s->off);
+	s->len -= s->off;
+	s->off = 0;
+	while (s->len < need && !s->eof) {
+		ssize_t n = read(s->fd, s->buf + s->len, CHUNK_BYTES + MAX_CAPLEN + 16 - s->len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				return -EINTR;
+			pr_warn("cannot read '%s': %s (after %llu packets)\n", s->files[s->cur],
+				strerror(errno), (unsigned long long)s->packets_in_file);
+			return -EIO;
+		}
+		if (n == 0)
+			s->eof = true;
+		s->len += (size_t)n;
+	}
+	return 0;
+}
+
+/* Next record of a classic file: 1, 0 at the end, -errno when damaged. */
+static int classic_next(struct source_pcap *s, const uint8_t **data)
+{
+	const uint8_t *r;
+	uint32_t caplen, frac;
+	size_t left;
+	int err = fill(s, 16);
+
+	if (err)
+		return err;
+	left = s->len - s->off;
+	if (left == 0)
+		return 0;
+	if (left < 16) {
+		pr_warn("cannot read '%s': truncated dump file; tried to read 16 header bytes, "
+			"only got %zu (after %llu packets)\n",
+			s->files[s->cur], left, (unsigned long long)s->packets_in_file);
+		return -EIO;
+	}
+	caplen = rd32(s->buf + s->off + 8, s->swapped);
+	if (caplen > MAX_CAPLEN) {
+		pr_warn("cannot read '%s': invalid packet capture length %u, bigger than maximum "
+			"of %u (after %llu packets)\n", s->files[s->cur], caplen, MAX_CAPLEN,
+			(unsigned long long)s->packets_in_file);
+		return -EIO;
+	}
+	err = fill(s, 16 + (size_t)caplen);
+	if (err)
+		return err;
+	left = s->len - s->off;
+	if (left - 16 < caplen) {
+		pr_warn("cannot read '%s': truncated dump file; tried to read %u captured bytes, "
+			"only got %zu (after %llu packets)\n", s->files[s->cur], caplen, left - 16,
+			(unsigned long long)s->packets_in_file);
+		return -EIO;
+	}
+	r = s->buf + s->off;
+	frac = rd32(r + 4, s->swapped);
+	s->hdr.ts.tv_sec = rd32(r, s->swapped);
+	s->hdr.ts.tv_usec = s->nsec ? frac / 1000 : frac;
+	s->hdr.caplen = caplen;
+	s->hdr.len = rd32(r + 12, s->swapped);
+	*data = r + 16;
+	s->off += 16 + (size_t)caplen;
+	return 1;
 }
 
 static int open_file(struct source_pcap *s, int idx)
@@ -44,6 +204,7 @@ static int open_file(struct source_pcap *s, int idx)
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	const char *path = s->files[idx];
 	struct stat st;
+	int rc;
 
 	if (stat(path, &st)) {
 		int err = -errno;
@@ -59,12 +220,17 @@ static int open_file(struct source_pcap *s, int idx)
 		pr_warn("cannot read '%s': empty file\n", path);
 		return -EINVAL;
 	}
-	s->p = pcap_open_offline(path, errbuf);
-	if (!s->p) {
-		pr_warn("cannot read '%s': %s\n", path, errbuf);
-		return -EINVAL;
+	rc = open_classic(s, path, &st);
+	if (rc < 0)
+		return rc;
+	if (!rc) {
+		s->p = pcap_open_offline(path, errbuf);
+		if (!s->p) {
+			pr_warn("cannot read '%s': %s\n", path, errbuf);
+			return -EINVAL;
+		}
+		s->dlt = pcap_datalink(s->p);
 	}
-	s->dlt = pcap_datalink(s->p);
 	if (!decode_dlt_supported(s->dlt)) {
 		const char *name = pcap_datalink_val_to_name(s->dlt);
 
@@ -103,7 +269,21 @@ static int pcap_src_next(struct source *base, struct frame *f)
 			if (rc)
 				return rc;
 		}
-		rc = pcap_next_ex(s->p, &h, &data);
+		if (s->mapped) {
+			rc = classic_next(s, &data);
+			h = &s->hdr;
+			if (rc == 0)
+				rc = PCAP_ERROR_BREAK;
+			else if (rc < 0) {
+				if (rc == -EINTR)
+					return rc; /* a signal: not a damaged file */
+				close_file(s);
+				s->cur = s->n_files;
+				return rc;
+			}
+		} else {
+			rc = pcap_next_ex(s->p, &h, &data);
+		}
 		if (rc == 1) {
 			s->packets_in_file++;
 			if (s->have_prog && !pcap_offline_filter(&s->prog, h, data))
