@@ -21,6 +21,7 @@ struct engine {
 	uint64_t tick_ms;      /* meter clock: max packet time seen */
 	uint64_t last_scan_ms; /* packet time of the last idle scan */
 	bool stopped;
+	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
 	struct engine_stats st;
 };
 
@@ -35,6 +36,7 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->dpi = dpi;
 	e->emit = emit;
 	e->arg = arg;
+	e->extra_bytes = flow_extra_bytes(&o->flow);
 	e->ft = flow_table_new(1 << 14);
 	if (!e->ft) {
 		free(e);
@@ -47,7 +49,6 @@ static void destroy_flow(struct engine *e, struct flow *f)
 {
 	flow_table_remove(e->ft, f);
 	dpi_flow_release(&f->dpi);
-	flow_release(f);
 	free(f);
 }
 
@@ -82,17 +83,13 @@ void engine_free(struct engine *e)
 
 static void create_flow(struct engine *e, const struct pkt *p)
 {
-	struct flow *f = flow_table_insert(e->ft, p);
+	struct flow *f = flow_table_insert(e->ft, p, e->extra_bytes);
 
-	if (!f || flow_init(f, &e->o.flow, p)) {
-		if (f) {
-			flow_table_remove(e->ft, f);
-			flow_release(f);
-			free(f);
-		}
+	if (!f) {
 		e->st.flows_lost_nomem++;
 		return;
 	}
+	flow_init(f, &e->o.flow, p);
 	e->st.flows_created++;
 	if (e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);

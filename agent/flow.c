@@ -5,37 +5,29 @@
  * deviations are bit-identical: Welford updates in double, PIAT statistics
  * started at a scope's second packet, sizes started at its first.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "flow.h"
 
-int flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
+void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 {
 	uint16_t size = flow_packet_size(p, o->accounting_mode);
+	uint8_t *tail = (uint8_t *)(f + 1);
 
+	if (o->statistics) {
+		f->stats = (struct flow_stats *)tail;
+		tail += sizeof(struct flow_stats);
+	}
 	if (o->splt) {
 		size_t n = o->splt;
-		char *blk = malloc(n * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t)));
 
-		if (!blk)
-			return -ENOMEM;
-		f->splt.piat_ms = (int64_t *)blk;
-		f->splt.ps = (int32_t *)(blk + n * sizeof(int64_t));
-		f->splt.dir = (int8_t *)(blk + n * (sizeof(int64_t) + sizeof(int32_t)));
-		memset(blk, 0xff, n * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t)));
+		f->splt.piat_ms = (int64_t *)tail;
+		f->splt.ps = (int32_t *)(tail + n * sizeof(int64_t));
+		f->splt.dir = (int8_t *)(tail + n * (sizeof(int64_t) + sizeof(int32_t)));
+		memset(tail, 0xff, n * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t)));
 		f->splt.dir[0] = 0;
 		f->splt.ps[0] = size;
 		f->splt.piat_ms[0] = 0;
-	}
-	if (o->statistics) {
-		f->stats = calloc(1, sizeof(*f->stats));
-		if (!f->stats) {
-			free(f->splt.piat_ms);
-			f->splt.piat_ms = NULL;
-			return -ENOMEM;
-		}
 	}
 
 	memcpy(f->src_ip, p->src_ip, 16);
@@ -59,8 +51,6 @@ int flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 
 			st->min_ps = st->max_ps = size;
 			st->mean_ps = size;
-			for (int b = 0; b < 8; b++)
-				st->flags[b] = 0;
 		}
 	}
 	if (f->stats && p->tcp_flags) {
@@ -75,7 +65,6 @@ int flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 			f->stats->s[FLOW_SCOPE_S2D].flags[b] += v;
 		}
 	}
-	return 0;
 }
 
 int flow_direction(const struct flow *f, const struct pkt *p)
@@ -172,16 +161,6 @@ void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p,
 			scope_piat(d, dir_piat, n_dir);
 		}
 	}
-}
-
-void flow_release(struct flow *f)
-{
-	free(f->stats);
-	f->stats = NULL;
-	free(f->splt.piat_ms); /* one block holds all three SPLT arrays */
-	f->splt.piat_ms = NULL;
-	f->splt.ps = NULL;
-	f->splt.dir = NULL;
 }
 
 size_t flow_extra_bytes(const struct flow_opts *o)

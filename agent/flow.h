@@ -46,21 +46,21 @@ struct flow_splt {
 };
 
 struct flow {
-	struct flow *hnext;            /* flow_table hash chain */
-	struct flow *older, *newer;    /* flow_table creation order */
+	/* Hash and key first: a lookup touches one cache line. */
 	uint64_t hash;
-	/* Identity, oriented by the first packet (spec §1.3). */
-	uint8_t src_ip[16], dst_ip[16];
+	uint8_t src_ip[16], dst_ip[16]; /* oriented by the first packet (spec §1.3) */
 	uint16_t src_port, dst_port;
 	uint16_t vlan_id;
 	uint8_t protocol, ip_version, tunnel_id;
+	struct flow *hnext;            /* flow_table hash chain */
+	struct flow *older, *newer;    /* flow_table creation order */
 	uint8_t src_mac[6], dst_mac[6];
 	/* Core counters: [0] src2dst, [1] dst2src. */
 	uint64_t first_seen_ms, last_seen_ms;
 	uint64_t dir_first_ms[2], dir_last_ms[2];
 	uint64_t dir_packets[2], dir_bytes[2];
-	struct flow_stats *stats; /* NULL without --statistical-analysis */
-	struct flow_splt splt;    /* NULLs without --splt-analysis */
+	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
+	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
 	struct dpi_flow dpi;
 };
 
@@ -85,8 +85,11 @@ static inline uint16_t flow_packet_size(const struct pkt *p, uint8_t mode)
 	}
 }
 
-/* Fill a zeroed @f from its first packet; allocates stats/SPLT. 0 or -ENOMEM. */
-int flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
+/*
+ * Fill a zeroed @f from its first packet.  @f must have been allocated with
+ * flow_extra_bytes(@o) zeroed bytes after it: statistics and SPLT live there.
+ */
+void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
 
 /* Direction of @p relative to @f (NFStream's flow_set_packet_direction). */
 int flow_direction(const struct flow *f, const struct pkt *p);
@@ -94,10 +97,7 @@ int flow_direction(const struct flow *f, const struct pkt *p);
 /* Account packet @p (time already clamped) travelling in direction @dir. */
 void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir);
 
-/* Free what flow_init allocated (not @f itself, not the DPI state). */
-void flow_release(struct flow *f);
-
-/* Bytes of heap a flow holds under @o, besides struct flow (for reports). */
+/* Bytes a flow needs after struct flow under @o (statistics, SPLT). */
 size_t flow_extra_bytes(const struct flow_opts *o);
 
 #endif

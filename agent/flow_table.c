@@ -119,9 +119,9 @@ static void grow(struct flow_table *ft)
 	ft->mask = n - 1;
 }
 
-struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p)
+struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p, size_t extra)
 {
-	struct flow *f = calloc(1, sizeof(*f));
+	struct flow *f = calloc(1, sizeof(*f) + extra);
 	size_t b;
 
 	if (!f)

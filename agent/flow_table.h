@@ -22,9 +22,10 @@ void flow_table_free(struct flow_table *ft);
 /* Flow that @p belongs to, in either direction, or NULL. */
 struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p);
 
-/* Allocate a zeroed flow keyed on @p, appended as newest.  NULL on ENOMEM.
- * The caller fills it (flow_init) and must not change its key fields. */
-struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p);
+/* Allocate a zeroed flow keyed on @p with @extra zeroed bytes after it,
+ * appended as newest.  NULL on ENOMEM.  The caller fills it (flow_init),
+ * must not change its key fields, and frees it with free(). */
+struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p, size_t extra);
 
 /* Unlink @f from the hash and the order list; the caller frees it. */
 void flow_table_remove(struct flow_table *ft, struct flow *f);

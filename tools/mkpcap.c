@@ -1778,6 +1778,190 @@ static int sc_empty(struct cap *c)
 	return 0;
 }
 
+/* ------------------------------------------------------------ TLS / JA4 */
+
+/*
+ * TCP header without options and with explicit sequence/acknowledgement
+ * numbers, so that a client's consecutive segments are in order (nDPI treats
+ * a segment below the expected sequence number as a retransmission).
+ */
+static size_t tcp_begin_seq(struct buf *b, uint16_t sp, uint16_t dp, uint8_t flags,
+			    uint32_t seq, uint32_t ack)
+{
+	size_t off = b->n;
+
+	put16(b, sp);
+	put16(b, dp);
+	put32(b, seq);
+	put32(b, (flags & TH_ACK) ? ack : 0);
+	put8(b, 5 << 4);
+	put8(b, flags);
+	put16(b, 64240);
+	put16(b, 0);
+	put16(b, 0);
+	return off;
+}
+
+#define TLS_CPORT 50000
+#define TLS_SPORT 443
+#define TLS_CISN 0x10000000U /* client's initial sequence number */
+#define TLS_SISN 0x20000000U /* server's */
+
+/* One Ethernet/IPv4/TCP segment of the A:50000 <-> B:443 connection. */
+static void tls_seg(struct buf *b, int from_client, uint8_t flags, uint32_t seq, uint32_t ack,
+		    const uint8_t *data, size_t n)
+{
+	size_t ip, l4;
+
+	if (from_client) {
+		eth(b, MAC_B, MAC_A, ET_IPV4);
+		ip = ip4_begin(b, IP_A, IP_B, P_TCP);
+		l4 = tcp_begin_seq(b, TLS_CPORT, TLS_SPORT, flags, seq, ack);
+	} else {
+		eth(b, MAC_A, MAC_B, ET_IPV4);
+		ip = ip4_begin(b, IP_B, IP_A, P_TCP);
+		l4 = tcp_begin_seq(b, TLS_SPORT, TLS_CPORT, flags, seq, ack);
+	}
+	putn(b, data, n);
+	l4_end(b, ip, l4, P_TCP);
+	ip4_end(b, ip);
+}
+
+/*
+ * The ClientHello of FoxIO's JA4 spec example (technical_details/JA4.md,
+ * "Raw Output" JA4_ro: ciphers and extensions in wire order), published
+ * JA4 t13d1516h2_8daaf6152771_e5627efa2ab1. Built here independently of
+ * tests/unit. Each entry is an extension type and its complete body.
+ */
+static const uint16_t ja4_spec_ciphers[] = {
+	0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9,
+	0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+};
+
+#define EXT(t, body) { t, body, sizeof(body) - 1 }
+static const struct {
+	uint16_t type;
+	const char *body;
+	size_t len;
+} ja4_spec_exts[] = {
+	EXT(0x001b, "\x02\x00\x02"),				/* compress_certificate: brotli */
+	EXT(0x0000, "\x00\x12\x00\x00\x0f" "ja4.example.com"),	/* server_name */
+	EXT(0x0033, "\x00\x24\x00\x1d\x00\x20"			/* key_share: x25519 */
+		    "0123456789abcdef0123456789abcdef"),
+	EXT(0x0010, "\x00\x0c\x02h2\x08http/1.1"),		/* ALPN */
+	EXT(0x4469, "\x00\x03\x02h2"),				/* application_settings */
+	EXT(0x0017, ""),					/* extended_master_secret */
+	EXT(0x002d, "\x01\x01"),				/* psk_key_exchange_modes */
+	EXT(0x000d, "\x00\x10\x04\x03\x08\x04\x04\x01\x05\x03"	/* signature_algorithms */
+		    "\x08\x05\x05\x01\x08\x06\x06\x01"),
+	EXT(0x0005, "\x01\x00\x00\x00\x00"),			/* status_request: OCSP */
+	EXT(0x0023, ""),					/* session_ticket */
+	EXT(0x0012, ""),					/* signed_certificate_timestamp */
+	EXT(0x002b, "\x04\x03\x04\x03\x03"),			/* supported_versions */
+	EXT(0xff01, "\x00"),					/* renegotiation_info */
+	EXT(0x000b, "\x01\x00"),				/* ec_point_formats */
+	EXT(0x000a, "\x00\x06\x00\x1d\x00\x17\x00\x18"),	/* supported_groups */
+	EXT(0x0015, "\x00\x00\x00\x00\x00\x00\x00\x00"),	/* padding */
+};
+#undef EXT
+
+/*
+ * One TLS record (0x16 0x0301) holding the spec example ClientHello (legacy
+ * version 0x0303). *mid is set to an offset in the middle of the extensions.
+ */
+static void ja4_spec_hello(struct buf *h, size_t *mid)
+{
+	size_t rec_len, hs_len, ext_len, i;
+
+	put8(h, 0x16);
+	put16(h, 0x0301);
+	rec_len = h->n;
+	put16(h, 0);
+	put8(h, 0x01); /* ClientHello */
+	hs_len = h->n;
+	put8(h, 0);
+	put16(h, 0);
+	put16(h, 0x0303);
+	for (i = 0; i < 32; i++) /* random */
+		put8(h, (uint8_t)(0x40 + 3 * i));
+	put8(h, 32); /* legacy_session_id */
+	for (i = 0; i < 32; i++)
+		put8(h, (uint8_t)(0xe0 - i));
+	put16(h, 2 * ARRAY_SIZE(ja4_spec_ciphers));
+	for (i = 0; i < ARRAY_SIZE(ja4_spec_ciphers); i++)
+		put16(h, ja4_spec_ciphers[i]);
+	put8(h, 1); /* compression methods: null */
+	put8(h, 0);
+	ext_len = h->n;
+	put16(h, 0);
+	for (i = 0; i < ARRAY_SIZE(ja4_spec_exts); i++) {
+		put16(h, ja4_spec_exts[i].type);
+		put16(h, ja4_spec_exts[i].len);
+		putn(h, ja4_spec_exts[i].body, ja4_spec_exts[i].len);
+	}
+	set16(h, ext_len, h->n - ext_len - 2);
+	h->d[hs_len] = 0;
+	set16(h, hs_len + 1, h->n - hs_len - 3);
+	set16(h, rec_len, h->n - rec_len - 2);
+	*mid = ext_len + 2 + (h->n - ext_len - 2) / 2;
+}
+
+/*
+ * SYN, SYN-ACK, ACK, then the client sends data in nseg segments split at
+ * cut[] (each followed by a server ACK), 1 ms apart.
+ */
+static void tls_conn(struct cap *c, const struct buf *data, const size_t *cut, size_t nseg)
+{
+	uint32_t cseq = TLS_CISN + 1, sseq = TLS_SISN + 1;
+	unsigned int t = 0;
+	size_t i, from = 0;
+
+	FRAME(c, T_MS(t++), tls_seg(b, 1, TH_SYN, TLS_CISN, 0, NULL, 0));
+	FRAME(c, T_MS(t++), tls_seg(b, 0, TH_SYN | TH_ACK, TLS_SISN, cseq, NULL, 0));
+	FRAME(c, T_MS(t++), tls_seg(b, 1, TH_ACK, cseq, sseq, NULL, 0));
+	for (i = 0; i < nseg; i++) {
+		size_t to = i + 1 < nseg ? cut[i] : data->n;
+
+		FRAME(c, T_MS(t++), tls_seg(b, 1, TH_PSH | TH_ACK, cseq, sseq, data->d + from,
+					    to - from));
+		cseq += (uint32_t)(to - from);
+		FRAME(c, T_MS(t++), tls_seg(b, 0, TH_ACK, sseq, cseq, NULL, 0));
+		from = to;
+	}
+}
+
+/* The spec example ClientHello in one client segment. */
+static int sc_tls_ja4_spec_example(struct cap *c)
+{
+	struct buf h = { .n = 0 };
+	size_t mid;
+
+	ja4_spec_hello(&h, &mid);
+	tls_conn(c, &h, NULL, 1);
+	return 0;
+}
+
+/* The same record split in the middle of its extensions over two segments. */
+static int sc_tls_ja4_two_segments(struct cap *c)
+{
+	struct buf h = { .n = 0 };
+	size_t mid;
+
+	ja4_spec_hello(&h, &mid);
+	tls_conn(c, &h, &mid, 2);
+	return 0;
+}
+
+/* Same connection carrying non-TLS bytes: no ClientHello, no JA4. */
+static int sc_tls_ja4_no_hello(struct cap *c)
+{
+	struct buf d = { .n = 0 };
+
+	payload(&d, 120);
+	tls_conn(c, &d, NULL, 1);
+	return 0;
+}
+
 enum sc_kind {
 	SK_CAPTURE,	/* open a capture file with fmt/linktype and call fn */
 	SK_RAW,		/* write the raw bytes in data */
@@ -1849,6 +2033,9 @@ static const struct scenario scenarios[] = {
 	SC("bad_truncated_record", sc_bad_truncated_record, LT_EN10MB),
 	SC("bad_linktype", sc_bad_linktype, LT_USER0),
 	SC("header_only_no_packets", sc_empty, LT_EN10MB),
+	SC("tls_ja4_spec_example", sc_tls_ja4_spec_example, LT_EN10MB),
+	SC("tls_ja4_two_segments", sc_tls_ja4_two_segments, LT_EN10MB),
+	SC("tls_ja4_no_hello", sc_tls_ja4_no_hello, LT_EN10MB),
 	{ .name = "bad_magic", .kind = SK_RAW,
 	  .data = "NOTAPCAP\x02\x00\x04\x00\0\0\0\0\0\0\0\0\xff\xff\0\0\x01\0\0\0",
 	  .data_len = 24 },

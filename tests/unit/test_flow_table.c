@@ -50,19 +50,17 @@ static const struct flow_opts plain_opts = { .accounting_mode = 0 };
 
 static struct flow *add(struct flow_table *ft, const struct pkt *p)
 {
-	struct flow *f = flow_table_insert(ft, p);
+	struct flow *f = flow_table_insert(ft, p, flow_extra_bytes(&plain_opts));
 
 	if (!f)
 		abort();
-	if (flow_init(f, &plain_opts, p))
-		abort();
+	flow_init(f, &plain_opts, p);
 	return f;
 }
 
 static void drop(struct flow_table *ft, struct flow *f)
 {
 	flow_table_remove(ft, f);
-	flow_release(f);
 	free(f);
 }
 
