@@ -171,6 +171,18 @@ def test_n_dissections_zero():
     check(len(s[0]) == 86, "statistics give 86 columns, got %d" % len(s[0]))
 
 
+def test_n_dissections_one():
+    # n_dissections == 1: an unknown first packet (a SYN) is given up at once, with guessing
+    f = run("-r", pcap("google_ssl.pcap"), "--n-dissections", "1")[0]
+    check((f["application_name"], f["application_is_guessed"]) == ("TLS.Google", "1"),
+          "guess at packet 1: %s/%s" % (f["application_name"], f["application_is_guessed"]))
+    # a first packet that classifies (DHCP request) is real DPI, not a guess
+    d = run("-r", pcap("dhcp.pcap"), "--n-dissections", "1")
+    check(d[0]["application_name"] == "DHCP" and d[0]["application_is_guessed"] == "0" and
+          d[0]["application_confidence"] == "4" and d[0]["client_fingerprint"] == "1,3,6,42",
+          "DHCP by DPI on packet 1: %s" % d[0])
+
+
 def test_jsonl_equals_csv():
     args = ["-r", pcap("dhcp.pcap"), "--statistical-analysis", "--splt-analysis", "4"]
     c = run(*args)
@@ -213,7 +225,7 @@ def test_flows_per_file():
 
 TESTS = [test_statistical, test_splt, test_multi_files, test_expiration_management, test_max_nflows,
          test_tunnel_decoding, test_bpf, test_fingerprint_extraction, test_export_anonymized,
-         test_n_dissections_zero, test_jsonl_equals_csv, test_flows_per_file]
+         test_n_dissections_zero, test_n_dissections_one, test_jsonl_equals_csv, test_flows_per_file]
 
 
 def main():
