@@ -57,6 +57,14 @@ static int emit_flow(const struct flow *f, int expiration_id, void *arg)
 	return 0;
 }
 
+/* The input may block: push out what has expired so far. */
+static void flush_output(void *arg)
+{
+	struct run_ctx *rc = arg;
+
+	exporter_flush(rc->exp);
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -190,6 +198,7 @@ int main(int argc, char **argv)
 		goto out_export;
 	}
 
+	source_pcap_set_idle_hook(src, flush_output, &rc);
 	install_signals();
 	while (!stop_signal) {
 		int r = source_next(src, &fr);

@@ -54,4 +54,11 @@ static inline void source_close(struct source *s)
 int source_pcap_open(const char *const *files, int n, const char *bpf_filter,
 		     struct source **out);
 
+/*
+ * Call @fn(@arg) before the reader may block waiting for input (a capture
+ * streamed through a pipe), so finished flows reach the output while it
+ * waits instead of sitting in a buffer.
+ */
+void source_pcap_set_idle_hook(struct source *s, void (*fn)(void *), void *arg);
+
 #endif

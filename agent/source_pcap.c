@@ -35,6 +35,9 @@ struct source_pcap {
 	uint8_t *buf;        /* CHUNK_BYTES + MAX_CAPLEN + 16 */
 	size_t len, off;     /* valid bytes in buf, next record */
 	bool eof;
+	bool regular;        /* reads never wait */
+	void (*idle_fn)(void *);
+	void *idle_arg;
 	bool swapped, nsec;
 	struct pcap_pkthdr hdr;
 	struct bpf_program prog;
@@ -78,12 +81,27 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 	uint32_t magic;
 	int fd;
 
-	if (!S_ISREG(st->st_mode) || st->st_size < 24)
+	if (S_ISREG(st->st_mode) && st->st_size < 24)
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h)) {
+	if (!S_ISREG(st->st_mode)) {
+		/* a pipe cannot be handed to libpcap after we read from it */
+		size_t got = 0;
+
+		while (got < sizeof(h)) {
+			ssize_t n = read(fd, h + got, sizeof(h) - got);
+
+			if (n <= 0) {
+				close(fd);
+				pr_warn("cannot read '%s': truncated dump file; tried to read 24 file "
+					"header bytes, only got %zu\n", path, got);
+				return -EIO;
+			}
+			got += (size_t)n;
+		}
+	} else if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h)) {
 		close(fd);
 		return 0;
 	}
@@ -103,8 +121,14 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 		break;
 	default:
 		close(fd);
+		if (!S_ISREG(st->st_mode)) {
+			pr_warn("cannot read '%s': streamed input must be classic pcap (pcapng: "
+				"give a file)\n", path);
+			return -EPROTONOSUPPORT;
+		}
 		return 0;
 	}
+	s->regular = S_ISREG(st->st_mode);
 	s->buf = malloc(CHUNK_BYTES + MAX_CAPLEN + 16);
 	if (!s->buf) {
 		close(fd);
@@ -136,7 +160,11 @@ static int fill(struct source_pcap *s, size_t need)
 	s->len -= s->off;
 	s->off = 0;
 	while (s->len < need && !s->eof) {
-		ssize_t n = read(s->fd, s->buf + s->len, CHUNK_BYTES + MAX_CAPLEN + 16 - s->len);
+		ssize_t n;
+
+		if (!s->regular && s->idle_fn)
+			s->idle_fn(s->idle_arg);
+		n = read(s->fd, s->buf + s->len, CHUNK_BYTES + MAX_CAPLEN + 16 - s->len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -315,6 +343,14 @@ static void pcap_src_close(struct source *base)
 
 	close_file(s);
 	free(s);
+}
+
+void source_pcap_set_idle_hook(struct source *base, void (*fn)(void *), void *arg)
+{
+	struct source_pcap *s = (struct source_pcap *)base;
+
+	s->idle_fn = fn;
+	s->idle_arg = arg;
 }
 
 static const struct source_ops pcap_file_ops = {
