@@ -39,6 +39,15 @@
 /* tunnel_id values, as nDPI's ndpi_packet_tunnel enum and NFStream. */
 enum fc_tunnel { FC_TUNNEL_NONE = 0, FC_TUNNEL_GTP = 1, FC_TUNNEL_CAPWAP = 2, FC_TUNNEL_TZSP = 3 };
 
+/* A captured frame as a source delivers it. */
+struct frame {
+	int dlt;            /* link type of data */
+	const uint8_t *data;
+	uint32_t caplen;    /* bytes at data */
+	uint32_t len;       /* original frame length */
+	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
+};
+
 /* Why a frame was ignored; DECODE_OK (0) means valid. */
 #define DECODE_VERDICTS(X)                                                        \
 	X(DECODE_OK, "ok")                                                        \

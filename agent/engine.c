@@ -81,9 +81,9 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
-static void create_flow(struct engine *e, const struct pkt *p)
+static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
 {
-	struct flow *f = flow_table_insert(e->ft, p, e->extra_bytes);
+	struct flow *f = flow_table_insert(e->ft, h, e->extra_bytes);
 
 	if (!f) {
 		e->st.flows_lost_nomem++;
@@ -108,54 +108,91 @@ static void idle_scan(struct engine *e, uint64_t now)
 	}
 }
 
-int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
-		 uint64_t time_ms)
+/* NFStream's meter loop for one valid packet whose key hashes to @h. */
+static void meter(struct engine *e, struct pkt *p, uint64_t h)
 {
-	struct pkt p;
-	enum decode_verdict v;
 	struct flow *f;
 	bool scan = false;
 
-	if (e->stopped)
-		return 1;
-	e->st.packets_seen++;
-	v = decode_frame(dlt, data, caplen, len, e->o.decode_tunnels, &p);
-	if (v != DECODE_OK) {
-		e->st.packets_ignored++;
-		e->st.ignored[v]++;
-		return 0;
-	}
 	e->st.packets_processed++;
 	/* Clamp: time never goes backwards for valid packets. */
-	if (time_ms > e->tick_ms)
-		e->tick_ms = time_ms;
-	p.time_ms = e->tick_ms;
-	if (p.time_ms - e->last_scan_ms >= SCAN_INTERVAL_MS) {
+	if (p->time_ms > e->tick_ms)
+		e->tick_ms = p->time_ms;
+	p->time_ms = e->tick_ms;
+	if (p->time_ms - e->last_scan_ms >= SCAN_INTERVAL_MS) {
 		scan = true;
-		e->last_scan_ms = p.time_ms;
+		e->last_scan_ms = p->time_ms;
 	}
 
-	f = flow_table_lookup(e->ft, &p);
+	f = flow_table_lookup(e->ft, p, h);
 	if (!f) {
-		create_flow(e, &p);
-	} else if (p.time_ms - f->last_seen_ms >= e->o.idle_timeout_ms) {
+		create_flow(e, p, h);
+	} else if (p->time_ms - f->last_seen_ms >= e->o.idle_timeout_ms) {
 		expire(e, f, FLOW_EXPIRY_IDLE);
 		if (!e->stopped)
-			create_flow(e, &p);
-	} else if (p.time_ms - f->first_seen_ms >= e->o.active_timeout_ms) {
+			create_flow(e, p, h);
+	} else if (p->time_ms - f->first_seen_ms >= e->o.active_timeout_ms) {
 		expire(e, f, FLOW_EXPIRY_ACTIVE);
 		if (!e->stopped)
-			create_flow(e, &p);
+			create_flow(e, p, h);
 	} else {
-		int dir = flow_direction(f, &p);
+		int dir = flow_direction(f, p);
 
-		flow_update(f, &e->o.flow, &p, dir);
+		flow_update(f, &e->o.flow, p, dir);
 		if (e->dpi)
-			dpi_flow_packet(e->dpi, &f->dpi, &p, f->dir_packets[0] + f->dir_packets[1]);
+			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
 	}
 	if (scan && !e->stopped)
-		idle_scan(e, p.time_ms);
+		idle_scan(e, p->time_ms);
+}
+
+#define ENGINE_BATCH 32
+
+int engine_frames(struct engine *e, const struct frame *fr, int n)
+{
+	struct pkt pk[ENGINE_BATCH];
+	uint64_t h[ENGINE_BATCH];
+	uint8_t v[ENGINE_BATCH];
+
+	for (int base = 0; base < n; base += ENGINE_BATCH) {
+		int m = n - base < ENGINE_BATCH ? n - base : ENGINE_BATCH;
+
+		for (int i = 0; i < m; i++) {
+			const struct frame *f = &fr[base + i];
+
+			v[i] = (uint8_t)decode_frame(f->dlt, f->data, f->caplen, f->len,
+						     e->o.decode_tunnels, &pk[i]);
+			if (v[i] != DECODE_OK)
+				continue;
+			pk[i].time_ms = f->time_ms;
+			h[i] = flow_table_hash(&pk[i]);
+			flow_table_prefetch_bucket(e->ft, h[i]);
+		}
+		for (int i = 0; i < m; i++)
+			if (v[i] == DECODE_OK)
+				flow_table_prefetch_flow(e->ft, h[i]);
+		for (int i = 0; i < m; i++) {
+			if (e->stopped)
+				return 1;
+			e->st.packets_seen++;
+			if (v[i] != DECODE_OK) {
+				e->st.packets_ignored++;
+				e->st.ignored[v[i]]++;
+				continue;
+			}
+			meter(e, &pk[i], h[i]);
+		}
+	}
 	return e->stopped ? 1 : 0;
+}
+
+int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
+		 uint64_t time_ms)
+{
+	struct frame f = { .dlt = dlt, .data = data, .caplen = caplen, .len = len,
+			   .time_ms = time_ms };
+
+	return engine_frames(e, &f, 1);
 }
 
 void engine_flush(struct engine *e)

@@ -57,6 +57,13 @@ void engine_free(struct engine *e);
 int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
 		 uint64_t time_ms);
 
+/*
+ * Meter @n frames in order, exactly as n calls of engine_frame(), but
+ * decoding a batch ahead so flow-table cache misses overlap.  The frames
+ * must stay valid during the call.  Returns 1 when stopped, else 0.
+ */
+int engine_frames(struct engine *e, const struct frame *fr, int n);
+
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);
 /* Drop every cached flow without emitting it (max_nflows reached). */

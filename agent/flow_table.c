@@ -84,10 +84,27 @@ static inline bool key_match(const struct flow *f, const struct pkt *p)
 	       !memcmp(f->src_ip, p->dst_ip, 16) && !memcmp(f->dst_ip, p->src_ip, 16);
 }
 
-struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p)
+uint64_t flow_table_hash(const struct pkt *p)
 {
-	uint64_t h = key_hash(p->src_ip, p->src_port, p->dst_ip, p->dst_port, p->protocol,
-			      p->vlan_id, p->tunnel_id, p->ip_version);
+	return key_hash(p->src_ip, p->src_port, p->dst_ip, p->dst_port, p->protocol, p->vlan_id,
+			p->tunnel_id, p->ip_version);
+}
+
+void flow_table_prefetch_bucket(const struct flow_table *ft, uint64_t h)
+{
+	__builtin_prefetch(&ft->buckets[h & ft->mask]);
+}
+
+void flow_table_prefetch_flow(const struct flow_table *ft, uint64_t h)
+{
+	const struct flow *f = ft->buckets[h & ft->mask];
+
+	if (f)
+		__builtin_prefetch(f);
+}
+
+struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p, uint64_t h)
+{
 	struct flow *f;
 
 	for (f = ft->buckets[h & ft->mask]; f; f = f->hnext)
@@ -119,7 +136,7 @@ static void grow(struct flow_table *ft)
 	ft->mask = n - 1;
 }
 
-struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p, size_t extra)
+struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra)
 {
 	struct flow *f = calloc(1, sizeof(*f) + extra);
 	size_t b;
@@ -128,8 +145,7 @@ struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p, size_
 		return NULL;
 	if (ft->count >= ft->mask + 1)
 		grow(ft);
-	f->hash = key_hash(p->src_ip, p->src_port, p->dst_ip, p->dst_port, p->protocol, p->vlan_id,
-			   p->tunnel_id, p->ip_version);
+	f->hash = h;
 	b = f->hash & ft->mask;
 	f->hnext = ft->buckets[b];
 	ft->buckets[b] = f;

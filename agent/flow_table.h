@@ -19,13 +19,23 @@ struct flow_table *flow_table_new(size_t initial_buckets);
 /* Frees the table; flows still in it must have been removed by the caller. */
 void flow_table_free(struct flow_table *ft);
 
-/* Flow that @p belongs to, in either direction, or NULL. */
-struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p);
+/* Direction-independent hash of @p's flow key. */
+uint64_t flow_table_hash(const struct pkt *p);
 
-/* Allocate a zeroed flow keyed on @p with @extra zeroed bytes after it,
- * appended as newest.  NULL on ENOMEM.  The caller fills it (flow_init),
- * must not change its key fields, and frees it with free(). */
-struct flow *flow_table_insert(struct flow_table *ft, const struct pkt *p, size_t extra);
+/* Flow that @p (whose key hashes to @h) belongs to, in either direction, or NULL. */
+struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p, uint64_t h);
+
+/*
+ * Cache hints for a batch of packets: first the bucket of @h, later the
+ * flow at its head.  Pure hints: results never depend on them.
+ */
+void flow_table_prefetch_bucket(const struct flow_table *ft, uint64_t h);
+void flow_table_prefetch_flow(const struct flow_table *ft, uint64_t h);
+
+/* Allocate a zeroed flow for key hash @h with @extra zeroed bytes after it,
+ * appended as newest.  NULL on ENOMEM.  The caller fills its key from the
+ * packet that hashed to @h (flow_init) and frees it with free(). */
+struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra);
 
 /* Unlink @f from the hash and the order list; the caller frees it. */
 void flow_table_remove(struct flow_table *ft, struct flow *f);

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	struct source *src = NULL;
 	struct engine *eng = NULL;
 	struct run_ctx rc = { 0 };
-	struct frame fr;
+	struct frame fr[64];
 	uint64_t written = 0, failed = 0;
 	int status = 0, err;
 
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 	source_pcap_set_idle_hook(src, flush_output, &rc);
 	install_signals();
 	while (!stop_signal) {
-		int r = source_next(src, &fr);
+		int r = source_next(src, fr, 64);
 
 		if (r == 0)
 			break;
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 				status = 1; /* logged; flows formed so far are flushed */
 			break;
 		}
-		if (engine_frame(eng, fr.dlt, fr.data, fr.caplen, fr.len, fr.time_ms))
+		if (engine_frames(eng, fr, r))
 			break;
 	}
 	if (stop_signal)

@@ -9,21 +9,16 @@
 
 #include <stdint.h>
 
-struct frame {
-	int dlt;            /* link type of data */
-	const uint8_t *data;
-	uint32_t caplen;    /* bytes at data */
-	uint32_t len;       /* original frame length */
-	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
-};
+#include "decode.h"
 
 struct source;
 
 struct source_ops {
 	const char *name;
-	/* 1 and *f set, 0 at end of input, -errno on a fatal error (logged
-	 * with the file/interface and the cause). */
-	int (*next)(struct source *s, struct frame *f);
+	/* Up to @max frames into @f, all valid until the next call: their
+	 * number, 0 at end of input, -errno on a fatal error (logged with the
+	 * file/interface and the cause). */
+	int (*next)(struct source *s, struct frame *f, int max);
 	void (*close)(struct source *s);
 };
 
@@ -31,9 +26,9 @@ struct source {
 	const struct source_ops *ops;
 };
 
-static inline int source_next(struct source *s, struct frame *f)
+static inline int source_next(struct source *s, struct frame *f, int max)
 {
-	return s->ops->next(s, f);
+	return s->ops->next(s, f, max);
 }
 
 static inline void source_close(struct source *s)

@@ -36,6 +36,7 @@ struct source_pcap {
 	size_t len, off;     /* valid bytes in buf, next record */
 	bool eof;
 	bool regular;        /* reads never wait */
+	bool no_fill;        /* inside a batch: do not move the buffer */
 	void (*idle_fn)(void *);
 	void *idle_arg;
 	bool swapped, nsec;
@@ -156,6 +157,8 @@ static int fill(struct source_pcap *s, size_t need)
 {
 	if (s->len - s->off >= need || s->eof)
 		return 0;
+	if (s->no_fill)
+		return -EAGAIN; /* frames handed out in this batch must stay put */
 	memmove(s->buf, s->buf + s->off, s->len - s->off);
 	s->len -= s->off;
 	s->off = 0;
@@ -200,6 +203,8 @@ static int classic_next(struct source_pcap *s, const uint8_t **data)
 		return -EIO;
 	}
 	caplen = rd32(s->buf + s->off + 8, s->swapped);
+	if (caplen > MAX_CAPLEN && s->no_fill)
+		return -EAGAIN; /* reported by the next batch, after this one is used */
 	if (caplen > MAX_CAPLEN) {
 		pr_warn("cannot read '%s': invalid packet capture length %u, bigger than maximum "
 			"of %u (after %llu packets)\n", s->files[s->cur], caplen, MAX_CAPLEN,
@@ -281,9 +286,8 @@ static int open_file(struct source_pcap *s, int idx)
 	return 0;
 }
 
-static int pcap_src_next(struct source *base, struct frame *f)
+static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 {
-	struct source_pcap *s = (struct source_pcap *)base;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 
@@ -303,8 +307,8 @@ static int pcap_src_next(struct source *base, struct frame *f)
 			if (rc == 0)
 				rc = PCAP_ERROR_BREAK;
 			else if (rc < 0) {
-				if (rc == -EINTR)
-					return rc; /* a signal: not a damaged file */
+				if (rc == -EINTR || rc == -EAGAIN)
+					return rc; /* a signal, or the batch is full */
 				close_file(s);
 				s->cur = s->n_files;
 				return rc;
@@ -324,6 +328,8 @@ static int pcap_src_next(struct source *base, struct frame *f)
 			return 1;
 		}
 		if (rc == PCAP_ERROR_BREAK) {
+			if (s->no_fill)
+				return -EAGAIN; /* next file in the next batch */
 			close_file(s);
 			continue;
 		}
@@ -335,6 +341,36 @@ static int pcap_src_next(struct source *base, struct frame *f)
 		s->cur = s->n_files; /* nothing more after a damaged file */
 		return -EIO;
 	}
+}
+
+/*
+ * Frames of a classic file stay valid until the buffer is refilled, which
+ * only happens on a batch's first record; libpcap reuses its buffer, so a
+ * libpcap-read file gives batches of one.
+ */
+static int pcap_src_next(struct source *base, struct frame *f, int max)
+{
+	struct source_pcap *s = (struct source_pcap *)base;
+	int n = pcap_src_next1(s, &f[0]);
+
+	if (n <= 0)
+		return n;
+	s->no_fill = true;
+	while (n < max && s->mapped && s->p) {
+		size_t left = s->len - s->off;
+		uint32_t caplen;
+
+		if (left < 16)
+			break;
+		caplen = rd32(s->buf + s->off + 8, s->swapped);
+		if (caplen > MAX_CAPLEN || left - 16 < caplen)
+			break; /* the next call refills or reports the damage */
+		if (pcap_src_next1(s, &f[n]) != 1)
+			break; /* -EAGAIN: filtered records ran to the buffer end */
+		n++;
+	}
+	s->no_fill = false;
+	return n;
 }
 
 static void pcap_src_close(struct source *base)

@@ -275,6 +275,22 @@ def open_writer(fifo, proc):
     return w
 
 
+@case("filter_across_chunks_and_files")
+def _():
+    """A BPF filter that drops most records, over a file larger than the 4 MiB
+    read chunk and into a second file: batches never outlive their buffer."""
+    a, b = os.path.join(TMP, "chunk-a.pcap"), os.path.join(TMP, "chunk-b.pcap")
+    for path, n in ((a, 70000), (b, 10)):
+        with open(path, "wb") as f:
+            f.write(pcap_header() + b"".join(record(udp_frame(i % 50000), 1_000_000 + i * 1000)
+                                             for i in range(n)))
+    check(os.path.getsize(a) > 4 << 20, "first file spans several chunks")
+    p = run(["-r", a, "-r", b, "--bpf-filter", "udp src port 1005", "--n-dissections", "0", "-F", "jsonl"])
+    check(p.returncode == 0, "exit %d: %r" % (p.returncode, p.stderr))
+    rows = p.stdout.decode().splitlines()
+    check(len(rows) == 1 and '"bidirectional_packets":3' in rows[0], "one flow of 3 packets: %r" % rows)
+
+
 @case("sigint_flushes_cache")
 def _():
     signal_flushes(signal.SIGINT)

@@ -50,7 +50,7 @@ static const struct flow_opts plain_opts = { .accounting_mode = 0 };
 
 static struct flow *add(struct flow_table *ft, const struct pkt *p)
 {
-	struct flow *f = flow_table_insert(ft, p, flow_extra_bytes(&plain_opts));
+	struct flow *f = flow_table_insert(ft, flow_table_hash(p), flow_extra_bytes(&plain_opts));
 
 	if (!f)
 		abort();
@@ -80,11 +80,11 @@ static void test_lookup_both_directions(void)
 	struct pkt r = reverse(&p);
 	struct flow *f;
 
-	ASSERT_TRUE(flow_table_lookup(ft, &p) == NULL, "empty table");
+	ASSERT_TRUE(flow_table_lookup(ft, &p, flow_table_hash(&p)) == NULL, "empty table");
 	f = add(ft, &p);
 	ASSERT_EQ(flow_table_count(ft), 1, "count 1");
-	ASSERT_TRUE(flow_table_lookup(ft, &p) == f, "forward lookup");
-	ASSERT_TRUE(flow_table_lookup(ft, &r) == f, "reverse 5-tuple finds the same flow");
+	ASSERT_TRUE(flow_table_lookup(ft, &p, flow_table_hash(&p)) == f, "forward lookup");
+	ASSERT_TRUE(flow_table_lookup(ft, &r, flow_table_hash(&r)) == f, "reverse 5-tuple finds the same flow");
 	ASSERT_TRUE(flow_table_oldest(ft) == f, "oldest");
 
 	/* a different port, address or swapped-only-ports tuple is another flow */
@@ -92,22 +92,22 @@ static void test_lookup_both_directions(void)
 		struct pkt q = p;
 
 		q.dst_port = 444;
-		ASSERT_TRUE(flow_table_lookup(ft, &q) == NULL, "other dport");
+		ASSERT_TRUE(flow_table_lookup(ft, &q, flow_table_hash(&q)) == NULL, "other dport");
 		q = p;
 		q.src_ip[3] = 9;
-		ASSERT_TRUE(flow_table_lookup(ft, &q) == NULL, "other src ip");
+		ASSERT_TRUE(flow_table_lookup(ft, &q, flow_table_hash(&q)) == NULL, "other src ip");
 		q = p;
 		q.src_port = p.dst_port;
 		q.dst_port = p.src_port; /* ports swapped, IPs not */
-		ASSERT_TRUE(flow_table_lookup(ft, &q) == NULL, "ports swapped alone");
+		ASSERT_TRUE(flow_table_lookup(ft, &q, flow_table_hash(&q)) == NULL, "ports swapped alone");
 		q = p;
 		memcpy(q.src_ip, p.dst_ip, 16);
 		memcpy(q.dst_ip, p.src_ip, 16); /* IPs swapped, ports not */
-		ASSERT_TRUE(flow_table_lookup(ft, &q) == NULL, "IPs swapped alone");
+		ASSERT_TRUE(flow_table_lookup(ft, &q, flow_table_hash(&q)) == NULL, "IPs swapped alone");
 		/* MACs are not part of the key */
 		q = p;
 		q.src_mac[0] = 0xee;
-		ASSERT_TRUE(flow_table_lookup(ft, &q) == f, "MACs not in the key");
+		ASSERT_TRUE(flow_table_lookup(ft, &q, flow_table_hash(&q)) == f, "MACs not in the key");
 	}
 
 	/* IPv6, both directions, including addresses differing only in the tail */
@@ -129,14 +129,14 @@ static void test_lookup_both_directions(void)
 		f6 = add(ft, &a);
 		b = a;
 		b.dst_ip[14] = 1; /* differs only beyond the first 8 bytes */
-		ASSERT_TRUE(flow_table_lookup(ft, &b) == NULL, "v6 tail differs");
+		ASSERT_TRUE(flow_table_lookup(ft, &b, flow_table_hash(&b)) == NULL, "v6 tail differs");
 		g6 = add(ft, &b);
-		ASSERT_TRUE(flow_table_lookup(ft, &a) == f6, "v6 forward");
+		ASSERT_TRUE(flow_table_lookup(ft, &a, flow_table_hash(&a)) == f6, "v6 forward");
 		{
 			struct pkt ra = reverse(&a), rb = reverse(&b);
 
-			ASSERT_TRUE(flow_table_lookup(ft, &ra) == f6, "v6 reverse");
-			ASSERT_TRUE(flow_table_lookup(ft, &rb) == g6, "v6 reverse second");
+			ASSERT_TRUE(flow_table_lookup(ft, &ra, flow_table_hash(&ra)) == f6, "v6 reverse");
+			ASSERT_TRUE(flow_table_lookup(ft, &rb, flow_table_hash(&rb)) == g6, "v6 reverse second");
 		}
 	}
 	ASSERT_EQ(flow_table_count(ft), 3, "count 3");
@@ -156,25 +156,25 @@ static void test_key_fields(void)
 	ver.ip_version = 6; /* same 16 address bytes, other family */
 
 	fb = add(ft, &base);
-	ASSERT_TRUE(flow_table_lookup(ft, &v) == NULL, "vlan is in the key");
-	ASSERT_TRUE(flow_table_lookup(ft, &t) == NULL, "tunnel_id is in the key");
-	ASSERT_TRUE(flow_table_lookup(ft, &pr) == NULL, "protocol is in the key");
-	ASSERT_TRUE(flow_table_lookup(ft, &ver) == NULL, "ip_version is in the key");
+	ASSERT_TRUE(flow_table_lookup(ft, &v, flow_table_hash(&v)) == NULL, "vlan is in the key");
+	ASSERT_TRUE(flow_table_lookup(ft, &t, flow_table_hash(&t)) == NULL, "tunnel_id is in the key");
+	ASSERT_TRUE(flow_table_lookup(ft, &pr, flow_table_hash(&pr)) == NULL, "protocol is in the key");
+	ASSERT_TRUE(flow_table_lookup(ft, &ver, flow_table_hash(&ver)) == NULL, "ip_version is in the key");
 	fv = add(ft, &v);
 	ft_ = add(ft, &t);
 	fp = add(ft, &pr);
 	fver = add(ft, &ver);
 	ASSERT_EQ(flow_table_count(ft), 5, "five distinct flows");
-	ASSERT_TRUE(flow_table_lookup(ft, &base) == fb, "base");
-	ASSERT_TRUE(flow_table_lookup(ft, &v) == fv, "vlan flow");
-	ASSERT_TRUE(flow_table_lookup(ft, &t) == ft_, "tunnel flow");
-	ASSERT_TRUE(flow_table_lookup(ft, &pr) == fp, "protocol flow");
-	ASSERT_TRUE(flow_table_lookup(ft, &ver) == fver, "ip_version flow");
+	ASSERT_TRUE(flow_table_lookup(ft, &base, flow_table_hash(&base)) == fb, "base");
+	ASSERT_TRUE(flow_table_lookup(ft, &v, flow_table_hash(&v)) == fv, "vlan flow");
+	ASSERT_TRUE(flow_table_lookup(ft, &t, flow_table_hash(&t)) == ft_, "tunnel flow");
+	ASSERT_TRUE(flow_table_lookup(ft, &pr, flow_table_hash(&pr)) == fp, "protocol flow");
+	ASSERT_TRUE(flow_table_lookup(ft, &ver, flow_table_hash(&ver)) == fver, "ip_version flow");
 	{
 		struct pkt rv = reverse(&v), rt = reverse(&t);
 
-		ASSERT_TRUE(flow_table_lookup(ft, &rv) == fv, "vlan flow reverse");
-		ASSERT_TRUE(flow_table_lookup(ft, &rt) == ft_, "tunnel flow reverse");
+		ASSERT_TRUE(flow_table_lookup(ft, &rv, flow_table_hash(&rv)) == fv, "vlan flow reverse");
+		ASSERT_TRUE(flow_table_lookup(ft, &rt, flow_table_hash(&rt)) == ft_, "tunnel flow reverse");
 	}
 	drop_all(ft);
 }
@@ -209,7 +209,7 @@ static void test_remove_keeps_order(void)
 
 		ASSERT_TRUE(order_is(ft, w, 5), "after removing from the middle");
 	}
-	ASSERT_TRUE(flow_table_lookup(ft, &p[3]) == NULL, "removed flow gone");
+	ASSERT_TRUE(flow_table_lookup(ft, &p[3], flow_table_hash(&p[3])) == NULL, "removed flow gone");
 	drop(ft, f[0]); /* head */
 	{
 		struct flow *w[] = { f[1], f[2], f[4], f[5] };
@@ -233,7 +233,7 @@ static void test_remove_keeps_order(void)
 	for (int i = 0; i < 6; i++) {
 		bool present = i == 0 || i == 1 || i == 2 || i == 4;
 
-		ASSERT_TRUE((flow_table_lookup(ft, &p[i]) != NULL) == present, "lookups after removals");
+		ASSERT_TRUE((flow_table_lookup(ft, &p[i], flow_table_hash(&p[i])) != NULL) == present, "lookups after removals");
 	}
 	drop(ft, f[1]);
 	drop(ft, f[2]);
@@ -271,8 +271,8 @@ static void test_growth(void)
 				      (uint16_t)(1024 + i % 500), 443, 6);
 		struct pkt r = reverse(&p);
 
-		missing += flow_table_lookup(ft, &p) != fl[i];
-		missing += flow_table_lookup(ft, &r) != fl[i];
+		missing += flow_table_lookup(ft, &p, flow_table_hash(&p)) != fl[i];
+		missing += flow_table_lookup(ft, &r, flow_table_hash(&r)) != fl[i];
 	}
 	ASSERT_EQ(missing, 0, "every flow findable in both directions after growth");
 	for (f = flow_table_oldest(ft), i = 0; f; f = f->newer, i++)
@@ -287,7 +287,7 @@ static void test_growth(void)
 		struct pkt p = mkpkt4(0x0a000000 + (uint32_t)(i / 500), 0x0a640001,
 				      (uint16_t)(1024 + i % 500), 443, 6);
 
-		missing += flow_table_lookup(ft, &p) != (i % 2 ? fl[i] : NULL);
+		missing += flow_table_lookup(ft, &p, flow_table_hash(&p)) != (i % 2 ? fl[i] : NULL);
 	}
 	ASSERT_EQ(missing, 0, "lookups after removing half");
 	ASSERT_EQ(flow_table_count(ft), N / 2, "count after removing half");
