@@ -29,7 +29,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN_FLAGS)
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lpcap -lndpi -lsodium -lm
+LDLIBS := -lpcap -lndpi -lsodium -lm -lpthread
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \

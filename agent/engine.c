@@ -45,23 +45,30 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	return e;
 }
 
-static void destroy_flow(struct engine *e, struct flow *f)
+void engine_flow_free(struct flow *f)
 {
-	flow_table_remove(e->ft, f);
 	dpi_flow_release(&f->dpi);
 	free(f);
 }
 
+static void destroy_flow(struct engine *e, struct flow *f)
+{
+	flow_table_remove(e->ft, f);
+	engine_flow_free(f);
+}
+
 static void expire(struct engine *e, struct flow *f, int expiration_id)
 {
+	flow_table_remove(e->ft, f);
 	if (e->dpi)
 		dpi_flow_finish(e->dpi, &f->dpi);
-	if (!e->stopped) {
-		e->st.flows_emitted++;
-		if (e->emit(f, expiration_id, e->arg) > 0)
-			e->stopped = true;
+	if (e->stopped) {
+		engine_flow_free(f);
+		return;
 	}
-	destroy_flow(e, f);
+	e->st.flows_emitted++;
+	if (e->emit(f, expiration_id, e->arg) > 0)
+		e->stopped = true;
 }
 
 void engine_discard(struct engine *e)

@@ -36,12 +36,16 @@ struct engine_stats {
 };
 
 /*
- * Called once per finished flow with its expiration_id.  The flow is valid
- * only during the call.  Return 0 to go on, > 0 to stop the engine (e.g.
- * max_nflows reached), < 0 on an output error (the engine goes on; the
- * caller accounts the loss).
+ * Called once per finished flow with its expiration_id.  The callee owns
+ * @f from then on and releases it with engine_flow_free(), from any thread:
+ * a finished flow no longer refers to engine or nDPI state.  Return 0 to
+ * go on, > 0 to stop the engine (e.g. max_nflows reached), < 0 on an
+ * output error (the engine goes on; the caller accounts the loss).
  */
-typedef int (*engine_emit_fn)(const struct flow *f, int expiration_id, void *arg);
+typedef int (*engine_emit_fn)(struct flow *f, int expiration_id, void *arg);
+
+/* Free a finished flow handed out by the emit callback. */
+void engine_flow_free(struct flow *f);
 
 struct engine;
 

@@ -19,6 +19,7 @@
 #include "export.h"
 #include "log.h"
 #include "source.h"
+#include "writer.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -29,24 +30,17 @@ static void on_signal(int sig)
 
 struct run_ctx {
 	struct exporter *exp;
+	struct writer *writer;   /* formats and writes on a second thread */
 	uint64_t next_id;
 	uint64_t max_nflows;
 	int out_err;
 	bool sysvis_columns;
 };
 
-static int emit_flow(const struct flow *f, int expiration_id, void *arg)
+static int emit_flow(struct flow *f, int expiration_id, void *arg)
 {
 	struct run_ctx *rc = arg;
-	struct flow_record r = {
-		.flow = f,
-		.l7 = f->dpi.res,
-		.id = rc->next_id++,
-		.expiration_id = expiration_id,
-		.proc_pid = -1,
-		.proc_name = "",
-	};
-	int err = exporter_write(rc->exp, &r);
+	int err = writer_push(rc->writer, f, rc->next_id++, expiration_id);
 
 	if (err && !rc->out_err)
 		rc->out_err = err;
@@ -62,7 +56,7 @@ static void flush_output(void *arg)
 {
 	struct run_ctx *rc = arg;
 
-	exporter_flush(rc->exp);
+	writer_sync(rc->writer);
 }
 
 static void install_signals(void)
@@ -191,11 +185,17 @@ int main(int argc, char **argv)
 		.ja4 = cfg.ja4,
 	};
 	rc.max_nflows = cfg.max_nflows;
+	err = writer_start(rc.exp, &rc.writer);
+	if (err) {
+		pr_warn("cannot start the writer thread: %s\n", strerror(-err));
+		status = 1;
+		goto out_export;
+	}
 	eng = engine_new(&engo, dpi, emit_flow, &rc);
 	if (!eng) {
 		pr_warn("out of memory\n");
 		status = 1;
-		goto out_export;
+		goto out_writer;
 	}
 
 	source_pcap_set_idle_hook(src, flush_output, &rc);
@@ -221,6 +221,10 @@ int main(int argc, char **argv)
 	else
 		engine_flush(eng);
 
+out_writer:
+	err = writer_stop(rc.writer);
+	if (err && !rc.out_err)
+		rc.out_err = err;
 out_export:
 	err = exporter_close(rc.exp, &written, &failed);
 	if (!err)

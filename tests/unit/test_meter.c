@@ -40,7 +40,7 @@ struct sink {
 	size_t calls;
 };
 
-static int emit(const struct flow *f, int expiration_id, void *arg)
+static int emit(struct flow *f, int expiration_id, void *arg)
 {
 	struct sink *s = arg;
 	struct rec *r;
@@ -74,6 +74,7 @@ static int emit(const struct flow *f, int expiration_id, void *arg)
 	}
 	r->exp = expiration_id;
 	s->r[s->n++] = r;
+	engine_flow_free(f);
 	return s->stop_after && s->n >= s->stop_after ? 1 : 0;
 }
 
