@@ -319,8 +319,21 @@ summary() {	# label threshold name=ratio...
 		echo "target $label: $worst (>= $min) MISSED   [worst of:$all]"
 	fi
 }
-summary readloop-ratio 0.50 "${ratio_rl[@]}"
-summary ndpi-ratio 2.00 "${ratio_nd[@]}"
+# The issues set both targets on the big captures: mixed.pcap runs for
+# ~50 ms, mostly start-up (nDPI's module alone takes ~20 ms), so it counts
+# only in --quick mode, where it is all there is.
+targets() {	# name=ratio... -> the same without mixed.pcap when big ones exist
+	local kv out=()
+	for kv in "$@"; do
+		case "$kv" in mixed.pcap=*) ;; *) out+=("$kv") ;; esac
+	done
+	[ ${#out[@]} -gt 0 ] || out=("$@")
+	printf '%s\n' "${out[@]}"
+}
+mapfile -t tgt_rl < <(targets "${ratio_rl[@]}")
+mapfile -t tgt_nd < <(targets "${ratio_nd[@]}")
+summary readloop-ratio 0.50 "${tgt_rl[@]}"
+summary ndpi-ratio 2.00 "${tgt_nd[@]}"
 
 [ $failed -eq 0 ] || { echo "bench: some tool failed or produced nothing (see above)" >&2; exit 1; }
 exit 0
