@@ -361,6 +361,24 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	}
 }
 
+/* Decimal text of @v at @buf (no NUL); returns its length. */
+static int fmt_int(char *buf, int64_t v)
+{
+	char tmp[24];
+	int n = 0, len = 0;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
 /* Round the decimal digit string @dig (n digits) to @keep digits in place;
  * returns the new decimal exponent adjustment (1 when 9.99 -> 10.0). */
 static int round_digits(char *dig, int n, int keep)
@@ -393,7 +411,9 @@ static bool digits_roundtrip(double d, bool neg, const char *dig, int n, int exp
 	tmp[pos++] = '.';
 	memcpy(tmp + pos, dig + 1, (size_t)n - 1);
 	pos += n - 1;
-	snprintf(tmp + pos, sizeof(tmp) - (size_t)pos, "e%d", exp10);
+	tmp[pos++] = 'e';
+	pos += fmt_int(tmp + pos, exp10);
+	tmp[pos] = '\0';
 	return strtod(tmp, NULL) == d;
 }
 
@@ -412,7 +432,7 @@ int fmt_py_float(double d, char *buf)
 		return sprintf(buf, signbit(d) ? "-0.0" : "0.0");
 	/* Integral values below 2^53 print exactly as Python does: "123.0". */
 	if (fabs(d) < 9007199254740992.0 && d == (double)(int64_t)d && fabs(d) < 1e16) {
-		pos = sprintf(buf, "%lld", (long long)d);
+		pos = fmt_int(buf, (int64_t)d);
 		memcpy(buf + pos, ".0", 3);
 		return pos + 2;
 	}
