@@ -7,6 +7,7 @@
 #   make test     build and run every test layer (tests/run_tests.sh)
 #   make run      generate a demo capture and print its flows (the main job
 #                 until live capture exists)
+#   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
 #   make bench    benchmarks (tools/bench.sh)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
@@ -33,7 +34,7 @@ LDLIBS := -lpcap -lndpi -lsodium -lm -lpthread
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
-	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev python3 python3-numpy \
+	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time
 
 ifeq ($(V),1)
@@ -54,9 +55,17 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 
+# Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test check bench clean help tools unit golden-update run
+.PHONY: all deps test check bench clean help tools unit golden-update run fuzz fuzz-build
 
 all: $(BUILD)/flowsight
 
@@ -108,8 +117,8 @@ $(BUILD)/pcap_readloop: tools/pcap_readloop.c Makefile | $(BUILD)
 tools: $(TOOL_BINS)
 unit: $(UNIT_BINS)
 
-test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS)
-	$(Q)BUILD=$(BUILD) tests/run_tests.sh
+test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/run_tests.sh
 
 # Rewrite the golden expectations that are produced by flowsight itself
 # (help text); review the diff before committing.
@@ -131,4 +140,20 @@ bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 clean:
 	$(Q)rm -rf build
 
--include $(AGENT_OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d)
+$(FUZZ_BUILD)/agent:
+	$(Q)mkdir -p $@
+
+$(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile | $(FUZZ_BUILD)/agent
+	$(call msg,FUZZCC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) Makefile
+	$(call msg,FUZZLD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS) $(BUILD)/mkpcap
+	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
+
+-include $(AGENT_OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_OBJS:.o=.d)

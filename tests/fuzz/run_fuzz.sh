@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Run every libFuzzer target for SECONDS (default 10) on seeds generated from
+# tools/mkpcap's captures, after replaying tests/fuzz/regressions/<target>/
+# (inputs that once crashed: each must now run clean).  Crashes are kept in
+# $FUZZ_BUILD/artifacts.  Prints PASS/FAIL per target and a summary line.
+set -u
+cd "$(dirname "$0")/../.."
+SECONDS_EACH=${1:-10}
+BUILD=${BUILD:-build}
+FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
+work=$FUZZ_BUILD/work
+rm -rf "$work"
+mkdir -p "$work/pcaps" "$FUZZ_BUILD/artifacts"
+for s in $("$BUILD/mkpcap" --list); do
+	case $s in bad_directory | bad_nonexistent) continue ;; esac
+	"$BUILD/mkpcap" "$s" "$work/pcaps/$s.pcap" 2>/dev/null || true
+done
+python3 tests/fuzz/seeds.py "$work/pcaps" "$work/seeds" || exit 1
+passed=0 failed=0
+for bin in "$FUZZ_BUILD"/fuzz_*; do
+	t=${bin##*/fuzz_}
+	case $t in capture) seeds=capture ;; decode) seeds=decode ;; ja4) seeds=ja4 ;; *) seeds=capture ;; esac
+	corpus=$work/corpus-$t
+	mkdir -p "$corpus"
+	log=$work/$t.log
+	ok=1
+	if [ -d "tests/fuzz/regressions/$t" ] && [ -n "$(ls -A "tests/fuzz/regressions/$t")" ]; then
+		"$bin" -runs=0 "tests/fuzz/regressions/$t"/* >"$log.reg" 2>&1 || ok=0
+	fi
+	"$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=3072 -timeout=20 \
+		-artifact_prefix="$FUZZ_BUILD/artifacts/$t-" -print_final_stats=1 \
+		"$corpus" "$work/seeds/$seeds" >"$log" 2>&1 || ok=0
+	stats=$(grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$log" | tr '\n' ' ')
+	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+	if [ $ok -eq 1 ]; then
+		passed=$((passed + 1))
+		echo "PASS fuzz/$t ($cov, $stats)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL fuzz/$t: see $log"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$log" "$log.reg" 2>/dev/null | head -5
+	fi
+done
+echo "$passed passed, $failed failed, 0 skipped"
+[ $failed -eq 0 ]
