@@ -9,9 +9,10 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-10}
 BUILD=${BUILD:-build}
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
-work=$FUZZ_BUILD/work
-rm -rf "$work"
-mkdir -p "$work/pcaps" "$FUZZ_BUILD/artifacts"
+mkdir -p "$FUZZ_BUILD/artifacts"
+work=$(mktemp -d "$FUZZ_BUILD/work.XXXXXX") # seeds and logs of this run only
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/pcaps"
 for s in $("$BUILD/mkpcap" --list); do
 	case $s in bad_directory | bad_nonexistent) continue ;; esac
 	"$BUILD/mkpcap" "$s" "$work/pcaps/$s.pcap" 2>/dev/null || true
@@ -21,7 +22,7 @@ passed=0 failed=0
 for bin in "$FUZZ_BUILD"/fuzz_*; do
 	t=${bin##*/fuzz_}
 	case $t in capture) seeds=capture ;; decode) seeds=decode ;; ja4) seeds=ja4 ;; *) seeds=capture ;; esac
-	corpus=$work/corpus-$t
+	corpus=$FUZZ_BUILD/corpus-$t # grows across runs
 	mkdir -p "$corpus"
 	log=$work/$t.log
 	ok=1
@@ -38,7 +39,7 @@ for bin in "$FUZZ_BUILD"/fuzz_*; do
 		echo "PASS fuzz/$t ($cov, $stats)"
 	else
 		failed=$((failed + 1))
-		echo "FAIL fuzz/$t: see $log"
+		echo "FAIL fuzz/$t:"
 		grep -E 'ERROR|SUMMARY|Test unit written' "$log" "$log.reg" 2>/dev/null | head -5
 	fi
 done
