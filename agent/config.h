@@ -33,6 +33,7 @@ struct fc_config {
 	bool statistical_analysis;
 	uint64_t splt_analysis;
 	uint64_t max_nflows;
+	uint64_t max_flows_in_memory;
 	uint64_t system_visibility_mode;
 	uint64_t flows_per_file;
 	uint64_t rotate_files;

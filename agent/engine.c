@@ -22,6 +22,8 @@ struct engine {
 	uint64_t last_scan_ms; /* packet time of the last idle scan */
 	bool stopped;
 	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
+	/* Last-seen order, kept only with a memory cap: head = most idle. */
+	struct flow *lru_head, *lru_tail;
 	struct engine_stats st;
 };
 
@@ -51,14 +53,46 @@ void engine_flow_free(struct flow *f)
 	free(f);
 }
 
+static void lru_unlink(struct engine *e, struct flow *f)
+{
+	if (!e->o.max_flows_in_memory)
+		return;
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		e->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		e->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+/* Mark @f as the most recently seen flow. */
+static void lru_touch(struct engine *e, struct flow *f)
+{
+	if (!e->o.max_flows_in_memory || e->lru_tail == f)
+		return;
+	if (f->lru_prev || f->lru_next || e->lru_head == f)
+		lru_unlink(e, f);
+	f->lru_prev = e->lru_tail;
+	if (e->lru_tail)
+		e->lru_tail->lru_next = f;
+	else
+		e->lru_head = f;
+	e->lru_tail = f;
+}
+
 static void destroy_flow(struct engine *e, struct flow *f)
 {
+	lru_unlink(e, f);
 	flow_table_remove(e->ft, f);
 	engine_flow_free(f);
 }
 
 static void expire(struct engine *e, struct flow *f, int expiration_id)
 {
+	lru_unlink(e, f);
 	flow_table_remove(e->ft, f);
 	if (e->dpi)
 		dpi_flow_finish(e->dpi, &f->dpi);
@@ -90,13 +124,24 @@ void engine_free(struct engine *e)
 
 static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
 {
-	struct flow *f = flow_table_insert(e->ft, h, e->extra_bytes);
+	struct flow *f;
+
+	/* Memory cap: make room by exporting the most idle flow early. */
+	while (e->o.max_flows_in_memory && e->lru_head && !e->stopped &&
+	       flow_table_count(e->ft) >= e->o.max_flows_in_memory) {
+		e->st.flows_evicted++;
+		expire(e, e->lru_head, FLOW_EXPIRY_MEMORY);
+	}
+	if (e->stopped)
+		return;
+	f = flow_table_insert(e->ft, h, e->extra_bytes);
 
 	if (!f) {
 		e->st.flows_lost_nomem++;
 		return;
 	}
 	flow_init(f, &e->o.flow, p);
+	lru_touch(e, f);
 	e->st.flows_created++;
 	if (e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
@@ -146,6 +191,7 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 		int dir = flow_direction(f, p);
 
 		flow_update(f, &e->o.flow, p, dir);
+		lru_touch(e, f);
 		if (e->dpi)
 			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
 	}

@@ -20,6 +20,10 @@
 struct engine_opts {
 	uint64_t idle_timeout_ms;
 	uint64_t active_timeout_ms;
+	/* 0: unbounded (NFStream).  Otherwise, before a new flow would exceed
+	 * this many cached flows, the least recently seen one is exported
+	 * early with expiration_id FLOW_EXPIRY_MEMORY (2). */
+	uint64_t max_flows_in_memory;
 	struct flow_opts flow;
 	bool decode_tunnels;
 	bool ja4;
@@ -33,6 +37,7 @@ struct engine_stats {
 	uint64_t flows_created;
 	uint64_t flows_emitted;
 	uint64_t flows_lost_nomem;  /* packets whose flow could not be allocated */
+	uint64_t flows_evicted;     /* exported early by the memory cap */
 };
 
 /*

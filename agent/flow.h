@@ -23,6 +23,7 @@ enum flow_expiry {
 	FLOW_EXPIRY_IDLE = 0,    /* idle timeout, scan, or end of input */
 	FLOW_EXPIRY_ACTIVE = 1,  /* active timeout, lazily on the flow's next packet */
 	FLOW_EXPIRY_CUSTOM = -1, /* NFStream plugin-forced expiry (not produced yet) */
+	FLOW_EXPIRY_MEMORY = 2,  /* ours: exported early, --max-flows-in-memory reached */
 };
 
 /* Statistics of one scope (bidirectional, src2dst or dst2src). */
@@ -54,6 +55,7 @@ struct flow {
 	uint8_t protocol, ip_version, tunnel_id;
 	struct flow *hnext;            /* flow_table hash chain */
 	struct flow *older, *newer;    /* flow_table creation order */
+	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap only) */
 	uint8_t src_mac[6], dst_mac[6];
 	/* Core counters: [0] src2dst, [1] dst2src. */
 	uint64_t first_seen_ms, last_seen_ms;

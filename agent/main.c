@@ -82,6 +82,9 @@ static void report(const struct engine *e, uint64_t written, uint64_t failed)
 		if (st->ignored[v])
 			pr_debug("  ignored, %s: %llu\n", decode_verdict_str(v),
 				 (unsigned long long)st->ignored[v]);
+	if (st->flows_evicted)
+		pr_info("%llu flows exported early by --max-flows-in-memory (expiration_id 2)\n",
+			(unsigned long long)st->flows_evicted);
 	if (st->flows_lost_nomem)
 		pr_warn("%llu packets lost: no memory for their flow\n",
 			(unsigned long long)st->flows_lost_nomem);
@@ -178,6 +181,7 @@ int main(int argc, char **argv)
 	engo = (struct engine_opts){
 		.idle_timeout_ms = cfg.idle_timeout_s * 1000,
 		.active_timeout_ms = cfg.active_timeout_s * 1000,
+		.max_flows_in_memory = cfg.max_flows_in_memory,
 		.flow = { .accounting_mode = (uint8_t)cfg.accounting_mode,
 			  .statistics = cfg.statistical_analysis,
 			  .splt = (uint16_t)cfg.splt_analysis },

@@ -6,6 +6,7 @@ validation messages with exit status 2 before any capture, bad input files
 written), signals (SIGINT/SIGTERM flush every cached flow), SIGPIPE and a
 full disk.  Captures are written here by a tiny pcap writer (no shared data).
 """
+import json
 import os
 import signal
 import struct
@@ -289,6 +290,24 @@ def _():
     check(p.returncode == 0, "exit %d: %r" % (p.returncode, p.stderr))
     rows = p.stdout.decode().splitlines()
     check(len(rows) == 1 and '"bidirectional_packets":3' in rows[0], "one flow of 3 packets: %r" % rows)
+
+
+@case("max_flows_in_memory_exports_most_idle")
+def _():
+    """Flows A, B, C; A seen again; D arrives with a cap of 3: B, the least
+    recently seen, is exported early with expiration_id 2; nothing is lost."""
+    path = os.path.join(TMP, "cap.pcap")
+    pk = [record(udp_frame(0), 1_000_000), record(udp_frame(1), 2_000_000),
+          record(udp_frame(2), 3_000_000), record(udp_frame(0), 4_000_000),
+          record(udp_frame(3), 5_000_000)]
+    with open(path, "wb") as f:
+        f.write(pcap_header() + b"".join(pk))
+    p = run(["-r", path, "--n-dissections", "0", "--max-flows-in-memory", "3", "-F", "jsonl", "-v"])
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    rows = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    got = [(r["id"], r["expiration_id"], r["src_port"], r["bidirectional_packets"]) for r in rows]
+    check(got == [(0, 2, 1001, 1), (1, 0, 1000, 2), (2, 0, 1002, 1), (3, 0, 1003, 1)], got)
+    check("1 flows exported early by --max-flows-in-memory" in p.stderr.decode(), p.stderr.decode())
 
 
 @case("sigint_flushes_cache")
