@@ -26,7 +26,6 @@ struct engine_opts {
 	uint64_t max_flows_in_memory;
 	struct flow_opts flow;
 	bool decode_tunnels;
-	bool ja4;
 };
 
 struct engine_stats {

@@ -186,7 +186,6 @@ int main(int argc, char **argv)
 			  .statistics = cfg.statistical_analysis,
 			  .splt = (uint16_t)cfg.splt_analysis },
 		.decode_tunnels = cfg.decode_tunnels,
-		.ja4 = cfg.ja4,
 	};
 	rc.max_nflows = cfg.max_nflows;
 	err = writer_start(rc.exp, &rc.writer);

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *files[1] = { path };
 	struct engine_opts eo = { .idle_timeout_ms = 120000, .active_timeout_ms = 1800000,
 				  .flow = { .accounting_mode = 0, .statistics = true, .splt = 8 },
-				  .decode_tunnels = true, .ja4 = true };
+				  .decode_tunnels = true };
 	struct export_opts xo = { .path = "/dev/null", .format = EXPORT_CSV, .schema = &schema };
 	struct ctx c = { 0 };
 	struct source *src;
