@@ -361,8 +361,7 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	}
 }
 
-/* Decimal text of @v at @buf (no NUL); returns its length. */
-static int fmt_int(char *buf, int64_t v)
+int fmt_int(char *buf, int64_t v)
 {
 	char tmp[24];
 	int n = 0, len = 0;
@@ -377,6 +376,20 @@ static int fmt_int(char *buf, int64_t v)
 	while (n)
 		buf[len++] = tmp[--n];
 	return len;
+}
+
+/* Digits of a "%e" conversion of a value of sign @neg into @dig (no NUL);
+ * returns their number, *exp10 gets the decimal exponent. */
+static int split_e(const char *e_text, bool neg, char *dig, int *exp10)
+{
+	const char *q = e_text + (neg ? 1 : 0);
+	int n = 0;
+
+	for (; *q && *q != 'e'; q++)
+		if (*q >= '0' && *q <= '9')
+			dig[n++] = *q;
+	*exp10 = atoi(q + 1);
+	return n;
 }
 
 /* Round the decimal digit string @dig (n digits) to @keep digits in place;
@@ -420,9 +433,8 @@ static bool digits_roundtrip(double d, bool neg, const char *dig, int n, int exp
 int fmt_py_float(double d, char *buf)
 {
 	char tmp[40], digits[24], cand[24];
-	int nd = 0, exp10, pos = 0;
+	int nd, exp10, pos = 0;
 	bool neg = d < 0;
-	const char *p;
 
 	if (isnan(d))
 		return sprintf(buf, "nan");
@@ -452,11 +464,7 @@ int fmt_py_float(double d, char *buf)
 	} else {
 		snprintf(tmp, sizeof(tmp), "%.16e", d);
 	}
-	p = tmp + (neg ? 1 : 0);
-	for (; *p && *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9')
-			digits[nd++] = *p;
-	exp10 = atoi(p + 1);
+	nd = split_e(tmp, neg, digits, &exp10);
 	for (int keep = 15; keep <= 16 && nd == 17; keep++) {
 		bool tie = digits[keep] == '5';
 		int e;
@@ -477,17 +485,14 @@ int fmt_py_float(double d, char *buf)
 		} else if (tie) {
 			/* both neighbours may round-trip: keep the nearer one,
 			 * which printf's exact rounding of the binary value gives */
-			char t2[40];
-			const char *q;
-			int n2 = 0;
+			char t2[40], dig2[24];
+			int exp2;
 
 			snprintf(t2, sizeof(t2), "%.*e", keep - 1, d);
-			for (q = t2 + (neg ? 1 : 0); *q && *q != 'e'; q++)
-				if (*q >= '0' && *q <= '9')
-					t2[n2++] = *q;
-			if (digits_roundtrip(d, neg, t2, keep, atoi(q + 1))) {
-				memcpy(cand, t2, (size_t)keep);
-				e = atoi(q + 1) - exp10;
+			split_e(t2, neg, dig2, &exp2);
+			if (digits_roundtrip(d, neg, dig2, keep, exp2)) {
+				memcpy(cand, dig2, (size_t)keep);
+				e = exp2 - exp10;
 			}
 		}
 		memcpy(digits, cand, (size_t)keep);

@@ -104,4 +104,7 @@ struct col_scratch *col_scratch_new(const struct schema *s);
  */
 int fmt_py_float(double d, char *buf);
 
+/* Decimal text of @v at @buf (at least 20 bytes, no NUL); returns its length. */
+int fmt_int(char *buf, int64_t v);
+
 #endif

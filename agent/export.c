@@ -62,16 +62,8 @@ void outbuf_puts(struct outbuf *b, const char *s)
 void outbuf_int(struct outbuf *b, int64_t v)
 {
 	char tmp[24];
-	int i = sizeof(tmp);
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
 
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		tmp[--i] = '-';
-	outbuf_put(b, tmp + i, sizeof(tmp) - (size_t)i);
+	outbuf_put(b, tmp, (size_t)fmt_int(tmp, v));
 }
 
 void cell_py_str(struct outbuf *b, const struct col_value *v)

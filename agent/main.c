@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 	source_pcap_set_idle_hook(src, flush_output, &rc);
 	install_signals();
 	while (!stop_signal) {
-		int r = source_next(src, fr, 64);
+		int r = source_next(src, fr, (int)(sizeof(fr) / sizeof(fr[0])));
 
 		if (r == 0)
 			break;
