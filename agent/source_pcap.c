@@ -30,7 +30,7 @@ struct source_pcap {
 	int n_files, cur;
 	const char *filter;
 	pcap_t *p;           /* libpcap reader, or a dead handle for the filter */
-	bool mapped;         /* classic pcap read in chunks by us */
+	bool classic;        /* classic pcap read in chunks by us */
 	int fd;
 	uint8_t *buf;        /* CHUNK_BYTES + MAX_CAPLEN + 16 */
 	size_t len, off;     /* valid bytes in buf, next record */
@@ -57,11 +57,11 @@ static void close_file(struct source_pcap *s)
 		pcap_close(s->p);
 		s->p = NULL;
 	}
-	if (s->mapped)
+	if (s->classic)
 		close(s->fd);
 	free(s->buf);
 	s->buf = NULL;
-	s->mapped = false;
+	s->classic = false;
 }
 
 static inline uint32_t rd32(const uint8_t *p, bool swapped)
@@ -139,7 +139,7 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 	s->fd = fd;
 	s->len = s->off = 0;
 	s->eof = false;
-	s->mapped = true;
+	s->classic = true;
 	/* LT_LINKTYPE(): the low 16 bits; libpcap maps LINKTYPE_RAW to DLT_RAW */
 	s->dlt = (int)(rd32(h + 20, s->swapped) & 0xffff);
 	if (s->dlt == 101)
@@ -155,10 +155,14 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 /* Make at least @need bytes available at s->off unless the file ends. */
 static int fill(struct source_pcap *s, size_t need)
 {
-	if (s->len - s->off >= need || s->eof)
+	if (s->len - s->off >= need)
 		return 0;
+	/* Inside a batch the buffer must stay put, and the end of the data
+	 * (EOF or damage) is left for the next call to report. */
 	if (s->no_fill)
-		return -EAGAIN; /* frames handed out in this batch must stay put */
+		return -EAGAIN;
+	if (s->eof)
+		return 0;
 	memmove(s->buf, s->buf + s->off, s->len - s->off);
 	s->len -= s->off;
 	s->off = 0;
@@ -301,7 +305,7 @@ static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 			if (rc)
 				return rc;
 		}
-		if (s->mapped) {
+		if (s->classic) {
 			rc = classic_next(s, &data);
 			h = &s->hdr;
 			if (rc == 0)
@@ -328,8 +332,6 @@ static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 			return 1;
 		}
 		if (rc == PCAP_ERROR_BREAK) {
-			if (s->no_fill)
-				return -EAGAIN; /* next file in the next batch */
 			close_file(s);
 			continue;
 		}
@@ -356,19 +358,9 @@ static int pcap_src_next(struct source *base, struct frame *f, int max)
 	if (n <= 0)
 		return n;
 	s->no_fill = true;
-	while (n < max && s->mapped && s->p) {
-		size_t left = s->len - s->off;
-		uint32_t caplen;
-
-		if (left < 16)
-			break;
-		caplen = rd32(s->buf + s->off + 8, s->swapped);
-		if (caplen > MAX_CAPLEN || left - 16 < caplen)
-			break; /* the next call refills or reports the damage */
-		if (pcap_src_next1(s, &f[n]) != 1)
-			break; /* -EAGAIN: filtered records ran to the buffer end */
+	/* -EAGAIN ends the batch where the buffered records end */
+	while (n < max && s->classic && pcap_src_next1(s, &f[n]) == 1)
 		n++;
-	}
 	s->no_fill = false;
 	return n;
 }

@@ -189,6 +189,22 @@ def _():
     check(len(rows) == 1 + 4, "4 flows formed before the damage expected, got %d" % (len(rows) - 1))
 
 
+@case("filter_into_truncated_tail")
+def _():
+    """A filter skips records up to a damaged end within one batch: the frame
+    already handed out must survive the error (ASan checks it in SANITIZE)."""
+    path = os.path.join(TMP, "filt-trunc.pcap")
+    data = write_pcap(path, 5)
+    with open(path, "wb") as f:
+        f.write(data[:-10])
+    p = run(["-r", path, "--bpf-filter", "udp src port 1000", "--n-dissections", "0", "-F", "jsonl"])
+    check(p.returncode == 1, "exit %d: %r" % (p.returncode, p.stderr))
+    line = one_line(p.stderr)
+    check(path in line and "truncated" in line, line)
+    rows = p.stdout.decode().splitlines()
+    check(len(rows) == 1 and '"src_port":1000' in rows[0], "the matching flow is written: %r" % rows)
+
+
 @case("second_file_missing_keeps_first")
 def _():
     a = os.path.join(TMP, "a.pcap")
