@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * JA4 TLS client fingerprint.  Parses one ClientHello (TLS, QUIC CRYPTO
  * data or a reassembled DTLS handshake), or the TLS records carrying one,

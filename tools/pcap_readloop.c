@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Benchmark baseline: the cheapest possible pass over pcap files with libpcap,
  * reading every packet and nothing more; tools/bench.sh compares flowsight to it.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for agent/decode.c: frames built byte by byte with a small
  * builder and run through decode_frame(), one case per decision of spec

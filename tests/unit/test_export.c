@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for the export side: fmt_py_float() against Python's float
  * repr, dpi_utf8_clean() against bytes.decode("utf-8", "ignore") (both

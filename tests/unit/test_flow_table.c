@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for agent/flow_table.c: lookups in both directions, which
  * fields are part of the key, the creation-order list under removal from

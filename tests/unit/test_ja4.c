@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for agent/ja4.c: ClientHellos built byte by byte that reproduce
  * the values published in FoxIO's technical_details/JA4.md and README.md,

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests for the meter (agent/engine.c + agent/flow.c): crafted
  * Ethernet frames with chosen packet times go through engine_frame(), the
