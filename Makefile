@@ -30,7 +30,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN_FLAGS)
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lpcap -lndpi -lsodium -lm -lpthread
+LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
@@ -58,7 +58,7 @@ TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 # Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 10
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -88,7 +88,7 @@ $(BUILD) $(BUILD)/agent $(BUILD)/tests $(BUILD)/tools:
 # BPF side: clang -target bpf, then a skeleton per object.
 $(BUILD)/%.bpf.o: bpf/%.bpf.c vmlinux.h Makefile | $(BUILD)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP -Iinclude -I. -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -MMD -MP -Iinclude -I. -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o | $(BUILD)
 	$(call msg,SKEL,$@)
@@ -143,7 +143,7 @@ clean:
 $(FUZZ_BUILD)/agent:
 	$(Q)mkdir -p $@
 
-$(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile | $(FUZZ_BUILD)/agent
+$(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS) | $(FUZZ_BUILD)/agent
 	$(call msg,FUZZCC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 

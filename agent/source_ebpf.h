@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The kernel half of eBPF capture, seen from userspace: loads
+ * bpf/capture.bpf.c (configured between open and load), attaches it as
+ * clsact filters on each interface (ingress and egress; ingress only on
+ * loopback, where every packet passes both), and offers the three
+ * operations the flow layer (live_ebpf.c) needs: read ring-buffer events,
+ * drain the interval flow map, and steer per-flow sampling.  No flow
+ * semantics here.
+ */
+#ifndef FLOWSIGHT_SOURCE_EBPF_H
+#define FLOWSIGHT_SOURCE_EBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fc_flow.h"
+
+struct ebpf_capture;
+
+struct ebpf_capture_opts {
+	const char *const *ifaces;
+	int n_ifaces;
+	uint32_t n_samples;        /* packets sampled per flow */
+	uint32_t snaplen;          /* bytes per sample, <= FC_SNAP_MAX */
+	uint8_t accounting_mode;
+	bool decode_tunnels;
+	uint32_t flow_map_entries; /* 0: the object's default */
+	uint32_t ringbuf_bytes;    /* 0: the object's default; a power of two */
+};
+
+/*
+ * Check that this kernel and process can run eBPF capture (BTF, program
+ * and map types, privileges) without changing anything.  0, or -errno with
+ * a one-line reason in @why.
+ */
+int ebpf_capture_probe(char *why, size_t n);
+
+/* Load and attach.  0, or -errno after logging one line naming the cause;
+ * nothing stays attached on failure. */
+int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **out);
+
+/* Detach every filter, remove the clsact qdiscs we created, free. */
+void ebpf_capture_close(struct ebpf_capture *c);
+
+/* Called for each ring-buffer record; @data holds ev->caplen frame bytes. */
+typedef void (*ebpf_event_fn)(const struct fc_event *ev, const uint8_t *data, void *arg);
+
+/* Wait up to @timeout_ms for events and hand each to @fn.  Returns the
+ * number handled or -errno (-EINTR when a signal arrived). */
+int ebpf_capture_poll(struct ebpf_capture *c, int timeout_ms, ebpf_event_fn fn, void *arg);
+
+/* Hand every pending event to @fn without waiting. */
+int ebpf_capture_consume(struct ebpf_capture *c, ebpf_event_fn fn, void *arg);
+
+/* Called for each drained flow entry. */
+typedef void (*ebpf_entry_fn)(const struct fc_flow_key *k, const struct fc_flow_val *v, void *arg);
+
+/*
+ * Close the current interval: switch the kernel to the other flow map,
+ * wait until no program can still write the old one, then hand each of its
+ * entries to @fn and empty it.  No packet is lost or counted twice.
+ * Returns the number of entries or -errno.
+ */
+int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg);
+
+/* The flow needs no more samples. */
+void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k);
+/* The flow has expired: its next packet starts a new flow. */
+void ebpf_capture_forget(struct ebpf_capture *c, const struct fc_flow_key *k);
+
+/* Sum of the per-CPU counters (enum fc_counter). */
+void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX]);
+const char *ebpf_counter_name(enum fc_counter i);
+
+/* Interface index -> position in opts.ifaces, or -1. */
+int ebpf_capture_iface_index(const struct ebpf_capture *c, uint32_t ifindex);
+
+/* Program fd of the TC program (tests run it with BPF_PROG_TEST_RUN). */
+int ebpf_capture_prog_fd(const struct ebpf_capture *c, bool egress);
+
+/* Re-measure CLOCK_REALTIME - CLOCK_MONOTONIC for the kernel's timestamps. */
+void ebpf_capture_sync_clock(struct ebpf_capture *c);
+
+#endif
