@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
@@ -26,6 +28,7 @@ enum opt_type {
 	OT_FLAG,    /* bool field set to true, optional =0|1 */
 	OT_U64,     /* uint64_t field within [min, max] */
 	OT_FORMAT,  /* csv|jsonl */
+	OT_CAPTURE, /* auto|ebpf|pcap */
 	OT_COLUMNS, /* comma-separated list into anon_cols[] */
 	OT_VERBOSE,
 	OT_HELP,
@@ -52,7 +55,21 @@ static const struct cli_opt cli_opts[] = {
 	  "read packets from a pcap/pcapng FILE; repeat to read several files as one stream" },
 	{ "interface", 'i', "IFACE", OT_IFACE, 0, 0, 0,
 	  "Please specify a pcap file path or a valid network interface name as source.",
-	  "capture live on IFACE (live capture is not supported yet)" },
+	  "capture live on IFACE; repeat to capture on several interfaces at once" },
+	{ "capture", 0, "auto|ebpf|pcap", OT_CAPTURE, OFF(capture), 0, 0,
+	  "Please specify a valid capture parameter (possible values: auto, ebpf, pcap).",
+	  "live capture: eBPF, libpcap, or eBPF when usable else libpcap (default auto)" },
+	{ "n-meters", 0, "N", OT_U64, OFF(n_meters), 0, UINT64_MAX,
+	  "Please specify a valid n_meters parameter (>=1 or 0 for auto scaling).",
+	  "live capture: metering threads, at most CPUs - 1; 0: CPUs - 1 (default 0)" },
+	{ "performance-report", 0, "SEC", OT_U64, OFF(performance_report_s), 0, U64_MAX_S,
+	  "Please specify a valid performance_report parameter (>=1 for reporting interval (seconds) "
+	  "or 0 to disable). [Available only for Live capture]",
+	  "live capture: print a JSON line of counters on stderr every SEC seconds (default 0)" },
+	{ "ebpf-map-entries", 0, "N", OT_U64, OFF(ebpf_map_entries), 0, 1 << 24,
+	  "Please specify a valid ebpf_map_entries parameter (0..16777216).",
+	  "ebpf capture: flows per drain interval the kernel map holds; beyond it packets "
+	  "go to userspace one by one (default 0: 262144)" },
 	{ "output", 'o', "PATH", OT_STR, OFF(output), 0, 0, NULL,
 	  "write flow records to PATH (default: standard output)" },
 	{ "format", 'F', "csv|jsonl", OT_FORMAT, OFF(format), 0, 0,
@@ -70,6 +87,9 @@ static const struct cli_opt cli_opts[] = {
 	{ "promiscuous-mode", 0, "0|1", OT_BOOL, OFF(promiscuous_mode), 0, 1,
 	  "Please specify a valid promiscuous_mode parameter (possible values: True, False).",
 	  "live capture: put the interface in promiscuous mode (default 1)" },
+	{ "socket-buffer-size", 0, "N", OT_U64, OFF(socket_buffer_size), 0, 2147483647,
+	  "Please specify a valid socket_buffer_size parameter (positive integer <= 2^31-1).",
+	  "live capture: kernel ring buffer bytes per interface and meter (default 0: libpcap's)" },
 	{ "idle-timeout", 0, "SEC", OT_U64, OFF(idle_timeout_s), 0, U64_MAX_S,
 	  "Please specify a valid idle_timeout parameter (positive integer in seconds).",
 	  "expire a flow after SEC seconds without packets (default 120)" },
@@ -130,6 +150,7 @@ void config_defaults(struct fc_config *c)
 void cli_usage(FILE *out)
 {
 	fprintf(out, "Usage: flowsight -r FILE [-r FILE ...] [OPTION]...\n"
+		     "       flowsight -i IFACE [-i IFACE ...] [OPTION]...\n"
 		     "NFStream-compatible flow records from captures, with process attribution.\n\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
@@ -225,6 +246,16 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 		else
 			return bad_value(o, val);
 		break;
+	case OT_CAPTURE:
+		if (val && !strcmp(val, "auto"))
+			c->capture = CAPTURE_AUTO;
+		else if (val && !strcmp(val, "ebpf"))
+			c->capture = CAPTURE_EBPF;
+		else if (val && !strcmp(val, "pcap"))
+			c->capture = CAPTURE_PCAP;
+		else
+			return bad_value(o, val);
+		break;
 	case OT_COLUMNS: {
 		char *s = (char *)val, *tok, *save = NULL;
 
@@ -246,6 +277,36 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 		return CLI_EXIT_OK;
 	}
 	return CLI_OK;
+}
+
+static uint64_t cpus_available(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		return (uint64_t)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN); /* more CPUs than a cpu_set_t holds */
+	return n > 0 ? (uint64_t)n : 1;
+}
+
+/*
+ * NFStream's n_meters rule for Linux live capture (spec §2): one CPU is
+ * left to the consumer, so 0 means CPUs - 1 and a larger explicit value is
+ * clamped there with NFStream's warning; 0 meters becomes 1.
+ */
+static uint64_t resolve_meters(uint64_t requested)
+{
+	uint64_t cpus = cpus_available(), n = requested;
+
+	if (!n) {
+		n = cpus - 1;
+	} else if (n >= cpus) {
+		n = cpus - 1;
+		fprintf(stderr, "WARNING: n_meters set to :%llu in order to avoid contention.\n",
+			(unsigned long long)n);
+	}
+	return n ? n : 1;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
@@ -318,6 +379,8 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 		pr_warn("--flows-per-file needs an output path (-o PATH)\n");
 		return CLI_EXIT_USAGE;
 	}
+	if (c->n_ifaces)
+		c->n_meters = resolve_meters(c->n_meters);
 	if (c->splt_analysis > 255)
 		fprintf(stderr, "[WARNING]: The specified splt_analysis parameter is higher than 255. "
 				"High values can impact the performance of the tool.\n");

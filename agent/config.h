@@ -15,6 +15,13 @@
 #define FC_MAX_SOURCES 256
 #define FC_MAX_ANON 64
 
+/* --capture: how live packets reach the meters. */
+enum capture_mode {
+	CAPTURE_AUTO, /* eBPF when usable, else libpcap */
+	CAPTURE_EBPF,
+	CAPTURE_PCAP,
+};
+
 struct fc_config {
 	const char *files[FC_MAX_SOURCES]; /* -r, read in order as one stream */
 	int n_files;
@@ -26,6 +33,11 @@ struct fc_config {
 	const char *bpf_filter;
 	uint64_t snapshot_length;
 	bool promiscuous_mode;
+	uint64_t socket_buffer_size;        /* 0: libpcap's default */
+	enum capture_mode capture;
+	uint64_t n_meters;                  /* live: resolved by cli_parse, >= 1 */
+	uint64_t performance_report_s;      /* live: 0 off */
+	uint64_t ebpf_map_entries;          /* --capture ebpf: flow map size, 0 default */
 	uint64_t idle_timeout_s;
 	uint64_t active_timeout_s;
 	uint64_t accounting_mode;

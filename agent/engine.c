@@ -11,6 +11,9 @@
 
 #define SCAN_INTERVAL_MS 10
 #define SCAN_BUDGET 1000
+/* A live tick may find many flows due at once (a quiet link after a burst);
+ * a larger budget drains them in a few ticks, still bounding one call. */
+#define TICK_BUDGET 10000
 
 struct engine {
 	struct engine_opts o;
@@ -22,7 +25,7 @@ struct engine {
 	uint64_t last_scan_ms; /* packet time of the last idle scan */
 	bool stopped;
 	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
-	/* Last-seen order, kept only with a memory cap: head = most idle. */
+	/* Last-seen order, kept with a memory cap or live: head = most idle. */
 	struct flow *lru_head, *lru_tail;
 	struct engine_stats st;
 };
@@ -53,9 +56,14 @@ void engine_flow_free(struct flow *f)
 	free(f);
 }
 
+static bool lru_kept(const struct engine *e)
+{
+	return e->o.max_flows_in_memory || e->o.live;
+}
+
 static void lru_unlink(struct engine *e, struct flow *f)
 {
-	if (!e->o.max_flows_in_memory)
+	if (!lru_kept(e))
 		return;
 	if (f->lru_prev)
 		f->lru_prev->lru_next = f->lru_next;
@@ -71,7 +79,7 @@ static void lru_unlink(struct engine *e, struct flow *f)
 /* Mark @f as the most recently seen flow. */
 static void lru_touch(struct engine *e, struct flow *f)
 {
-	if (!e->o.max_flows_in_memory || e->lru_tail == f)
+	if (!lru_kept(e) || e->lru_tail == f)
 		return;
 	if (f->lru_prev || f->lru_next || e->lru_head == f)
 		lru_unlink(e, f);
@@ -147,12 +155,13 @@ static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
 }
 
-static void idle_scan(struct engine *e, uint64_t now)
+/* Offline from the oldest created (NFStream's order), live from the most idle. */
+static void idle_scan(struct engine *e, uint64_t now, int budget)
 {
 	struct flow *f;
 
-	for (int n = 0; n < SCAN_BUDGET && !e->stopped; n++) {
-		f = flow_table_oldest(e->ft);
+	for (int n = 0; n < budget && !e->stopped; n++) {
+		f = e->o.live ? e->lru_head : flow_table_oldest(e->ft);
 		/* now - idle >= last_seen, with last_seen <= now by clamping */
 		if (!f || now - f->last_seen_ms < e->o.idle_timeout_ms)
 			break;
@@ -196,7 +205,7 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
 	}
 	if (scan && !e->stopped)
-		idle_scan(e, p->time_ms);
+		idle_scan(e, p->time_ms, SCAN_BUDGET);
 }
 
 #define ENGINE_BATCH 32
@@ -246,6 +255,31 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
 			   .time_ms = time_ms };
 
 	return engine_frames(e, &f, 1);
+}
+
+/* Creation order is first-seen order (times are clamped), so the flows due
+ * for active expiry are a prefix of it. */
+static void active_scan(struct engine *e, uint64_t now, int budget)
+{
+	struct flow *f;
+
+	for (int n = 0; n < budget && !e->stopped; n++) {
+		f = flow_table_oldest(e->ft);
+		if (!f || now - f->first_seen_ms < e->o.active_timeout_ms)
+			break;
+		expire(e, f, FLOW_EXPIRY_ACTIVE);
+	}
+}
+
+int engine_tick(struct engine *e, uint64_t now_ms)
+{
+	if (now_ms > e->tick_ms)
+		e->tick_ms = now_ms;
+	if (!e->stopped)
+		idle_scan(e, e->tick_ms, TICK_BUDGET);
+	if (!e->stopped)
+		active_scan(e, e->tick_ms, TICK_BUDGET);
+	return e->stopped ? 1 : 0;
 }
 
 void engine_flush(struct engine *e)

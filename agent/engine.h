@@ -26,6 +26,12 @@ struct engine_opts {
 	uint64_t max_flows_in_memory;
 	struct flow_opts flow;
 	bool decode_tunnels;
+	/* Live capture: the idle scan walks the last-seen order, so a long
+	 * busy flow at the head of the creation order cannot hold back the
+	 * expiry of idle flows behind it (NFStream's head-of-line blocking is
+	 * kept offline only, where the conformance tests pin its order), and
+	 * engine_tick() drives expiry from the wall clock. */
+	bool live;
 };
 
 struct engine_stats {
@@ -71,6 +77,16 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
  * must stay valid during the call.  Returns 1 when stopped, else 0.
  */
 int engine_frames(struct engine *e, const struct frame *fr, int n);
+
+/*
+ * Live mode: advance the meter clock to max(clock, @now_ms) and expire on
+ * it even when no packet arrives (NFStream issues #196/#215): idle flows
+ * from the least recently seen, then active timeouts from the oldest
+ * created (eager here, where NFStream waits for the flow's next packet).
+ * Call it every few milliseconds from the capture loop.  Returns 1 when
+ * the engine has been stopped by the emit callback, else 0.
+ */
+int engine_tick(struct engine *e, uint64_t now_ms);
 
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);

@@ -2,9 +2,11 @@
 /*
  * flowsight entry point: parse the command line, build the pipeline
  * (source -> engine [decode, flow table, nDPI] -> exporter), run it, and
- * tear it down.  The exit status is decided here only: 0 success, 1 input
- * or output error, 2 invalid arguments.  SIGINT/SIGTERM stop the capture
- * and every cached flow is still exported.
+ * tear it down.  Capture files are metered here on one thread; live
+ * capture (-i) is live.c's, with the same output.  The exit status is
+ * decided here only: 0 success, 1 input or output error, 2 invalid
+ * arguments.  SIGINT/SIGTERM stop the capture and every cached flow is
+ * still exported.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include "dpi.h"
 #include "engine.h"
 #include "export.h"
+#include "live.h"
 #include "log.h"
 #include "source.h"
 #include "writer.h"
@@ -25,7 +28,12 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	int saved_errno = errno;
+
+	/* atomic: live meter threads poll the flag (a lock-free int store is
+	 * async-signal-safe) */
+	__atomic_store_n(&stop_signal, sig, __ATOMIC_RELAXED);
+	errno = saved_errno;
 }
 
 struct run_ctx {
@@ -69,6 +77,76 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static struct engine_opts engine_opts_of(const struct fc_config *cfg)
+{
+	return (struct engine_opts){
+		.idle_timeout_ms = cfg->idle_timeout_s * 1000,
+		.active_timeout_ms = cfg->active_timeout_s * 1000,
+		.max_flows_in_memory = cfg->max_flows_in_memory,
+		.flow = { .accounting_mode = (uint8_t)cfg->accounting_mode,
+			  .statistics = cfg->statistical_analysis,
+			  .splt = (uint16_t)cfg->splt_analysis },
+		.decode_tunnels = cfg->decode_tunnels,
+	};
+}
+
+/* Close the output and report a write error; the exit status it implies. */
+static int close_output(struct exporter *exp, const char *path, int out_err,
+			uint64_t *written, uint64_t *failed)
+{
+	int err = exporter_close(exp, written, failed);
+
+	if (!err)
+		err = out_err;
+	if (err && err != -EPIPE) {
+		pr_warn("cannot write flow records to '%s': %s (%llu flows not written)\n",
+			path ? path : "stdout", strerror(-err), (unsigned long long)*failed);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Live capture: the capture is set up before the output is created, so a
+ * bad interface or filter leaves no output behind (as a bad file offline).
+ */
+static int run_live(const struct fc_config *cfg, const struct export_opts *eo)
+{
+	struct engine_opts engo = engine_opts_of(cfg);
+	struct dpi_opts dopts = { .n_dissections = (uint8_t)cfg->n_dissections, .ja4 = cfg->ja4 };
+	struct exporter *exp;
+	struct writer *w;
+	struct live *lv;
+	uint64_t written = 0, failed = 0;
+	int err, out_err = 0, status = 0;
+
+	install_signals();
+	err = live_open(cfg, &engo, cfg->n_dissections ? &dopts : NULL, &stop_signal, &lv);
+	if (err)
+		return err == SOURCE_EFILTER ? 2 : 1;
+	if (exporter_open(eo, &exp)) {
+		status = 1;
+		goto out_live;
+	}
+	err = writer_start(exp, &w);
+	if (err) {
+		pr_warn("cannot start the writer thread: %s\n", strerror(-err));
+		close_output(exp, cfg->output, 0, &written, &failed);
+		status = 1;
+		goto out_live;
+	}
+	if (live_run(lv, w, &out_err))
+		status = 1;
+	err = writer_stop(w);
+	if (err && !out_err)
+		out_err = err;
+	if (close_output(exp, cfg->output, out_err, &written, &failed))
+		status = 1;
+out_live:
+	live_close(lv);
+	return status;
 }
 
 static void report(const struct engine *e, uint64_t written, uint64_t failed)
@@ -116,11 +194,6 @@ int main(int argc, char **argv)
 	default:
 		return 2;
 	}
-	if (cfg.n_ifaces) {
-		pr_warn("live capture on '%s' is not supported yet: read a capture file with -r\n",
-			cfg.ifaces[0]);
-		return 2;
-	}
 	if (cfg.system_visibility_mode && cfg.n_files == 1) {
 		fprintf(stderr, "WARNING: system_visibility_mode switched to 0 in offline capture "
 				"(available only for live capture)\n");
@@ -150,6 +223,18 @@ int main(int argc, char **argv)
 		}
 		anon[idx] = any_anon = true;
 	}
+	eo = (struct export_opts){
+		.path = cfg.output,
+		.format = cfg.format,
+		.flows_per_file = cfg.flows_per_file,
+		.rotate_files = cfg.rotate_files,
+		.schema = &schema,
+		.anonymize = any_anon ? anon : NULL,
+	};
+	if (cfg.n_ifaces) {
+		status = run_live(&cfg, &eo);
+		goto out_schema;
+	}
 
 	/* Open the input first: a bad path or filter fails before any output. */
 	err = source_pcap_open(cfg.files, cfg.n_files, cfg.bpf_filter, &src);
@@ -166,27 +251,11 @@ int main(int argc, char **argv)
 			goto out_source;
 		}
 	}
-	eo = (struct export_opts){
-		.path = cfg.output,
-		.format = cfg.format,
-		.flows_per_file = cfg.flows_per_file,
-		.rotate_files = cfg.rotate_files,
-		.schema = &schema,
-		.anonymize = any_anon ? anon : NULL,
-	};
 	if (exporter_open(&eo, &rc.exp)) {
 		status = 1;
 		goto out_dpi;
 	}
-	engo = (struct engine_opts){
-		.idle_timeout_ms = cfg.idle_timeout_s * 1000,
-		.active_timeout_ms = cfg.active_timeout_s * 1000,
-		.max_flows_in_memory = cfg.max_flows_in_memory,
-		.flow = { .accounting_mode = (uint8_t)cfg.accounting_mode,
-			  .statistics = cfg.statistical_analysis,
-			  .splt = (uint16_t)cfg.splt_analysis },
-		.decode_tunnels = cfg.decode_tunnels,
-	};
+	engo = engine_opts_of(&cfg);
 	rc.max_nflows = cfg.max_nflows;
 	err = writer_start(rc.exp, &rc.writer);
 	if (err) {
@@ -229,15 +298,8 @@ out_writer:
 	if (err && !rc.out_err)
 		rc.out_err = err;
 out_export:
-	err = exporter_close(rc.exp, &written, &failed);
-	if (!err)
-		err = rc.out_err;
-	if (err && err != -EPIPE) {
-		pr_warn("cannot write flow records to '%s': %s (%llu flows not written)\n",
-			cfg.output ? cfg.output : "stdout", strerror(-err),
-			(unsigned long long)failed);
+	if (close_output(rc.exp, cfg.output, rc.out_err, &written, &failed))
 		status = 1;
-	}
 	if (eng) {
 		report(eng, written, failed);
 		engine_free(eng);

@@ -13,12 +13,24 @@
 
 struct source;
 
+/* Kernel-side counters of a live source, cumulative since it opened. */
+struct source_stats {
+	uint64_t recv;    /* packets that passed the kernel filter (ps_recv) */
+	uint64_t drop;    /* dropped for lack of ring space (ps_drop) */
+	uint64_t ifdrop;  /* dropped by the interface (ps_ifdrop) */
+};
+
 struct source_ops {
 	const char *name;
 	/* Up to @max frames into @f, all valid until the next call: their
 	 * number, 0 at end of input, -errno on a fatal error (logged with the
-	 * file/interface and the cause). */
+	 * file/interface and the cause).  A live source returns fewer than
+	 * @max frames only when nothing more is ready, and -EAGAIN when
+	 * nothing arrived within its poll interval (at most 100 ms), so the
+	 * caller can run timers and check for a stop request. */
 	int (*next)(struct source *s, struct frame *f, int max);
+	/* Optional (NULL for files): fill @st.  Same thread as next(). */
+	void (*stats)(struct source *s, struct source_stats *st);
 	void (*close)(struct source *s);
 };
 
@@ -55,5 +67,16 @@ int source_pcap_open(const char *const *files, int n, const char *bpf_filter,
  * waits instead of sitting in a buffer.
  */
 void source_pcap_set_idle_hook(struct source *s, void (*fn)(void *), void *arg);
+
+struct live_env;
+
+/*
+ * libpcap live source for meter @meter of @env: one handle per interface
+ * of env->cfg (snaplen, promiscuous mode, socket buffer size, BPF filter),
+ * joined to a PACKET_FANOUT hash group per interface when there are
+ * several meters, so each meter sees whole flows.  Errors are logged with
+ * the interface and the cause: -errno, or SOURCE_EFILTER.
+ */
+int source_live_open(const struct live_env *env, unsigned int meter, struct source **out);
 
 #endif

@@ -324,12 +324,17 @@ out_free:
 	return err;
 }
 
+void ebpf_capture_detach(struct ebpf_capture *c)
+{
+	for (int i = 0; i < c->n_ifs; i++)
+		tc_detach_all(&c->ifs[i]);
+}
+
 void ebpf_capture_close(struct ebpf_capture *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < c->n_ifs; i++)
-		tc_detach_all(&c->ifs[i]);
+	ebpf_capture_detach(c);
 	ring_buffer__free(c->rb);
 	capture_bpf__destroy(c->skel);
 	free(c->ifs);

@@ -41,6 +41,9 @@ int ebpf_capture_probe(char *why, size_t n);
  * nothing stays attached on failure. */
 int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **out);
 
+/* Detach every filter now (maps stay readable for a last drain). */
+void ebpf_capture_detach(struct ebpf_capture *c);
+
 /* Detach every filter, remove the clsact qdiscs we created, free. */
 void ebpf_capture_close(struct ebpf_capture *c);
 

@@ -290,8 +290,10 @@ static __always_inline int handle(struct __sk_buff *skb)
 	bpf_spin_unlock(&v->lock);
 
 	count(FC_CNT_METERED, 1);
-	if (counted > 1)
+	if (counted > 1) {
+		count(FC_CNT_GSO_SKBS, 1);
 		count(FC_CNT_SEGMENTS, counted);
+	}
 	if (sample) {
 		__builtin_memset(&s->ev, 0, sizeof(s->ev));
 		s->ev.type = FC_EV_SAMPLE;

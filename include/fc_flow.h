@@ -127,6 +127,7 @@ struct fc_event {
 #define FC_COUNTERS(X)                                                       \
 	X(FC_CNT_PACKETS, "packets seen")                                    \
 	X(FC_CNT_METERED, "packets metered in the kernel")                   \
+	X(FC_CNT_GSO_SKBS, "metered GSO/GRO super-packets")                  \
 	X(FC_CNT_SEGMENTS, "wire segments of metered GSO/GRO packets")         \
 	X(FC_CNT_NOT_IP, "ignored: not IPv4/IPv6")                          \
 	X(FC_CNT_TRUNC, "ignored: truncated or malformed header")           \

@@ -48,6 +48,8 @@ layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py
 layer capture-sweep python3 tests/conformance/sweep_captures.py
+# Live capture in private network namespaces (root; skipped otherwise).
+layer live python3 tests/live/test_live.py
 # Short fuzzing smoke (each target FUZZ_SECONDS, default 5) after replaying
 # the regression inputs; long runs: make fuzz FUZZ_SECONDS=N.
 if ls "${FUZZ_BUILD:-build/fuzz}"/fuzz_* >/dev/null 2>&1; then

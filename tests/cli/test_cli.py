@@ -105,6 +105,13 @@ INVALID = [
     (["--flows-per-file", "x"], "Please specify a valid flows_per_file parameter (>= 0)."),
     (["--rotate-files", "-1"], "Please specify a valid rotate_files parameter (>= 0)."),
     (["-F", "xml"], "Please specify a valid format parameter (possible values: csv, jsonl)."),
+    (["--capture", "dpdk"], "Please specify a valid capture parameter (possible values: auto, ebpf, pcap)."),
+    (["--n-meters", "-1"], "Please specify a valid n_meters parameter (>=1 or 0 for auto scaling)."),
+    (["--n-meters", "two"], "Please specify a valid n_meters parameter (>=1 or 0 for auto scaling)."),
+    (["--performance-report", "-5"], "Please specify a valid performance_report parameter (>=1 for "
+     "reporting interval (seconds) or 0 to disable). [Available only for Live capture]"),
+    (["--socket-buffer-size", "2147483648"],
+     "Please specify a valid socket_buffer_size parameter (positive integer <= 2^31-1)."),
 ]
 
 
@@ -358,10 +365,24 @@ def _():
     check("No space left on device" in line and "3000 flows not written" in line, line)
 
 
-@case("live_not_yet_supported")
+@case("files_and_interfaces_exclusive")
 def _():
-    p = run(["-i", "lo"])
-    check(p.returncode == 2 and "not supported yet" in p.stderr.decode(), p.stderr.decode())
+    good = os.path.join(TMP, "good.pcap")
+    write_pcap(good, 1)
+    p = run(["-r", good, "-i", "lo"])
+    check(p.returncode == 2, "exit %d" % p.returncode)
+    check("-r" in one_line(p.stderr) and "-i" in one_line(p.stderr), p.stderr.decode())
+
+
+@case("n_meters_clamped_with_nfstream_warning")
+def _():
+    # the warning comes from validation, before the (failing) capture starts
+    n = max(len(os.sched_getaffinity(0)) - 1, 0)
+    p = run(["-i", "fs-nosuch0", "--capture", "pcap", "--n-meters", "4096"])
+    check(p.returncode == 1, "exit %d" % p.returncode)
+    lines = p.stderr.decode().splitlines()
+    check(lines[0] == "WARNING: n_meters set to :%d in order to avoid contention." % n, lines)
+    check(len(lines) == 2 and "'fs-nosuch0'" in lines[1], lines)
 
 
 def main():

@@ -15,6 +15,7 @@
  * its wire segments.  Needs root (or CAP_BPF+CAP_NET_ADMIN): SKIP otherwise.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -388,6 +389,152 @@ static void test_gso_segments(void)
 	R.cap = NULL;
 }
 
+
+/* A UDP frame 10.0.0.1:@sport -> 10.0.0.2:53 with @plen payload bytes. */
+static size_t udp_frame(uint8_t *f, uint16_t sport, uint16_t plen)
+{
+	size_t n = 14 + 20 + 8 + plen;
+
+	memset(f, 0, n);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = (uint8_t)((20 + 8 + plen) >> 8);
+	f[17] = (uint8_t)(20 + 8 + plen);
+	f[22] = 64;
+	f[23] = 17;
+	f[26] = 10; f[29] = 1;
+	f[30] = 10; f[33] = 2;
+	f[34] = (uint8_t)(sport >> 8);
+	f[35] = (uint8_t)sport;
+	f[37] = 53;
+	f[38] = (uint8_t)((8 + plen) >> 8);
+	f[39] = (uint8_t)(8 + plen);
+	return n;
+}
+
+struct blaster {
+	int prog_fd;
+	int rounds;
+	uint32_t repeat;
+	volatile int stop, done;
+	int err;
+};
+
+static void *blast(void *arg)
+{
+	struct blaster *b = arg;
+	uint8_t f[128];
+	size_t n = udp_frame(f, 4242, 60);
+
+	for (b->rounds = 0; !b->stop && !b->err; b->rounds++) {
+		DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .data_size_in = (uint32_t)n,
+				    .repeat = b->repeat);
+
+		if (bpf_prog_test_run_opts(b->prog_fd, &o))
+			b->err = -errno;
+	}
+	b->done = 1;
+	return NULL;
+}
+
+static void count_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, void *arg)
+{
+	(void)k;
+	*(uint64_t *)arg += v->m.dir[0].packets + v->m.dir[1].packets;
+}
+
+static void ignore_event(const struct fc_event *ev, const uint8_t *data, void *arg)
+{
+	(void)ev;
+	(void)data;
+	(void)arg;
+}
+
+/* Drains running while another CPU meters packets lose and double nothing. */
+static void test_drain_loses_nothing(void)
+{
+	struct blaster b = { .repeat = 1000 };
+	uint64_t total = 0, drains = 0, c[FC_CNT__MAX];
+	pthread_t th;
+
+	if (!ASSERT_EQ(open_capture(&R, 0), 0, "load capture"))
+		return;
+	b.prog_fd = ebpf_capture_prog_fd(R.cap, false);
+	if (!ASSERT_EQ(pthread_create(&th, NULL, blast, &b), 0, "thread"))
+		goto out;
+	/* the blaster runs until 30 drains have overlapped it */
+	while (!b.done) {
+		if (ebpf_capture_drain(R.cap, count_entry, &total) < 0)
+			break;
+		ebpf_capture_consume(R.cap, ignore_event, NULL);
+		if (++drains == 30)
+			b.stop = 1;
+	}
+	pthread_join(th, NULL);
+	ebpf_capture_drain(R.cap, count_entry, &total);
+	ebpf_capture_counters(R.cap, c);
+	printf("  %llu packets metered across %llu drains\n", (unsigned long long)total,
+	       (unsigned long long)drains);
+	ASSERT_EQ(b.err, 0, "test runs");
+	ASSERT_TRUE(drains >= 10, "drains overlapped the traffic");
+	ASSERT_EQ(c[FC_CNT_METERED], (uint64_t)b.rounds * b.repeat, "kernel metered every run");
+	ASSERT_EQ(total, (uint64_t)b.rounds * b.repeat, "drained packets = packets sent");
+out:
+	ebpf_capture_close(R.cap);
+	R.cap = NULL;
+}
+
+/* With a 4-entry flow map, 64 flows still account for every packet. */
+static void test_map_full_overflow(void)
+{
+	struct ebpf_capture_opts o = { .n_samples = 2, .snaplen = 128, .decode_tunnels = true,
+				       .flow_map_entries = 4 };
+	uint64_t c[FC_CNT__MAX], pkts = 0;
+	uint8_t f[128];
+
+	R.mode = 0;
+	if (!ASSERT_EQ(ebpf_capture_open(&o, &R.cap), 0, "load capture with a tiny map"))
+		return;
+	for (int round = 0; round < 3; round++) {
+		for (uint16_t sport = 1000; sport < 1064; sport++) {
+			size_t n = udp_frame(f, sport, 20);
+			struct pkt p;
+			struct fc_flow_key k;
+			int dir;
+
+			ASSERT_EQ(run_frame(&R, f, (uint32_t)n, 0, 0), 0, "test run");
+			decode_frame(FC_DLT_EN10MB, f, (uint32_t)n, (uint32_t)n, true, &p);
+			dir = pkt_key(&p, &k);
+			fc_meter_add(&acc_get(&R, &k)->exp, dir, 0, (uint32_t)n, 1, 0);
+			pkts++;
+		}
+	}
+	ebpf_capture_counters(R.cap, c);
+	ASSERT_EQ(c[FC_CNT_PUNT_FULL], pkts - 4 * 3, "packets beyond the map went to userspace");
+	ASSERT_EQ(c[FC_CNT_PUNT_LOST], 0, "none lost");
+	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL], pkts, "every packet accounted");
+	R.samples_bad = 0;
+	/* samples: only the 4 flows in the map are sampled */
+	{
+		int bad = 0;
+
+		if (ebpf_capture_drain(R.cap, on_entry, &R) >= 0) {
+			ebpf_capture_consume(R.cap, on_event, &R);
+			for (size_t i = 0; i < TABLE_SIZE; i++) {
+				struct acc *a = &R.tab[i];
+
+				if (a->used && (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
+						!dir_equal(&a->exp.dir[1], &a->act.dir[1])))
+					bad++;
+			}
+		}
+		ASSERT_EQ(bad, 0, "kernel + punted = every flow's packets");
+	}
+	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
+	ebpf_capture_close(R.cap);
+	R.cap = NULL;
+}
+
 int main(void)
 {
 	char why[256];
@@ -408,6 +555,8 @@ int main(void)
 		RUN_TEST(test_synthetic_all_modes);
 	}
 	RUN_TEST(test_gso_segments);
+	RUN_TEST(test_drain_loses_nothing);
+	RUN_TEST(test_map_full_overflow);
 	if (stat("../shared/data/nfstream-tests/pcaps", &st) == 0)
 		RUN_TEST(test_nfstream_captures);
 	else

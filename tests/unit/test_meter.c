@@ -106,6 +106,23 @@ static struct engine *mk_engine(struct sink *s, uint64_t idle, uint64_t active, 
 	return e;
 }
 
+static struct engine *mk_engine_live(struct sink *s, uint64_t idle, uint64_t active)
+{
+	struct engine_opts o = {
+		.idle_timeout_ms = idle,
+		.active_timeout_ms = active,
+		.decode_tunnels = true,
+		.live = true,
+	};
+	struct engine *e;
+
+	memset(s, 0, sizeof(*s));
+	e = engine_new(&o, NULL, emit, s);
+	if (!e)
+		abort();
+	return e;
+}
+
 /* --------------------------- column access --------------------------- */
 
 static struct schema sch;
@@ -751,6 +768,71 @@ out:
 	sink_free(&s);
 }
 
+/* Live mode: the scan walks the last-seen order, so F1 no longer blocks. */
+static void test_live_idle_scan_lru(void)
+{
+	struct sink s;
+	struct engine *e = mk_engine_live(&s, 1000, 1000000);
+
+	tcp(e, H1, 1, H2, 80, FC_TCP_SYN, 60, 10000);
+	tcp(e, H1, 2, H2, 80, FC_TCP_SYN, 60, 10001);
+	tcp(e, H1, 3, H2, 80, FC_TCP_SYN, 60, 10002);
+	tcp(e, H1, 1, H2, 80, FC_TCP_ACK, 60, 10005); /* F1 most recently seen */
+	tcp(e, H1, 4, H2, 80, FC_TCP_SYN, 60, 11004); /* scan: F2, F3 idle */
+	if (ASSERT_EQ(s.n, 2, "F2 and F3 expire behind the busy F1")) {
+		ASSERT_EQ(ci(s.r[0], "src_port"), 2, "most idle first");
+		ASSERT_EQ(ci(s.r[1], "src_port"), 3, "F3 second");
+	}
+	ASSERT_EQ(engine_flows_cached(e), 2, "F1 and F4 remain");
+	engine_free(e);
+	sink_free(&s);
+}
+
+/* engine_tick() expires on the wall clock with no packet (NFStream #196). */
+static void test_live_tick(void)
+{
+	struct sink s;
+	struct engine *e = mk_engine_live(&s, 1000, 5000);
+
+	udp(e, H1, 1, H2, 9, 60, 10000); /* F1 */
+	udp(e, H1, 2, H2, 9, 60, 10500); /* F2 */
+	engine_tick(e, 10999);
+	ASSERT_EQ(s.n, 0, "F1 999 ms idle: kept");
+	engine_tick(e, 11000);
+	if (ASSERT_EQ(s.n, 1, "F1 idle at 11000 without a packet"))
+		ASSERT_EQ(s.r[0]->exp, 0, "idle id 0");
+	engine_tick(e, 9000); /* the clock never goes back */
+	udp(e, H1, 3, H2, 9, 60, 10700); /* clamped to 11000 */
+	engine_tick(e, 11499);
+	ASSERT_EQ(s.n, 1, "F2 999 ms idle at 11499");
+	engine_tick(e, 12000);
+	if (ASSERT_EQ(s.n, 3, "F2 and F3 idle"))
+		ASSERT_EQ(ci(s.r[2], "bidirectional_first_seen_ms"), 11000, "F3 clamped to the tick");
+	engine_free(e);
+	sink_free(&s);
+}
+
+/* Active timeouts are checked on each tick, oldest created first. */
+static void test_live_tick_active(void)
+{
+	struct sink s;
+	struct engine *e = mk_engine_live(&s, 1000, 3000);
+
+	for (uint64_t t = 10000; t <= 12500; t += 500) {
+		udp(e, H1, 1, H2, 9, 60, t);       /* F1 busy from 10000 */
+		udp(e, H1, 2, H2, 9, 60, t + 100); /* F2 busy from 10100 */
+	}
+	engine_tick(e, 13050);
+	if (ASSERT_EQ(s.n, 1, "F1 active at 13050 with no packet of it") &&
+	    ASSERT_EQ(s.r[0]->exp, 1, "active id 1"))
+		ASSERT_EQ(ci(s.r[0], "src_port"), 1, "F1");
+	engine_tick(e, 13100);
+	if (ASSERT_EQ(s.n, 2, "then F2"))
+		ASSERT_EQ(ci(s.r[1], "src_port"), 2, "F2");
+	engine_free(e);
+	sink_free(&s);
+}
+
 static void test_scan_interval(void)
 {
 	struct sink s;
@@ -976,6 +1058,9 @@ int main(void)
 	RUN_TEST(test_idle_lazy_expiry);
 	RUN_TEST(test_active_expiry);
 	RUN_TEST(test_idle_scan_order);
+	RUN_TEST(test_live_idle_scan_lru);
+	RUN_TEST(test_live_tick);
+	RUN_TEST(test_live_tick_active);
 	RUN_TEST(test_scan_interval);
 	RUN_TEST(test_scan_budget);
 	RUN_TEST(test_time_backwards);
