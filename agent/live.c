@@ -64,6 +64,7 @@ struct live {
 	struct dpi_opts dpi_opts;
 	struct live_sink sink;
 	bool ebpf;
+	struct live_ebpf *le; /* eBPF capture only: attached by live_open() */
 	struct meter *meters; /* libpcap capture only */
 };
 
@@ -366,12 +367,13 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 		return -ENOMEM;
 	}
 	lv->ebpf = choose_ebpf(&lv->env);
-	if (!lv->ebpf) {
+	if (lv->ebpf)
+		err = live_ebpf_open(&lv->env, &lv->le);
+	else
 		err = open_pcap_meters(lv);
-		if (err) {
-			live_close(lv);
-			return err;
-		}
+	if (err) {
+		live_close(lv);
+		return err;
 	}
 	*out = lv;
 	return 0;
@@ -429,7 +431,7 @@ int live_run(struct live *lv, struct writer *w, int *out_err)
 
 	lv->sink.w = w;
 	if (lv->ebpf)
-		err = live_ebpf_run(&lv->env);
+		err = live_ebpf_run(lv->le);
 	else
 		err = run_pcap_meters(lv);
 	why = __atomic_load_n(lv->env.stop, __ATOMIC_RELAXED);
@@ -444,6 +446,7 @@ void live_close(struct live *lv)
 {
 	if (!lv)
 		return;
+	live_ebpf_close(lv->le);
 	for (uint64_t i = 0; lv->meters && i < lv->env.cfg->n_meters; i++)
 		meter_close(&lv->meters[i]);
 	free(lv->meters);

@@ -96,10 +96,11 @@ struct live;
 
 /*
  * Choose the capture (--capture; auto asks live_ebpf_usable() and says on
- * stderr which one it took and why), and for libpcap open every handle of
- * every meter now, so that a bad interface or filter fails before the
- * output is created.  @engine and @dpi (NULL: L7 off) are copied.
- * Returns 0, -errno (logged) or SOURCE_EFILTER.
+ * stderr which one it took and why) and set it up now: every libpcap
+ * handle of every meter, or the attached eBPF capture, so that a bad
+ * interface or filter fails before the output is created.  @engine and
+ * @dpi (NULL: L7 off) are copied.  Returns 0, -errno (logged) or
+ * SOURCE_EFILTER.
  */
 int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 	      const struct dpi_opts *dpi, volatile sig_atomic_t *stop, struct live **out);

@@ -612,6 +612,8 @@ static void fill_opts(const struct live_env *env, struct ebpf_capture_opts *o)
 	o->ifaces = cfg->ifaces;
 	o->n_ifaces = cfg->n_ifaces;
 	o->n_samples = nd > splt ? nd : splt;
+	if (!o->n_samples)
+		o->n_samples = 1; /* the first packet gives the MAC addresses */
 	o->snaplen = cfg->snapshot_length > FC_SNAP_MAX ? FC_SNAP_MAX : (uint32_t)cfg->snapshot_length;
 	o->accounting_mode = (uint8_t)cfg->accounting_mode;
 	o->decode_tunnels = cfg->decode_tunnels;
@@ -648,64 +650,96 @@ bool live_ebpf_usable(const struct live_env *env, char *why, size_t n)
 	return ebpf_capture_probe(why, n) == 0;
 }
 
-int live_ebpf_run(const struct live_env *env)
+struct live_ebpf {
+	struct lctx x;
+};
+
+static void flows_free(struct lctx *x)
+{
+	struct flow *f;
+
+	while ((f = flow_table_oldest(x->ft))) {
+		flow_table_remove(x->ft, f);
+		release_pending(LS(x, f));
+		engine_flow_free(f);
+	}
+}
+
+void live_ebpf_close(struct live_ebpf *le)
+{
+	if (!le)
+		return;
+	ebpf_capture_close(le->x.cap);
+	flows_free(&le->x);
+	dpi_free(le->x.dpi);
+	flow_table_free(le->x.ft);
+	free(le);
+}
+
+int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 {
 	struct ebpf_capture_opts o;
-	struct lctx x = { .env = env };
-	pthread_t th;
+	struct live_ebpf *le;
+	struct lctx *x;
 	int err;
 
 	if (env->cfg->bpf_filter) {
 		pr_warn("--bpf-filter is not supported with --capture ebpf: use --capture pcap\n");
 		return -EINVAL;
 	}
-	x.fo = env->engine.flow;
-	x.extra = flow_extra_bytes(&x.fo);
-	x.splt = x.fo.splt;
-	x.n_dissections = env->dpi ? env->dpi->n_dissections : 0;
-	x.tunnels = env->engine.decode_tunnels;
-	fill_opts(env, &o);
-	x.n_samples = o.n_samples;
-	x.ft = flow_table_new(1 << 14);
-	if (!x.ft)
+	le = calloc(1, sizeof(*le));
+	if (!le)
 		return -ENOMEM;
+	x = &le->x;
+	x->env = env;
+	x->fo = env->engine.flow;
+	x->extra = flow_extra_bytes(&x->fo);
+	x->splt = x->fo.splt;
+	x->n_dissections = env->dpi ? env->dpi->n_dissections : 0;
+	x->tunnels = env->engine.decode_tunnels;
+	fill_opts(env, &o);
+	x->n_samples = o.n_samples;
+	x->ft = flow_table_new(1 << 14);
+	if (!x->ft) {
+		free(le);
+		return -ENOMEM;
+	}
 	if (env->dpi) {
-		err = dpi_new(env->dpi, &x.dpi);
+		err = dpi_new(env->dpi, &x->dpi);
 		if (err)
-			goto out_table;
+			goto out_free;
 	}
-	err = ebpf_capture_open(&o, &x.cap);
+	err = ebpf_capture_open(&o, &x->cap);
 	if (err)
-		goto out_dpi;
-	err = pthread_create(&th, NULL, worker, &x);
+		goto out_free;
+	*out = le;
+	return 0;
+
+out_free:
+	live_ebpf_close(le);
+	return err;
+}
+
+int live_ebpf_run(struct live_ebpf *le)
+{
+	struct lctx *x = &le->x;
+	pthread_t th;
+	int err;
+
+	err = pthread_create(&th, NULL, worker, x);
 	if (err) {
-		err = -err;
-		pr_warn("cannot start the capture thread: %s\n", strerror(-err));
-		goto out_cap;
+		pr_warn("cannot start the capture thread: %s\n", strerror(err));
+		live_request_stop(x->env, LIVE_STOP_ERROR);
+		return -err;
 	}
-	live_supervise(env);
+	live_supervise(x->env);
 	pthread_join(th, NULL);
 
 	/* Detach first, then the last drain sees every packet metered. */
-	ebpf_capture_detach(x.cap);
-	drain(&x);
-	expire(&x, live_wall_ms(), true);
-	publish(&x);
-	report(&x);
-out_cap:
-	ebpf_capture_close(x.cap);
-out_dpi:
-	{
-		struct flow *f;
-
-		while ((f = flow_table_oldest(x.ft))) {
-			flow_table_remove(x.ft, f);
-			release_pending(LS(&x, f));
-			engine_flow_free(f);
-		}
-	}
-	dpi_free(x.dpi);
-out_table:
-	flow_table_free(x.ft);
-	return err;
+	ebpf_capture_detach(x->cap);
+	drain(x);
+	expire(x, live_wall_ms(), true);
+	publish(x);
+	report(x);
+	return 0;
 }

@@ -19,13 +19,24 @@
  */
 bool live_ebpf_usable(const struct live_env *env, char *why, size_t n);
 
+struct live_ebpf;
+
 /*
- * Capture until live_stopping(@env), metering with engines built from
- * env->engine, env->dpi and env->emit; call live_supervise(@env) on the
- * calling thread meanwhile and live_meter_publish() from each meter.  On
- * stop, flush every engine (engine_flush) before returning.  Returns 0, or
- * -errno after logging one line naming the interface and the cause.
+ * Load and attach the kernel capture on every interface of @env, so that
+ * no packet is missed once the output exists.  0, or -errno after logging
+ * one line naming the interface and the cause (nothing stays attached).
  */
-int live_ebpf_run(const struct live_env *env);
+int live_ebpf_open(const struct live_env *env, struct live_ebpf **out);
+
+/*
+ * Capture until live_stopping(env): a metering thread drains the kernel,
+ * while live_supervise() runs on the calling thread.  On stop the filters
+ * are detached, a last drain runs and every flow is exported.  Returns 0,
+ * or -errno after logging the cause.
+ */
+int live_ebpf_run(struct live_ebpf *le);
+
+/* Detach (if still attached) and free. */
+void live_ebpf_close(struct live_ebpf *le);
 
 #endif

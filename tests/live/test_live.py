@@ -38,6 +38,7 @@ IP6_A, IP6_B = "fd00:200::1", "fd00:200::2"
 res = {"passed": 0, "failed": 0, "skipped": 0}
 PROCS = []
 CASES = []
+CAPTURE = ["pcap"]  # the ebpf variants at the end switch it
 
 # Replayed scenarios: Ethernet, no VLAN, no fragments, frames within the MTU.
 SCENARIOS = ["eth_tcp_handshake", "ipv6_tcp", "eth_udp", "eth_icmp", "ipv4_options",
@@ -68,6 +69,7 @@ def case(name):
             finally:
                 stop_all()
         wrapped.__name__ = name
+        wrapped.fn = fn
         CASES.append(wrapped)
         return wrapped
     return deco
@@ -136,10 +138,12 @@ class Live:
 
     def __init__(self, ifaces, args, out_name, perf=True):
         self.out = os.path.join(TMP, out_name)
+        if os.path.exists(self.out):  # readiness is the output appearing
+            os.unlink(self.out)
         cmd = [FS]
         for i in ifaces:
             cmd += ["-i", i]
-        cmd += ["--capture", "pcap", "-F", "jsonl", "-o", self.out] + args
+        cmd += ["--capture", CAPTURE[0], "-F", "jsonl", "-o", self.out] + args
         if perf:
             cmd += ["--performance-report", "1"]
         self.proc = subprocess.Popen(nsexec(NS_B, *cmd), stdout=subprocess.PIPE,
@@ -203,7 +207,10 @@ def offline(pcap, args):
 
 
 def untimed(row):
-    return {k: v for k, v in row.items() if k != "id" and not k.endswith(TIMING)}
+    # The eBPF capture derives means and deviations from integer sums, not
+    # Welford updates: equal to ~15 significant digits, compared at 12.
+    return {k: (float("%.12g" % v) if k.endswith(("_mean_ps", "_stddev_ps")) else v)
+            for k, v in row.items() if k != "id" and not k.endswith(TIMING)}
 
 
 def same_flows(live, off):
@@ -554,6 +561,28 @@ def _():
     lines = p.stderr.decode().strip().splitlines()
     check(p.returncode == 1, "exit %d" % p.returncode)
     check(any(l.startswith("flowsight: capture: ") for l in lines), "capture choice said: %r" % lines)
+
+
+# ---- the same cases with --capture ebpf ------------------------------------
+
+def ebpf_variant(name):
+    base = next(c for c in CASES if c.__name__ == name)
+
+    @case(name + "_ebpf")
+    def _():
+        if not os.path.exists("/sys/kernel/btf/vmlinux"):
+            raise Skip("kernel BTF missing: eBPF capture cannot load")
+        CAPTURE[0] = "ebpf"
+        try:
+            base.fn()
+        finally:
+            CAPTURE[0] = "pcap"
+
+
+for _name in ("replay_live_equals_offline", "ping_5_echo_exact", "udp_exchange_exact",
+              "udp_ipv6_exchange_exact", "tcp_transfer_payload_bytes",
+              "idle_expiry_on_wall_clock", "active_expiry_on_wall_clock"):
+    ebpf_variant(_name)
 
 
 def main():
