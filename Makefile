@@ -64,7 +64,7 @@ FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/mai
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
 .PHONY: all deps test check bench clean help tools unit golden-update run fuzz fuzz-build
 
 all: $(BUILD)/flowsight

@@ -73,6 +73,7 @@ struct lctx {
 	struct flow_table *ft;
 	struct flow_opts fo;
 	size_t extra;         /* flow_extra_bytes(fo) */
+	size_t lstate_off;    /* extra rounded up to struct lstate's alignment */
 	uint32_t n_samples;
 	uint16_t splt;
 	uint8_t n_dissections;
@@ -85,7 +86,7 @@ struct lctx {
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
 {
-	return (struct lstate *)((uint8_t *)(f + 1) + x->extra);
+	return (struct lstate *)((uint8_t *)(f + 1) + x->lstate_off);
 }
 
 /* A pkt carrying just @k's fields in canonical order, for flow_table. */
@@ -116,7 +117,7 @@ static struct flow *flow_create(struct lctx *x, const struct fc_flow_key *k, uin
 	struct flow *f;
 
 	key_pkt(k, tunnel, &p);
-	f = flow_table_insert(x->ft, flow_table_hash(&p), x->extra + sizeof(struct lstate));
+	f = flow_table_insert(x->ft, flow_table_hash(&p), x->lstate_off + sizeof(struct lstate));
 	if (!f) {
 		x->es.flows_lost_nomem++;
 		return NULL;
@@ -694,6 +695,7 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 	x->env = env;
 	x->fo = env->engine.flow;
 	x->extra = flow_extra_bytes(&x->fo);
+	x->lstate_off = (x->extra + _Alignof(struct lstate) - 1) & ~(_Alignof(struct lstate) - 1);
 	x->splt = x->fo.splt;
 	x->n_dissections = env->dpi ? env->dpi->n_dissections : 0;
 	x->tunnels = env->engine.decode_tunnels;
