@@ -166,9 +166,8 @@ static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p,
 	if (idx < x->splt) {
 		f->splt.dir[idx] = dir == ls->src_dir ? 0 : 1;
 		f->splt.ps[idx] = flow_packet_size(p, x->fo.accounting_mode);
-		f->splt.piat_ms[idx] = idx ? (int64_t)(ts_ms - ls->prev_sample_ms) : 0;
-		if (idx && ts_ms < ls->prev_sample_ms)
-			f->splt.piat_ms[idx] = 0;
+		f->splt.piat_ms[idx] = idx && ts_ms > ls->prev_sample_ms ?
+					       (int64_t)(ts_ms - ls->prev_sample_ms) : 0;
 	}
 	ls->prev_sample_ms = ts_ms;
 	if (x->dpi && idx < x->n_dissections) {
@@ -392,8 +391,7 @@ static double m2_of(uint64_t n, uint64_t sum, uint64_t sumsq)
 }
 
 static void scope_from(struct flow_scope_stats *st, uint64_t n, uint64_t ps_sum, uint64_t ps_sumsq,
-		       uint32_t ps_min, uint32_t ps_max, uint64_t piat_sum, uint64_t piat_sumsq,
-		       uint64_t piat_min, uint64_t piat_max)
+		       uint32_t ps_min, uint32_t ps_max, const struct fc_piat *piat)
 {
 	if (!n)
 		return;
@@ -402,10 +400,10 @@ static void scope_from(struct flow_scope_stats *st, uint64_t n, uint64_t ps_sum,
 	st->min_ps = (uint16_t)ps_min;
 	st->max_ps = (uint16_t)ps_max;
 	if (n > 1) {
-		st->mean_piat = (double)piat_sum / (double)(n - 1);
-		st->m2_piat = m2_of(n - 1, piat_sum, piat_sumsq);
-		st->min_piat_ms = piat_min;
-		st->max_piat_ms = piat_max;
+		st->mean_piat = (double)piat->sum / (double)(n - 1);
+		st->m2_piat = m2_of(n - 1, piat->sum, piat->sumsq);
+		st->min_piat_ms = piat->min;
+		st->max_piat_ms = piat->max;
 	}
 }
 
@@ -434,13 +432,12 @@ static void finalize(struct lctx *x, struct flow *f)
 		if (d[1]->packets && d[1]->ps_min < mn)
 			mn = d[1]->ps_min;
 		scope_from(b, n, d[0]->ps_sum + d[1]->ps_sum, d[0]->ps_sumsq + d[1]->ps_sumsq, mn, mx,
-			   m->piat_sum, m->piat_sumsq, m->piat_min, m->piat_max);
+			   &m->piat);
 		for (int i = 0; i < 2; i++) {
 			struct flow_scope_stats *st = &f->stats->s[i ? FLOW_SCOPE_D2S : FLOW_SCOPE_S2D];
 
 			scope_from(st, d[i]->packets, d[i]->ps_sum, d[i]->ps_sumsq, d[i]->ps_min,
-				   d[i]->ps_max, d[i]->piat_sum, d[i]->piat_sumsq, d[i]->piat_min,
-				   d[i]->piat_max);
+				   d[i]->ps_max, &d[i]->piat);
 			for (int b8 = 0; b8 < 8; b8++) {
 				st->flags[b8] = d[i]->flags[b8];
 				b->flags[b8] += d[i]->flags[b8];
@@ -630,21 +627,10 @@ bool live_ebpf_usable(const struct live_env *env, char *why, size_t n)
 		return false;
 	}
 	for (int i = 0; i < cfg->n_ifaces; i++) {
-		char path[128];
-		FILE *fp;
-		long type = 0;
+		char cause[96];
 
-		snprintf(path, sizeof(path), "/sys/class/net/%s/type", cfg->ifaces[i]);
-		fp = fopen(path, "r");
-		if (!fp) {
-			snprintf(why, n, "no interface '%s'", cfg->ifaces[i]);
-			return false;
-		}
-		if (fscanf(fp, "%ld", &type) != 1)
-			type = 0;
-		fclose(fp);
-		if (type != 1 && type != 772) {
-			snprintf(why, n, "'%s' has no Ethernet header", cfg->ifaces[i]);
+		if (ebpf_capture_check_iface(cfg->ifaces[i], cause, sizeof(cause))) {
+			snprintf(why, n, "'%s': %s", cfg->ifaces[i], cause);
 			return false;
 		}
 	}

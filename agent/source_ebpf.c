@@ -161,21 +161,34 @@ static void tc_detach_all(struct ebpf_iface *ifc)
 	}
 }
 
-static int iface_setup(struct ebpf_iface *ifc, const char *name)
+int ebpf_capture_check_iface(const char *name, char *why, size_t n)
 {
-	long type = 0, flags = 0;
+	long type = 0;
 
-	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
-	ifc->ifindex = (int)if_nametoindex(name);
-	if (!ifc->ifindex) {
-		pr_warn("cannot capture on '%s': no such interface\n", name);
+	if (!if_nametoindex(name)) {
+		snprintf(why, n, "no such interface");
 		return -ENODEV;
 	}
 	if (read_sys_int(name, "type", &type) == 0 && type != 1 && type != 772) {
-		pr_warn("cannot capture on '%s' with ebpf: link type %ld has no Ethernet header "
-			"(use --capture pcap)\n", name, type);
+		snprintf(why, n, "link type %ld has no Ethernet header", type);
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
+
+static int iface_setup(struct ebpf_iface *ifc, const char *name)
+{
+	char why[96];
+	long flags = 0;
+	int err = ebpf_capture_check_iface(name, why, sizeof(why));
+
+	if (err) {
+		pr_warn("cannot capture on '%s'%s: %s%s\n", name, err == -ENODEV ? "" : " with ebpf",
+			why, err == -ENODEV ? "" : " (use --capture pcap)");
+		return err;
+	}
+	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
+	ifc->ifindex = (int)if_nametoindex(name);
 	if (read_sys_int(name, "flags", &flags) == 0)
 		ifc->loopback = (flags & IFF_LOOPBACK) != 0;
 	return 0;

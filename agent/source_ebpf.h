@@ -37,6 +37,10 @@ struct ebpf_capture_opts {
  */
 int ebpf_capture_probe(char *why, size_t n);
 
+/* Can eBPF capture run on interface @name (it exists and has an Ethernet
+ * header)?  0, or -errno with the reason in @why.  Logs nothing. */
+int ebpf_capture_check_iface(const char *name, char *why, size_t n);
+
 /* Load and attach.  0, or -errno after logging one line naming the cause;
  * nothing stays attached on failure. */
 int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **out);

@@ -42,15 +42,19 @@ struct fc_flow_key {
 	__u8 ip_version;
 };
 
+/* Inter-arrival times (ms) of a scope's packets 2..n. */
+struct fc_piat {
+	__u64 sum, sumsq;
+	__u64 min, max;
+};
+
 /* One direction of one flow during one drain interval. */
 struct fc_dir_meter {
 	__u64 packets;
 	__u64 bytes;
 	__u64 first_ms, last_ms;
 	__u64 ps_sum, ps_sumsq;
-	/* inter-arrival times of packets 2..n of this direction in the interval */
-	__u64 piat_sum, piat_sumsq;
-	__u64 piat_min, piat_max;
+	struct fc_piat piat; /* of this direction's packets in the interval */
 	__u32 ps_min, ps_max;
 	__u32 flags[8]; /* syn cwr ece urg ack psh rst fin: NFStream's column order */
 };
@@ -58,9 +62,7 @@ struct fc_dir_meter {
 struct fc_meter {
 	struct fc_dir_meter dir[2];
 	__u64 first_ms, last_ms;
-	/* bidirectional inter-arrival times of packets 2..n */
-	__u64 piat_sum, piat_sumsq;
-	__u64 piat_min, piat_max;
+	struct fc_piat piat; /* bidirectional */
 };
 
 /* fc_flow_val.flags */
@@ -189,6 +191,17 @@ ordered:
 	return dir;
 }
 
+/* One more gap after @n_before packets (the first gap sets min and max). */
+FC_INLINE void fc_piat_add(struct fc_piat *p, __u64 n_before, __u64 gap)
+{
+	p->sum += gap;
+	p->sumsq += gap * gap;
+	if (n_before == 1 || gap < p->min)
+		p->min = gap;
+	if (n_before == 1 || gap > p->max)
+		p->max = gap;
+}
+
 /*
  * Add @count packets of @size bytes seen at @t_ms in direction @d, of
  * which only the first carries a gap since the previous packet: the others
@@ -203,17 +216,10 @@ FC_INLINE void fc_dir_add(struct fc_dir_meter *dm, __u64 t_ms, __u32 size, __u32
 		dm->first_ms = t_ms;
 		dm->ps_min = dm->ps_max = size;
 	} else {
-		__u64 gap = t_ms - dm->last_ms;
-
-		dm->piat_sum += gap;
-		dm->piat_sumsq += gap * gap;
-		if (dm->packets == 1 || gap < dm->piat_min)
-			dm->piat_min = gap;
-		if (dm->packets == 1 || gap > dm->piat_max)
-			dm->piat_max = gap;
+		fc_piat_add(&dm->piat, dm->packets, t_ms - dm->last_ms);
 	}
 	if (count > 1)
-		dm->piat_min = 0; /* the extra segments have gap 0 */
+		dm->piat.min = 0; /* the extra segments have gap 0 */
 	if (size < dm->ps_min)
 		dm->ps_min = size;
 	if (size > dm->ps_max)
@@ -245,17 +251,10 @@ FC_INLINE void fc_meter_add(struct fc_meter *m, int d, __u64 t_ms, __u32 size, _
 	if (!n) {
 		m->first_ms = t_ms;
 	} else {
-		__u64 gap = t_ms - m->last_ms;
-
-		m->piat_sum += gap;
-		m->piat_sumsq += gap * gap;
-		if (n == 1 || gap < m->piat_min)
-			m->piat_min = gap;
-		if (n == 1 || gap > m->piat_max)
-			m->piat_max = gap;
+		fc_piat_add(&m->piat, n, t_ms - m->last_ms);
 	}
 	if (count > 1)
-		m->piat_min = 0;
+		m->piat.min = 0;
 	m->last_ms = t_ms;
 	fc_dir_add(&m->dir[d & 1], t_ms, size, count);
 	fc_flags_add(m->dir[d & 1].flags, tcp_flags, count);
@@ -299,6 +298,19 @@ FC_INLINE __u32 fc_meter_add_skb(struct fc_meter *m, int d, __u64 t_ms, __u32 si
  * more inter-arrival time, so the sums equal those of one meter fed with
  * every packet in order.
  */
+/* Gaps of @nb later packets (@b) after @na packets (@a), @gap between. */
+static inline void fc_piat_merge(struct fc_piat *a, __u64 na, const struct fc_piat *b, __u64 nb,
+				 __u64 gap)
+{
+	fc_piat_add(a, na, gap);
+	a->sum += b->sum;
+	a->sumsq += b->sumsq;
+	if (nb > 1 && b->min < a->min)
+		a->min = b->min;
+	if (nb > 1 && b->max > a->max)
+		a->max = b->max;
+}
+
 static inline void fc_dir_merge(struct fc_dir_meter *a, const struct fc_dir_meter *b)
 {
 	if (!b->packets)
@@ -307,21 +319,8 @@ static inline void fc_dir_merge(struct fc_dir_meter *a, const struct fc_dir_mete
 		*a = *b;
 		return;
 	}
-	{
-		__u64 gap = b->first_ms > a->last_ms ? b->first_ms - a->last_ms : 0;
-		__u64 na = a->packets, nb = b->packets;
-
-		a->piat_sum += gap + b->piat_sum;
-		a->piat_sumsq += gap * gap + b->piat_sumsq;
-		if (na == 1 || gap < a->piat_min)
-			a->piat_min = gap;
-		if (na == 1 || gap > a->piat_max)
-			a->piat_max = gap;
-		if (nb > 1 && b->piat_min < a->piat_min)
-			a->piat_min = b->piat_min;
-		if (nb > 1 && b->piat_max > a->piat_max)
-			a->piat_max = b->piat_max;
-	}
+	fc_piat_merge(&a->piat, a->packets, &b->piat, b->packets,
+		      b->first_ms > a->last_ms ? b->first_ms - a->last_ms : 0);
 	if (b->ps_min < a->ps_min)
 		a->ps_min = b->ps_min;
 	if (b->ps_max > a->ps_max)
@@ -347,20 +346,8 @@ static inline void fc_meter_merge(struct fc_meter *a, const struct fc_meter *b)
 		*a = *b;
 		return;
 	}
-	{
-		__u64 gap = b->first_ms > a->last_ms ? b->first_ms - a->last_ms : 0;
-
-		a->piat_sum += gap + b->piat_sum;
-		a->piat_sumsq += gap * gap + b->piat_sumsq;
-		if (na == 1 || gap < a->piat_min)
-			a->piat_min = gap;
-		if (na == 1 || gap > a->piat_max)
-			a->piat_max = gap;
-		if (nb > 1 && b->piat_min < a->piat_min)
-			a->piat_min = b->piat_min;
-		if (nb > 1 && b->piat_max > a->piat_max)
-			a->piat_max = b->piat_max;
-	}
+	fc_piat_merge(&a->piat, na, &b->piat, nb,
+		      b->first_ms > a->last_ms ? b->first_ms - a->last_ms : 0);
 	if (b->last_ms > a->last_ms)
 		a->last_ms = b->last_ms;
 	fc_dir_merge(&a->dir[0], &b->dir[0]);
@@ -369,6 +356,7 @@ static inline void fc_meter_merge(struct fc_meter *a, const struct fc_meter *b)
 #endif
 
 _Static_assert(sizeof(struct fc_flow_key) == 40, "fc_flow_key ABI");
+_Static_assert(sizeof(struct fc_piat) == 32, "fc_piat ABI");
 _Static_assert(sizeof(struct fc_dir_meter) == 120, "fc_dir_meter ABI");
 _Static_assert(sizeof(struct fc_meter) == 288, "fc_meter ABI");
 _Static_assert(sizeof(struct fc_flow_val) == 304, "fc_flow_val ABI");
