@@ -42,11 +42,10 @@
 #define POLL_MS 50
 #define MAX_PENDING 8 /* out-of-order samples held per flow */
 
+/* A sample that arrived before an earlier one of its flow: the event as
+ * the kernel wrote it, then its frame. */
 struct pending_sample {
-	uint32_t idx;
-	uint32_t len, caplen;
-	uint64_t ts_ms;
-	uint8_t dir;
+	struct fc_event ev;
 	uint8_t data[];
 };
 
@@ -220,15 +219,12 @@ static void process_pending(struct lctx *x, struct flow *f)
 		progress = false;
 		for (int i = 0; i < MAX_PENDING; i++) {
 			struct pending_sample *ps = ls->pend[i];
-			struct fc_event ev = { 0 };
 			struct pkt p;
 
-			if (!ps || ps->idx != ls->next_idx)
+			if (!ps || ps->ev.idx != ls->next_idx)
 				continue;
-			ev.len = ps->len;
-			ev.caplen = ps->caplen;
-			if (decode_event(x, &ev, ps->data, buf, &p) == DECODE_OK)
-				sample_in_order(x, f, &p, ps->idx, ps->dir, ps->ts_ms);
+			if (decode_event(x, &ps->ev, ps->data, buf, &p) == DECODE_OK)
+				sample_in_order(x, f, &p, ps->ev.idx, ps->ev.dir, ps->ev.ts_ms);
 			else
 				ls->next_idx++;
 			free(ps);
@@ -265,11 +261,7 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			ps = malloc(sizeof(*ps) + ev->caplen);
 			if (!ps)
 				break;
-			ps->idx = ev->idx;
-			ps->len = ev->len;
-			ps->caplen = ev->caplen;
-			ps->ts_ms = ev->ts_ms;
-			ps->dir = ev->dir;
+			ps->ev = *ev;
 			memcpy(ps->data, data, ev->caplen);
 			ls->pend[i] = ps;
 			return;
