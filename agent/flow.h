@@ -55,7 +55,7 @@ struct flow {
 	uint8_t protocol, ip_version, tunnel_id;
 	struct flow *hnext;            /* flow_table hash chain */
 	struct flow *older, *newer;    /* flow_table creation order */
-	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap only) */
+	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap, live idle scan) */
 	uint8_t src_mac[6], dst_mac[6];
 	/* Core counters: [0] src2dst, [1] dst2src. */
 	uint64_t first_seen_ms, last_seen_ms;
