@@ -114,9 +114,11 @@ static const struct cli_opt cli_opts[] = {
 	{ "max-flows-in-memory", 0, "N", OT_U64, OFF(max_flows_in_memory), 0, UINT64_MAX,
 	  "Please specify a valid max_flows_in_memory parameter (>=0).",
 	  "cap the flow cache: the most idle flow is exported early (expiration_id 2); 0: no cap" },
-	{ "system-visibility-mode", 0, "0|1", OT_U64, OFF(system_visibility_mode), 0, 1,
-	  "Please specify a valid system_visibility_mode parameter\n0: disable\n1: process information",
-	  "live capture: add the owning process of each flow (default 0)" },
+	{ "system-visibility-mode", 0, "0|1|2", OT_U64, OFF(system_visibility_mode), 0, 2,
+	  "Please specify a valid system_visibility_mode parameter\n0: disable\n1: process information"
+	  "\n2: process information, extended (flowsight)",
+	  "live capture: add the owning process of each flow (1: pid and name as NFStream, "
+	  "2: also ppid, uid, user, exe, cmdline, start, cgroup, container, how found; default 0)" },
 	{ "flows-per-file", 0, "N", OT_U64, OFF(flows_per_file), 0, UINT64_MAX,
 	  "Please specify a valid flows_per_file parameter (>= 0).",
 	  "split the output into files of N flows: PATH.0.csv, PATH.1.csv ... (default 0)" },

@@ -134,6 +134,18 @@ int schema_init(struct schema *s, const struct column_opts *o)
 		add(&b, "system_process_pid", CF_PROC_PID, COL_INT, 0, 0);
 		add(&b, "system_process_name", CF_PROC_NAME, COL_STR, 0, 0);
 	}
+	if (o->system_visibility >= 2) {
+		add(&b, "system_process_ppid", CF_PROC_PPID, COL_INT, 0, 0);
+		add(&b, "system_process_uid", CF_PROC_UID, COL_INT, 0, 0);
+		add(&b, "system_process_user", CF_PROC_USER, COL_STR, 0, 0);
+		add(&b, "system_process_exe", CF_PROC_EXE, COL_STR, 0, 0);
+		add(&b, "system_process_cmdline", CF_PROC_CMDLINE, COL_STR, 0, 0);
+		add(&b, "system_process_start_ms", CF_PROC_START, COL_INT, 0, 0);
+		add(&b, "system_cgroup_id", CF_CGROUP_ID, COL_INT, 0, 0);
+		add(&b, "system_container_id", CF_CONTAINER_ID, COL_STR, 0, 0);
+		add(&b, "system_attribution", CF_ATTRIBUTION, COL_STR, 0, 0);
+		add(&b, "system_process_others", CF_PROC_OTHERS, COL_INT, 0, 0);
+	}
 	if (b.err) {
 		schema_release(s);
 		return b.err;
@@ -357,6 +369,36 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 		break;
 	case CF_PROC_NAME:
 		set_str(v, r->proc_name);
+		break;
+	case CF_PROC_PPID:
+		set_int(v, r->proc ? r->proc->ppid : -1);
+		break;
+	case CF_PROC_UID:
+		set_int(v, r->proc ? r->proc->uid : -1);
+		break;
+	case CF_PROC_USER:
+		set_str(v, r->proc ? r->proc->user : "");
+		break;
+	case CF_PROC_EXE:
+		set_str(v, r->proc ? r->proc->exe : "");
+		break;
+	case CF_PROC_CMDLINE:
+		set_str(v, r->proc ? r->proc->cmdline : "");
+		break;
+	case CF_PROC_START:
+		set_int(v, r->proc ? r->proc->start_ms : -1);
+		break;
+	case CF_CGROUP_ID:
+		set_int(v, r->proc ? r->proc->cgroup_id : -1);
+		break;
+	case CF_CONTAINER_ID:
+		set_str(v, r->proc ? r->proc->container_id : "");
+		break;
+	case CF_ATTRIBUTION:
+		set_str(v, r->proc ? r->proc->how : "");
+		break;
+	case CF_PROC_OTHERS:
+		set_int(v, r->proc ? r->proc->others : 0);
 		break;
 	}
 }

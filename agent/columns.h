@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attr.h"
 #include "flow.h"
 
 enum col_kind { COL_INT, COL_FLOAT, COL_STR, COL_LIST };
@@ -30,6 +31,8 @@ enum col_field {
 	CF_SERVER_NAME, CF_CLIENT_FP, CF_SERVER_FP, CF_USER_AGENT, CF_CONTENT_TYPE,
 	CF_JA4,
 	CF_PROC_PID, CF_PROC_NAME,
+	CF_PROC_PPID, CF_PROC_UID, CF_PROC_USER, CF_PROC_EXE, CF_PROC_CMDLINE,
+	CF_PROC_START, CF_CGROUP_ID, CF_CONTAINER_ID, CF_ATTRIBUTION, CF_PROC_OTHERS,
 };
 
 struct column {
@@ -47,7 +50,7 @@ struct column_opts {
 	uint16_t splt;
 	bool l7;              /* n_dissections > 0 */
 	bool ja4;             /* --ja4: client_fingerprint_ja4 after the L7 block */
-	int system_visibility; /* 0 none, 1 NFStream's two columns */
+	int system_visibility; /* 0 none, 1 NFStream's two columns, 2 also ours */
 };
 
 struct schema {
@@ -70,6 +73,7 @@ struct flow_record {
 	int expiration_id;
 	int64_t proc_pid;            /* -1 when unknown */
 	const char *proc_name;       /* "" when unknown */
+	const struct attr_result *proc; /* NULL: no attribution (defaults) */
 };
 
 /* A column's value.  Strings point into the record or into @buf. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attr.h"
 #include "live.h"
 #include "live_ebpf.h"
 #include "log.h"
@@ -65,6 +66,7 @@ struct live {
 	struct live_sink sink;
 	bool ebpf;
 	struct live_ebpf *le; /* eBPF capture only: attached by live_open() */
+	struct attr *attr;    /* --system-visibility-mode: process attribution */
 	struct meter *meters; /* libpcap capture only */
 };
 
@@ -317,9 +319,6 @@ static int open_pcap_meters(struct live *lv)
 	uint64_t n = lv->env.cfg->n_meters;
 	int err;
 
-	if (lv->env.cfg->system_visibility_mode)
-		pr_warn("process attribution needs the ebpf capture: system_process_* stay "
-			"empty with pcap\n");
 	lv->meters = calloc(n, sizeof(*lv->meters));
 	if (!lv->meters) {
 		pr_warn("out of memory\n");
@@ -365,6 +364,17 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 		pr_warn("out of memory\n");
 		live_close(lv);
 		return -ENOMEM;
+	}
+	if (cfg->system_visibility_mode) {
+		/* before the capture: sockets opened from now on are all seen */
+		struct attr_opts ao = {
+			.retain_ms = (cfg->idle_timeout_s + 60) * 1000,
+		};
+
+		err = attr_open(&ao, &lv->attr);
+		if (err)
+			pr_warn("process attribution is off: system_process_* columns stay "
+				"-1 and empty\n");
 	}
 	lv->ebpf = choose_ebpf(&lv->env);
 	if (lv->ebpf)
@@ -430,6 +440,8 @@ int live_run(struct live *lv, struct writer *w, int *out_err)
 	int err, why;
 
 	lv->sink.w = w;
+	if (lv->attr)
+		writer_set_attr(w, lv->attr);
 	if (lv->ebpf)
 		err = live_ebpf_run(lv->le);
 	else
@@ -447,6 +459,13 @@ void live_close(struct live *lv)
 	if (!lv)
 		return;
 	live_ebpf_close(lv->le);
+	if (lv->attr) {
+		char line[256];
+
+		attr_summary(lv->attr, line, sizeof(line));
+		pr_warn("%s\n", line);
+		attr_close(lv->attr);
+	}
 	for (uint64_t i = 0; lv->meters && i < lv->env.cfg->n_meters; i++)
 		meter_close(&lv->meters[i]);
 	free(lv->meters);

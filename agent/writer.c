@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "attr.h"
 #include "columns.h"
 #include "engine.h"
 #include "writer.h"
@@ -32,6 +33,7 @@ struct batch {
 
 struct writer {
 	struct exporter *exp;
+	struct attr *attr;       /* process attribution, NULL when off */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;       /* queue changed (either side waits on it) */
@@ -56,7 +58,16 @@ static void write_batch(struct writer *w, struct batch *b)
 			.proc_pid = -1,
 			.proc_name = "",
 		};
-		int err = exporter_write(w->exp, &r);
+		struct attr_result proc;
+		int err;
+
+		if (w->attr) {
+			attr_lookup(w->attr, it->flow, &proc);
+			r.proc = &proc;
+			r.proc_pid = proc.pid;
+			r.proc_name = proc.name;
+		}
+		err = exporter_write(w->exp, &r);
 
 		if (err && !__atomic_load_n(&w->err, __ATOMIC_RELAXED))
 			__atomic_store_n(&w->err, err, __ATOMIC_RELAXED);
@@ -106,6 +117,13 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+void writer_set_attr(struct writer *w, struct attr *a)
+{
+	pthread_mutex_lock(&w->lock);
+	w->attr = a;
+	pthread_mutex_unlock(&w->lock);
 }
 
 int writer_start(struct exporter *exp, struct writer **out)

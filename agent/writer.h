@@ -19,6 +19,10 @@ struct writer;
 /* Start the thread writing to @exp (still owned by the caller).  0 or -errno. */
 int writer_start(struct exporter *exp, struct writer **out);
 
+struct attr;
+/* Attribute every flow written from now on to its process (live only). */
+void writer_set_attr(struct writer *w, struct attr *a);
+
 /*
  * Queue finished flow @f (the writer owns and frees it) as record @id with
  * @expiration_id.  Returns 0, or the writer's first output error (-EPIPE

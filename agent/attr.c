@@ -1,0 +1,1296 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process attribution: the userspace half of bpf/sockets.bpf.c.
+ *
+ * Three tables, all under one mutex, fed by one event thread (and by the
+ * writer, which drains pending events before it looks a flow up):
+ * - sockets by cookie: owner, how it was found, other users, close time;
+ * - tuples: what each socket announced: an exact 5-tuple, the exact peer
+ *   of an unconnected socket bound to every address, or a bound port;
+ *   newest first per key, each with the time it was first seen;
+ * - processes by (tgid, start time): exe and arguments from exec events,
+ *   inherited at fork, read from /proc for processes older than us, kept
+ *   after exit (a tombstone) so short-lived processes are still named.
+ * Memory is bounded: closed sockets and exited processes are dropped
+ * retain_ms after the end, and each table has a cap beyond which the
+ * oldest entries go first (counted).
+ */
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "fc_sock.h"
+#include "log.h"
+#include "sockets.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+#define SLACK_MS 2000    /* a socket's first record may follow its flow's last packet */
+#define GRACE_MS 2000    /* a flow may outlive its socket's close by this much */
+#define NBUCKETS (1u << 16)
+#define MAX_SOCKS (1u << 20)
+#define MAX_TUPLES (1u << 21)
+#define MAX_PROCS (1u << 17)
+#define MAX_LOSS 64
+
+static const char *const how_names[] = {
+#define HOW_NAME(name, label) label,
+	FC_HOWS(HOW_NAME)
+#undef HOW_NAME
+};
+
+/* ---- hooks, their probes and fallbacks ---------------------------------- */
+
+enum hook_kind { HK_CGROUP, HK_TRACE, HK_SYSCALL_TP, HK_ITER };
+
+struct hook {
+	const char *prog;
+	const char *name;     /* what users know it as */
+	enum hook_kind kind;
+	const char *btf_tp;   /* tp_btf target, probed in vmlinux BTF */
+	const char *fallback; /* what attribution does without it */
+};
+
+static const struct hook hooks[] = {
+	{ "fs_sock_create", "cgroup/sock_create", HK_CGROUP, NULL,
+	  "owners are named at the first connect, bind, send or receive" },
+	{ "fs_connect4", "cgroup/connect4", HK_CGROUP, NULL,
+	  "IPv4 clients are named at their first send (sock_send_length)" },
+	{ "fs_connect6", "cgroup/connect6", HK_CGROUP, NULL,
+	  "IPv6 clients are named at their first send (sock_send_length)" },
+	{ "fs_sendmsg4", "cgroup/sendmsg4", HK_CGROUP, NULL,
+	  "unconnected IPv4 UDP senders are named by sock_send_length" },
+	{ "fs_sendmsg6", "cgroup/sendmsg6", HK_CGROUP, NULL,
+	  "unconnected IPv6 UDP senders are named by sock_send_length" },
+	{ "fs_recvmsg4", "cgroup/recvmsg4", HK_CGROUP, NULL,
+	  "peers of unconnected IPv4 UDP servers match the bound port only" },
+	{ "fs_recvmsg6", "cgroup/recvmsg6", HK_CGROUP, NULL,
+	  "peers of unconnected IPv6 UDP servers match the bound port only" },
+	{ "fs_post_bind4", "cgroup/post_bind4", HK_CGROUP, NULL,
+	  "IPv4 listeners are not known before their first accept, send or receive" },
+	{ "fs_post_bind6", "cgroup/post_bind6", HK_CGROUP, NULL,
+	  "IPv6 listeners are not known before their first accept, send or receive" },
+	{ "fs_sock_release", "cgroup/sock_release", HK_CGROUP, NULL,
+	  "UDP sockets end at their last record plus the retention time" },
+	{ "fs_egress", "cgroup_skb/egress", HK_CGROUP, NULL,
+	  "tuples come from connected sockets (sock_send_length), recvmsg and bind" },
+	{ "fs_egress_compat", "cgroup_skb/egress (without bpf_get_netns_cookie)", HK_CGROUP, NULL,
+	  "tuples come from connected sockets (sock_send_length), recvmsg and bind" },
+	{ "fs_send_length", "tp_btf/sock_send_length", HK_TRACE, "sock_send_length",
+	  "senders are named by the cgroup hooks only (connect, sendmsg, bind)" },
+	{ "fs_recv_length", "tp_btf/sock_recv_length", HK_TRACE, "sock_recv_length",
+	  "accepted sockets are named by accept or by their listener" },
+	{ "fs_set_state", "tp_btf/inet_sock_set_state", HK_TRACE, "inet_sock_set_state",
+	  "TCP sockets end when their descriptor is released" },
+	{ "fs_accept4_exit", "tracepoint/syscalls/sys_exit_accept4", HK_SYSCALL_TP, NULL,
+	  "accepted connections are named at their first send or receive, else by the listener" },
+	{ "fs_accept_exit", "tracepoint/syscalls/sys_exit_accept", HK_SYSCALL_TP, NULL,
+	  "accepted connections are named at their first send or receive, else by the listener" },
+	{ "fs_exec", "tp_btf/sched_process_exec", HK_TRACE, "sched_process_exec",
+	  "exe and cmdline are read from /proc while the process lives" },
+	{ "fs_fork", "tp_btf/sched_process_fork", HK_TRACE, "sched_process_fork",
+	  "exe and cmdline of forked children are read from /proc while they live" },
+	{ "fs_exit", "tp_btf/sched_process_exit", HK_TRACE, "sched_process_exit",
+	  "exited processes are kept for the retention time after their last record" },
+	{ "fs_iter_task_file", "iter/task_file", HK_ITER, NULL,
+	  "sockets older than flowsight are named at their next send or receive" },
+};
+#define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
+
+/* ---- tables ---------------------------------------------------------- */
+
+struct sock_ent {
+	struct sock_ent *next;
+	uint64_t cookie;
+	struct fc_proc owner;
+	uint64_t seen_ns;
+	uint64_t close_ns; /* 0 while open */
+	uint32_t others;
+	uint8_t how;
+};
+
+/* Exact tuples are canonical (a <= b); patterns keep local in a. */
+struct tup_key {
+	uint8_t a[16], b[16];
+	uint16_t pa, pb;
+	uint8_t protocol, ip_version, flags, _pad;
+};
+
+struct tup_ent {
+	struct tup_ent *next;
+	struct tup_key k;
+	uint64_t cookie;
+	uint64_t first_ns, last_ns;
+	bool has_acceptor;
+	struct fc_proc acceptor;
+};
+
+struct proc_ent {
+	struct proc_ent *next;
+	uint32_t tgid;
+	uint64_t start_ns;
+	uint64_t exit_ns;
+	uint64_t seen_ns;
+	bool have_exe;
+	uint32_t args_len;
+	char exe[FC_EXE_LEN];
+	char args[FC_ARGS_LEN];
+};
+
+struct cg_ent {
+	struct cg_ent *next;
+	uint64_t id;
+	char container[80];
+};
+
+struct loss_win {
+	uint64_t from_ns, to_ns;
+};
+
+struct attr {
+	struct sockets_bpf *skel;
+	struct bpf_link *links[N_HOOKS];
+	bool disabled[N_HOOKS];
+	struct ring_buffer *rb;
+	int cg_fd;
+	uint64_t netns;        /* our network namespace's cookie (0 unknown) */
+	int64_t mono_to_real_ns;
+	uint64_t retain_ns;
+
+	pthread_mutex_t lock;
+	pthread_t thread;
+	bool thread_started;
+	volatile int stop;
+
+	struct sock_ent *socks[NBUCKETS];
+	struct tup_ent *tups[NBUCKETS];
+	struct proc_ent *procs[NBUCKETS];
+	struct cg_ent *cgs[256];
+	uint32_t n_socks, n_tups, n_procs;
+	uint64_t evicted;
+
+	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
+	uint64_t loss_check_ns;
+	struct loss_win loss[MAX_LOSS];
+	int n_loss;
+	uint64_t events, preexisting;
+
+	/* local addresses of our namespace, refreshed at most once a second */
+	uint8_t (*local)[17];  /* 16 bytes + ip_version */
+	int n_local;
+	uint64_t local_ns;
+	int cgroot_fd;         /* cgroup2 mount, for cgroup id -> path */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static int64_t real_minus_mono(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
+}
+
+static uint64_t to_real_ms(const struct attr *a, uint64_t ns)
+{
+	return (uint64_t)((int64_t)ns + a->mono_to_real_ns) / 1000000ull;
+}
+
+static uint32_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (uint32_t)x & (NBUCKETS - 1);
+}
+
+static uint32_t hash_tup(const struct tup_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return hash64(h);
+}
+
+static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
+{
+	for (struct sock_ent *s = a->socks[hash64(cookie)]; s; s = s->next)
+		if (s->cookie == cookie)
+			return s;
+	return NULL;
+}
+
+static struct sock_ent *sock_get(struct attr *a, uint64_t cookie)
+{
+	struct sock_ent *s = sock_find(a, cookie);
+	uint32_t b = hash64(cookie);
+
+	if (s || a->n_socks >= MAX_SOCKS)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cookie = cookie;
+	s->next = a->socks[b];
+	a->socks[b] = s;
+	a->n_socks++;
+	return s;
+}
+
+static struct proc_ent *proc_find(struct attr *a, uint32_t tgid, uint64_t start_ns)
+{
+	for (struct proc_ent *p = a->procs[hash64(tgid)]; p; p = p->next)
+		if (p->tgid == tgid && (!start_ns || p->start_ns == start_ns))
+			return p;
+	return NULL;
+}
+
+static struct proc_ent *proc_get(struct attr *a, uint32_t tgid, uint64_t start_ns)
+{
+	struct proc_ent *p = proc_find(a, tgid, start_ns);
+	uint32_t b = hash64(tgid);
+
+	if (p || a->n_procs >= MAX_PROCS)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->start_ns = start_ns;
+	p->seen_ns = mono_ns();
+	p->next = a->procs[b];
+	a->procs[b] = p;
+	a->n_procs++;
+	return p;
+}
+
+/* Read exe and cmdline of a live process older than us (or whose exec we
+ * did not see).  Only when /proc's start time is the same process. */
+static void proc_fill_from_proc(struct proc_ent *p)
+{
+	char path[64], buf[1024];
+	unsigned long long start_ticks = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	char *s;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", p->tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	s = strrchr(buf, ')');
+	/* field 22 (starttime) is the 20th after the comm's closing paren */
+	for (int i = 0; s && i < 20; i++)
+		s = strchr(s + 1, ' ');
+	if (!s || sscanf(s + 1, "%llu", &start_ticks) != 1 || tck <= 0)
+		return;
+	if (p->start_ns) {
+		long long diff = (long long)(start_ticks * (1000000000ull / (unsigned long long)tck)) -
+				 (long long)p->start_ns;
+
+		if (diff < -50000000ll || diff > 50000000ll)
+			return; /* the pid was reused */
+	}
+	snprintf(path, sizeof(path), "/proc/%u/exe", p->tgid);
+	n = readlink(path, p->exe, sizeof(p->exe) - 1);
+	p->exe[n > 0 ? n : 0] = 0;
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", p->tgid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, p->args, sizeof(p->args));
+		p->args_len = n > 0 ? (uint32_t)n : 0;
+		close(fd);
+	}
+	p->have_exe = true;
+}
+
+/* The process of an owner record, created (and read from /proc) at first sight. */
+static struct proc_ent *proc_of_owner(struct attr *a, const struct fc_proc *o)
+{
+	struct proc_ent *p;
+
+	if (!o->tgid)
+		return NULL;
+	p = proc_get(a, o->tgid, o->start_ns);
+	if (p && !p->have_exe)
+		proc_fill_from_proc(p);
+	return p;
+}
+
+static void tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, const uint8_t *y,
+			  uint16_t py, uint8_t protocol, uint8_t ip_version)
+{
+	int c = memcmp(x, y, 16);
+
+	memset(k, 0, sizeof(*k));
+	if (c < 0 || (c == 0 && px <= py)) {
+		memcpy(k->a, x, 16);
+		memcpy(k->b, y, 16);
+		k->pa = px;
+		k->pb = py;
+	} else {
+		memcpy(k->a, y, 16);
+		memcpy(k->b, x, 16);
+		k->pa = py;
+		k->pb = px;
+	}
+	k->protocol = protocol;
+	k->ip_version = ip_version;
+}
+
+/* Key of an announced tuple: exact, or a pattern with wildcards zeroed. */
+static void tup_key_of(struct tup_key *k, const struct fc_sock_event *e)
+{
+	uint8_t flags = e->flags & (FC_TF_LOCAL_ANY | FC_TF_REMOTE_ANY);
+
+	if (!flags) {
+		tup_exact_key(k, e->laddr, e->lport, e->raddr, e->rport, e->protocol, e->ip_version);
+		return;
+	}
+	memset(k, 0, sizeof(*k));
+	if (!(flags & FC_TF_LOCAL_ANY))
+		memcpy(k->a, e->laddr, 16);
+	k->pa = e->lport;
+	if (!(flags & FC_TF_REMOTE_ANY)) {
+		memcpy(k->b, e->raddr, 16);
+		k->pb = e->rport;
+	}
+	k->protocol = e->protocol;
+	k->ip_version = e->ip_version;
+	k->flags = flags;
+}
+
+static void tup_evict_oldest(struct attr *a)
+{
+	struct tup_ent **victim = NULL;
+	uint64_t oldest = UINT64_MAX;
+
+	/* Rare (the table is at its cap): a linear scan is fine. */
+	for (uint32_t b = 0; b < NBUCKETS; b++)
+		for (struct tup_ent **pp = &a->tups[b]; *pp; pp = &(*pp)->next)
+			if ((*pp)->last_ns < oldest) {
+				oldest = (*pp)->last_ns;
+				victim = pp;
+			}
+	if (victim) {
+		struct tup_ent *t = *victim;
+
+		*victim = t->next;
+		free(t);
+		a->n_tups--;
+		a->evicted++;
+	}
+}
+
+/* Record that socket @cookie (0: not known yet) carries tuple @k. */
+static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t cookie,
+			       uint64_t ts)
+{
+	uint32_t b = hash_tup(k);
+	struct tup_ent *t;
+
+	for (t = a->tups[b]; t; t = t->next) {
+		if (memcmp(&t->k, k, sizeof(*k)))
+			continue;
+		/* newest entry of this key: the same socket, or an accept
+		 * record waiting for its socket's cookie */
+		if (t->cookie == cookie || !t->cookie || !cookie) {
+			struct sock_ent *s = t->cookie ? sock_find(a, t->cookie) : NULL;
+
+			if (!s || !s->close_ns) {
+				if (!t->cookie)
+					t->cookie = cookie;
+				t->last_ns = ts;
+				return t;
+			}
+		}
+		break;
+	}
+	if (a->n_tups >= MAX_TUPLES)
+		tup_evict_oldest(a);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->k = *k;
+	t->cookie = cookie;
+	t->first_ns = t->last_ns = ts;
+	t->next = a->tups[b];
+	a->tups[b] = t;
+	a->n_tups++;
+	return t;
+}
+
+static bool netns_ours(const struct attr *a, uint64_t netns)
+{
+	return !netns || !a->netns || netns == a->netns;
+}
+
+static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
+{
+	struct sock_ent *s;
+	struct tup_key k;
+	struct tup_ent *t;
+
+	switch (e->h.kind) {
+	case FC_SEV_TUPLE:
+	case FC_SEV_OWNER:
+		s = sock_get(a, e->cookie);
+		if (s) {
+			/* an owner named in process context beats one inferred */
+			if (e->owner.tgid && (!s->owner.tgid || s->how == FC_HOW_LISTENER ||
+					      s->owner.tgid == e->owner.tgid ||
+					      e->how != FC_HOW_LISTENER)) {
+				s->owner = e->owner;
+				s->how = e->how;
+			}
+			if (e->others > s->others)
+				s->others = e->others;
+			s->seen_ns = e->h.ts_ns;
+			s->close_ns = 0;
+			proc_of_owner(a, &s->owner);
+		}
+		if (e->h.kind == FC_SEV_TUPLE && netns_ours(a, e->h.netns) && e->ip_version) {
+			tup_key_of(&k, e);
+			tup_add(a, &k, e->cookie, e->h.ts_ns);
+		}
+		break;
+	case FC_SEV_ACCEPT:
+		if (!netns_ours(a, e->h.netns))
+			break;
+		tup_key_of(&k, e);
+		t = tup_add(a, &k, e->cookie, e->h.ts_ns);
+		if (t) {
+			t->has_acceptor = true;
+			t->acceptor = e->owner;
+			proc_of_owner(a, &e->owner);
+		}
+		break;
+	case FC_SEV_CLOSE:
+		s = sock_find(a, e->cookie);
+		if (s)
+			s->close_ns = e->h.ts_ns;
+		break;
+	}
+}
+
+static void on_proc_event(struct attr *a, const struct fc_proc_event *e)
+{
+	struct proc_ent *p, *parent;
+
+	switch (e->h.kind) {
+	case FC_SEV_EXEC:
+		p = proc_get(a, e->proc.tgid, e->proc.start_ns);
+		if (!p)
+			break;
+		snprintf(p->exe, sizeof(p->exe), "%s", e->exe);
+		if (p->exe[0] != '/') {
+			/* a relative path as given to execve(): the link is exact */
+			char path[64], buf[FC_EXE_LEN];
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%u/exe", e->proc.tgid);
+			n = readlink(path, buf, sizeof(buf) - 1);
+			if (n > 0) {
+				buf[n] = 0;
+				memcpy(p->exe, buf, (size_t)n + 1);
+			}
+		}
+		p->args_len = e->args_len < FC_ARGS_LEN ? e->args_len : FC_ARGS_LEN;
+		memcpy(p->args, e->args, p->args_len);
+		p->have_exe = true;
+		p->exit_ns = 0;
+		break;
+	case FC_SEV_FORK:
+		p = proc_get(a, e->proc.tgid, e->proc.start_ns);
+		if (!p || p->have_exe)
+			break;
+		parent = proc_find(a, e->proc.ppid, 0);
+		if (!parent) {
+			struct fc_proc pp = { .tgid = e->proc.ppid };
+
+			parent = proc_of_owner(a, &pp);
+		}
+		if (parent && parent->have_exe) {
+			memcpy(p->exe, parent->exe, sizeof(p->exe));
+			memcpy(p->args, parent->args, sizeof(p->args));
+			p->args_len = parent->args_len;
+			p->have_exe = true;
+		}
+		break;
+	case FC_SEV_EXIT:
+		p = proc_find(a, e->proc.tgid, e->proc.start_ns);
+		if (p)
+			p->exit_ns = e->h.ts_ns;
+		break;
+	}
+}
+
+static int rb_cb(void *ctx, void *data, size_t size)
+{
+	struct attr *a = ctx;
+	const struct fc_sev_hdr *h = data;
+
+	if (size < sizeof(*h))
+		return 0;
+	a->events++;
+	if (h->kind >= FC_SEV_EXEC && size >= sizeof(struct fc_proc_event))
+		on_proc_event(a, data);
+	else if (h->kind < FC_SEV_EXEC && size >= sizeof(struct fc_sock_event))
+		on_sock_event(a, data);
+	return 0;
+}
+
+/* Kernel-side losses since the last look: remember when they happened. */
+static void check_loss(struct attr *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.scounters);
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t total = 0, now = mono_ns();
+	uint32_t keys[] = { FC_SC_LOST, FC_SC_PROC_LOST, FC_SC_NO_STORAGE };
+
+	if (ncpu <= 0)
+		return;
+	{
+		uint64_t vals[ncpu];
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (bpf_map_lookup_elem(fd, &keys[i], vals))
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				total += vals[c];
+		}
+	}
+	if (total > a->lost_seen) {
+		if (a->n_loss && a->loss[a->n_loss - 1].to_ns >= a->loss_check_ns) {
+			a->loss[a->n_loss - 1].to_ns = now;
+		} else {
+			if (a->n_loss == MAX_LOSS) {
+				memmove(a->loss, a->loss + 1, sizeof(a->loss[0]) * (MAX_LOSS - 1));
+				a->n_loss--;
+			}
+			a->loss[a->n_loss++] = (struct loss_win){ a->loss_check_ns, now };
+		}
+		a->lost_seen = total;
+	}
+	a->loss_check_ns = now;
+}
+
+/* Drop what no flow can need any more. */
+static void purge(struct attr *a)
+{
+	uint64_t now = mono_ns();
+
+	for (uint32_t b = 0; b < NBUCKETS; b++) {
+		for (struct tup_ent **pp = &a->tups[b]; *pp;) {
+			struct tup_ent *t = *pp;
+			struct sock_ent *s = t->cookie ? sock_find(a, t->cookie) : NULL;
+			uint64_t end = s ? s->close_ns : t->last_ns;
+
+			if ((!s || s->close_ns) && end + a->retain_ns < now) {
+				*pp = t->next;
+				free(t);
+				a->n_tups--;
+			} else {
+				pp = &t->next;
+			}
+		}
+	}
+	for (uint32_t b = 0; b < NBUCKETS; b++) {
+		for (struct sock_ent **pp = &a->socks[b]; *pp;) {
+			struct sock_ent *s = *pp;
+
+			if (s->close_ns && s->close_ns + a->retain_ns < now) {
+				*pp = s->next;
+				free(s);
+				a->n_socks--;
+			} else {
+				pp = &s->next;
+			}
+		}
+		for (struct proc_ent **pp = &a->procs[b]; *pp;) {
+			struct proc_ent *p = *pp;
+
+			if (p->exit_ns && p->exit_ns + a->retain_ns < now) {
+				*pp = p->next;
+				free(p);
+				a->n_procs--;
+			} else {
+				pp = &p->next;
+			}
+		}
+	}
+}
+
+static void *event_thread(void *arg)
+{
+	struct attr *a = arg;
+	int efd = ring_buffer__epoll_fd(a->rb);
+	uint64_t last_purge = mono_ns();
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED)) {
+		struct epoll_event ev;
+		uint64_t now;
+
+		epoll_wait(efd, &ev, 1, 200);
+		pthread_mutex_lock(&a->lock);
+		ring_buffer__consume(a->rb);
+		check_loss(a);
+		now = mono_ns();
+		if (now - last_purge > 1000000000ull) {
+			a->mono_to_real_ns = real_minus_mono();
+			purge(a);
+			last_purge = now;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	return NULL;
+}
+
+/* ---- the join ---------------------------------------------------------- */
+
+struct owner_pick {
+	const struct fc_proc *owner;
+	uint8_t how;
+	uint32_t others;
+};
+
+/* Newest entry under @k valid for a flow seen [first_ms, last_ms]. */
+static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uint64_t last_ms,
+		 struct owner_pick *out)
+{
+	for (struct tup_ent *t = a->tups[hash_tup(k)]; t; t = t->next) {
+		struct sock_ent *s;
+
+		if (memcmp(&t->k, k, sizeof(*k)))
+			continue;
+		if (to_real_ms(a, t->first_ns) > last_ms + SLACK_MS)
+			continue; /* a later socket on the same tuple */
+		s = t->cookie ? sock_find(a, t->cookie) : NULL;
+		if (s && s->close_ns && to_real_ms(a, s->close_ns) + GRACE_MS < first_ms)
+			continue; /* ended before the flow began: stale */
+		if (t->has_acceptor) {
+			out->owner = &t->acceptor;
+			out->how = FC_HOW_ACCEPT;
+			out->others = s ? s->others : 0;
+			if (s && s->owner.tgid && s->owner.tgid != t->acceptor.tgid &&
+			    s->how != FC_HOW_LISTENER && !out->others)
+				out->others = 1;
+			return true;
+		}
+		if (s && s->owner.tgid) {
+			out->owner = &s->owner;
+			out->how = s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
+			out->others = s->others;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void refresh_local(struct attr *a)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (a->local && mono_ns() - a->local_ns < 1000000000ull)
+		return;
+	if (getifaddrs(&ifa))
+		return;
+	for (i = ifa; i; i = i->ifa_next)
+		n++;
+	free(a->local);
+	a->local = calloc((size_t)n + 1, sizeof(*a->local));
+	a->n_local = 0;
+	for (i = ifa; i && a->local; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memset(a->local[a->n_local], 0, 17);
+			memcpy(a->local[a->n_local], &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+			a->local[a->n_local++][16] = 4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			memcpy(a->local[a->n_local], &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+			a->local[a->n_local++][16] = 6;
+		}
+	}
+	freeifaddrs(ifa);
+	a->local_ns = mono_ns();
+}
+
+static bool is_local(struct attr *a, const uint8_t *addr, uint8_t ipv)
+{
+	for (int i = 0; i < a->n_local; i++)
+		if (a->local[i][16] == ipv && !memcmp(a->local[i], addr, ipv == 4 ? 4 : 16))
+			return true;
+	return false;
+}
+
+/* Container id from a cgroup path: docker, containerd, CRI-O and podman,
+ * with the systemd driver (<runtime>-<id>.scope) or cgroupfs (/<id>). */
+static void container_of_path(const char *path, char *out, size_t n)
+{
+	const char *p = path;
+
+	out[0] = 0;
+	while (p && *p) {
+		const char *seg = *p == '/' ? p + 1 : p;
+		const char *end = strchr(seg, '/');
+		size_t len = end ? (size_t)(end - seg) : strlen(seg);
+		const char *id = seg;
+		size_t idlen = len;
+		const char *dash = memrchr(seg, '-', len);
+
+		if (len > 6 && !memcmp(seg + len - 6, ".scope", 6) && dash) {
+			id = dash + 1;
+			idlen = (size_t)(seg + len - 6 - id);
+		}
+		if (idlen == 64 && strspn(id, "0123456789abcdef") >= 64) {
+			snprintf(out, n, "%.64s", id);
+			/* keep going: the innermost id wins */
+		}
+		p = end;
+	}
+}
+
+static void container_of(struct attr *a, uint64_t cgid, char *out, size_t n)
+{
+	struct cg_ent *c;
+	uint32_t b = hash64(cgid) & 255;
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	char path[PATH_MAX], link[64];
+	int fd, mount_id;
+	ssize_t len;
+
+	(void)mount_id;
+	out[0] = 0;
+	if (!cgid || a->cgroot_fd < 0)
+		return;
+	for (c = a->cgs[b]; c; c = c->next)
+		if (c->id == cgid) {
+			snprintf(out, n, "%s", c->container);
+			return;
+		}
+	/* cgroup2 file handles are the cgroup id (FILEID_KERNFS) */
+	h.fh.handle_bytes = sizeof(uint64_t);
+	h.fh.handle_type = 0xfe;
+	h.id = cgid;
+	fd = open_by_handle_at(a->cgroot_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* the cgroup is gone: unknown, not cached */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (len < 0)
+		return;
+	path[len] = 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->id = cgid;
+	container_of_path(path, c->container, sizeof(c->container));
+	c->next = a->cgs[b];
+	a->cgs[b] = c;
+	snprintf(out, n, "%s", c->container);
+}
+
+void attr_result_none(struct attr_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pid = r->ppid = r->uid = r->start_ms = -1;
+	r->cgroup_id = -1;
+	r->how = "";
+}
+
+static void user_name(uint32_t uid, char *out, size_t n)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+		snprintf(out, n, "%s", res->pw_name);
+	else
+		snprintf(out, n, "%u", uid);
+}
+
+static void fill(struct attr *a, const struct owner_pick *o, struct attr_result *r)
+{
+	const struct fc_proc *p = o->owner;
+	struct proc_ent *pe = proc_of_owner(a, p);
+	size_t j = 0;
+
+	r->pid = p->tgid;
+	r->ppid = p->ppid;
+	r->uid = p->uid;
+	r->start_ms = p->start_ns ? (int64_t)to_real_ms(a, p->start_ns) : -1;
+	r->cgroup_id = (int64_t)p->cgroup_id;
+	r->others = o->others;
+	r->how = how_names[o->how < FC_HOW_MAX ? o->how : 0];
+	snprintf(r->name, sizeof(r->name), "%.*s", FC_COMM_LEN, p->comm);
+	user_name(p->uid, r->user, sizeof(r->user));
+	if (pe && pe->have_exe) {
+		snprintf(r->exe, sizeof(r->exe), "%s", pe->exe);
+		for (uint32_t i = 0; i < pe->args_len && j + 1 < sizeof(r->cmdline); i++)
+			r->cmdline[j++] = pe->args[i] ? pe->args[i] : ' ';
+		while (j && r->cmdline[j - 1] == ' ')
+			j--;
+		r->cmdline[j] = 0;
+	}
+	container_of(a, p->cgroup_id, r->container_id, sizeof(r->container_id));
+}
+
+void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
+{
+	const uint8_t *ends[2] = { f->src_ip, f->dst_ip };
+	const uint16_t ports[2] = { f->src_port, f->dst_port };
+	bool ported = f->protocol == IPPROTO_TCP || f->protocol == IPPROTO_UDP;
+	struct owner_pick o = { 0 };
+	struct tup_key k;
+	bool found;
+
+	attr_result_none(r);
+	if (!a || (f->ip_version != 4 && f->ip_version != 6))
+		return;
+	pthread_mutex_lock(&a->lock);
+	ring_buffer__consume(a->rb); /* what happened up to now */
+	tup_exact_key(&k, f->src_ip, ports[0], f->dst_ip, ports[1], f->protocol, f->ip_version);
+	found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+	/* the exact peer of a socket bound to every local address */
+	for (int side = 0; !found && ported && side < 2; side++) {
+		memset(&k, 0, sizeof(k));
+		k.pa = ports[side];
+		memcpy(k.b, ends[!side], 16);
+		k.pb = ports[!side];
+		k.protocol = f->protocol;
+		k.ip_version = f->ip_version;
+		k.flags = FC_TF_LOCAL_ANY;
+		found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+	}
+	/* a bound port (servers): on its address, then on every address */
+	for (int side = 0; !found && ported && side < 2; side++) {
+		for (int any = 0; !found && any < 2; any++) {
+			memset(&k, 0, sizeof(k));
+			if (!any)
+				memcpy(k.a, ends[side], 16);
+			k.pa = ports[side];
+			k.protocol = f->protocol;
+			k.ip_version = f->ip_version;
+			k.flags = FC_TF_REMOTE_ANY | (any ? FC_TF_LOCAL_ANY : 0);
+			found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+		}
+		/* the bound port of a listener is the listener's, by label */
+		if (found && f->protocol == IPPROTO_TCP)
+			o.how = FC_HOW_LISTENER;
+	}
+	if (found) {
+		fill(a, &o, r);
+	} else {
+		refresh_local(a);
+		/* the local kernel sent packets of a flow no socket owns */
+		if (is_local(a, f->src_ip, f->ip_version) ||
+		    (f->dir_packets[1] && is_local(a, f->dst_ip, f->ip_version))) {
+			uint64_t first = f->first_seen_ms, last = f->last_seen_ms;
+
+			r->how = how_names[FC_HOW_KERNEL];
+			/* a lost record may have named it: say so, do not guess */
+			for (int i = 0; i < a->n_loss; i++)
+				if (to_real_ms(a, a->loss[i].from_ns) <= last + SLACK_MS &&
+				    to_real_ms(a, a->loss[i].to_ns) + SLACK_MS >= first)
+					r->how = how_names[FC_HOW_LOST];
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static char failed_prog[128];
+static libbpf_print_fn_t prev_print;
+
+/* Learn which program failed to load (libbpf names it), pass the rest on. */
+static int capture_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	va_list copy;
+	char line[512];
+	const char *p;
+
+	va_copy(copy, ap);
+	vsnprintf(line, sizeof(line), fmt, copy);
+	va_end(copy);
+	p = strstr(line, "prog '");
+	if (p && strstr(line, "failed to load") && !failed_prog[0]) {
+		const char *q = strchr(p + 6, '\'');
+
+		if (q)
+			snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - p - 6), p + 6);
+	}
+	return prev_print ? prev_print(lvl, fmt, ap) : 0;
+}
+
+static bool btf_has_tp(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+/* tracefs, needed by libbpf to find a syscall tracepoint's id. */
+static bool tracefs_event(const char *event)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
+	if (access(path, F_OK) == 0)
+		return true;
+	if (access("/sys/kernel/tracing/events", F_OK) != 0)
+		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
+	return access(path, F_OK) == 0;
+}
+
+#define CG_PRIVATE "/run/flowsight/cgroup2"
+
+static int cgroup2_root(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int fd = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], fstype[64];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		break;
+	}
+	fclose(f);
+	if (fd >= 0)
+		return fd;
+	/* Not visible here (`ip netns exec` remounts /sys, for one): there
+	 * is only one cgroup v2 hierarchy, so a private mount of it is the
+	 * same hierarchy. */
+	mkdir("/run/flowsight", 0700);
+	mkdir(CG_PRIVATE, 0700);
+	if (mount("cgroup2", CG_PRIVATE, "cgroup2", 0, NULL) && errno != EBUSY)
+		return -1;
+	return open(CG_PRIVATE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static bool disabled_by_env(const struct hook *h)
+{
+	const char *env = getenv("FLOWSIGHT_ATTR_DISABLE");
+	char list[512], *tok, *save;
+
+	if (!env)
+		return false;
+	snprintf(list, sizeof(list), "%s", env);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!strcmp(tok, h->name) || !strcmp(tok, h->prog))
+			return true;
+	return false;
+}
+
+static void hook_missing(struct attr *a, size_t i, const char *why)
+{
+	a->disabled[i] = true;
+	if (!strcmp(hooks[i].prog, "fs_egress_compat") || !strcmp(hooks[i].prog, "fs_egress"))
+		if (!strcmp(why, "its variant is used"))
+			return;
+	pr_warn("attribution: hook %s unavailable (%s); fallback: %s\n", hooks[i].name, why,
+		hooks[i].fallback);
+}
+
+/* Which hooks this kernel can take, before loading. */
+static void probe_hooks(struct attr *a)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool netns_helper = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB,
+						    BPF_FUNC_get_netns_cookie, NULL) > 0;
+
+	for (size_t i = 0; i < N_HOOKS; i++) {
+		const struct hook *h = &hooks[i];
+
+		if (disabled_by_env(h))
+			hook_missing(a, i, "disabled by FLOWSIGHT_ATTR_DISABLE");
+		else if (!strcmp(h->prog, "fs_egress") && !netns_helper)
+			hook_missing(a, i, "its variant is used");
+		else if (!strcmp(h->prog, "fs_egress_compat") && netns_helper)
+			hook_missing(a, i, "its variant is used");
+		else if (h->kind == HK_CGROUP && a->cg_fd < 0)
+			hook_missing(a, i, "no cgroup v2 hierarchy is mounted");
+		else if (h->btf_tp && !btf_has_tp(vmlinux, h->btf_tp))
+			hook_missing(a, i, vmlinux ? "the kernel has no such tracepoint"
+						   : "no kernel BTF");
+		else if (h->kind == HK_SYSCALL_TP &&
+			 !tracefs_event(strchr(h->name, '/') + 1))
+			hook_missing(a, i, "no syscall tracepoints (CONFIG_FTRACE_SYSCALLS) or no tracefs");
+	}
+	btf__free(vmlinux);
+}
+
+static struct bpf_program *prog_of(struct attr *a, size_t i)
+{
+	return bpf_object__find_program_by_name(a->skel->obj, hooks[i].prog);
+}
+
+/* Load what the kernel accepts: a program the verifier refuses is
+ * reported with its fallback and the object loads without it. */
+static int load(struct attr *a)
+{
+	for (int tries = 0; tries <= (int)N_HOOKS; tries++) {
+		int err;
+
+		a->skel = sockets_bpf__open();
+		if (!a->skel)
+			return -errno;
+		for (size_t i = 0; i < N_HOOKS; i++)
+			if (a->disabled[i])
+				bpf_program__set_autoload(prog_of(a, i), false);
+		failed_prog[0] = 0;
+		prev_print = libbpf_set_print(capture_print);
+		err = sockets_bpf__load(a->skel);
+		libbpf_set_print(prev_print);
+		if (!err)
+			return 0;
+		sockets_bpf__destroy(a->skel);
+		a->skel = NULL;
+		if (err == -EPERM)
+			return err;
+		for (size_t i = 0; i < N_HOOKS; i++) {
+			if (!a->disabled[i] && failed_prog[0] && !strcmp(failed_prog, hooks[i].prog)) {
+				char why[96];
+
+				snprintf(why, sizeof(why), "the kernel refused it: %s", strerror(-err));
+				hook_missing(a, i, why);
+				failed_prog[0] = 0;
+				break;
+			}
+		}
+		if (failed_prog[0] || !err)
+			return err;
+	}
+	return -ENOENT;
+}
+
+/* Sockets that already exist, with the tasks that hold them. */
+static void list_preexisting(struct attr *a, size_t it)
+{
+	struct fc_sock_event e;
+	struct bpf_link *link;
+	int fd;
+	ssize_t n;
+
+	link = bpf_program__attach_iter(prog_of(a, it), NULL);
+	if (!link) {
+		hook_missing(a, it, strerror(errno));
+		return;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		hook_missing(a, it, strerror(errno));
+		bpf_link__destroy(link);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	while ((n = read(fd, &e, sizeof(e))) == (ssize_t)sizeof(e)) {
+		on_sock_event(a, &e);
+		a->preexisting++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	close(fd);
+	bpf_link__destroy(link);
+}
+
+static uint64_t our_netns(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
+int attr_open(const struct attr_opts *o, struct attr **out)
+{
+	struct attr *a = calloc(1, sizeof(*a));
+	size_t it = N_HOOKS, attached = 0;
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
+	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
+	a->mono_to_real_ns = real_minus_mono();
+	a->netns = our_netns();
+	a->cg_fd = cgroup2_root();
+	a->cgroot_fd = a->cg_fd >= 0 ? dup(a->cg_fd) : -1;
+	a->loss_check_ns = mono_ns();
+	probe_hooks(a);
+	err = load(a);
+	if (err) {
+		pr_warn("attribution: cannot load the socket hooks: %s%s\n", strerror(-err),
+			err == -EPERM ? " (needs root, or CAP_BPF with CAP_PERFMON and CAP_NET_ADMIN)"
+				      : "");
+		goto fail;
+	}
+	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.sock_events), rb_cb, a, NULL);
+	if (!a->rb) {
+		err = -errno;
+		pr_warn("attribution: cannot open the socket event ring buffer: %s\n",
+			strerror(-err));
+		goto fail;
+	}
+	for (size_t i = 0; i < N_HOOKS; i++) {
+		struct bpf_program *p = prog_of(a, i);
+
+		if (a->disabled[i])
+			continue;
+		if (hooks[i].kind == HK_ITER) {
+			it = i;
+			continue;
+		}
+		a->links[i] = hooks[i].kind == HK_CGROUP ? bpf_program__attach_cgroup(p, a->cg_fd)
+							  : bpf_program__attach(p);
+		if (!a->links[i]) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "attach failed: %s", strerror(errno));
+			hook_missing(a, i, why);
+			continue;
+		}
+		attached++;
+	}
+	if (!attached) {
+		pr_warn("attribution: no socket hook could be attached: system_process_* stay empty\n");
+		err = -ENOTSUP;
+		goto fail;
+	}
+	if (it < N_HOOKS)
+		list_preexisting(a, it);
+	err = pthread_create(&a->thread, NULL, event_thread, a);
+	if (err) {
+		err = -err;
+		goto fail;
+	}
+	a->thread_started = true;
+	pr_info("attribution: %zu hooks attached, %llu sockets found at start\n", attached,
+		(unsigned long long)a->preexisting);
+	*out = a;
+	return 0;
+fail:
+	attr_close(a);
+	return err;
+}
+
+void attr_summary(struct attr *a, char *buf, size_t n)
+{
+	pthread_mutex_lock(&a->lock);
+	check_loss(a);
+	snprintf(buf, n,
+		 "attribution: %llu socket events, %llu lost or unrecorded, %u sockets, %u tuples, "
+		 "%u processes held, %llu evicted",
+		 (unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
+		 a->n_tups, a->n_procs, (unsigned long long)a->evicted);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void attr_close(struct attr *a)
+{
+	if (!a)
+		return;
+	if (a->thread_started) {
+		__atomic_store_n(&a->stop, 1, __ATOMIC_RELAXED);
+		pthread_join(a->thread, NULL);
+	}
+	for (size_t i = 0; i < N_HOOKS; i++)
+		bpf_link__destroy(a->links[i]);
+	ring_buffer__free(a->rb);
+	sockets_bpf__destroy(a->skel);
+	for (uint32_t b = 0; b < NBUCKETS; b++) {
+		while (a->socks[b]) {
+			struct sock_ent *s = a->socks[b];
+
+			a->socks[b] = s->next;
+			free(s);
+		}
+		while (a->tups[b]) {
+			struct tup_ent *t = a->tups[b];
+
+			a->tups[b] = t->next;
+			free(t);
+		}
+		while (a->procs[b]) {
+			struct proc_ent *p = a->procs[b];
+
+			a->procs[b] = p->next;
+			free(p);
+		}
+	}
+	for (int b = 0; b < 256; b++) {
+		while (a->cgs[b]) {
+			struct cg_ent *c = a->cgs[b];
+
+			a->cgs[b] = c->next;
+			free(c);
+		}
+	}
+	free(a->local);
+	if (a->cg_fd >= 0)
+		close(a->cg_fd);
+	if (a->cgroot_fd >= 0)
+		close(a->cgroot_fd);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
