@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -142,6 +143,7 @@ struct tup_ent {
 	uint64_t cookie;
 	uint64_t first_ns, last_ns;
 	bool has_acceptor;
+	bool from_listener;  /* the listener's record of a handshake */
 	struct fc_proc acceptor;
 };
 
@@ -374,10 +376,33 @@ static void tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, cons
 	k->ip_version = ip_version;
 }
 
-/* Key of an announced tuple: exact, or a pattern with wildcards zeroed. */
-static void tup_key_of(struct tup_key *k, const struct fc_sock_event *e)
+static bool v4mapped(const uint8_t *a)
 {
-	uint8_t flags = e->flags & (FC_TF_LOCAL_ANY | FC_TF_REMOTE_ANY);
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+/* Key of an announced tuple: exact, or a pattern with wildcards zeroed.
+ * A dual-stack IPv6 socket talking to an IPv4 peer (v4-mapped addresses)
+ * carries IPv4 packets: its key is the IPv4 one. */
+static void tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
+{
+	uint8_t flags = ev->flags & (FC_TF_LOCAL_ANY | FC_TF_REMOTE_ANY);
+	struct fc_sock_event m;
+	const struct fc_sock_event *e = ev;
+
+	if (ev->ip_version == 6 && (v4mapped(ev->laddr) || v4mapped(ev->raddr)) &&
+	    ((flags & FC_TF_LOCAL_ANY) || v4mapped(ev->laddr)) &&
+	    ((flags & FC_TF_REMOTE_ANY) || v4mapped(ev->raddr))) {
+		m = *ev;
+		memset(m.laddr, 0, 16);
+		memset(m.raddr, 0, 16);
+		memcpy(m.laddr, ev->laddr + 12, 4);
+		memcpy(m.raddr, ev->raddr + 12, 4);
+		m.ip_version = 4;
+		e = &m;
+	}
 
 	if (!flags) {
 		tup_exact_key(k, e->laddr, e->lport, e->raddr, e->rport, e->protocol, e->ip_version);
@@ -418,27 +443,38 @@ static void tup_evict_oldest(struct attr *a)
 	}
 }
 
-/* Record that socket @cookie (0: not known yet) carries tuple @k. */
+/*
+ * Record that socket @cookie carries tuple @k.  An accept record (cookie
+ * 0: the kernel had not made one yet) and the accepted socket's own tuple
+ * record are one entry, whichever comes first; the listener's record of
+ * the handshake stays apart.
+ */
 static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t cookie,
-			       uint64_t ts)
+			       uint64_t ts, bool listener)
 {
 	uint32_t b = hash_tup(k);
 	struct tup_ent *t;
 
 	for (t = a->tups[b]; t; t = t->next) {
+		struct sock_ent *s;
+
 		if (memcmp(&t->k, k, sizeof(*k)))
 			continue;
-		/* newest entry of this key: the same socket, or an accept
-		 * record waiting for its socket's cookie */
-		if (t->cookie == cookie || !t->cookie || !cookie) {
-			struct sock_ent *s = t->cookie ? sock_find(a, t->cookie) : NULL;
-
-			if (!s || !s->close_ns) {
-				if (!t->cookie)
-					t->cookie = cookie;
-				t->last_ns = ts;
-				return t;
-			}
+		s = t->cookie ? sock_find(a, t->cookie) : NULL;
+		if (s && s->close_ns)
+			break; /* ended: a new socket on the same tuple */
+		if (cookie && t->cookie == cookie) {
+			t->last_ns = ts;
+			return t;
+		}
+		if (!t->cookie && cookie && !listener) {
+			t->cookie = cookie;
+			t->last_ns = ts;
+			return t;
+		}
+		if (!cookie && t->cookie && !t->from_listener && !t->has_acceptor) {
+			t->last_ns = ts;
+			return t;
 		}
 		break;
 	}
@@ -449,6 +485,7 @@ static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t
 		return NULL;
 	t->k = *k;
 	t->cookie = cookie;
+	t->from_listener = listener;
 	t->first_ns = t->last_ns = ts;
 	t->next = a->tups[b];
 	a->tups[b] = t;
@@ -467,6 +504,17 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
 	struct tup_key k;
 	struct tup_ent *t;
 
+	if (log_verbosity() >= LOG_DEBUG) {
+		char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+		int fam = e->ip_version == 6 ? AF_INET6 : AF_INET;
+
+		inet_ntop(fam, e->laddr, l, sizeof(l));
+		inet_ntop(fam, e->raddr, r, sizeof(r));
+		pr_debug("socket event %u: cookie %llu %s:%u -> %s:%u proto %u flags %u owner %u "
+			 "(%.16s) how %s others %u\n", e->h.kind, (unsigned long long)e->cookie, l,
+			 e->lport, r, e->rport, e->protocol, e->flags, e->owner.tgid, e->owner.comm,
+			 how_names[e->how < FC_HOW_MAX ? e->how : 0], e->others);
+	}
 	switch (e->h.kind) {
 	case FC_SEV_TUPLE:
 	case FC_SEV_OWNER:
@@ -487,14 +535,14 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
 		}
 		if (e->h.kind == FC_SEV_TUPLE && netns_ours(a, e->h.netns) && e->ip_version) {
 			tup_key_of(&k, e);
-			tup_add(a, &k, e->cookie, e->h.ts_ns);
+			tup_add(a, &k, e->cookie, e->h.ts_ns, e->how == FC_HOW_LISTENER);
 		}
 		break;
 	case FC_SEV_ACCEPT:
 		if (!netns_ours(a, e->h.netns))
 			break;
 		tup_key_of(&k, e);
-		t = tup_add(a, &k, e->cookie, e->h.ts_ns);
+		t = tup_add(a, &k, e->cookie, e->h.ts_ns, false);
 		if (t) {
 			t->has_acceptor = true;
 			t->acceptor = e->owner;
@@ -690,32 +738,49 @@ struct owner_pick {
 	uint32_t others;
 };
 
-/* Newest entry under @k valid for a flow seen [first_ms, last_ms]. */
+static bool valid_for(struct attr *a, const struct tup_ent *t, uint64_t first_ms, uint64_t last_ms)
+{
+	struct sock_ent *s = t->cookie ? sock_find(a, t->cookie) : NULL;
+
+	if (to_real_ms(a, t->first_ns) > last_ms + SLACK_MS)
+		return false; /* a later socket on the same tuple */
+	if (s && s->close_ns && to_real_ms(a, s->close_ns) + GRACE_MS < first_ms)
+		return false; /* ended before the flow began: stale */
+	return true;
+}
+
+/*
+ * The owner under @k for a flow seen [first_ms, last_ms]: an accept record
+ * if there is one (the most specific for a server), else the newest socket
+ * whose owner is known.
+ */
 static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uint64_t last_ms,
 		 struct owner_pick *out)
 {
-	for (struct tup_ent *t = a->tups[hash_tup(k)]; t; t = t->next) {
+	uint32_t b = hash_tup(k);
+
+	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
 
-		if (memcmp(&t->k, k, sizeof(*k)))
+		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) ||
+		    !valid_for(a, t, first_ms, last_ms))
 			continue;
-		if (to_real_ms(a, t->first_ns) > last_ms + SLACK_MS)
-			continue; /* a later socket on the same tuple */
 		s = t->cookie ? sock_find(a, t->cookie) : NULL;
-		if (s && s->close_ns && to_real_ms(a, s->close_ns) + GRACE_MS < first_ms)
-			continue; /* ended before the flow began: stale */
-		if (t->has_acceptor) {
-			out->owner = &t->acceptor;
-			out->how = FC_HOW_ACCEPT;
-			out->others = s ? s->others : 0;
-			if (s && s->owner.tgid && s->owner.tgid != t->acceptor.tgid &&
-			    s->how != FC_HOW_LISTENER && !out->others)
-				out->others = 1;
-			return true;
-		}
+		out->owner = &t->acceptor;
+		out->how = FC_HOW_ACCEPT;
+		out->others = s ? s->others : 0;
+		return true;
+	}
+	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
+		struct sock_ent *s;
+
+		if (memcmp(&t->k, k, sizeof(*k)) || !valid_for(a, t, first_ms, last_ms))
+			continue;
+		s = t->cookie ? sock_find(a, t->cookie) : NULL;
 		if (s && s->owner.tgid) {
 			out->owner = &s->owner;
-			out->how = s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
+			out->how = t->from_listener ? FC_HOW_LISTENER
+			         : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
 			out->others = s->others;
 			return true;
 		}
@@ -915,6 +980,11 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 			k.ip_version = f->ip_version;
 			k.flags = FC_TF_REMOTE_ANY | (any ? FC_TF_LOCAL_ANY : 0);
 			found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+			/* IPv4 reaches a dual-stack socket bound to "::" too */
+			if (!found && any && f->ip_version == 4) {
+				k.ip_version = 6;
+				found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+			}
 		}
 		/* the bound port of a listener is the listener's, by label */
 		if (found && f->protocol == IPPROTO_TCP)
@@ -1093,6 +1163,11 @@ static int load(struct attr *a)
 		for (size_t i = 0; i < N_HOOKS; i++)
 			if (a->disabled[i])
 				bpf_program__set_autoload(prog_of(a, i), false);
+		/* a test knob: a tiny ring buffer shows how losses are marked */
+		if (getenv("FLOWSIGHT_ATTR_RINGBUF"))
+			bpf_map__set_max_entries(a->skel->maps.sock_events,
+						 (uint32_t)strtoul(getenv("FLOWSIGHT_ATTR_RINGBUF"),
+								   NULL, 0));
 		failed_prog[0] = 0;
 		prev_print = libbpf_set_print(capture_print);
 		err = sockets_bpf__load(a->skel);

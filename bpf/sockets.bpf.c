@@ -133,7 +133,7 @@ static __always_inline __u64 tuple_hash(const struct tuple *t)
 }
 
 static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_owner *st,
-				      const struct tuple *t)
+				      const struct tuple *t, __u8 how)
 {
 	struct fc_sock_event *e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
 
@@ -149,7 +149,7 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 	if (st->have)
 		e->owner = st->owner;
 	e->others = st->others;
-	e->how = st->how;
+	e->how = how;
 	if (t) {
 		__builtin_memcpy(e->laddr, t->laddr, 16);
 		__builtin_memcpy(e->raddr, t->raddr, 16);
@@ -166,7 +166,8 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 
 /* Announce @t for this socket unless it was announced lately.  A lost
  * record leaves the hash out, so the next packet retries. */
-static __always_inline void announce(struct sk_owner *st, __u64 cookie, const struct tuple *t)
+static __always_inline void announce_as(struct sk_owner *st, __u64 cookie, const struct tuple *t,
+					__u8 how)
 {
 	__u64 h = tuple_hash(t);
 	__u32 i;
@@ -175,11 +176,16 @@ static __always_inline void announce(struct sk_owner *st, __u64 cookie, const st
 	for (i = 0; i < N_RECENT; i++)
 		if (st->recent[i] == h)
 			return;
-	if (!emit_sock(FC_SEV_TUPLE, cookie, st, t))
+	if (!emit_sock(FC_SEV_TUPLE, cookie, st, t, how))
 		return;
 	i = st->next_recent++ & (N_RECENT - 1);
 	st->recent[i] = h;
 	st->announced = 1;
+}
+
+static __always_inline void announce(struct sk_owner *st, __u64 cookie, const struct tuple *t)
+{
+	announce_as(st, cookie, t, st->how);
 }
 
 static __always_inline void forget_announced(struct sk_owner *st)
@@ -242,7 +248,7 @@ static __always_inline void note_use(struct sk_owner *st, __u8 how, __u64 cookie
 	}
 	/* Tuples already announced carry the old owner: say it changed. */
 	if (changed && st->announced)
-		emit_sock(FC_SEV_OWNER, cookie, st, NULL);
+		emit_sock(FC_SEV_OWNER, cookie, st, NULL, st->how);
 }
 
 static __always_inline __u64 netns_of(const struct sock *sk)
@@ -438,7 +444,7 @@ static __always_inline void post_bind(struct bpf_sock *ctx, bool v6)
 	if (st->how == FC_HOW_CREATE || st->how == FC_HOW_SEND) {
 		st->how = FC_HOW_BIND;
 		if (st->announced)
-			emit_sock(FC_SEV_OWNER, st->cookie, st, NULL);
+			emit_sock(FC_SEV_OWNER, st->cookie, st, NULL, st->how);
 	}
 	if (tuple_of_bpf_sock(ctx, &t, v6))
 		return;
@@ -469,7 +475,7 @@ int fs_sock_release(struct bpf_sock *ctx)
 		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, 0);
 	if (st && st->announced)
-		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL);
+		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL, st->how);
 	return 1;
 }
 
@@ -550,7 +556,8 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 	}
 	if (!st->netns && netns_helper)
 		st->netns = bpf_get_netns_cookie(skb);
-	announce(st, cookie, &t);
+	/* a listener sends for connections not yet accepted (SYN-ACK) */
+	announce_as(st, cookie, &t, sk->state == BPF_TCP_LISTEN ? FC_HOW_LISTENER : st->how);
 	return 1;
 }
 
@@ -620,7 +627,7 @@ int BPF_PROG(fs_set_state, const struct sock *sk, const int oldstate, const int 
 		return 0;
 	st = bpf_sk_storage_get(&sk_owners, (struct sock *)sk, 0, 0);
 	if (st && st->announced)
-		emit_sock(FC_SEV_CLOSE, st->cookie, st, NULL);
+		emit_sock(FC_SEV_CLOSE, st->cookie, st, NULL, st->how);
 	return 0;
 }
 
@@ -650,7 +657,8 @@ static __always_inline void accept_exit(long ret)
 	st.have = 1;
 	st.how = FC_HOW_ACCEPT;
 	st.netns = netns_of(sk);
-	emit_sock(FC_SEV_ACCEPT, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), &st, &t);
+	emit_sock(FC_SEV_ACCEPT, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), &st, &t,
+		  FC_HOW_ACCEPT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")

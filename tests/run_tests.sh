@@ -50,6 +50,8 @@ layer nfstream-ports python3 tests/conformance/nfstream_ports.py
 layer capture-sweep python3 tests/conformance/sweep_captures.py
 # Live capture in private network namespaces (root; skipped otherwise).
 layer live python3 tests/live/test_live.py
+# Process attribution from BPF socket hooks, same namespaces discipline.
+layer attribution python3 tests/live/test_attribution.py
 # Short fuzzing smoke (each target FUZZ_SECONDS, default 5) after replaying
 # the regression inputs; long runs: make fuzz FUZZ_SECONDS=N.
 if ls "${FUZZ_BUILD:-build/fuzz}"/fuzz_* >/dev/null 2>&1; then
