@@ -5,10 +5,10 @@
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make          build $(BUILD)/flowsight
 #   make test     build and run every test layer (tests/run_tests.sh)
-#   make run      generate a demo capture and print its flows (the main job
-#                 until live capture exists)
+#   make run      live capture with process attribution on the default interface
+#   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
-#   make bench    benchmarks (tools/bench.sh)
+#   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
 
@@ -65,7 +65,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuz
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
-.PHONY: all deps test check bench clean help tools unit golden-update run fuzz fuzz-build
+.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr fuzz fuzz-build
 
 all: $(BUILD)/flowsight
 
@@ -125,14 +125,28 @@ test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 golden-update: $(BUILD)/flowsight
 	$(Q)$(BUILD)/flowsight --help > tests/golden/help.txt
 
+# The main job: live capture on the default interface (the one of the
+# default route, else the first interface that is up) with process
+# attribution; Ctrl-C stops it and flushes every flow.
+run: $(BUILD)/flowsight
+	$(Q)dev=$$(ip -o route show default 2>/dev/null | awk '{for(i=1;i<NF;i++) if ($$i=="dev") {print $$(i+1); exit}}'); \
+	[ -n "$$dev" ] || dev=$$(ip -o link show up 2>/dev/null | awk -F': ' '$$2!="lo"{print $$2; exit}' | cut -d@ -f1); \
+	[ -n "$$dev" ] || dev=lo; \
+	echo "flowsight: live capture on $$dev with process attribution (Ctrl-C to stop)" >&2; \
+	exec $(BUILD)/flowsight -i $$dev --system-visibility-mode 2 --statistical-analysis $(RUN_ARGS)
+
 # Demo: a two-file stream of synthetic TCP, UDP, ICMP, IPv6 and tunnelled
-# traffic written by tools/mkpcap.c, read as one stream.
+# traffic written by tools/mkpcap.c, read as one stream (offline engine).
 DEMO_SCENARIOS := eth_tcp_handshake ipv6_tcp eth_udp eth_icmp eth_vlan gtp_u tzsp
-run: $(BUILD)/flowsight $(BUILD)/mkpcap
+demo: $(BUILD)/flowsight $(BUILD)/mkpcap
 	$(Q)mkdir -p $(BUILD)/demo
 	$(Q)for s in $(DEMO_SCENARIOS); do $(BUILD)/mkpcap $$s $(BUILD)/demo/$$s.pcap || exit 1; done
 	$(Q)$(BUILD)/flowsight $(foreach s,$(DEMO_SCENARIOS),-r $(BUILD)/demo/$(s).pcap) \
 		--statistical-analysis $(RUN_ARGS)
+
+# Process attribution overhead (connections/s with and without the agent).
+bench-attr: $(BUILD)/flowsight
+	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_attr.py $(BENCH_ATTR_ARGS)
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)

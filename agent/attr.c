@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,7 +47,7 @@
 
 #define SLACK_MS 2000    /* a socket's first record may follow its flow's last packet */
 #define GRACE_MS 2000    /* a flow may outlive its socket's close by this much */
-#define NBUCKETS (1u << 16)
+#define NBUCKETS (1u << 18)
 #define MAX_SOCKS (1u << 20)
 #define MAX_TUPLES (1u << 21)
 #define MAX_PROCS (1u << 17)
@@ -421,18 +420,23 @@ static void tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
 	k->flags = flags;
 }
 
+/* At the cap: the oldest of a few buckets goes (approximate LRU, bounded
+ * work per insert; counted). */
 static void tup_evict_oldest(struct attr *a)
 {
+	static uint32_t cursor;
 	struct tup_ent **victim = NULL;
 	uint64_t oldest = UINT64_MAX;
 
-	/* Rare (the table is at its cap): a linear scan is fine. */
-	for (uint32_t b = 0; b < NBUCKETS; b++)
+	for (int n = 0; n < 64 || (!victim && n < (int)NBUCKETS); n++) {
+		uint32_t b = cursor++ & (NBUCKETS - 1);
+
 		for (struct tup_ent **pp = &a->tups[b]; *pp; pp = &(*pp)->next)
 			if ((*pp)->last_ns < oldest) {
 				oldest = (*pp)->last_ns;
 				victim = pp;
 			}
+	}
 	if (victim) {
 		struct tup_ent *t = *victim;
 
@@ -708,14 +712,13 @@ static void purge(struct attr *a)
 static void *event_thread(void *arg)
 {
 	struct attr *a = arg;
-	int efd = ring_buffer__epoll_fd(a->rb);
 	uint64_t last_purge = mono_ns();
 
 	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED)) {
-		struct epoll_event ev;
 		uint64_t now;
 
-		epoll_wait(efd, &ev, 1, 200);
+		/* records come without wakeups (BPF_RB_NO_WAKEUP): read on a clock */
+		usleep(100000);
 		pthread_mutex_lock(&a->lock);
 		ring_buffer__consume(a->rb);
 		check_loss(a);
@@ -905,15 +908,27 @@ void attr_result_none(struct attr_result *r)
 	r->how = "";
 }
 
+/* uid -> name, cached: NSS reads /etc/passwd on every call. */
 static void user_name(uint32_t uid, char *out, size_t n)
 {
+	static struct {
+		uint32_t uid;
+		bool valid;
+		char name[32];
+	} cache[64];
+	unsigned int slot = uid & 63;
 	struct passwd pw, *res = NULL;
 	char buf[1024];
 
-	if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
-		snprintf(out, n, "%s", res->pw_name);
-	else
-		snprintf(out, n, "%u", uid);
+	if (!cache[slot].valid || cache[slot].uid != uid) {
+		if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+			snprintf(cache[slot].name, sizeof(cache[slot].name), "%s", res->pw_name);
+		else
+			snprintf(cache[slot].name, sizeof(cache[slot].name), "%u", uid);
+		cache[slot].uid = uid;
+		cache[slot].valid = true;
+	}
+	snprintf(out, n, "%s", cache[slot].name);
 }
 
 static void fill(struct attr *a, const struct owner_pick *o, struct attr_result *r)
@@ -1145,6 +1160,14 @@ static void probe_hooks(struct attr *a)
 	btf__free(vmlinux);
 }
 
+static size_t hook_index(const char *prog)
+{
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (!strcmp(hooks[i].prog, prog))
+			return i;
+	return 0;
+}
+
 static struct bpf_program *prog_of(struct attr *a, size_t i)
 {
 	return bpf_object__find_program_by_name(a->skel->obj, hooks[i].prog);
@@ -1287,6 +1310,10 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		}
 		attached++;
 	}
+	a->skel->bss->tcp_close_hooked = a->links[hook_index("fs_set_state")] != NULL;
+	/* only the sockets of the captured namespace: the others' tuples may
+	 * mirror ours (both ends of a veth are local somewhere) */
+	a->skel->bss->target_netns = a->netns;
 	if (!attached) {
 		pr_warn("attribution: no socket hook could be attached: system_process_* stay empty\n");
 		err = -ENOTSUP;

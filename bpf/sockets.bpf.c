@@ -23,6 +23,10 @@
  * Processes: tp_btf sched_process_exec/fork/exit give exe, arguments and a
  * tombstone, so a process that exited 1 ms after its connection is still
  * named.  Sockets that existed before start are listed by iter/task_file.
+ *
+ * Records are submitted without a wakeup: userspace reads the ring every
+ * 100 ms and before it looks a flow up, so a busy host pays no context
+ * switch per socket.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -33,6 +37,11 @@
 #include "fc_sock.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace once tp_btf/inet_sock_set_state is attached. */
+bool tcp_close_hooked;
+/* Network namespace (cookie) whose sockets are reported; 0: all. */
+__u64 target_netns;
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -55,6 +64,7 @@ struct sk_owner {
 	__u8 have;               /* owner is known */
 	__u8 announced;          /* a TUPLE record named this socket */
 	__u8 next_recent;
+	__u8 fixed;              /* a connected TCP tuple was announced: it cannot change */
 };
 
 struct {
@@ -75,6 +85,11 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } scounters SEC(".maps");
+
+static __always_inline bool other_netns(__u64 netns)
+{
+	return target_netns && netns && netns != target_netns;
+}
 
 static __always_inline void count(__u32 i)
 {
@@ -135,8 +150,11 @@ static __always_inline __u64 tuple_hash(const struct tuple *t)
 static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_owner *st,
 				      const struct tuple *t, __u8 how)
 {
-	struct fc_sock_event *e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
+	struct fc_sock_event *e;
 
+	if (target_netns && st->netns && st->netns != target_netns)
+		return true; /* another namespace's socket: not ours to report */
+	e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
 	if (!e) {
 		count(FC_SC_LOST);
 		return false;
@@ -159,7 +177,7 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 		e->ip_version = t->ip_version;
 		e->flags = t->flags;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	count(FC_SC_EVENTS);
 	return true;
 }
@@ -212,6 +230,7 @@ static __always_inline void note_use(struct sk_owner *st, __u8 how, __u64 cookie
 		st->cookie = cookie;
 		st->others = 0;
 		st->announced = 0;
+		st->fixed = 0;
 		forget_announced(st);
 #pragma unroll
 		for (int i = 0; i < N_SEEN; i++)
@@ -328,32 +347,34 @@ static __always_inline bool inet_family(__u32 family)
 SEC("cgroup/sock_create")
 int fs_sock_create(struct bpf_sock *ctx)
 {
+	__u64 netns = bpf_get_netns_cookie(ctx);
 	struct sk_owner *st;
 
-	if (!inet_family(ctx->family))
+	if (!inet_family(ctx->family) || other_netns(netns))
 		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(FC_SC_NO_STORAGE);
 		return 1;
 	}
-	note_use(st, FC_HOW_CREATE, bpf_get_socket_cookie(ctx), bpf_get_netns_cookie(ctx));
+	note_use(st, FC_HOW_CREATE, bpf_get_socket_cookie(ctx), netns);
 	return 1;
 }
 
 static __always_inline void sock_addr_use(struct bpf_sock_addr *ctx, __u8 how)
 {
+	__u64 netns = bpf_get_netns_cookie(ctx);
 	struct bpf_sock *sk = ctx->sk;
 	struct sk_owner *st;
 
-	if (!sk)
+	if (!sk || other_netns(netns))
 		return;
 	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(FC_SC_NO_STORAGE);
 		return;
 	}
-	note_use(st, how, bpf_get_socket_cookie(ctx), bpf_get_netns_cookie(ctx));
+	note_use(st, how, bpf_get_socket_cookie(ctx), netns);
 }
 
 SEC("cgroup/connect4")
@@ -391,7 +412,7 @@ static __always_inline void recvmsg_use(struct bpf_sock_addr *ctx, bool v6)
 	struct sk_owner *st;
 	struct tuple t;
 
-	if (!sk)
+	if (!sk || other_netns(bpf_get_netns_cookie(ctx)))
 		return;
 	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
@@ -435,6 +456,8 @@ static __always_inline void post_bind(struct bpf_sock *ctx, bool v6)
 	struct sk_owner *st;
 	struct tuple t;
 
+	if (other_netns(bpf_get_netns_cookie(ctx)))
+		return;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(FC_SC_NO_STORAGE);
@@ -473,6 +496,9 @@ int fs_sock_release(struct bpf_sock *ctx)
 
 	if (!inet_family(ctx->family))
 		return 1;
+	/* TCP ends at TCP_CLOSE (inet_sock_set_state), after its FINs */
+	if (ctx->protocol == IPPROTO_TCP && tcp_close_hooked)
+		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, 0);
 	if (st && st->announced)
 		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL, st->how);
@@ -493,7 +519,7 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 	__u64 cookie;
 	__u32 l4 = 0;
 
-	if (!sk)
+	if (!sk || (netns_helper && other_netns(bpf_get_netns_cookie(skb))))
 		return 1;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || !inet_family(sk->family))
@@ -583,6 +609,7 @@ static __always_inline void length_use(struct sock *sk, __u8 how)
 {
 	struct sk_owner *st;
 	struct tuple t;
+	__u64 netns;
 	__u16 family;
 
 	if (!sk)
@@ -590,16 +617,24 @@ static __always_inline void length_use(struct sock *sk, __u8 how)
 	family = sk->__sk_common.skc_family;
 	if (!inet_family(family))
 		return;
+	netns = netns_of(sk);
+	if (other_netns(netns))
+		return;
 	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
 		count(FC_SC_NO_STORAGE);
 		return;
 	}
-	note_use(st, how, bpf_get_socket_cookie(sk), netns_of(sk));
+	note_use(st, how, bpf_get_socket_cookie(sk), netns);
 	/* A connected socket's tuple is its own; announce it here too, so
 	 * that a kernel without the cgroup egress hook still joins. */
-	if (!tuple_of_sk(sk, &t) && !(t.flags & (FC_TF_REMOTE_ANY | FC_TF_LOCAL_ANY)))
+	if (st->fixed)
+		return;
+	if (!tuple_of_sk(sk, &t) && !(t.flags & (FC_TF_REMOTE_ANY | FC_TF_LOCAL_ANY))) {
 		announce(st, st->cookie, &t);
+		if (t.protocol == IPPROTO_TCP && st->announced)
+			st->fixed = 1;
+	}
 }
 
 SEC("tp_btf/sock_send_length")
@@ -651,7 +686,7 @@ static __always_inline void accept_exit(long ret)
 	if (!sock)
 		return;
 	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || tuple_of_sk(sk, &t))
+	if (!sk || other_netns(netns_of(sk)) || tuple_of_sk(sk, &t))
 		return;
 	proc_current(&st.owner);
 	st.have = 1;
@@ -713,7 +748,7 @@ int BPF_PROG(fs_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	asm volatile("%0 &= 0xff" : "+r"(len)); /* a bound the verifier keeps */
 	if (len && !bpf_probe_read_user(e->args, len, (void *)start))
 		e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -730,7 +765,7 @@ int BPF_PROG(fs_fork, struct task_struct *parent, struct task_struct *child)
 	__builtin_memset(&e->proc, 0, sizeof(e->proc));
 	proc_of(&e->proc, child);
 	e->proc.ppid = parent->tgid;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -746,7 +781,7 @@ int BPF_PROG(fs_exit, struct task_struct *p)
 		return 0;
 	__builtin_memset(&e->proc, 0, sizeof(e->proc));
 	proc_of(&e->proc, p);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
