@@ -17,7 +17,6 @@ answer; a connection older than flowsight; ping; kernel replies; a socket
 used after fork; a container cgroup; a kernel without some hooks; socket
 events lost in a tiny ring buffer are marked, never mislabelled.
 """
-import atexit
 import json
 import os
 import shutil
@@ -27,6 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Skip, Suite, check, nsexec, sh  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attr_workload.py")
@@ -39,52 +41,20 @@ IP_A, IP_B, IP_A2, IP_B2 = "10.201.0.1", "10.201.0.2", "10.201.0.3", "10.201.0.4
 IP6_A, IP6_B = "fd00:201::1", "fd00:201::2"
 N_SHORT = int(os.environ.get("ATTR_N_SHORT", "1000"))
 CONTAINER = "0123456789abcdef" * 4
-res = {"passed": 0, "failed": 0, "skipped": 0}
 PROCS = []
-CASES = []
 CGROUPS = []
 
 
-class Skip(Exception):
-    pass
+def stop_all():
+    for p in PROCS:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    PROCS.clear()
 
 
-def case(name):
-    def deco(fn):
-        def wrapped():
-            try:
-                fn()
-                res["passed"] += 1
-                print("PASS attribution/%s" % name, flush=True)
-            except Skip as e:
-                res["skipped"] += 1
-                print("SKIP attribution/%s: %s" % (name, e), flush=True)
-            except Exception as e:  # one failing case does not stop the others
-                res["failed"] += 1
-                print("FAIL attribution/%s: %s" % (name, e), flush=True)
-            finally:
-                stop_all()
-        wrapped.__name__ = name
-        CASES.append(wrapped)
-        return wrapped
-    return deco
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def sh(*args, check_rc=True):
-    p = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if check_rc and p.returncode:
-        raise AssertionError("%s: exit %d: %s" % (" ".join(args), p.returncode,
-                                                  p.stderr.decode().strip()))
-    return p
-
-
-def nsexec(ns, *args):
-    return ["ip", "netns", "exec", ns] + list(args)
+SUITE = Suite("attribution", stop_all)
+case = SUITE.case
 
 
 def cgroup2_root():
@@ -133,14 +103,6 @@ def why_skip():
     if not os.access(FS, os.X_OK):
         return "%s not built" % FS
     return None
-
-
-def stop_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    PROCS.clear()
 
 
 class Proc:
@@ -448,27 +410,7 @@ def _():
 
 
 def main():
-    reason = why_skip()
-    if reason:
-        for c in CASES:
-            print("SKIP attribution/%s: %s" % (c.__name__, reason))
-        print("0 passed, 0 failed, %d skipped" % len(CASES))
-        return 0
-    atexit.register(cleanup)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: sys.exit(1))
-    try:
-        setup()
-    except Exception as e:
-        print("FAIL attribution/setup: %s" % e)
-        print("0 passed, 1 failed, 0 skipped")
-        return 1
-    only = sys.argv[1:]
-    for c in CASES:
-        if not only or c.__name__ in only:
-            c()
-    print("%d passed, %d failed, %d skipped" % (res["passed"], res["failed"], res["skipped"]))
-    return 1 if res["failed"] else 0
+    return SUITE.main(why_skip, setup, cleanup, only=sys.argv[1:])
 
 
 if __name__ == "__main__":

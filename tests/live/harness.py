@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""What the namespace tests share: cases with PASS/FAIL/SKIP lines, the
+summary line, command helpers.  Each test module keeps its own namespaces,
+set-up and clean-up and hands them to main()."""
+import atexit
+import signal
+import subprocess
+import sys
+
+
+class Skip(Exception):
+    pass
+
+
+class Suite:
+    def __init__(self, layer, stop_all):
+        self.layer = layer
+        self.stop_all = stop_all
+        self.cases = []
+        self.res = {"passed": 0, "failed": 0, "skipped": 0}
+
+    def case(self, name):
+        def deco(fn):
+            def wrapped():
+                try:
+                    fn()
+                    self.res["passed"] += 1
+                    print("PASS %s/%s" % (self.layer, name), flush=True)
+                except Skip as e:
+                    self.res["skipped"] += 1
+                    print("SKIP %s/%s: %s" % (self.layer, name, e), flush=True)
+                except Exception as e:  # one failing case does not stop the others
+                    self.res["failed"] += 1
+                    print("FAIL %s/%s: %s" % (self.layer, name, e), flush=True)
+                finally:
+                    self.stop_all()
+            wrapped.__name__ = name
+            wrapped.fn = fn
+            self.cases.append(wrapped)
+            return wrapped
+        return deco
+
+    def main(self, why_skip, setup, cleanup, only=()):
+        reason = why_skip()
+        if reason:
+            for c in self.cases:
+                print("SKIP %s/%s: %s" % (self.layer, c.__name__, reason))
+            print("0 passed, 0 failed, %d skipped" % len(self.cases))
+            return 0
+        atexit.register(cleanup)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: sys.exit(1))
+        try:
+            setup()
+        except Exception as e:
+            print("FAIL %s/setup: %s" % (self.layer, e))
+            print("0 passed, 1 failed, 0 skipped")
+            return 1
+        for c in self.cases:
+            if not only or c.__name__ in only:
+                c()
+        r = self.res
+        print("%d passed, %d failed, %d skipped" % (r["passed"], r["failed"], r["skipped"]))
+        return 1 if r["failed"] else 0
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def sh(*args, check_rc=True, timeout=60):
+    p = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if check_rc and p.returncode:
+        raise AssertionError("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                  p.stderr.decode().strip()))
+    return p
+
+
+def nsexec(ns, *args):
+    return ["ip", "netns", "exec", ns] + list(args)
