@@ -9,6 +9,7 @@
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
 #   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
+#   make bench-live   live capture: eBPF vs libpcap CPU and loss, TCP throughput (root)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
 
@@ -65,7 +66,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuz
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
-.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr fuzz fuzz-build
+.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build
 
 all: $(BUILD)/flowsight
 
@@ -147,6 +148,14 @@ demo: $(BUILD)/flowsight $(BUILD)/mkpcap
 # Process attribution overhead (connections/s with and without the agent).
 bench-attr: $(BUILD)/flowsight
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_attr.py $(BENCH_ATTR_ARGS)
+
+# Live capture cost (tools/bench_live.py): agent CPU per packet and loss with
+# --capture ebpf and pcap on the same trafgen traffic, and iperf3 throughput
+# with and without the eBPF agent, in namespaces it creates; runs as root.
+bench-live: $(BUILD)/flowsight
+	$(Q)if [ "$$(id -u)" -eq 0 ]; then root=; elif command -v sudo >/dev/null; then root=sudo; \
+	else echo "make bench-live: needs root (network namespaces, BPF)" >&2; exit 1; fi; \
+	$$root env FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_live.py $(BENCH_LIVE_ARGS)
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)

@@ -170,7 +170,10 @@ static void sum_meters(const struct live_env *env, struct live_meter_stats *t)
 	}
 }
 
-/* NFStream's report line: json.dumps() of the same keys, in its spacing. */
+/*
+ * NFStream's report line: json.dumps() of the same keys, in its spacing;
+ * the eBPF capture appends its kernel counters as one more key, "ebpf".
+ */
 static void perf_report(const struct live_env *env)
 {
 	struct live_meter_stats t;
@@ -184,8 +187,16 @@ static void perf_report(const struct live_env *env)
 	for (uint64_t i = 0; i < env->cfg->n_meters; i++)
 		fprintf(stderr, "%s%" PRIu64, i ? ", " : "",
 			LOAD(env->meters[i].packets_processed));
-	fputs("]}\n", stderr);
+	fputc(']', stderr);
+	if (env->perf_extra)
+		env->perf_extra(env->perf_extra_arg, stderr);
+	fputs("}\n", stderr);
 	funlockfile(stderr);
+}
+
+static void ebpf_perf_extra(void *le, FILE *f)
+{
+	live_ebpf_perf_json(le, f);
 }
 
 void live_supervise(const struct live_env *env)
@@ -377,9 +388,11 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 				"-1 and empty\n");
 	}
 	lv->ebpf = choose_ebpf(&lv->env);
-	if (lv->ebpf)
+	if (lv->ebpf) {
 		err = live_ebpf_open(&lv->env, &lv->le);
-	else
+		lv->env.perf_extra = ebpf_perf_extra;
+		lv->env.perf_extra_arg = lv->le;
+	} else
 		err = open_pcap_meters(lv);
 	if (err) {
 		live_close(lv);

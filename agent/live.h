@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "dpi.h"
@@ -66,6 +67,9 @@ struct live_env {
 	void *emit_arg;
 	volatile sig_atomic_t *stop;
 	uint64_t perf_report_s;
+	/* appends capture-specific keys to each report line (eBPF: "ebpf") */
+	void (*perf_extra)(void *arg, FILE *f);
+	void *perf_extra_arg;
 	struct live_meter_stats *meters;
 };
 

@@ -633,6 +633,27 @@ struct live_ebpf {
 	struct lctx x;
 };
 
+#define FC_COUNTER_KEY(name, text) [name] = #name,
+static const char *const counter_keys[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_KEY) };
+#undef FC_COUNTER_KEY
+
+void live_ebpf_perf_json(struct live_ebpf *le, FILE *f)
+{
+	const size_t skip = sizeof("FC_CNT_") - 1;
+	uint64_t c[FC_CNT__MAX];
+
+	ebpf_capture_counters(le->x.cap, c);
+	fputs(", \"ebpf\": {", f);
+	for (int i = 0; i < FC_CNT__MAX; i++) {
+		/* the key is the counter's name: FC_CNT_PUNT_FULL -> punt_full */
+		fputs(i ? ", \"" : "\"", f);
+		for (const char *p = counter_keys[i] + skip; *p; p++)
+			fputc(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p, f);
+		fprintf(f, "\": %llu", (unsigned long long)c[i]);
+	}
+	fputc('}', f);
+}
+
 static void flows_free(struct lctx *x)
 {
 	struct flow *f;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "live.h"
 
@@ -35,6 +36,13 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out);
  * or -errno after logging the cause.
  */
 int live_ebpf_run(struct live_ebpf *le);
+
+/*
+ * Append the kernel's counters (FC_COUNTERS in fc_flow.h) to a performance
+ * report line on @f: `, "ebpf": {"packets": N, ...}`, each key the counter's
+ * name in lower case without FC_CNT_.  Called by the supervisor thread.
+ */
+void live_ebpf_perf_json(struct live_ebpf *le, FILE *f);
 
 /* Detach (if still attached) and free. */
 void live_ebpf_close(struct live_ebpf *le);

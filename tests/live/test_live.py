@@ -11,11 +11,18 @@ otherwise every case is skipped with the reason.
 
 Cases: a) replayed mkpcap captures metered live equal the offline result
 (timing columns excepted); b) ping, UDP and TCP exchanges give exact counts;
-c) wall-clock idle and active expiry while no packet arrives; d) errors.
+c) wall-clock idle and active expiry while no packet arrives; d) errors;
+e) eBPF next to libpcap on the same traffic: a TCP bulk transfer over a veth
+with offloads on (TSO, GRO) and off, against the server's TCP_INFO segment
+counts; a flow map of 8 entries under 300 flows (punted, exact, nothing
+lost); VLAN tags held in the skb instead of the frame; the kernel counters
+in the performance report.  Extra veth pairs (10.200.1-3.0/24) live in the
+same namespaces and are deleted after their case.
 """
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -136,14 +143,14 @@ def why_skip():
 class Live:
     """flowsight capturing in NS_B; stderr collected by a thread."""
 
-    def __init__(self, ifaces, args, out_name, perf=True):
+    def __init__(self, ifaces, args, out_name, perf=True, capture=None):
         self.out = os.path.join(TMP, out_name)
         if os.path.exists(self.out):  # readiness is the output appearing
             os.unlink(self.out)
         cmd = [FS]
         for i in ifaces:
             cmd += ["-i", i]
-        cmd += ["--capture", CAPTURE[0], "-F", "jsonl", "-o", self.out] + args
+        cmd += ["--capture", capture or CAPTURE[0], "-F", "jsonl", "-o", self.out] + args
         if perf:
             cmd += ["--performance-report", "1"]
         self.proc = subprocess.Popen(nsexec(NS_B, *cmd), stdout=subprocess.PIPE,
@@ -561,6 +568,338 @@ def _():
     lines = p.stderr.decode().strip().splitlines()
     check(p.returncode == 1, "exit %d" % p.returncode)
     check(any(l.startswith("flowsight: capture: ") for l in lines), "capture choice said: %r" % lines)
+
+
+# ---- e) offloads, map overflow, VLAN, kernel counters (eBPF next to libpcap) --
+
+def need_ebpf():
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        raise Skip("kernel BTF missing: eBPF capture cannot load")
+
+
+def summary_drops(lines):
+    m = [re.search(r"kernel: (\d+) received, (\d+) dropped", l) for l in lines]
+    m = [x for x in m if x]
+    check(len(m) == 1, "one exit summary: %r" % lines)
+    return int(m[0].group(2))
+
+
+# A bulk TCP transfer: UP bytes to the server, DOWN bytes back, then both
+# shut down.  Each end prints its TCP_INFO once its socket is closed (every
+# segment of the connection sent and received): segs_out/segs_in count
+# GSO/GRO segments as the wire would, bytes_sent includes retransmissions.
+TCP_INFO = r"""
+import json, socket, struct, time
+def tcp_info(c, got):
+    deadline = time.time() + 10
+    while True:  # TCP_CLOSE (7)
+        ti = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+        if ti[0] == 7 or time.time() > deadline:
+            break
+        time.sleep(0.01)
+    v = dict(zip(("segs_out", "segs_in"), struct.unpack_from("II", ti, 136)))
+    v.update(zip(("bytes_sent", "bytes_retrans"), struct.unpack_from("QQ", ti, 200)))
+    v.update(state=ti[0], got=got, snd_mss=struct.unpack_from("I", ti, 16)[0],
+             total_retrans=struct.unpack_from("I", ti, 100)[0])
+    print(json.dumps(v), flush=True)
+def drain(c):
+    got = 0
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            return got
+        got += len(d)
+"""
+
+BULK_SERVER = TCP_INFO + r"""
+import sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+got = drain(c)
+c.sendall(b"d" * int(sys.argv[3]))
+c.shutdown(socket.SHUT_WR)
+tcp_info(c, got)
+"""
+
+BULK_CLIENT = TCP_INFO + r"""
+import sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+c.sendall(b"u" * int(sys.argv[3]))
+c.shutdown(socket.SHUT_WR)
+tcp_info(c, drain(c))
+"""
+
+OFFLOADS = {  # ethtool -K on both ends of the pair
+    "on": ["tso", "on", "gso", "on", "gro", "on"],
+    "gro": ["tso", "off", "gso", "on", "gro", "on"],  # the receiver aggregates
+    "off": ["tso", "off", "gso", "off", "gro", "off"],
+}
+
+
+def extra_pair(tag, ip_a, ip_b):
+    """A veth pair fsl-PID-<tag>a/b, with ip_a/24 in NS_A and ip_b/24 in NS_B."""
+    pa, pb = PFX + "-" + tag + "a", PFX + "-" + tag + "b"
+    sh("ip", "-n", NS_A, "link", "add", pa, "type", "veth", "peer", "name", pb, "netns", NS_B)
+    if ip_a:
+        sh("ip", "-n", NS_A, "addr", "add", ip_a + "/24", "dev", pa)
+        sh("ip", "-n", NS_B, "addr", "add", ip_b + "/24", "dev", pb)
+    return pa, pb
+
+
+def del_pair(pa):
+    subprocess.run(["ip", "-n", NS_A, "link", "del", pa], stderr=subprocess.DEVNULL)
+
+
+def bulk_transfer(offloads):
+    """4 MB up, 1 MB back over a fresh veth pair with @offloads, metered at
+    once by both captures with payload accounting (mode 3)."""
+    need_ebpf()
+    if not shutil.which("ethtool"):
+        raise Skip("ethtool not installed (make deps)")
+    up, down = 4_000_000, 1_000_000
+    ip_a, ip_b = "10.200.1.1", "10.200.1.2"
+    pa, pb = extra_pair("o", ip_a, ip_b)
+    try:
+        for ns, i in ((NS_A, pa), (NS_B, pb)):
+            sh(*nsexec(ns, "ethtool", "-K", i, *OFFLOADS[offloads]))
+            sh("ip", "-n", ns, "link", "set", i, "up")
+        args = ["--n-dissections", "0", "--statistical-analysis", "--accounting-mode", "3"]
+        e = Live([pb], args, "bulk-%s-ebpf.jsonl" % offloads, capture="ebpf")
+        # libpcap's default ring (8 blocks of 256 KiB, 50 ms timeout) drops
+        # bursts of 64 KB super-packets when GRO is on; 32 MB keeps them all
+        p = Live([pb], args + ["--socket-buffer-size", str(32 << 20)],
+                 "bulk-%s-pcap.jsonl" % offloads, capture="pcap")
+        srv = server(BULK_SERVER, ip_b, "8081", str(down))
+        ti = json.loads(sh(*nsexec(NS_A, sys.executable, "-c", BULK_CLIENT, ip_b, "8081",
+                                   str(up))).stdout)
+        si = json.loads(srv.communicate(timeout=15)[0])
+        check(ti["state"] == si["state"] == 7 and (ti["got"], si["got"]) == (down, up),
+              "TCP_INFO client %r, server %r" % (ti, si))
+        e.wait_seen(si["segs_in"] + si["segs_out"] + 1)
+        settle()
+        ef = flow(e.stop(), 6, ip_a, ip_b, dst_port=8081)
+        pf = flow(p.stop(), 6, ip_a, ip_b, dst_port=8081)
+    finally:
+        del_pair(pa)
+    check(summary_drops(p.lines) == 0, "libpcap ring drops: %r" % p.lines)
+    # eBPF: every skb counts as its segments, exactly what the server's TCP
+    # received and sent (its SYN-ACK leaves before its socket exists), and
+    # the payload it sent, retransmissions included
+    check((ef["src2dst_packets"], ef["dst2src_packets"], ef["dst2src_bytes"]) ==
+          (si["segs_in"], si["segs_out"] + 1, si["bytes_sent"]),
+          "ebpf %r, server TCP_INFO %r" % (ef, si))
+    check((ef["src2dst_max_ps"], ef["dst2src_max_ps"]) == (ti["snd_mss"], si["snd_mss"]),
+          "ebpf largest segment = MSS: %r, %r" % (ef, ti))
+    # both captures see the same skbs at the same place: the same payload
+    check((pf["src2dst_bytes"], pf["dst2src_bytes"]) == (ef["src2dst_bytes"], ef["dst2src_bytes"]),
+          "payload bytes ebpf %r, pcap %r" % (ef, pf))
+    if ti["total_retrans"] == si["total_retrans"] == 0:
+        check((ef["src2dst_bytes"], ef["dst2src_bytes"]) == (up, down), "payload bytes %r" % ef)
+        check(ef["bidirectional_syn_packets"] == 2 and ef["bidirectional_fin_packets"] == 2,
+              "SYN and FIN once per super-packet: %r" % ef)
+    else:  # a loaded machine: whatever reached the server, each byte at least once
+        check(up <= ef["src2dst_bytes"] <= ti["bytes_sent"], "payload bytes %r, %r" % (ef, ti))
+    return ef, pf, ti, e.reports()[-1]["ebpf"]
+
+
+@case("offloads_on_tso_gso_gro_ebpf_exact")
+def _():
+    ef, pf, ti, kc = bulk_transfer("on")
+    check(kc["gso_skbs"] > 0 and kc["segments"] > kc["gso_skbs"], "super-packets seen: %r" % kc)
+    # libpcap sees each super-packet as one packet: fewer, larger ones
+    check(pf["src2dst_packets"] < ef["src2dst_packets"] and pf["src2dst_max_ps"] > ti["snd_mss"],
+          "pcap sees super-packets: %r" % pf)
+
+
+@case("offloads_gro_only_ebpf_exact")
+def _():
+    ef, pf, ti, kc = bulk_transfer("gro")
+    check(kc["gso_skbs"] > 0, "GRO aggregates seen: %r" % kc)
+    check(pf["src2dst_packets"] < ef["src2dst_packets"] and pf["src2dst_max_ps"] > ti["snd_mss"],
+          "pcap sees GRO aggregates on ingress: %r" % pf)
+
+
+@case("offloads_off_ebpf_equals_pcap")
+def _():
+    ef, pf, ti, kc = bulk_transfer("off")
+    # Linux TCP always builds GSO skbs: with offloads off software GSO splits
+    # them after the TC egress hook, so libpcap sees wire packets while the
+    # eBPF capture counts the same segments from the skb
+    for k in ("packets", "bytes", "min_ps", "max_ps"):
+        for d in ("src2dst_", "dst2src_"):
+            check(ef[d + k] == pf[d + k], "%s: ebpf %r, pcap %r" % (d + k, ef, pf))
+
+
+SINK = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+MANY_UDP = r"""
+import socket, sys
+dst, src, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 20000 + i))
+    for _ in range(1 + i % 5):
+        s.sendto(b"m" * (10 + i), (dst, 7000))
+    s.close()
+"""
+
+
+@case("ebpf_map_full_punts_exact")
+def _():
+    need_ebpf()
+    n = 300
+    want = {20000 + i: (1 + i % 5, (1 + i % 5) * (14 + 20 + 8 + 10 + i)) for i in range(n)}
+    lv = Live([T_B], ["--n-dissections", "0", "--ebpf-map-entries", "8", "-v"],
+              "mapfull.jsonl", capture="ebpf")
+    server(SINK, IP_B, "7000")
+    client(MANY_UDP, IP_B, IP_A, str(n))
+    rep = lv.wait_seen(sum(p for p, _ in want.values()))
+    lv.stop()
+    rows = [r for r in lv.rows() if r["protocol"] == 17 and r["dst_port"] == 7000]
+    got = {r["src_port"]: (r["bidirectional_packets"], r["bidirectional_bytes"]) for r in rows}
+    check(len(rows) == n and got == want,
+          "%d flows, %d differ: %r" % (len(rows), sum(got.get(k) != v for k, v in want.items()),
+                                       sorted((k, got.get(k), v) for k, v in want.items()
+                                              if got.get(k) != v)[:5]))
+    punted = [l for l in lv.lines if "punted to userspace: flow map full: " in l]
+    check(len(punted) == 1 and int(punted[0].rsplit(" ", 1)[1]) > 0,
+          "punts counted in the exit summary: %r" % lv.lines)
+    check(not any("lost" in l.lower() for l in lv.lines if not l.startswith("{")),
+          "nothing lost: %r" % lv.lines)
+    kc = lv.reports()[-1]["ebpf"]
+    check(kc["punt_full"] > 0 and kc["punt_lost"] == 0 and kc["sample_lost"] == 0,
+          "report counters %r" % kc)
+
+
+# 802.1Q-tagged IPv4/UDP frames from a packet socket: sizes N give frames of
+# 14 + 4 + 20 + 8 + N bytes.  The receiving kernel takes the tag out of the
+# frame into the skb (as a driver with rx-vlan-hw-parse does) before any
+# capture hook sees it.
+INJECT = r"""
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+iface, src, dst, sp, dp, vid = sys.argv[1:7]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+for n in map(int, sys.argv[7].split(",")):
+    udp = struct.pack("!HHHH", int(sp), int(dp), 8 + n, 0) + b"v" * n
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    tag = struct.pack("!HH", 0x8100, int(vid)) if int(vid) else b""
+    s.send(b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01" + tag + b"\x08\x00" + ip + udp)
+"""
+
+
+def vlan_flow_exact(rows, src, dst, sizes_fwd, sizes_back, what):
+    f = flow(rows, 17, src, dst)
+    hdr = 14 + 4 + 20 + 8
+    check(f["vlan_id"] == 100, "%s: vlan_id %r" % (what, f))
+    check((f["src2dst_packets"], f["dst2src_packets"]) == (len(sizes_fwd), len(sizes_back)),
+          "%s: packets %r" % (what, f))
+    check((f["src2dst_bytes"], f["dst2src_bytes"]) ==
+          (sum(n + hdr for n in sizes_fwd), sum(n + hdr for n in sizes_back)),
+          "%s: bytes %r" % (what, f))
+    check(f["src2dst_max_ps"] == max(sizes_fwd) + hdr
+          and f["dst2src_min_ps"] == min(sizes_back) + hdr, "%s: sizes %r" % (what, f))
+
+
+@case("vlan_tag_removed_by_kernel_exact")
+def _():
+    need_ebpf()
+    fwd, back = [10, 100, 1000], [20, 200]
+    args = ["--n-dissections", "0", "--statistical-analysis"]
+    e = Live([R_B], args, "vlan-ebpf.jsonl", capture="ebpf")
+    p = Live([R_B], args, "vlan-pcap.jsonl", capture="pcap")
+    # ingress on R_B: tag in the skb, not in the frame; egress: in the frame
+    sh(*nsexec(NS_A, sys.executable, "-c", INJECT, R_A, "10.200.3.1", "10.200.3.2", "4000",
+               "5000", "100", ",".join(map(str, fwd))))
+    sh(*nsexec(NS_B, sys.executable, "-c", INJECT, R_B, "10.200.3.2", "10.200.3.1", "5000",
+               "4000", "100", ",".join(map(str, back))))
+    e.wait_seen(len(fwd) + len(back))
+    settle()
+    for lv, name in ((e, "ebpf"), (p, "pcap")):
+        vlan_flow_exact(lv.stop(), "10.200.3.1", "10.200.3.2", fwd, back, name)
+
+
+@case("vlan_subinterface_offload_exact")
+def _():
+    need_ebpf()
+    if not shutil.which("ethtool"):
+        raise Skip("ethtool not installed (make deps)")
+    sizes = [1, 64, 200, 512, 1000, 1400]
+    ip_a, ip_b = "10.200.2.1", "10.200.2.2"
+    pa, pb = extra_pair("v", None, None)
+    qa, qb = PFX + "-qa", PFX + "-qb"
+    try:
+        r = sh("ip", "-n", NS_A, "link", "add", "link", pa, "name", qa, "type", "vlan", "id", "100",
+               check_rc=False)
+        if r.returncode:
+            raise Skip("no 802.1Q VLAN devices in this kernel (CONFIG_VLAN_8021Q): %s"
+                       % r.stderr.decode().strip())
+        sh("ip", "-n", NS_B, "link", "add", "link", pb, "name", qb, "type", "vlan", "id", "100")
+        for ns, par, q, ip in ((NS_A, pa, qa, ip_a), (NS_B, pb, qb, ip_b)):
+            sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", q)
+            sh("ip", "-n", ns, "link", "set", par, "up")
+            sh("ip", "-n", ns, "link", "set", q, "up")
+        # tx-vlan-hw-insert on: the tag travels in the skb, off: in the frame
+        for txvlan in ("on", "off"):
+            for ns, par in ((NS_A, pa), (NS_B, pb)):
+                sh(*nsexec(ns, "ethtool", "-K", par, "rxvlan", txvlan, "txvlan", txvlan))
+            args = ["--n-dissections", "0", "--statistical-analysis"]
+            e = Live([pb], args, "vsub-%s-ebpf.jsonl" % txvlan, capture="ebpf")
+            p = Live([pb], args, "vsub-%s-pcap.jsonl" % txvlan, capture="pcap")
+            srv = server(UDP_SERVER, ip_b, "5001", str(len(sizes)))
+            client(UDP_CLIENT, ip_b, "5001", ip_a, ",".join(map(str, sizes)))
+            srv.wait(timeout=10)
+            settle()
+            for lv, name in ((e, "ebpf"), (p, "pcap")):
+                rows = [r for r in lv.stop() if r["protocol"] == 17]
+                vlan_flow_exact(rows, ip_a, ip_b, sizes, [n // 2 for n in sizes],
+                                "%s txvlan %s" % (name, txvlan))
+    finally:
+        del_pair(pa)
+
+
+EBPF_COUNTERS = ["packets", "metered", "gso_skbs", "segments", "not_ip", "trunc", "fragment",
+                 "ipv6_ext", "dup_iface", "punt_complex", "punt_full", "punt_busy", "punt_lost",
+                 "samples", "sample_lost", "ctl_full"]
+
+
+@case("performance_report_ebpf_counters")
+def _():
+    need_ebpf()
+    lv = Live([R_B], ["--n-dissections", "0"], "perf-ebpf.jsonl", capture="ebpf")
+    sh(*nsexec(NS_A, sys.executable, "-c", INJECT, R_A, "10.200.3.1", "10.200.3.2", "4000",
+               "5000", "0", "1,2,3,4,5"))
+    lv.wait_seen(5)
+    n = len(lv.reports())
+    deadline = time.time() + 5
+    while len(lv.reports()) == n and time.time() < deadline:  # one more, after the drain
+        time.sleep(0.05)
+    lv.stop()
+    rep = lv.reports()[-1]
+    check(list(rep) == ["flows_expired", "packets_processed", "packets_ignored",
+                        "packets_dropped_filtered_by_kernel", "meters_packets_processing_balance",
+                        "ebpf"], "NFStream's keys, then ebpf: %r" % list(rep))
+    want = dict.fromkeys(EBPF_COUNTERS, 0)
+    want.update(packets=5, metered=5, samples=1)  # one flow, one sample (the MACs)
+    check(rep["ebpf"] == want and list(rep["ebpf"]) == EBPF_COUNTERS,
+          "kernel counters %r" % rep["ebpf"])
+    check(rep["packets_processed"] == 5, "5 packets metered: %r" % rep)
 
 
 # ---- the same cases with --capture ebpf ------------------------------------
