@@ -52,6 +52,7 @@
 #define MAX_TUPLES (1u << 21)
 #define MAX_PROCS (1u << 17)
 #define MAX_LOSS 64
+#define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
 
 static const char *const how_names[] = {
 #define HOW_NAME(name, label) label,
@@ -114,6 +115,11 @@ static const struct hook hooks[] = {
 	  "exited processes are kept for the retention time after their last record" },
 	{ "fs_iter_task_file", "iter/task_file", HK_ITER, NULL,
 	  "sockets older than flowsight are named at their next send or receive" },
+	{ "fs_iter_tcp", "iter/tcp", HK_ITER, NULL,
+	  "TCP connections the kernel finishes after close() are labelled by the local "
+	  "address (kernel) or their bound port" },
+	{ "fs_iter_udp", "iter/udp", HK_ITER, NULL,
+	  "in-kernel UDP sockets (tunnels) are labelled by the local address (kernel)" },
 };
 #define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
 
@@ -168,6 +174,11 @@ struct loss_win {
 	uint64_t from_ns, to_ns;
 };
 
+struct pool {
+	void *head; /* free entries, linked through their first word */
+	uint32_t n;
+};
+
 struct attr {
 	struct sockets_bpf *skel;
 	struct bpf_link *links[N_HOOKS];
@@ -189,6 +200,7 @@ struct attr {
 	struct cg_ent *cgs[256];
 	uint32_t n_socks, n_tups, n_procs;
 	uint64_t evicted;
+	struct pool sock_pool, tup_pool;
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
 	uint64_t loss_check_ns;
@@ -243,6 +255,47 @@ static uint32_t hash_tup(const struct tup_key *k)
 	return hash64(h);
 }
 
+/*
+ * Recycled entries.  Sockets and tuples come and go at the connection rate;
+ * reusing them spares malloc's thread arena its grow and trim (an mprotect
+ * system call each, thousands a second under a connect loop).
+ */
+#define POOL_MAX 65536
+
+static void *pool_get(struct pool *p, size_t size)
+{
+	void *e = p->head;
+
+	if (!e)
+		return calloc(1, size);
+	p->head = *(void **)e;
+	p->n--;
+	memset(e, 0, size);
+	return e;
+}
+
+static void pool_put(struct pool *p, void *e)
+{
+	if (p->n >= POOL_MAX) {
+		free(e);
+		return;
+	}
+	*(void **)e = p->head;
+	p->head = e;
+	p->n++;
+}
+
+static void pool_drain(struct pool *p)
+{
+	while (p->head) {
+		void *e = p->head;
+
+		p->head = *(void **)e;
+		free(e);
+	}
+	p->n = 0;
+}
+
 static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
 {
 	for (struct sock_ent *s = a->socks[hash64(cookie)]; s; s = s->next)
@@ -258,7 +311,7 @@ static struct sock_ent *sock_get(struct attr *a, uint64_t cookie)
 
 	if (s || a->n_socks >= MAX_SOCKS)
 		return s;
-	s = calloc(1, sizeof(*s));
+	s = pool_get(&a->sock_pool, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cookie = cookie;
@@ -441,7 +494,7 @@ static void tup_evict_oldest(struct attr *a)
 		struct tup_ent *t = *victim;
 
 		*victim = t->next;
-		free(t);
+		pool_put(&a->tup_pool, t);
 		a->n_tups--;
 		a->evicted++;
 	}
@@ -484,7 +537,7 @@ static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t
 	}
 	if (a->n_tups >= MAX_TUPLES)
 		tup_evict_oldest(a);
-	t = calloc(1, sizeof(*t));
+	t = pool_get(&a->tup_pool, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->k = *k;
@@ -522,7 +575,7 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
 	switch (e->h.kind) {
 	case FC_SEV_TUPLE:
 	case FC_SEV_OWNER:
-		s = sock_get(a, e->cookie);
+		s = e->cookie ? sock_get(a, e->cookie) : NULL;
 		if (s) {
 			/* an owner named in process context beats one inferred */
 			if (e->owner.tgid && (!s->owner.tgid || s->how == FC_HOW_LISTENER ||
@@ -530,6 +583,8 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
 					      e->how != FC_HOW_LISTENER)) {
 				s->owner = e->owner;
 				s->how = e->how;
+			} else if (!s->owner.tgid && e->how == FC_HOW_KERNEL) {
+				s->how = FC_HOW_KERNEL; /* held by no process (iter/tcp, udp) */
 			}
 			if (e->others > s->others)
 				s->others = e->others;
@@ -663,12 +718,17 @@ static void check_loss(struct attr *a)
 	a->loss_check_ns = now;
 }
 
-/* Drop what no flow can need any more. */
-static void purge(struct attr *a)
+/*
+ * Drop what no flow can need any more, in buckets [@from, @to) of every
+ * table.  Called for one slice per tick so that a full pass takes
+ * PURGE_SLICES ticks: the cost follows the table size, not the event rate,
+ * and never holds the lock long.
+ */
+static void purge(struct attr *a, uint32_t from, uint32_t to)
 {
 	uint64_t now = mono_ns();
 
-	for (uint32_t b = 0; b < NBUCKETS; b++) {
+	for (uint32_t b = from; b < to; b++) {
 		for (struct tup_ent **pp = &a->tups[b]; *pp;) {
 			struct tup_ent *t = *pp;
 			struct sock_ent *s = t->cookie ? sock_find(a, t->cookie) : NULL;
@@ -676,20 +736,20 @@ static void purge(struct attr *a)
 
 			if ((!s || s->close_ns) && end + a->retain_ns < now) {
 				*pp = t->next;
-				free(t);
+				pool_put(&a->tup_pool, t);
 				a->n_tups--;
 			} else {
 				pp = &t->next;
 			}
 		}
 	}
-	for (uint32_t b = 0; b < NBUCKETS; b++) {
+	for (uint32_t b = from; b < to; b++) {
 		for (struct sock_ent **pp = &a->socks[b]; *pp;) {
 			struct sock_ent *s = *pp;
 
 			if (s->close_ns && s->close_ns + a->retain_ns < now) {
 				*pp = s->next;
-				free(s);
+				pool_put(&a->sock_pool, s);
 				a->n_socks--;
 			} else {
 				pp = &s->next;
@@ -712,22 +772,20 @@ static void purge(struct attr *a)
 static void *event_thread(void *arg)
 {
 	struct attr *a = arg;
-	uint64_t last_purge = mono_ns();
+	uint32_t slice = 0;
 
 	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED)) {
-		uint64_t now;
+		const uint32_t per = NBUCKETS / PURGE_SLICES;
 
 		/* records come without wakeups (BPF_RB_NO_WAKEUP): read on a clock */
 		usleep(100000);
 		pthread_mutex_lock(&a->lock);
 		ring_buffer__consume(a->rb);
 		check_loss(a);
-		now = mono_ns();
-		if (now - last_purge > 1000000000ull) {
+		if (slice % 10 == 0)
 			a->mono_to_real_ns = real_minus_mono();
-			purge(a);
-			last_purge = now;
-		}
+		purge(a, slice * per, (slice + 1) * per);
+		slice = (slice + 1) % PURGE_SLICES;
 		pthread_mutex_unlock(&a->lock);
 	}
 	return NULL;
@@ -749,6 +807,8 @@ static bool valid_for(struct attr *a, const struct tup_ent *t, uint64_t first_ms
 		return false; /* a later socket on the same tuple */
 	if (s && s->close_ns && to_real_ms(a, s->close_ns) + GRACE_MS < first_ms)
 		return false; /* ended before the flow began: stale */
+	if (t->cookie && !s && t->last_ns + a->retain_ns < mono_ns())
+		return false; /* its socket was purged; the tuple awaits its slice */
 	return true;
 }
 
@@ -785,6 +845,12 @@ static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uin
 			out->how = t->from_listener ? FC_HOW_LISTENER
 			         : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
 			out->others = s->others;
+			return true;
+		}
+		if (s && s->how == FC_HOW_KERNEL) {
+			out->owner = NULL; /* the kernel's own socket: no process */
+			out->how = FC_HOW_KERNEL;
+			out->others = 0;
 			return true;
 		}
 	}
@@ -934,8 +1000,14 @@ static void user_name(uint32_t uid, char *out, size_t n)
 static void fill(struct attr *a, const struct owner_pick *o, struct attr_result *r)
 {
 	const struct fc_proc *p = o->owner;
-	struct proc_ent *pe = proc_of_owner(a, p);
+	struct proc_ent *pe;
 	size_t j = 0;
+
+	if (!p) {
+		r->how = how_names[o->how < FC_HOW_MAX ? o->how : 0];
+		return;
+	}
+	pe = proc_of_owner(a, p);
 
 	r->pid = p->tgid;
 	r->ppid = p->ppid;
@@ -1002,7 +1074,7 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 			}
 		}
 		/* the bound port of a listener is the listener's, by label */
-		if (found && f->protocol == IPPROTO_TCP)
+		if (found && o.owner && f->protocol == IPPROTO_TCP)
 			o.how = FC_HOW_LISTENER;
 	}
 	if (found) {
@@ -1263,7 +1335,7 @@ static uint64_t our_netns(void)
 int attr_open(const struct attr_opts *o, struct attr **out)
 {
 	struct attr *a = calloc(1, sizeof(*a));
-	size_t it = N_HOOKS, attached = 0;
+	size_t attached = 0;
 	int err;
 
 	if (!a)
@@ -1295,10 +1367,8 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 
 		if (a->disabled[i])
 			continue;
-		if (hooks[i].kind == HK_ITER) {
-			it = i;
-			continue;
-		}
+		if (hooks[i].kind == HK_ITER)
+			continue; /* run once below, after the hooks are attached */
 		a->links[i] = hooks[i].kind == HK_CGROUP ? bpf_program__attach_cgroup(p, a->cg_fd)
 							  : bpf_program__attach(p);
 		if (!a->links[i]) {
@@ -1319,8 +1389,10 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		err = -ENOTSUP;
 		goto fail;
 	}
-	if (it < N_HOOKS)
-		list_preexisting(a, it);
+	/* task_file first: the socket tables skip what it named */
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (hooks[i].kind == HK_ITER && !a->disabled[i])
+			list_preexisting(a, i);
 	err = pthread_create(&a->thread, NULL, event_thread, a);
 	if (err) {
 		err = -err;
@@ -1388,6 +1460,8 @@ void attr_close(struct attr *a)
 			free(c);
 		}
 	}
+	pool_drain(&a->sock_pool);
+	pool_drain(&a->tup_pool);
 	free(a->local);
 	if (a->cg_fd >= 0)
 		close(a->cg_fd);

@@ -183,8 +183,9 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 }
 
 /* Announce @t for this socket unless it was announced lately.  A lost
- * record leaves the hash out, so the next packet retries. */
-static __always_inline void announce_as(struct sk_owner *st, __u64 cookie, const struct tuple *t,
+ * record leaves the hash out, so the next packet retries.  True when @t is
+ * known to userspace (now or before). */
+static __always_inline bool announce_as(struct sk_owner *st, __u64 cookie, const struct tuple *t,
 					__u8 how)
 {
 	__u64 h = tuple_hash(t);
@@ -193,12 +194,13 @@ static __always_inline void announce_as(struct sk_owner *st, __u64 cookie, const
 #pragma unroll
 	for (i = 0; i < N_RECENT; i++)
 		if (st->recent[i] == h)
-			return;
+			return true;
 	if (!emit_sock(FC_SEV_TUPLE, cookie, st, t, how))
-		return;
+		return false;
 	i = st->next_recent++ & (N_RECENT - 1);
 	st->recent[i] = h;
 	st->announced = 1;
+	return true;
 }
 
 static __always_inline void announce(struct sk_owner *st, __u64 cookie, const struct tuple *t)
@@ -275,8 +277,8 @@ static __always_inline __u64 netns_of(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
 }
 
-/* Tuple of a socket from its own fields (connected or bound). */
-static __always_inline int tuple_of_sk(const struct sock *sk, struct tuple *t)
+/* Tuple of a socket from its common fields, for transport @protocol. */
+static __always_inline int tuple_of_skc(const struct sock *sk, struct tuple *t, __u8 protocol)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
@@ -303,7 +305,7 @@ static __always_inline int tuple_of_sk(const struct sock *sk, struct tuple *t)
 	} else {
 		return -1;
 	}
-	t->protocol = BPF_CORE_READ(sk, sk_protocol);
+	t->protocol = protocol;
 	if (t->protocol == IPPROTO_TCP || t->protocol == IPPROTO_UDP) {
 		t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -311,6 +313,12 @@ static __always_inline int tuple_of_sk(const struct sock *sk, struct tuple *t)
 			t->flags |= FC_TF_REMOTE_ANY;
 	}
 	return 0;
+}
+
+/* Tuple of a full socket from its own fields (connected or bound). */
+static __always_inline int tuple_of_sk(const struct sock *sk, struct tuple *t)
+{
+	return tuple_of_skc(sk, t, BPF_CORE_READ(sk, sk_protocol));
 }
 
 /* Tuple of a struct bpf_sock (cgroup hooks): local side only. */
@@ -524,6 +532,11 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || !inet_family(sk->family))
 		return 1;
+	/* A connected TCP socket whose tuple is announced sends nothing new:
+	 * leave before parsing (most packets of a host take this exit). */
+	st = bpf_sk_storage_get(&sk_owners, sk, 0, 0);
+	if (st && st->fixed && st->cookie == bpf_get_socket_cookie(skb))
+		return 1;
 	if (skb->protocol == ETH_P_IP_BE) {
 		struct iphdr ip;
 
@@ -574,6 +587,7 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 		st->cookie = cookie;
 		st->others = 0;
 		st->announced = 0;
+		st->fixed = 0;
 		forget_announced(st);
 		if (clone)
 			st->how = FC_HOW_LISTENER;
@@ -583,7 +597,10 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 	if (!st->netns && netns_helper)
 		st->netns = bpf_get_netns_cookie(skb);
 	/* a listener sends for connections not yet accepted (SYN-ACK) */
-	announce_as(st, cookie, &t, sk->state == BPF_TCP_LISTEN ? FC_HOW_LISTENER : st->how);
+	if (sk->state == BPF_TCP_LISTEN)
+		announce_as(st, cookie, &t, FC_HOW_LISTENER);
+	else if (announce_as(st, cookie, &t, st->how) && t.protocol == IPPROTO_TCP)
+		st->fixed = 1; /* a TCP socket past listen has one tuple for life */
 	return 1;
 }
 
@@ -834,5 +851,92 @@ int fs_iter_task_file(struct bpf_iter__task_file *ctx)
 	e.ip_version = t.ip_version;
 	e.flags = t.flags;
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
+	return 0;
+}
+
+/*
+ * The socket tables (iter/tcp, iter/udp, run after iter/task_file): the
+ * sockets no descriptor holds.  Their packets are the kernel's own: TCP
+ * connections finishing after close() (orphans, TIME_WAIT) and in-kernel
+ * sockets (tunnels, network file systems).  Each is announced with how
+ * KERNEL and no owner, so its flows say `kernel` exactly instead of falling
+ * back to a bound port.  Sockets waiting in an accept queue (no descriptor
+ * yet, not dead) are skipped: their listener's bound port names them.
+ * Only the iterating process's namespace is walked.
+ */
+static __always_inline void iter_kernel_sock(struct seq_file *seq, struct sock *sk, __u64 cookie,
+					     __u8 protocol)
+{
+	struct fc_sock_event e = {};
+	struct tuple t;
+
+	if (tuple_of_skc(sk, &t, protocol))
+		return;
+	e.h.ts_ns = bpf_ktime_get_ns();
+	e.h.kind = FC_SEV_TUPLE;
+	e.h.netns = netns_of(sk);
+	e.cookie = cookie;
+	e.how = FC_HOW_KERNEL;
+	__builtin_memcpy(e.laddr, t.laddr, 16);
+	__builtin_memcpy(e.raddr, t.raddr, 16);
+	e.lport = t.lport;
+	e.rport = t.rport;
+	e.protocol = t.protocol;
+	e.ip_version = t.ip_version;
+	e.flags = t.flags;
+	bpf_seq_write(seq, &e, sizeof(e));
+}
+
+/* A full socket: kernel-held, or owned (skipped: iter/task_file named it). */
+static __always_inline void iter_full_sock(struct seq_file *seq, struct sock *sk)
+{
+	struct sk_owner *st = bpf_sk_storage_get(&sk_owners, sk, 0, 0);
+	bool dead = BPF_CORE_READ(sk, __sk_common.skc_flags) & (1ul << SOCK_DEAD);
+	__u64 cookie = bpf_get_socket_cookie(sk);
+
+	if (st && st->have && st->cookie == cookie)
+		return;
+	if (!dead && !BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
+		return; /* a descriptor holds it, or it waits in an accept queue */
+	/* storage so that its TCP_CLOSE / release ends the tuple */
+	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->cookie = cookie;
+		st->how = FC_HOW_KERNEL;
+		st->announced = 1;
+	}
+	iter_kernel_sock(seq, sk, cookie, BPF_CORE_READ(sk, sk_protocol));
+}
+
+SEC("iter/tcp")
+int fs_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_timewait_sock *tw;
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp) {
+		iter_full_sock(ctx->meta->seq, (struct sock *)tp);
+		return 0;
+	}
+	tw = bpf_skc_to_tcp_timewait_sock(skc);
+	/* closed by its process, ended by the kernel (TIME_WAIT, or FIN_WAIT2
+	 * of an orphan, which Linux keeps as a timewait socket too) */
+	if (tw)
+		iter_kernel_sock(ctx->meta->seq, (struct sock *)skc, bpf_get_socket_cookie(skc),
+				 IPPROTO_TCP);
+	return 0; /* request sockets: their listener's port */
+}
+
+SEC("iter/udp")
+int fs_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *up = ctx->udp_sk;
+
+	if (up)
+		iter_full_sock(ctx->meta->seq, (struct sock *)up);
 	return 0;
 }

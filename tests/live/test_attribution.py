@@ -13,7 +13,9 @@ skipped with the reason.
 Cases: 1000 short-lived processes (TCP, connected and unconnected UDP, IPv4
 and IPv6) attributed at 100% with both captures, next to NFStream's method
 (/proc polled every 100 ms, in the harness only); servers that accept and
-answer; a connection older than flowsight; ping; kernel replies; a socket
+answer; a connection older than flowsight; ping; kernel replies; sockets no
+process holds (an orphaned connection, the kernel's VXLAN socket: iter/tcp
+and iter/udp) against the same without those iterators; a socket
 used after fork; a container cgroup; a kernel without some hooks; socket
 events lost in a tiny ring buffer are marked, never mislabelled.
 """
@@ -141,12 +143,12 @@ class Proc:
 
 
 class Flowsight:
-    def __init__(self, capture, mode, env=None, out_name="flows.jsonl"):
+    def __init__(self, capture, mode, env=None, out_name="flows.jsonl", args=()):
         self.out = os.path.join(TMP, out_name)
         if os.path.exists(self.out):
             os.unlink(self.out)
         cmd = [FS, "-i", T_A, "--capture", capture, "--system-visibility-mode", str(mode),
-               "-F", "jsonl", "-o", self.out, "--idle-timeout", "30"]
+               "-F", "jsonl", "-o", self.out, "--idle-timeout", "30"] + list(args)
         e = dict(os.environ)
         e.update(env or {})
         self.proc = subprocess.Popen(nsexec(NS_A, *cmd), stdout=subprocess.DEVNULL,
@@ -159,6 +161,14 @@ class Flowsight:
         while not os.path.exists(self.out):
             check(self.proc.poll() is None, "flowsight ended at start: %r" % self.lines)
             check(time.time() < deadline, "flowsight not ready after 20 s")
+            time.sleep(0.02)
+
+    def ready(self, timeout=20):
+        """Wait until attribution is set up (its start-up line, printed with -v)."""
+        deadline = time.time() + timeout
+        while not any("sockets found at start" in l for l in self.lines):
+            check(self.proc.poll() is None, "flowsight ended at start: %r" % self.lines)
+            check(time.time() < deadline, "attribution not ready: %r" % self.lines)
             time.sleep(0.02)
 
     def _read(self):
@@ -334,6 +344,94 @@ def _():
 @case("servers_preexisting_ping_kernel_fork_pcap_mode1")
 def _():
     servers_and_more("pcap", 1)
+
+
+ORPHAN_SERVER = r"""
+import json, os, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(8)
+print(json.dumps({"pid": os.getpid(), "name": open("/proc/self/comm").read().strip()}),
+      flush=True)
+for _ in range(int(sys.argv[2])):
+    c, _ = s.accept(); c.close()  # FIN sent; the peer never closes: FIN_WAIT2, orphaned
+    print(json.dumps({"closed": 1}), flush=True)
+sys.stdin.read()  # the listener lives on, owned by this process
+"""
+
+LATE_CLIENT = r"""
+import json, socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+print(json.dumps({"lport": c.getsockname()[1]}), flush=True)
+sys.stdin.readline()
+c.send(b"late")  # reaches an orphan: its kernel answers with a RST
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"\x08" + b"\x00" * 15, (sys.argv[1], 4789))  # to the kernel's VXLAN socket
+print(json.dumps({"uport": u.getsockname()[1]}), flush=True)
+"""
+
+
+class Script:
+    """An inline Python process whose JSON lines are read one by one."""
+
+    def __init__(self, ns, script, *args):
+        self.p = subprocess.Popen(nsexec(ns, PY, "-c", script, *args), stdout=subprocess.PIPE,
+                                  stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        PROCS.append(self.p)
+
+    def line(self):
+        l = self.p.stdout.readline()
+        check(l, "script ended early")
+        return json.loads(l)
+
+    def go(self):
+        self.p.stdin.write(b"go\n")
+        self.p.stdin.flush()
+
+
+def kernel_held(disable):
+    """Two sockets no process holds, both older than flowsight: an accepted
+    TCP connection its server closed (FIN_WAIT2, orphaned) and the kernel's
+    VXLAN UDP socket.  Returns the flows of the late data to each."""
+    vx = PFX[-8:] + "vx"
+    sh("ip", "-n", NS_A, "link", "add", vx, "type", "vxlan", "id", "42", "dstport", "4789",
+       "dev", T_A)
+    try:
+        sh("ip", "-n", NS_A, "link", "set", vx, "up")
+        srv = Script(NS_A, ORPHAN_SERVER, "8090", "1")
+        me = srv.line()
+        cl = Script(NS_B, LATE_CLIENT, IP_A, "8090")
+        lport = cl.line()["lport"]
+        srv.line()  # closed: A's end is an orphan now
+        fs = Flowsight("ebpf", 2, env={"FLOWSIGHT_ATTR_DISABLE": disable} if disable else None,
+                       args=["-v"])
+        fs.ready()  # the socket tables were read: the orphan is known
+        cl.go()
+        uport = cl.line()["uport"]
+        time.sleep(0.5)
+        rows = fs.stop()
+        srv.p.kill()
+    finally:
+        sh("ip", "-n", NS_A, "link", "del", vx)
+    return me, find(rows, 6, IP_B, lport, IP_A, 8090), find(rows, 17, IP_B, uport, IP_A, 4789), fs
+
+
+@case("kernel_held_sockets_iter_tcp_udp")
+def _():
+    probe = subprocess.run(["ip", "-n", NS_A, "link", "add", PFX[-8:] + "vx", "type", "vxlan",
+                            "id", "1", "dstport", "4789", "dev", T_A], stderr=subprocess.PIPE)
+    if probe.returncode:
+        raise Skip("no VXLAN device in this kernel (CONFIG_VXLAN): no in-kernel UDP socket "
+                   "to find: " + probe.stderr.decode().strip())
+    sh("ip", "-n", NS_A, "link", "del", PFX[-8:] + "vx")
+    _, tcp, udp, _ = kernel_held("")
+    expect(tcp, -1, "", "kernel", "RST of an orphaned connection (iter/tcp)")
+    expect(udp, -1, "", "kernel", "datagram to the kernel's VXLAN socket (iter/udp)")
+    # the control: without the socket tables the orphan's RST would be
+    # taken for its listener's, and the VXLAN socket would be nobody's
+    me, tcp, udp, fs = kernel_held("iter/tcp,iter/udp")
+    expect(tcp, me["pid"], me["name"], "listener", "same RST without iter/tcp (bound port)")
+    expect(udp, -1, "", "", "same datagram without iter/udp")
+    check(any("hook iter/tcp unavailable" in l for l in fs.lines), "no message: %r" % fs.lines)
 
 
 @case("container_cgroup")
