@@ -304,13 +304,47 @@ static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
 	return NULL;
 }
 
+/*
+ * At the cap, drop the socket that closed first among a sample of buckets
+ * (counted as evicted).  Its tuples then match nothing: a flow that needed
+ * it goes unattributed, never to another owner.
+ */
+static void sock_evict_oldest(struct attr *a)
+{
+	static uint32_t cursor;
+	struct sock_ent **victim = NULL;
+	uint64_t oldest = UINT64_MAX;
+
+	for (int n = 0; n < 64 || (!victim && n < (int)NBUCKETS); n++) {
+		uint32_t b = cursor++ & (NBUCKETS - 1);
+
+		for (struct sock_ent **pp = &a->socks[b]; *pp; pp = &(*pp)->next)
+			if ((*pp)->close_ns && (*pp)->close_ns < oldest) {
+				oldest = (*pp)->close_ns;
+				victim = pp;
+			}
+	}
+	if (victim) {
+		struct sock_ent *s = *victim;
+
+		*victim = s->next;
+		pool_put(&a->sock_pool, s);
+		a->n_socks--;
+		a->evicted++;
+	}
+}
+
 static struct sock_ent *sock_get(struct attr *a, uint64_t cookie)
 {
 	struct sock_ent *s = sock_find(a, cookie);
 	uint32_t b = hash64(cookie);
 
-	if (s || a->n_socks >= MAX_SOCKS)
+	if (s)
 		return s;
+	if (a->n_socks >= MAX_SOCKS)
+		sock_evict_oldest(a);
+	if (a->n_socks >= MAX_SOCKS)
+		return NULL; /* every socket held is open */
 	s = pool_get(&a->sock_pool, sizeof(*s));
 	if (!s)
 		return NULL;
