@@ -14,7 +14,9 @@ target, only when it cannot run.
   tools/bench_attr.py [SECONDS_PER_RUN] [ROUNDS] [CAPTURE]
 """
 import atexit
+import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -28,6 +30,7 @@ NS_A, NS_B = PFX + "-a", PFX + "-b"
 T_A, T_B = PFX + "-ta", PFX + "-tb"
 IP_A, IP_B = "10.202.0.1", "10.202.0.2"
 PROCS = []
+SERVER_PID = []
 
 SERVER = """
 import socket
@@ -76,11 +79,48 @@ def setup():
     sh("ip", "-n", NS_A, "link", "set", T_A, "up")
     sh("ip", "-n", NS_B, "link", "set", T_B, "up")
     # RST-closed connections (SO_LINGER 0) leave no TIME_WAIT to exhaust ports
-    PROCS.append(subprocess.Popen(nsexec(NS_B, sys.executable, "-c", SERVER)))
+    srv = subprocess.Popen(nsexec(NS_B, sys.executable, "-c", SERVER))
+    PROCS.append(srv)
+    SERVER_PID.append(srv.pid)  # ip netns exec execs python: the same pid
     time.sleep(0.5)
 
 
-def one_run(secs, mode, capture, tmp):
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    """utime + stime of a process, all its threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / TCK
+
+
+def attr_bpf_ns(pid):
+    """Run time of the attribution programs (sockets.bpf.c) that process
+    @pid holds, from the kernel's BPF statistics."""
+    ids = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf-prog":
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
+        except OSError:
+            continue
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], stdout=subprocess.PIPE,
+                         check=True).stdout
+    total = 0
+    for prog in json.loads(out):
+        name = prog.get("name", "")
+        if prog.get("id") in ids and not name.startswith("fs_tc_"):
+            total += prog.get("run_time_ns", 0)
+    return total
+
+
+def one_run(secs, mode, capture, tmp, costs=None):
+    """Connections per second of one loop; with @costs, also the CPU
+    seconds of the loop's processes and of the agent, and the attribution
+    programs' run time (kernel.bpf_stats_enabled is on for that run)."""
     agent = None
     if mode is not None:
         out = os.path.join(tmp, "flows.csv")
@@ -95,13 +135,48 @@ def one_run(secs, mode, capture, tmp):
             if agent.poll() is not None or time.time() > deadline:
                 raise RuntimeError("flowsight did not start")
             time.sleep(0.05)
+        time.sleep(1)  # attribution and capture set up: their start costs are not the loop's
+    if costs is not None:
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        srv0 = cpu_s(SERVER_PID[0])
+        ag0 = cpu_s(agent.pid) if agent else 0
     p = subprocess.run(nsexec(NS_A, sys.executable, "-c", CLIENT, str(secs)),
                        stdout=subprocess.PIPE, check=True)
     n = int(p.stdout)
+    if costs is not None:
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        costs["n"] = n
+        costs["loop_s"] = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime +
+                           cpu_s(SERVER_PID[0]) - srv0)
+        if agent:
+            costs["agent_s"] = cpu_s(agent.pid) - ag0
+            costs["bpf_ns"] = attr_bpf_ns(agent.pid)
     if agent:
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=120)
     return n / secs
+
+
+def cost_rounds(secs, capture, tmp):
+    """CPU per connection, a measure that other load on the machine
+    disturbs much less than connections per second: the loop's own CPU
+    without the agent, and the attribution's (agent userspace with mode 2
+    minus mode 0, plus the attribution programs' kernel run time)."""
+    base, cap, att = {}, {}, {}
+    one_run(secs, None, capture, tmp, base)
+    one_run(secs, 0, capture, tmp, cap)
+    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+    try:
+        one_run(secs, 2, capture, tmp, att)
+    finally:
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"])
+    loop_us = 1e6 * base["loop_s"] / base["n"]
+    user_us = 1e6 * (att["agent_s"] / att["n"] - cap["agent_s"] / cap["n"])
+    bpf_us = att["bpf_ns"] / att["n"] / 1000
+    print("CPU per connection: the loop itself %.1f us (client and server, no agent); "
+          "attribution %.2f us = agent userspace %.2f us (mode 2 - mode 0) + BPF programs "
+          "%.2f us: %.1f%% of the loop's CPU" % (loop_us, user_us + bpf_us, user_us, bpf_us,
+                                                 100 * (user_us + bpf_us) / loop_us))
 
 
 def main():
@@ -132,6 +207,8 @@ def main():
           "(target <= 5%%: %s)" % (100 * loss, "met" if loss <= 0.05 else "NOT met"))
     print("attribution alone (vs capture only): %.1f%%"
           % (100 * (1 - med["capture + attribution"] / med["capture only"])))
+    with tempfile.TemporaryDirectory() as tmp:
+        cost_rounds(secs, capture, tmp)
     return 0
 
 
