@@ -52,6 +52,8 @@ layer capture-sweep python3 tests/conformance/sweep_captures.py
 layer live python3 tests/live/test_live.py
 # Process attribution from BPF socket hooks, same namespaces discipline.
 layer attribution python3 tests/live/test_attribution.py
+# The same agent on Debian 12's own 6.1 kernel, booted under QEMU (TCG).
+layer kernel-6.1 python3 tests/kernel/test_kernel.py
 # Short fuzzing smoke (each target FUZZ_SECONDS, default 5) after replaying
 # the regression inputs; long runs: make fuzz FUZZ_SECONDS=N.
 if ls "${FUZZ_BUILD:-build/fuzz}"/fuzz_* >/dev/null 2>&1; then
