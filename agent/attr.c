@@ -1164,20 +1164,28 @@ static bool btf_has_tp(const struct btf *vmlinux, const char *tp)
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+/* The path is reachable with our effective ids and capabilities (tracefs
+ * is mode 0700: a non-root agent needs CAP_DAC_READ_SEARCH, as libbpf's
+ * open of the id file will). */
+static bool reachable(const char *path)
+{
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
+}
+
 /* tracefs, needed by libbpf to find a syscall tracepoint's id. */
 static bool tracefs_event(const char *event)
 {
 	char path[160];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
-	if (access(path, F_OK) == 0)
+	if (reachable(path))
 		return true;
-	if (access("/sys/kernel/tracing/events", F_OK) != 0)
+	if (!reachable("/sys/kernel/tracing/events"))
 		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
-	if (access(path, F_OK) == 0)
+	if (reachable(path))
 		return true;
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
-	return access(path, F_OK) == 0;
+	return reachable(path);
 }
 
 #define CG_PRIVATE "/run/flowsight/cgroup2"

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "attr.h"
+#include "caps.h"
 #include "live.h"
 #include "live_ebpf.h"
 #include "log.h"
@@ -65,6 +66,7 @@ struct live {
 	struct dpi_opts dpi_opts;
 	struct live_sink sink;
 	bool ebpf;
+	struct caps_mode caps; /* what the capture needs, dropped to after attach */
 	struct live_ebpf *le; /* eBPF capture only: attached by live_open() */
 	struct attr *attr;    /* --system-visibility-mode: process attribution */
 	struct meter *meters; /* libpcap capture only */
@@ -303,8 +305,12 @@ static void meter_close(struct meter *m)
 	source_close(m->src);
 }
 
-/* --capture auto: eBPF when it can run here, else libpcap; say which. */
-static bool choose_ebpf(const struct live_env *env)
+/*
+ * --capture auto: eBPF when it can run here, else libpcap; say which.
+ * *caps_fallback: eBPF lacked capabilities (said by caps_require() if
+ * libpcap lacks them too).
+ */
+static bool choose_ebpf(const struct live_env *env, bool *caps_fallback)
 {
 	char why[160] = "";
 
@@ -316,6 +322,12 @@ static bool choose_ebpf(const struct live_env *env)
 		return false;
 	case CAPTURE_AUTO:
 		break;
+	}
+	if (!caps_ebpf_allowed(why, sizeof(why))) {
+		*caps_fallback = true;
+		if (!caps_missing(caps_required(&(struct caps_mode){ .capture = CAPS_PCAP })))
+			pr_warn("capture: pcap (%s)\n", why);
+		return false;
 	}
 	if (live_ebpf_usable(env, why, sizeof(why))) {
 		pr_warn("capture: ebpf%s%s%s\n", *why ? " (" : "", why, *why ? ")" : "");
@@ -376,6 +388,14 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 		live_close(lv);
 		return -ENOMEM;
 	}
+	lv->ebpf = choose_ebpf(&lv->env, &lv->caps.auto_fallback);
+	lv->caps.capture = lv->ebpf ? CAPS_EBPF : CAPS_PCAP;
+	lv->caps.attr = cfg->system_visibility_mode != 0;
+	err = caps_require(&lv->caps, cfg->ifaces, cfg->n_ifaces);
+	if (err) {
+		live_close(lv);
+		return err;
+	}
 	if (cfg->system_visibility_mode) {
 		/* before the capture: sockets opened from now on are all seen */
 		struct attr_opts ao = {
@@ -387,7 +407,7 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 			pr_warn("process attribution is off: system_process_* columns stay "
 				"-1 and empty\n");
 	}
-	lv->ebpf = choose_ebpf(&lv->env);
+	lv->caps.attr = lv->attr != NULL;
 	if (lv->ebpf) {
 		err = live_ebpf_open(&lv->env, &lv->le);
 		lv->env.perf_extra = ebpf_perf_extra;
@@ -453,6 +473,12 @@ int live_run(struct live *lv, struct writer *w, int *out_err)
 	int err, why;
 
 	lv->sink.w = w;
+	/* everything is attached and the output open: shed what is not used */
+	err = caps_drop(&lv->caps);
+	if (err) {
+		*out_err = 0;
+		return err;
+	}
 	if (lv->attr)
 		writer_set_attr(w, lv->attr);
 	if (lv->ebpf)

@@ -50,6 +50,8 @@ layer nfstream-ports python3 tests/conformance/nfstream_ports.py
 layer capture-sweep python3 tests/conformance/sweep_captures.py
 # Live capture in private network namespaces (root; skipped otherwise).
 layer live python3 tests/live/test_live.py
+# Least privilege: exact capabilities per mode as uid 65534, the drop after attach.
+layer privilege python3 tests/live/test_privilege.py
 # Process attribution from BPF socket hooks, same namespaces discipline.
 layer attribution python3 tests/live/test_attribution.py
 # The same agent on Debian 12's own 6.1 kernel, booted under QEMU (TCG).
