@@ -147,6 +147,17 @@ static __always_inline __u64 tuple_hash(const struct tuple *t)
 	return h | 1; /* never 0 */
 }
 
+static __always_inline void set_tuple(struct fc_sock_event *e, const struct tuple *t)
+{
+	__builtin_memcpy(e->laddr, t->laddr, 16);
+	__builtin_memcpy(e->raddr, t->raddr, 16);
+	e->lport = t->lport;
+	e->rport = t->rport;
+	e->protocol = t->protocol;
+	e->ip_version = t->ip_version;
+	e->flags = t->flags;
+}
+
 static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_owner *st,
 				      const struct tuple *t, __u8 how)
 {
@@ -168,15 +179,8 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 		e->owner = st->owner;
 	e->others = st->others;
 	e->how = how;
-	if (t) {
-		__builtin_memcpy(e->laddr, t->laddr, 16);
-		__builtin_memcpy(e->raddr, t->raddr, 16);
-		e->lport = t->lport;
-		e->rport = t->rport;
-		e->protocol = t->protocol;
-		e->ip_version = t->ip_version;
-		e->flags = t->flags;
-	}
+	if (t)
+		set_tuple(e, t);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	count(FC_SC_EVENTS);
 	return true;
@@ -843,13 +847,7 @@ int fs_iter_task_file(struct bpf_iter__task_file *ctx)
 	e.owner = st->owner;
 	e.others = st->others;
 	e.how = st->how;
-	__builtin_memcpy(e.laddr, t.laddr, 16);
-	__builtin_memcpy(e.raddr, t.raddr, 16);
-	e.lport = t.lport;
-	e.rport = t.rport;
-	e.protocol = t.protocol;
-	e.ip_version = t.ip_version;
-	e.flags = t.flags;
+	set_tuple(&e, &t);
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
 	return 0;
 }
@@ -877,13 +875,7 @@ static __always_inline void iter_kernel_sock(struct seq_file *seq, struct sock *
 	e.h.netns = netns_of(sk);
 	e.cookie = cookie;
 	e.how = FC_HOW_KERNEL;
-	__builtin_memcpy(e.laddr, t.laddr, 16);
-	__builtin_memcpy(e.raddr, t.raddr, 16);
-	e.lport = t.lport;
-	e.rport = t.rport;
-	e.protocol = t.protocol;
-	e.ip_version = t.ip_version;
-	e.flags = t.flags;
+	set_tuple(&e, &t);
 	bpf_seq_write(seq, &e, sizeof(e));
 }
 
