@@ -173,11 +173,11 @@ $(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS) | $(FUZZ_BUILD)/agent
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) Makefile
 	$(call msg,FUZZLD,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer $< $(FUZZ_OBJS) $(LDLIBS) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS) $(BUILD)/mkpcap
 	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 
--include $(AGENT_OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_OBJS:.o=.d)
+-include $(AGENT_OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)

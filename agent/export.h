@@ -35,6 +35,9 @@ void outbuf_puts(struct outbuf *b, const char *s);
 void outbuf_int(struct outbuf *b, int64_t v);
 /* "[a<sep>b<sep>c]" */
 void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *sep);
+/* Length (1..4) of the valid UTF-8 sequence at @s, 0 if @s starts an
+ * invalid byte: both writers drop those, as bytes.decode("utf-8", "ignore"). */
+size_t utf8_seq_len(const char *s);
 
 /* A format renders a header, then each row cell by cell in schema order. */
 struct export_format_ops {
@@ -47,6 +50,13 @@ struct export_format_ops {
 
 extern const struct export_format_ops export_csv_ops;
 extern const struct export_format_ops export_jsonl_ops;
+
+/*
+ * fmt_py_float()'s text, byte for byte, computed with exact integer
+ * arithmetic instead of printf and strtod for 1e-5 <= |d| < 2^53 and
+ * zero (the export hot path); other values go to fmt_py_float().
+ */
+int fmt_py_float_fast(double d, char *buf);
 
 /* Python str() of a value (what NFStream hashes when anonymising). */
 void cell_py_str(struct outbuf *b, const struct col_value *v);

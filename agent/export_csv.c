@@ -2,7 +2,11 @@
 /*
  * NFStream's CSV dialect (spec §1.5): unquoted header, ints and floats as
  * Python str(), strings and lists double-quoted with '"' escaped as '\"'
- * (backslash, not RFC 4180 doubling), '\n' line ends.
+ * (backslash, not RFC 4180 doubling), '\n' line ends.  Strings are UTF-8
+ * with invalid bytes dropped, as NFStream's own strings always are.  The
+ * dialect cannot carry a string that ends in a backslash: NFStream writes
+ * a\ as "a\" and no reader can tell where that cell ends; we write the
+ * same bytes (tests/unit/test_export.c pins them).
  */
 #include <string.h>
 
@@ -23,17 +27,33 @@ static void csv_row_begin(struct outbuf *b)
 	(void)b;
 }
 
+/* Runs of plain ASCII go out in one copy; quotes get their backslash and
+ * invalid UTF-8 is dropped (pandas reads the file as strict UTF-8). */
 static void csv_quoted(struct outbuf *b, const char *s)
 {
-	const char *q;
+	const char *run = s;
 
 	outbuf_putc(b, '"');
-	while ((q = strchr(s, '"'))) {
-		outbuf_put(b, s, (size_t)(q - s));
-		outbuf_put(b, "\\\"", 2);
-		s = q + 1;
+	while (*s) {
+		unsigned char ch = (unsigned char)*s;
+		size_t n;
+
+		if (ch != '"' && ch < 0x80) {
+			s++;
+			continue;
+		}
+		outbuf_put(b, run, (size_t)(s - run));
+		if (ch == '"') {
+			outbuf_put(b, "\\\"", 2);
+			s++;
+		} else {
+			n = utf8_seq_len(s);
+			outbuf_put(b, s, n);
+			s += n ? n : 1;
+		}
+		run = s;
 	}
-	outbuf_puts(b, s);
+	outbuf_put(b, run, (size_t)(s - run));
 	outbuf_putc(b, '"');
 }
 

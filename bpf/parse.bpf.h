@@ -52,11 +52,15 @@ struct fc_cursor {
 #define FC_ETH_P_8021Q 0x8100
 #define FC_MAX_OFF 0x3ff /* headers must sit in the first KiB */
 
-/* @n bytes at @off, or NULL: the bound on @off keeps the verifier's range. */
+/* @n bytes at @off, or NULL: the bound on @off keeps the verifier's range.
+ * A header further in is refused (the frame is punted), never read at the
+ * masked offset: that would be other bytes of the frame. */
 static __always_inline __u8 *fc_ptr(const struct fc_cursor *c, __u32 off, __u32 n)
 {
 	__u8 *p;
 
+	if (off > FC_MAX_OFF)
+		return NULL;
 	off &= FC_MAX_OFF;
 	p = (__u8 *)c->data + off;
 	if ((void *)(p + n) > c->data_end)
@@ -274,10 +278,11 @@ static __always_inline int fc_parse_eth(const struct fc_cursor *c, struct fc_par
 	if (type == 0x8847 || type == 0x8848 || type == 0x8864)
 		return FC_V_PUNT; /* MPLS, PPPoE: decode.c walks them */
 	{
-		/* decode.c judges the IP version nibble, whatever the type */
+		/* decode.c judges the IP version nibble, whatever the type
+		 * (and cannot be second-guessed when that byte is not linear) */
 		__u8 *ip = fc_ptr(c, off, 1);
 
-		if (ip && ((ip[0] >> 4) == 4 || (ip[0] >> 4) == 6))
+		if (!ip || (ip[0] >> 4) == 4 || (ip[0] >> 4) == 6)
 			return FC_V_PUNT;
 	}
 	return FC_V_NOT_IP;

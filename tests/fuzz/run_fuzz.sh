@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Run every libFuzzer target for SECONDS (default 10) on seeds generated from
-# tools/mkpcap's captures, after replaying tests/fuzz/regressions/<target>/
-# (inputs that once crashed: each must now run clean).  Crashes are kept in
+# tools/mkpcap's captures (tests/fuzz/seeds.py, one seed directory per
+# target; FUZZ_EXTRA_PCAPS adds real captures), after replaying
+# tests/fuzz/regressions/<target>/ (inputs that once crashed: each must now
+# run clean).  Crashes are kept in
 # $FUZZ_BUILD/artifacts.  Prints PASS/FAIL per target and a summary line.
 set -u
 cd "$(dirname "$0")/../.."
@@ -17,11 +19,17 @@ for s in $("$BUILD/mkpcap" --list); do
 	case $s in bad_directory | bad_nonexistent) continue ;; esac
 	"$BUILD/mkpcap" "$s" "$work/pcaps/$s.pcap" 2>/dev/null || true
 done
-python3 tests/fuzz/seeds.py "$work/pcaps" "$work/seeds" || exit 1
+# NFStream's test captures, when present, add real flows for dpi and bpf_parse
+extra=${FUZZ_EXTRA_PCAPS:-../shared/data/nfstream-tests/pcaps}
+python3 tests/fuzz/seeds.py "$work/pcaps" "$work/seeds" "$extra" || exit 1
 passed=0 failed=0
 for bin in "$FUZZ_BUILD"/fuzz_*; do
+	case $bin in *.d) continue ;; esac # make's dependency files
 	t=${bin##*/fuzz_}
-	case $t in capture) seeds=capture ;; decode) seeds=decode ;; ja4) seeds=ja4 ;; *) seeds=capture ;; esac
+	case $t in
+	capture | decode | ja4 | bpf_parse | dpi | writer) seeds=$t ;;
+	*) seeds=capture ;;
+	esac
 	corpus=$FUZZ_BUILD/corpus-$t # grows across runs
 	mkdir -p "$corpus"
 	log=$work/$t.log

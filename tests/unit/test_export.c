@@ -4,7 +4,8 @@
  * repr, dpi_utf8_clean() against bytes.decode("utf-8", "ignore") (both
  * tables produced with python3 and hard-coded), the exporter end to end
  * in CSV and JSON lines with hostile strings (exact text; the JSON is also
- * parsed by python3 when available), --flows-per-file chunk naming with
+ * parsed by python3 when available), invalid UTF-8 and the trailing
+ * backslash in a process name, --flows-per-file chunk naming with
  * rotation, and keyed anonymisation.  Files live in a mkdtemp directory
  * that is removed at the end.
  */
@@ -698,6 +699,76 @@ static void test_rotate_files(void)
 	ASSERT_TRUE(!exists(path_in("rot.2.csv")), "index wraps at rotate_files");
 }
 
+/* ---------------------- hostile process strings ---------------------- */
+
+/*
+ * The text after the last data row's "system_process_pid" cell for a flow
+ * whose process name is @name: what fuzz_writer found the writers getting
+ * wrong (invalid UTF-8 went out raw, making invalid JSON and CSV that
+ * pandas refuses) and the one string NFStream's CSV dialect cannot carry.
+ */
+static void proc_name_out(enum export_format fmt, const char *name, char *out, size_t len)
+{
+	struct column_opts o = { .decode_tunnels = true, .system_visibility = 1 };
+	const char *path = path_in(fmt == EXPORT_CSV ? "proc.csv" : "proc.jsonl");
+	struct export_opts eo = { .path = path, .format = fmt };
+	struct flow_record r = { .proc_pid = 7, .proc_name = name };
+	struct exporter *ex;
+	struct schema s;
+	struct flow f;
+	const char *pid_cell = fmt == EXPORT_CSV ? ",0,0,0,0,0,7," : "\"system_process_pid\":7,";
+	char *got, *tail;
+
+	out[0] = '\0';
+	if (schema_init(&s, &o))
+		abort();
+	eo.schema = &s;
+	small_flow(&f, 1, 1000);
+	r.flow = &f;
+	if (ASSERT_EQ(exporter_open(&eo, &ex), 0, "open") &&
+	    ASSERT_EQ(exporter_write(ex, &r), 0, "write"))
+		ASSERT_EQ(exporter_close(ex, NULL, NULL), 0, "close");
+	schema_release(&s);
+	got = slurp(path, NULL);
+	if (!ASSERT_TRUE(got != NULL, path))
+		return;
+	tail = strstr(got, pid_cell);
+	if (ASSERT_TRUE(tail != NULL, "pid cell"))
+		snprintf(out, len, "%s", tail + strlen(pid_cell));
+	free(got);
+}
+
+static void test_hostile_strings(void)
+{
+	static const struct {
+		const char *name, *csv, *json;
+	} cases[] = {
+		/* invalid UTF-8 dropped, valid multi-byte kept (both formats) */
+		{ "a\xff" "b\xc3\xa9\xe2\x82", "\"ab\xc3\xa9\"\n",
+		  "\"system_process_name\":\"ab\xc3\xa9\"}\n" },
+		/* surrogate, above U+10FFFF, overlong: all invalid */
+		{ "\xed\xa0\x80x\xf4\x90\x80\x80\xc0\xaf\xf0\x9f\x98\x80", "\"x\xf0\x9f\x98\x80\"\n",
+		  "\"system_process_name\":\"x\xf0\x9f\x98\x80\"}\n" },
+		/* quotes: backslash-escaped in CSV (spec 1.5), JSON escapes */
+		{ "say \"hi\", ok", "\"say \\\"hi\\\", ok\"\n",
+		  "\"system_process_name\":\"say \\\"hi\\\", ok\"}\n" },
+		/* control bytes: raw inside CSV quotes, \u00XX in JSON */
+		{ "\x01\n\t", "\"\x01\n\t\"\n",
+		  "\"system_process_name\":\"\\u0001\\u000a\\u0009\"}\n" },
+		/* a trailing backslash: NFStream's bytes, which no CSV reader
+		 * can split (documented in export_csv.c) */
+		{ "a\\", "\"a\\\"\n", "\"system_process_name\":\"a\\\\\"}\n" },
+	};
+	char out[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		proc_name_out(EXPORT_CSV, cases[i].name, out, sizeof(out));
+		ASSERT_STREQ(out, cases[i].csv, "CSV process name");
+		proc_name_out(EXPORT_JSONL, cases[i].name, out, sizeof(out));
+		ASSERT_STREQ(out, cases[i].json, "JSON process name");
+	}
+}
+
 /* --------------------------- anonymisation --------------------------- */
 
 /* Cell @col of data row @row (1-based lines) in a CSV without quoted commas. */
@@ -822,6 +893,7 @@ int main(void)
 		SKIP_TEST(test_jsonl_python, "python3 not available");
 	RUN_TEST(test_flows_per_file);
 	RUN_TEST(test_rotate_files);
+	RUN_TEST(test_hostile_strings);
 	RUN_TEST(test_anonymisation);
 	rm_tmpdir();
 	return TEST_SUMMARY();
