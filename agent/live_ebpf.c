@@ -49,6 +49,20 @@ struct pending_sample {
 	uint8_t data[];
 };
 
+/*
+ * Events and drained entries are handled in batches of up to BATCH: their
+ * flows' hash buckets, then the flows, then their live state are
+ * prefetched for the whole batch before any is handled, so that the cache
+ * misses of a table of 100k flows overlap instead of adding up.
+ */
+#define BATCH 32
+
+/* A ring-buffer event copied out of the ring, waiting for its batch. */
+struct ev_slot {
+	struct fc_event ev;
+	uint8_t data[FC_SNAP_MAX];
+};
+
 /* Live state after struct flow and its statistics/SPLT in one allocation. */
 struct lstate {
 	struct fc_flow_key key;
@@ -78,6 +92,10 @@ struct lctx {
 	uint8_t n_dissections;
 	bool tunnels;
 	struct flow *exp_head;
+	struct ev_slot *evb;  /* ring-buffer events waiting for flush_events() */
+	int n_evb;
+	struct fc_flow_key *forget; /* expire()'s keys for the kernel to forget */
+	size_t forget_cap;
 	struct engine_stats es;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
 	bool stopped;
@@ -147,6 +165,21 @@ static void orient(struct lctx *x, struct flow *f, uint8_t dir, const struct pkt
 	}
 }
 
+/*
+ * expire()'s view of @f: its last packet or sample and its first packet.
+ * Kept, until finalize() sets the exported values, in the flow's own
+ * first/last fields, which share a cache line with the list links that
+ * expire() walks: the walk then never touches the live state.
+ */
+static void touch(struct lctx *x, struct flow *f)
+{
+	const struct lstate *ls = LS(x, f);
+	uint64_t last = ls->acc.last_ms > ls->prev_sample_ms ? ls->acc.last_ms : ls->prev_sample_ms;
+
+	f->last_seen_ms = last;
+	f->first_seen_ms = ls->acc.first_ms ? ls->acc.first_ms : last;
+}
+
 static bool wants_samples(struct lctx *x, struct flow *f, uint32_t next_idx)
 {
 	bool dpi_more = x->dpi && !f->dpi.completed && next_idx < x->n_dissections;
@@ -176,6 +209,7 @@ static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p,
 		dpi_flow_packet(x->dpi, &f->dpi, &q, idx + 1);
 	}
 	ls->next_idx = idx + 1;
+	touch(x, f);
 }
 
 /* Decode a sampled frame; the VLAN tag the driver removed is put back. */
@@ -234,9 +268,10 @@ static void process_pending(struct lctx *x, struct flow *f)
 	}
 }
 
-static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *data)
+/* @f: the sample's flow, or NULL when it has none yet. */
+static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *data,
+		      struct flow *f)
 {
-	struct flow *f = flow_find(x, &ev->key, 0);
 	struct lstate *ls;
 	uint8_t buf[FC_SNAP_MAX + 4];
 	struct pkt p;
@@ -336,22 +371,99 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 			 0, ev->gso_segs, p.tcp_flags);
 	if (ls->punt_fed && wants_samples(x, f, ls->next_idx))
 		sample_in_order(x, f, &p, ls->next_idx, (uint8_t)dir, t);
+	touch(x, f);
 }
 
+/*
+ * The flows of the @n keys @k (tunnel 0) into @f, NULL where there is none
+ * yet, prefetching each stage for all keys before the next.  @k[i] NULL:
+ * skip slot i.
+ */
+static void find_batch(struct lctx *x, const struct fc_flow_key *const *k, int n,
+		       struct flow **f)
+{
+	struct pkt p[BATCH];
+	uint64_t h[BATCH];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!k[i])
+			continue;
+		key_pkt(k[i], 0, &p[i]);
+		h[i] = flow_table_hash(&p[i]);
+		flow_table_prefetch_bucket(x->ft, h[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (k[i])
+			flow_table_prefetch_flow(x->ft, h[i]);
+	for (i = 0; i < n; i++) {
+		f[i] = k[i] ? flow_table_lookup(x->ft, &p[i], h[i]) : NULL;
+		if (f[i]) {
+			struct lstate *ls = LS(x, f[i]);
+
+			__builtin_prefetch(ls);
+			__builtin_prefetch(&ls->next_idx);
+		}
+	}
+}
+
+/* Handle the batched events in their ring-buffer order. */
+static void flush_events(struct lctx *x)
+{
+	const struct fc_flow_key *k[BATCH] = { NULL };
+	struct flow *f[BATCH];
+	int i, n = x->n_evb;
+
+	for (i = 0; i < n; i++)
+		k[i] = x->evb[i].ev.type == FC_EV_SAMPLE ? &x->evb[i].ev.key : NULL;
+	find_batch(x, k, n, f);
+	for (i = 0; i < n; i++) {
+		const struct ev_slot *e = &x->evb[i];
+
+		if (e->ev.type == FC_EV_SAMPLE)
+			/* NULL: maybe created by an earlier event of the batch */
+			on_sample(x, &e->ev, e->data, f[i] ? f[i] : flow_find(x, k[i], 0));
+		else if (e->ev.type == FC_EV_PACKET)
+			on_punt(x, &e->ev, e->data);
+	}
+	x->n_evb = 0;
+}
+
+/* Ring-buffer callback: events are copied out and handled by the batch. */
 static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 {
 	struct lctx *x = arg;
+	struct ev_slot *e;
 
-	if (ev->type == FC_EV_SAMPLE)
-		on_sample(x, ev, data);
-	else if (ev->type == FC_EV_PACKET)
-		on_punt(x, ev, data);
+	if (ev->caplen > FC_SNAP_MAX)
+		return; /* the kernel never writes more */
+	e = &x->evb[x->n_evb++];
+	e->ev = *ev;
+	memcpy(e->data, data, ev->caplen);
+	if (x->n_evb == BATCH)
+		flush_events(x);
 }
 
-static void on_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, void *arg)
+/* Every pending event handled before returning: callers rely on the order
+ * of events against drains. */
+static int poll_events(struct lctx *x, int timeout_ms)
 {
-	struct lctx *x = arg;
-	struct flow *f = flow_find(x, k, 0);
+	int r = ebpf_capture_poll(x->cap, timeout_ms, on_event, x);
+
+	flush_events(x);
+	return r;
+}
+
+static void consume_events(struct lctx *x)
+{
+	ebpf_capture_consume(x->cap, on_event, x);
+	flush_events(x);
+}
+
+/* One drained entry; @f its flow or NULL. */
+static void on_entry(struct lctx *x, const struct fc_flow_key *k, const struct fc_flow_val *v,
+		     struct flow *f)
+{
 	struct lstate *ls;
 
 	if (!f) {
@@ -368,6 +480,24 @@ static void on_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, v
 	if (!ls->oriented && (v->flags & FC_VAL_NEW || !(ls->acc.dir[0].packets + ls->acc.dir[1].packets)))
 		orient(x, f, v->first_dir, NULL);
 	fc_meter_merge(&ls->acc, &v->m);
+	touch(x, f);
+}
+
+static void on_entries(const struct fc_flow_key *k, const struct fc_flow_val *v, int n, void *arg)
+{
+	const struct fc_flow_key *kp[BATCH];
+	struct flow *f[BATCH];
+	struct lctx *x = arg;
+
+	for (int b = 0; b < n; b += BATCH) {
+		int m = n - b < BATCH ? n - b : BATCH;
+
+		for (int i = 0; i < m; i++)
+			kp[i] = &k[b + i];
+		find_batch(x, kp, m, f);
+		for (int i = 0; i < m; i++)
+			on_entry(x, &k[b + i], &v[b + i], f[i]);
+	}
 }
 
 /* Welford's m2 from integer sums: (n*sumsq - sum^2) / n, exactly in 128 bits. */
@@ -474,23 +604,38 @@ static void export_flow(struct lctx *x, struct flow *f, int expiration_id)
 
 static int drain(struct lctx *x)
 {
-	int n = ebpf_capture_drain(x->cap, on_entry, x);
+	int n = ebpf_capture_drain_batch(x->cap, on_entries, x);
 
-	ebpf_capture_consume(x->cap, on_event, x);
+	consume_events(x);
 	return n;
 }
 
-/* Steps 2 and 3 of the drain cycle (see the top of the file). */
+/* Room for twice as many keys to forget; 0, or -ENOMEM (the caller then
+ * forgets one by one). */
+static int grow_forget(struct lctx *x)
+{
+	size_t cap = x->forget_cap ? x->forget_cap * 2 : 1024;
+	struct fc_flow_key *k = realloc(x->forget, cap * sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	x->forget = k;
+	x->forget_cap = cap;
+	return 0;
+}
+
+/* Steps 2 and 3 of the drain cycle (see the top of the file).  The
+ * kernel forgets the expiring flows in one batch, before the drain that
+ * collects their last packets. */
 static void expire(struct lctx *x, uint64_t now, bool all)
 {
 	uint64_t idle = x->env->engine.idle_timeout_ms, active = x->env->engine.active_timeout_ms;
 	struct flow *f, *list = NULL;
+	size_t n_forget = 0;
 
 	for (f = flow_table_oldest(x->ft); f; f = f->newer) {
-		struct lstate *ls = LS(x, f);
-		uint64_t last = ls->acc.last_ms > ls->prev_sample_ms ? ls->acc.last_ms
-								     : ls->prev_sample_ms;
-		uint64_t first = ls->acc.first_ms ? ls->acc.first_ms : last;
+		uint64_t last = f->last_seen_ms, first = f->first_seen_ms; /* touch() */
+		struct lstate *ls;
 		int id = -1;
 
 		if (all || now - last >= idle)
@@ -499,11 +644,16 @@ static void expire(struct lctx *x, uint64_t now, bool all)
 			id = FLOW_EXPIRY_ACTIVE;
 		if (id < 0 || last > now)
 			continue;
+		ls = LS(x, f);
 		ls->expiration_id = id;
 		ls->next_exp = list;
 		list = f;
-		ebpf_capture_forget(x->cap, &ls->key);
+		if (n_forget == x->forget_cap && grow_forget(x))
+			ebpf_capture_forget(x->cap, &ls->key);
+		else
+			x->forget[n_forget++] = ls->key;
 	}
+	ebpf_capture_forget_many(x->cap, x->forget, n_forget);
 	if (!list)
 		return;
 	drain(x); /* tails that arrived before the kernel forgot the flows */
@@ -543,7 +693,7 @@ static void *worker(void *arg)
 		drain_ms = DRAIN_MIN_MS;
 	while (!live_stopping(x->env)) {
 		uint64_t now;
-		int r = ebpf_capture_poll(x->cap, POLL_MS, on_event, x);
+		int r = poll_events(x, POLL_MS);
 
 		if (r < 0 && r != -EINTR) {
 			pr_warn("cannot read the capture ring buffer: %s\n", strerror(-r));
@@ -673,6 +823,8 @@ void live_ebpf_close(struct live_ebpf *le)
 	flows_free(&le->x);
 	dpi_free(le->x.dpi);
 	flow_table_free(le->x.ft);
+	free(le->x.evb);
+	free(le->x.forget);
 	free(le);
 }
 
@@ -701,7 +853,10 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 	fill_opts(env, &o);
 	x->n_samples = o.n_samples;
 	x->ft = flow_table_new(1 << 14);
-	if (!x->ft) {
+	x->evb = malloc(BATCH * sizeof(*x->evb));
+	if (!x->ft || !x->evb) {
+		flow_table_free(x->ft);
+		free(x->evb);
 		free(le);
 		return -ENOMEM;
 	}

@@ -47,7 +47,7 @@ struct ebpf_capture {
 	ebpf_event_fn ev_fn;
 	void *ev_arg;
 	/* drain scratch */
-	struct fc_flow_key *keys;
+	struct fc_flow_key *keys, *stale;
 	struct fc_flow_val *vals;
 	bool no_batch;
 };
@@ -267,7 +267,8 @@ int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **o
 	c->ifs = calloc((size_t)o->n_ifaces, sizeof(*c->ifs));
 	c->keys = calloc(DRAIN_BATCH, sizeof(*c->keys));
 	c->vals = calloc(DRAIN_BATCH, sizeof(*c->vals));
-	if (!c->ifs || !c->keys || !c->vals) {
+	c->stale = calloc(DRAIN_BATCH, sizeof(*c->stale));
+	if (!c->ifs || !c->keys || !c->vals || !c->stale) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -333,6 +334,7 @@ out_free:
 	free(c->ifs);
 	free(c->keys);
 	free(c->vals);
+	free(c->stale);
 	free(c);
 	return err;
 }
@@ -353,6 +355,7 @@ void ebpf_capture_close(struct ebpf_capture *c)
 	free(c->ifs);
 	free(c->keys);
 	free(c->vals);
+	free(c->stale);
 	free(c);
 }
 
@@ -391,61 +394,157 @@ static int wait_for_programs(struct ebpf_capture *c)
 	return 0;
 }
 
-/* Read and empty @fd, which no program writes any more. */
-static int drain_map(struct ebpf_capture *c, int fd, ebpf_entry_fn fn, void *arg)
+/* Delete the @n keys at @k from @fd (entries no program can write). */
+static void delete_keys(struct ebpf_capture *c, int fd, struct fc_flow_key *k, __u32 n)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	while (n && !c->no_batch) {
+		__u32 count = n;
+
+		if (!bpf_map_delete_batch(fd, k, &count, &bo))
+			return;
+		if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) {
+			c->no_batch = true;
+			break;
+		}
+		/* stopped at a key that is gone already: skip it */
+		count++;
+		if (count >= n)
+			return;
+		k += count;
+		n -= count;
+	}
+	for (__u32 i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &k[i]);
+}
+
+/*
+ * Hand the @n entries at c->keys/c->vals that hold interval @stamp to @fn
+ * and delete the others: they stayed idle a whole interval of their map,
+ * and their data was read at an earlier drain.  Returns the entries handed.
+ */
+static int sort_entries(struct ebpf_capture *c, int fd, __u32 n, __u32 stamp, ebpf_batch_fn fn,
+			void *arg)
+{
+	__u32 cur = 0, stale = 0;
+
+	for (__u32 i = 0; i < n; i++) {
+		if (c->vals[i].interval == stamp) {
+			if (cur != i) {
+				c->keys[cur] = c->keys[i];
+				c->vals[cur] = c->vals[i];
+			}
+			cur++;
+		} else {
+			c->stale[stale++] = c->keys[i];
+		}
+	}
+	if (cur)
+		fn(c->keys, c->vals, (int)cur, arg);
+	delete_keys(c, fd, c->stale, stale);
+	return (int)cur;
+}
+
+/* drain_map() for kernels without batch operations: every key first (a
+ * walk must not delete), then lookups and deletes. */
+static int drain_map_per_key(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn fn,
+			     void *arg)
+{
+	struct fc_flow_key *all = NULL, *grown;
+	size_t n = 0, cap = 0;
+	int total = 0;
+
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : DRAIN_BATCH;
+			grown = realloc(all, cap * sizeof(*all));
+			if (!grown) {
+				free(all);
+				return -ENOMEM;
+			}
+			all = grown;
+		}
+		if (bpf_map_get_next_key(fd, n ? &all[n - 1] : NULL, &all[n]))
+			break;
+		n++;
+	}
+	for (size_t b = 0; b < n; b += DRAIN_BATCH) {
+		__u32 m = n - b < DRAIN_BATCH ? (__u32)(n - b) : DRAIN_BATCH, got = 0;
+
+		for (__u32 i = 0; i < m; i++) {
+			c->keys[got] = all[b + i];
+			if (!bpf_map_lookup_elem(fd, &c->keys[got], &c->vals[got]))
+				got++;
+		}
+		total += sort_entries(c, fd, got, stamp, fn, arg);
+	}
+	free(all);
+	return total;
+}
+
+/* Read the entries of interval @stamp from @fd, which no program writes any
+ * more, and delete those of older intervals. */
+static int drain_map(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn fn, void *arg)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 in_batch = 0, out_batch = 0;
+	bool first = true;
 	int total = 0, err;
 
 	while (!c->no_batch) {
-		__u32 count = DRAIN_BATCH, out_batch = 0;
+		__u32 count = DRAIN_BATCH;
 
-		err = bpf_map_lookup_and_delete_batch(fd, NULL, &out_batch, c->keys, c->vals,
-						      &count, &bo);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, c->keys,
+					   c->vals, &count, &bo);
 		if (err && errno != ENOENT) {
-			if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) {
+			if (first && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP)) {
 				c->no_batch = true; /* older kernel: per-key below */
 				break;
 			}
 			return -errno;
 		}
-		for (__u32 i = 0; i < count; i++)
-			fn(&c->keys[i], &c->vals[i], arg);
-		total += (int)count;
-		if (err) /* ENOENT: the map is empty now */
+		total += sort_entries(c, fd, count, stamp, fn, arg);
+		if (err) /* ENOENT: no more entries */
 			return total;
+		in_batch = out_batch;
+		first = false;
 	}
-	for (;;) {
-		int n = 0;
-
-		/* keys first, then lookup+delete: never delete while walking */
-		while (n < DRAIN_BATCH &&
-		       !bpf_map_get_next_key(fd, n ? &c->keys[n - 1] : NULL, &c->keys[n]))
-			n++;
-		if (!n)
-			return total;
-		for (int i = 0; i < n; i++) {
-			if (bpf_map_lookup_elem(fd, &c->keys[i], &c->vals[i]))
-				continue;
-			bpf_map_delete_elem(fd, &c->keys[i]);
-			fn(&c->keys[i], &c->vals[i], arg);
-			total++;
-		}
-	}
+	return drain_map_per_key(c, fd, stamp, fn, arg);
 }
 
-int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg)
+int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_batch_fn fn, void *arg)
 {
-	uint32_t old = __atomic_load_n(&c->skel->bss->active_map, __ATOMIC_RELAXED);
+	uint32_t old = __atomic_load_n(&c->skel->bss->interval, __ATOMIC_RELAXED);
 	int err;
 
-	__atomic_store_n(&c->skel->bss->active_map, old ^ 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&c->skel->bss->interval, old + 1, __ATOMIC_SEQ_CST);
 	err = wait_for_programs(c);
 	if (err) {
 		pr_warn("cannot wait for the capture programs: %s\n", strerror(-err));
 		return err;
 	}
-	return drain_map(c, c->fd_flows[old & 1], fn, arg);
+	return drain_map(c, c->fd_flows[old & 1], old, fn, arg);
+}
+
+struct entry_fn {
+	ebpf_entry_fn fn;
+	void *arg;
+};
+
+static void each_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, int n, void *arg)
+{
+	const struct entry_fn *e = arg;
+
+	for (int i = 0; i < n; i++)
+		e->fn(&k[i], &v[i], e->arg);
+}
+
+int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg)
+{
+	struct entry_fn e = { fn, arg };
+
+	return ebpf_capture_drain_batch(c, each_entry, &e);
 }
 
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k)
@@ -460,10 +559,24 @@ void ebpf_capture_forget(struct ebpf_capture *c, const struct fc_flow_key *k)
 	bpf_map_delete_elem(c->fd_ctl, k);
 }
 
+void ebpf_capture_forget_many(struct ebpf_capture *c, struct fc_flow_key *k, size_t n)
+{
+	while (n) {
+		__u32 m = n > DRAIN_BATCH ? DRAIN_BATCH : (__u32)n;
+
+		/* delete_keys() skips keys without sampling state (punted
+		 * flows, a full ctl map) */
+		delete_keys(c, c->fd_ctl, k, m);
+		k += m;
+		n -= m;
+	}
+}
+
 void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *v;
+	struct fc_counters *v;
+	uint32_t zero = 0;
 
 	memset(out, 0, sizeof(uint64_t) * FC_CNT__MAX);
 	if (ncpu <= 0)
@@ -471,12 +584,10 @@ void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX])
 	v = calloc((size_t)ncpu, sizeof(*v));
 	if (!v)
 		return;
-	for (uint32_t k = 0; k < FC_CNT__MAX; k++) {
-		if (bpf_map_lookup_elem(c->fd_counters, &k, v))
-			continue;
+	if (!bpf_map_lookup_elem(c->fd_counters, &zero, v))
 		for (int i = 0; i < ncpu; i++)
-			out[k] += v[i];
-	}
+			for (int k = 0; k < FC_CNT__MAX; k++)
+				out[k] += v[i].c[k];
 	free(v);
 }
 

@@ -67,15 +67,26 @@ typedef void (*ebpf_entry_fn)(const struct fc_flow_key *k, const struct fc_flow_
 /*
  * Close the current interval: switch the kernel to the other flow map,
  * wait until no program can still write the old one, then hand each of its
- * entries to @fn and empty it.  No packet is lost or counted twice.
- * Returns the number of entries or -errno.
+ * entries that hold this interval's packets to @fn.  Those stay in the map
+ * for the kernel to reuse; entries idle for the whole interval are
+ * deleted.  No packet is lost or counted twice.  Returns the number of
+ * entries handed or -errno.
  */
 int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg);
+
+/* Called with the drained entries in arrays of @n (consecutive in the map). */
+typedef void (*ebpf_batch_fn)(const struct fc_flow_key *k, const struct fc_flow_val *v, int n,
+			      void *arg);
+
+/* ebpf_capture_drain() handing the entries over in arrays. */
+int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_batch_fn fn, void *arg);
 
 /* The flow needs no more samples. */
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k);
 /* The flow has expired: its next packet starts a new flow. */
 void ebpf_capture_forget(struct ebpf_capture *c, const struct fc_flow_key *k);
+/* ebpf_capture_forget() for @n flows, in a few system calls. */
+void ebpf_capture_forget_many(struct ebpf_capture *c, struct fc_flow_key *k, size_t n);
 
 /* Sum of the per-CPU counters (enum fc_counter). */
 void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX]);

@@ -7,10 +7,16 @@
  * (agent/live_ebpf.c) drains the flow maps; it never sees the other packets.
  *
  * Draining without losing packets: there are two interval maps.  Programs
- * write to the one named by `active_map`; userspace flips it, waits until
- * every program that could still hold the old map has finished (an RCU
- * grace period, forced by updating the sync_outer map-in-map), and then
- * reads and empties the old map, which nobody writes any more.
+ * write to map `interval & 1`; userspace starts the next interval, waits
+ * until every program that could still hold the old map has finished (an
+ * RCU grace period, forced by updating the sync_outer map-in-map), and
+ * then reads the old map, which nobody writes any more.
+ *
+ * Entries outlive their interval: each is stamped with the interval it
+ * holds, and the first packet of a later interval resets it in place
+ * (under its lock) instead of userspace deleting it at every drain and the
+ * kernel allocating it again.  Userspace deletes only entries that stayed
+ * idle for a whole interval of their map.
  *
  * Nothing is dropped silently: a packet whose flow cannot get a map entry,
  * or that the parser leaves to userspace, goes whole through the ring
@@ -28,16 +34,17 @@ char LICENSE[] SEC("license") = "GPL";
 #define TC_ACT_UNSPEC (-1)
 #define FC_FLOW_MAP_ENTRIES 262144
 #define FC_CTL_ENTRIES 1048576
-#define FC_PULL_BYTES 192
+#define FC_PULL_BYTES 192 /* pulled only when the headers are not linear */
 #define E2BIG_ 7
 #define ENOMEM_ 12
 #define EEXIST_ 17
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 
 const volatile struct fc_capture_cfg cfg = { .n_samples = 20, .snaplen = 1536 };
 
 /* Written by userspace through the mmaped .bss. */
 __u64 mono_to_real_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, refreshed every drain */
-__u32 active_map;        /* 0: flows_a, 1: flows_b */
+__u32 interval;          /* current drain interval: map interval & 1, stamp of its entries */
 
 struct flow_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -66,12 +73,13 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
-/* enum fc_counter -> __u64 per CPU; summed by live_ebpf_counters() */
+/* 0 -> this CPU's counters, indexed by enum fc_counter: one lookup per
+ * packet for all of them; summed by ebpf_capture_counters() */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FC_CNT__MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct fc_counters);
 } counters SEC(".maps");
 
 struct scratch {
@@ -102,15 +110,6 @@ struct {
 	__type(key, __u32);
 	__array(values, struct sync_inner);
 } sync_outer SEC(".maps");
-
-static __always_inline void count(enum fc_counter c, __u64 n)
-{
-	__u32 k = c;
-	__u64 *v = bpf_map_lookup_elem(&counters, &k);
-
-	if (v)
-		*v += n;
-}
 
 /*
  * skb->data / skb->data_end after bpf_skb_pull_data(): an explicit load
@@ -156,8 +155,8 @@ static __always_inline int emit(struct __sk_buff *skb, struct scratch *s, __u32 
 	return bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + n, flags);
 }
 
-static __always_inline void punt(struct __sk_buff *skb, struct scratch *s, const struct fc_flow_key *k,
-				 enum fc_punt why)
+static __always_inline void punt(struct __sk_buff *skb, struct scratch *s, struct fc_counters *cnt,
+				 const struct fc_flow_key *k, enum fc_punt why)
 {
 	__builtin_memset(&s->ev, 0, sizeof(s->ev));
 	s->ev.type = FC_EV_PACKET;
@@ -170,37 +169,52 @@ static __always_inline void punt(struct __sk_buff *skb, struct scratch *s, const
 	s->ev.reason = why;
 	s->ev.vlan_tci = (__u16)skb->vlan_tci;
 	s->ev.vlan_tagged = !!skb->vlan_present;
-	count(why == FC_PUNT_COMPLEX ? FC_CNT_PUNT_COMPLEX :
-	      why == FC_PUNT_MAP_FULL ? FC_CNT_PUNT_FULL : FC_CNT_PUNT_BUSY, 1);
+	cnt->c[why == FC_PUNT_COMPLEX ? FC_CNT_PUNT_COMPLEX :
+	       why == FC_PUNT_MAP_FULL ? FC_CNT_PUNT_FULL : FC_CNT_PUNT_BUSY]++;
 	if (emit(skb, s, skb->len))
-		count(FC_CNT_PUNT_LOST, 1);
+		cnt->c[FC_CNT_PUNT_LOST]++;
 }
 
-/* The entry of @k in the active interval map, created if needed. */
-static __always_inline struct fc_flow_val *flow_entry(struct __sk_buff *skb, struct scratch *s,
-						       const struct fc_flow_key *k, int dir, int *err)
+/*
+ * The flags of @k's entry for a new interval: FC_VAL_NEW when this packet
+ * starts the flow (it creates the flow's sampling state), SAMPLE_DONE when
+ * that state says no sample is wanted.
+ */
+static __always_inline __u8 interval_flags(const struct fc_flow_key *k, struct fc_counters *cnt,
+					   struct fc_flow_ctl **ctlp)
 {
-	__u32 which = active_map;
-	void *map = which ? (void *)&flows_b : (void *)&flows_a;
-	struct fc_flow_val *v = bpf_map_lookup_elem(map, k);
-	struct fc_flow_ctl *ctl, zero_ctl = {};
+	struct fc_flow_ctl *ctl = bpf_map_lookup_elem(&flow_ctl, k), zero_ctl = {};
+	__u8 flags = 0;
+	int r;
 
-	if (v)
-		return v;
+	if (ctl) {
+		*ctlp = ctl;
+		return ctl->done || ctl->sampled >= cfg.n_samples ? FC_VAL_SAMPLE_DONE : 0;
+	}
+	r = bpf_map_update_elem(&flow_ctl, k, &zero_ctl, BPF_NOEXIST);
+	if (!r) {
+		flags = FC_VAL_NEW;
+	} else if (r != -EEXIST_) {
+		cnt->c[FC_CNT_CTL_FULL]++;
+		return FC_VAL_NOCTL | FC_VAL_SAMPLE_DONE;
+	}
+	*ctlp = bpf_map_lookup_elem(&flow_ctl, k);
+	return flags;
+}
+
+/*
+ * Create @k's entry in @map for interval @cur, with @s as scratch.
+ * Returns NULL with *err set when the map refuses it.
+ */
+static __always_inline struct fc_flow_val *flow_entry_new(struct __sk_buff *skb, void *map,
+							   struct scratch *s, const struct fc_flow_key *k,
+							   int dir, __u32 cur, __u8 flags, int *err)
+{
 	__builtin_memset(&s->val, 0, sizeof(s->val));
 	s->val.ifindex = skb->ifindex;
 	s->val.first_dir = (__u8)dir;
-	ctl = bpf_map_lookup_elem(&flow_ctl, k);
-	if (!ctl) {
-		int r = bpf_map_update_elem(&flow_ctl, k, &zero_ctl, BPF_NOEXIST);
-
-		if (!r)
-			s->val.flags |= FC_VAL_NEW;
-		else if (r != -EEXIST_) {
-			s->val.flags |= FC_VAL_NOCTL | FC_VAL_SAMPLE_DONE;
-			count(FC_CNT_CTL_FULL, 1);
-		}
-	}
+	s->val.flags = flags;
+	s->val.interval = cur;
 	*err = bpf_map_update_elem(map, k, &s->val, BPF_NOEXIST);
 	if (*err && *err != -EEXIST_)
 		return NULL;
@@ -208,65 +222,137 @@ static __always_inline struct fc_flow_val *flow_entry(struct __sk_buff *skb, str
 	return bpf_map_lookup_elem(map, k);
 }
 
-static __always_inline int handle(struct __sk_buff *skb)
+/*
+ * Parse the frame from the skb's linear data.  A static function, not
+ * inlined: handle() calls it twice, and the verifier checks it once per
+ * call without doubling the program.
+ */
+static __noinline int parse_skb(struct __sk_buff *skb, struct fc_parsed *pp)
 {
 	struct fc_cursor c;
+
+	c.data = ctx_load(skb, __builtin_offsetof(struct __sk_buff, data));
+	c.data_end = ctx_load(skb, __builtin_offsetof(struct __sk_buff, data_end));
+	if (skb->vlan_present && skb->vlan_proto != bpf_htons(FC_ETH_P_8021Q))
+		return FC_V_PUNT; /* 802.1ad outer tag: decode.c decides */
+	return fc_parse_eth(&c, pp, skb->len, skb->vlan_present, skb->vlan_tci,
+			    cfg.decode_tunnels);
+}
+
+/*
+ * Parse with the headers where they are, and only when the parser needed
+ * bytes past the linear data, pull up to FC_PULL_BYTES and parse again.
+ * Pulling every skb would copy, for a cloned GSO skb (any TCP sender's),
+ * its whole head: that was most of our cost under a bulk transfer.  Only
+ * PUNT and NOT_IP depend on how much is linear (fc_ptr() failing), and the
+ * parser reads the same bytes either way, so the verdicts equal those of
+ * always pulling.
+ */
+static __always_inline int parse(struct __sk_buff *skb, struct fc_parsed *pp)
+{
+	__u32 want = skb->len < FC_PULL_BYTES ? skb->len : FC_PULL_BYTES;
+	int verdict = parse_skb(skb, pp);
+
+	if ((verdict == FC_V_PUNT || verdict == FC_V_NOT_IP) &&
+	    (long)skb->data_end - (long)skb->data < (long)want &&
+	    !bpf_skb_pull_data(skb, want)) {
+		__builtin_memset(pp, 0, sizeof(*pp));
+		verdict = parse_skb(skb, pp);
+	}
+	return verdict;
+}
+
+static __always_inline void sample(struct __sk_buff *skb, struct scratch *s,
+				   struct fc_counters *cnt, const struct fc_flow_key *key,
+				   __u64 t, __u32 idx, __u32 segs, int dir)
+{
+	__builtin_memset(&s->ev, 0, sizeof(s->ev));
+	s->ev.type = FC_EV_SAMPLE;
+	s->ev.ifindex = skb->ifindex;
+	s->ev.ts_ms = t;
+	s->ev.key = *key;
+	s->ev.len = skb->len;
+	s->ev.idx = idx;
+	s->ev.gso_segs = (__u16)segs;
+	s->ev.dir = (__u8)dir;
+	s->ev.vlan_tci = (__u16)skb->vlan_tci;
+	s->ev.vlan_tagged = !!skb->vlan_present;
+	if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen))
+		cnt->c[FC_CNT_SAMPLE_LOST]++;
+	else
+		cnt->c[FC_CNT_SAMPLES]++;
+}
+
+/*
+ * One packet.  The common case, a packet of a flow past its samples that
+ * already has an entry this interval, costs one counters lookup, the parse,
+ * one flow map lookup and the meter update under the entry's lock; the
+ * scratch buffer and the ctl map are touched only for new entries, samples
+ * and punts.
+ */
+static __always_inline int handle(struct __sk_buff *skb)
+{
 	struct fc_parsed pp = {};
 	struct fc_flow_key key = {};
 	struct fc_flow_val *v;
 	struct fc_flow_ctl *ctl = NULL;
-	struct scratch *s;
+	struct fc_counters *cnt;
+	struct scratch *s = NULL;
 	__u32 zero = 0, hdr = 0, size, segs, counted, idx = 0;
 	__u64 t;
-	int dir, verdict, err = 0, sample = 0;
-	__u32 want = skb->len < FC_PULL_BYTES ? skb->len : FC_PULL_BYTES;
+	void *map;
+	int dir, verdict, err = 0, want_sample = 0, stale;
+	__u32 cur;
+	__u8 nflags = 0;
 
-	count(FC_CNT_PACKETS, 1);
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	if (!cnt)
 		return TC_ACT_UNSPEC;
-	if ((long)skb->data_end - (long)skb->data < (long)want)
-		bpf_skb_pull_data(skb, want);
-	c.data = ctx_load(skb, __builtin_offsetof(struct __sk_buff, data));
-	c.data_end = ctx_load(skb, __builtin_offsetof(struct __sk_buff, data_end));
-
-	if (skb->vlan_present && skb->vlan_proto != bpf_htons(FC_ETH_P_8021Q))
-		verdict = FC_V_PUNT; /* 802.1ad outer tag: decode.c decides */
-	else
-		verdict = fc_parse_eth(&c, &pp, skb->len, skb->vlan_present, skb->vlan_tci,
-				       cfg.decode_tunnels);
+	cnt->c[FC_CNT_PACKETS]++;
+	verdict = parse(skb, &pp);
 	switch (verdict) {
 	case FC_V_OK:
 		break;
 	case FC_V_PUNT:
-		punt(skb, s, NULL, FC_PUNT_COMPLEX);
+		s = bpf_map_lookup_elem(&scratch, &zero);
+		if (s)
+			punt(skb, s, cnt, NULL, FC_PUNT_COMPLEX);
 		return TC_ACT_UNSPEC;
 	case FC_V_NOT_IP:
-		count(FC_CNT_NOT_IP, 1);
+		cnt->c[FC_CNT_NOT_IP]++;
 		return TC_ACT_UNSPEC;
 	case FC_V_FRAGMENT:
-		count(FC_CNT_FRAGMENT, 1);
+		cnt->c[FC_CNT_FRAGMENT]++;
 		return TC_ACT_UNSPEC;
 	case FC_V_IPV6_EXT:
-		count(FC_CNT_IPV6_EXT, 1);
+		cnt->c[FC_CNT_IPV6_EXT]++;
 		return TC_ACT_UNSPEC;
 	default:
-		count(FC_CNT_TRUNC, 1);
+		cnt->c[FC_CNT_TRUNC]++;
 		return TC_ACT_UNSPEC;
 	}
 
 	dir = fc_make_key(&pp, &key);
-	v = flow_entry(skb, s, &key, dir, &err);
+	cur = interval;
+	map = cur & 1 ? (void *)&flows_b : (void *)&flows_a;
+	v = bpf_map_lookup_elem(map, &key);
+	/* Only this interval's programs stamp entries of this map with cur:
+	 * an entry read as current stays current while we run. */
+	stale = !v || READ_ONCE(v->interval) != cur;
+	if (stale)
+		nflags = interval_flags(&key, cnt, &ctl);
 	if (!v) {
-		punt(skb, s, &key, err == -E2BIG_ || err == -ENOMEM_ ? FC_PUNT_MAP_FULL
-								      : FC_PUNT_MAP_BUSY);
-		return TC_ACT_UNSPEC;
+		s = bpf_map_lookup_elem(&scratch, &zero);
+		if (!s)
+			return TC_ACT_UNSPEC;
+		v = flow_entry_new(skb, map, s, &key, dir, cur, nflags, &err);
+		if (!v) {
+			punt(skb, s, cnt, &key, err == -E2BIG_ || err == -ENOMEM_ ? FC_PUNT_MAP_FULL
+									   : FC_PUNT_MAP_BUSY);
+			return TC_ACT_UNSPEC;
+		}
 	}
-	if (v->ifindex != skb->ifindex) {
-		count(FC_CNT_DUP_IFACE, 1);
-		return TC_ACT_UNSPEC;
-	}
-	if (!(v->flags & FC_VAL_SAMPLE_DONE))
+	if (!stale && !(v->flags & FC_VAL_SAMPLE_DONE))
 		ctl = bpf_map_lookup_elem(&flow_ctl, &key);
 
 	size = fc_size(&pp, cfg.accounting_mode, &hdr);
@@ -274,6 +360,24 @@ static __always_inline int handle(struct __sk_buff *skb)
 	t = now_ms();
 
 	bpf_spin_lock(&v->lock);
+	if (v->interval != cur) {
+		/* the interval's first packet: the entry holds an older one,
+		 * which userspace has read */
+		__builtin_memset(&v->m, 0, sizeof(v->m));
+		v->interval = cur;
+		v->ifindex = skb->ifindex;
+		v->first_dir = (__u8)dir;
+		v->flags = nflags;
+	} else if (stale) {
+		/* another CPU started the interval first, or created the
+		 * entry: it may not have been the one that created the ctl */
+		v->flags |= nflags & FC_VAL_NEW;
+	}
+	if (v->ifindex != skb->ifindex) {
+		bpf_spin_unlock(&v->lock);
+		cnt->c[FC_CNT_DUP_IFACE]++;
+		return TC_ACT_UNSPEC;
+	}
 	if (t < v->m.last_ms)
 		t = v->m.last_ms; /* packets from another CPU may lock first */
 	counted = fc_meter_add_skb(&v->m, dir, t, size, hdr, skb->gso_size, segs, pp.tcp_flags);
@@ -284,32 +388,23 @@ static __always_inline int handle(struct __sk_buff *skb)
 			v->flags |= FC_VAL_SAMPLE_DONE;
 		} else {
 			idx = ctl->sampled++;
-			sample = 1;
+			want_sample = 1;
 		}
 	}
 	bpf_spin_unlock(&v->lock);
 
-	count(FC_CNT_METERED, 1);
+	cnt->c[FC_CNT_METERED]++;
 	if (counted > 1) {
-		count(FC_CNT_GSO_SKBS, 1);
-		count(FC_CNT_SEGMENTS, counted);
+		cnt->c[FC_CNT_GSO_SKBS]++;
+		cnt->c[FC_CNT_SEGMENTS] += counted;
 	}
-	if (sample) {
-		__builtin_memset(&s->ev, 0, sizeof(s->ev));
-		s->ev.type = FC_EV_SAMPLE;
-		s->ev.ifindex = skb->ifindex;
-		s->ev.ts_ms = t;
-		s->ev.key = key;
-		s->ev.len = skb->len;
-		s->ev.idx = idx;
-		s->ev.gso_segs = (__u16)segs;
-		s->ev.dir = (__u8)dir;
-		s->ev.vlan_tci = (__u16)skb->vlan_tci;
-		s->ev.vlan_tagged = !!skb->vlan_present;
-		if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen))
-			count(FC_CNT_SAMPLE_LOST, 1);
+	if (want_sample) {
+		if (!s)
+			s = bpf_map_lookup_elem(&scratch, &zero);
+		if (s)
+			sample(skb, s, cnt, &key, t, idx, segs, dir);
 		else
-			count(FC_CNT_SAMPLES, 1);
+			cnt->c[FC_CNT_SAMPLE_LOST]++;
 	}
 	return TC_ACT_UNSPEC;
 }

@@ -71,13 +71,16 @@ struct fc_meter {
 #define FC_VAL_GSO 0x04         /* a GSO/GRO super-packet was split into segments */
 #define FC_VAL_NOCTL 0x08       /* the ctl map was full: sampling state unknown */
 
-/* Value of the interval flow maps (flows_a/flows_b). */
+/* Value of the interval flow maps (flows_a/flows_b).  An entry stays in
+ * its map across intervals: only the fields of the interval it is stamped
+ * with are current, the first packet of a later one resets them. */
 struct fc_flow_val {
 	struct bpf_spin_lock lock;
 	__u32 ifindex;     /* first interface that saw the flow: others are duplicates */
 	__u8 first_dir;    /* direction of the interval's first packet */
 	__u8 flags;        /* FC_VAL_* */
-	__u8 _pad[6];
+	__u8 _pad[2];
+	__u32 interval;    /* the drain interval m belongs to */
 	struct fc_meter m;
 };
 
@@ -146,6 +149,11 @@ struct fc_event {
 
 enum fc_counter { FC_COUNTERS(FC_ENUM_ENTRY) FC_CNT__MAX };
 #undef FC_ENUM_ENTRY
+
+/* The one value of the per-CPU counters map: one lookup per packet. */
+struct fc_counters {
+	__u64 c[FC_CNT__MAX];
+};
 
 /* Load-time configuration (rodata). */
 struct fc_capture_cfg {
