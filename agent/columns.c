@@ -188,6 +188,21 @@ static void mac_str(const uint8_t m[6], char *out, size_t len)
 	out[n] = '\0';
 }
 
+/* inet_ntop(AF_INET)'s dotted quad without its sprintf (export hot path). */
+static void ipv4_str(const uint8_t a[4], char *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned int b = a[i];
+
+		if (b >= 100)
+			*out++ = (char)('0' + b / 100);
+		if (b >= 10)
+			*out++ = (char)('0' + b / 10 % 10);
+		*out++ = (char)('0' + b % 10);
+		*out++ = i < 3 ? '.' : '\0';
+	}
+}
+
 static void set_int(struct col_value *v, int64_t x)
 {
 	v->kind = COL_INT;
@@ -232,8 +247,11 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 		break;
 	case CF_SRC_IP:
 	case CF_DST_IP:
-		inet_ntop(f->ip_version == 4 ? AF_INET : AF_INET6,
-			  c->field == CF_SRC_IP ? f->src_ip : f->dst_ip, sc->text, sizeof(sc->text));
+		if (f->ip_version == 4)
+			ipv4_str(c->field == CF_SRC_IP ? f->src_ip : f->dst_ip, sc->text);
+		else
+			inet_ntop(AF_INET6, c->field == CF_SRC_IP ? f->src_ip : f->dst_ip, sc->text,
+				  sizeof(sc->text));
 		set_str(v, sc->text);
 		break;
 	case CF_SRC_MAC:

@@ -25,6 +25,7 @@ struct engine {
 	uint64_t last_scan_ms; /* packet time of the last idle scan */
 	bool stopped;
 	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
+	size_t hot_bytes;   /* what a packet may update: the flow and its statistics */
 	/* Last-seen order, kept with a memory cap or live: head = most idle. */
 	struct flow *lru_head, *lru_tail;
 	struct engine_stats st;
@@ -42,6 +43,7 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->emit = emit;
 	e->arg = arg;
 	e->extra_bytes = flow_extra_bytes(&o->flow);
+	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
 	e->ft = flow_table_new(1 << 14);
 	if (!e->ft) {
 		free(e);
@@ -232,7 +234,7 @@ int engine_frames(struct engine *e, const struct frame *fr, int n)
 		}
 		for (int i = 0; i < m; i++)
 			if (v[i] == DECODE_OK)
-				flow_table_prefetch_flow(e->ft, h[i]);
+				flow_table_prefetch_flow_bytes(e->ft, h[i], e->hot_bytes);
 		for (int i = 0; i < m; i++) {
 			if (e->stopped)
 				return 1;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,20 +37,24 @@ struct exporter {
 	char *path_buf;
 };
 
+static void outbuf_grow(struct outbuf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *nb;
+
+	while (cap < b->len + n)
+		cap *= 2;
+	nb = realloc(b->buf, cap);
+	if (!nb)
+		abort(); /* out of memory while formatting a row */
+	b->buf = nb;
+	b->cap = cap;
+}
+
 void outbuf_put(struct outbuf *b, const char *s, size_t n)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *nb;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		nb = realloc(b->buf, cap);
-		if (!nb)
-			abort(); /* out of memory while formatting a row */
-		b->buf = nb;
-		b->cap = cap;
-	}
+	if (b->len + n > b->cap)
+		outbuf_grow(b, n);
 	memcpy(b->buf + b->len, s, n);
 	b->len += n;
 }
@@ -59,23 +64,265 @@ void outbuf_puts(struct outbuf *b, const char *s)
 	outbuf_put(b, s, strlen(s));
 }
 
+/* Room for @n more bytes at b->buf + b->len. */
+static inline char *outbuf_reserve(struct outbuf *b, size_t n)
+{
+	if (b->len + n > b->cap)
+		outbuf_grow(b, n);
+	return b->buf + b->len;
+}
+
+static const uint64_t pow10_u64[20] = {
+	1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+	100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+	10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Decimal digits of @u, right-aligned so they end at @end; returns their start. */
+static inline char *utoa_back(char *end, uint64_t u)
+{
+	while (u >= 100) {
+		unsigned int r = (unsigned int)(u % 100);
+
+		u /= 100;
+		end -= 2;
+		memcpy(end, digit_pairs + 2 * r, 2);
+	}
+	if (u >= 10) {
+		end -= 2;
+		memcpy(end, digit_pairs + 2 * u, 2);
+	} else {
+		*--end = (char)('0' + u);
+	}
+	return end;
+}
+
+/* Number of decimal digits of @u > 0. */
+static inline int udigits(uint64_t u)
+{
+	/* log10(2) * bit length is the digit count or one less */
+	int n = (64 - __builtin_clzll(u | 1)) * 1233 >> 12;
+
+	return n + (n < 20 && u >= pow10_u64[n]);
+}
+
+/* fmt_int()'s text, written two digits per division straight into @b. */
 void outbuf_int(struct outbuf *b, int64_t v)
 {
-	char tmp[24];
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	int n;
+	char *dst = outbuf_reserve(b, 24);
 
-	outbuf_put(b, tmp, (size_t)fmt_int(tmp, v));
+	if ((uint64_t)v < 10) {
+		/* most cells: flag counts, ids, versions */
+		*dst = (char)('0' + v);
+		b->len++;
+		return;
+	}
+	n = udigits(u) + (v < 0);
+	if (v < 0)
+		*dst = '-';
+	utoa_back(dst + n, u);
+	b->len += (size_t)n;
+}
+
+/*
+ * Exact decimal arithmetic for fmt_py_float_fast(): a positive normal
+ * double is m * 2^q, and every step of fmt_py_float() (a correctly
+ * rounded "%.*e", and "does strtod() of these digits give d back?") is a
+ * comparison of integers, done in 128 bits for 1e-5 <= d < 2^53.  There
+ * m < 2^53, -69 <= q <= -1 for non-integral values, and the decimal
+ * scales stay below 10^22, so no product exceeds 2^125.
+ */
+typedef unsigned __int128 u128;
+
+#define FAST_MIN 1e-5
+#define FAST_MAX 9007199254740992.0 /* 2^53: below it, integral or q <= -1 */
+
+
+static inline u128 pow10_u128(int k)
+{
+	return k < 20 ? pow10_u64[k] : (u128)pow10_u64[19] * pow10_u64[k - 19];
+}
+
+/* m * 2^q * 10^s rounded to an integer, ties to even (printf's rounding). */
+static uint64_t round_scaled(uint64_t m, int q, int s)
+{
+	u128 num, den, v, rem;
+
+	if (s >= 0) {
+		num = (u128)m * pow10_u128(s);
+		v = num >> -q;
+		rem = num - (v << -q);
+		den = (u128)1 << -q;
+	} else {
+		num = m;
+		den = pow10_u128(-s) << -q;
+		v = num / den;
+		rem = num - v * den;
+	}
+	if (2 * rem > den || (2 * rem == den && (v & 1)))
+		v++;
+	return (uint64_t)v;
+}
+
+/* "%.{n-1}e" of m * 2^q: n digits in *c, decimal exponent in *exp10 (a guess on entry). */
+static void round_digits_exact(uint64_t m, int q, int n, uint64_t *c, int *exp10)
+{
+	for (;;) {
+		uint64_t v = round_scaled(m, q, n - 1 - *exp10);
+
+		if (v >= pow10_u64[n])
+			(*exp10)++;
+		else if (v < pow10_u64[n - 1])
+			(*exp10)--;
+		else {
+			*c = v;
+			return;
+		}
+	}
+}
+
+/* Does strtod("c[0].c[1..n-1]e<exp10>") give m * 2^q back (round to nearest even)? */
+static bool roundtrips_exact(uint64_t m, int q, uint64_t c, int n, int exp10)
+{
+	int t = exp10 - (n - 1);
+	u128 v, lo, hi;
+
+	/* everything times 2^(2-q), and times 10^-t when t < 0 */
+	v = (u128)c << (2 - q);
+	hi = 4 * (u128)m + 2;
+	lo = m == 1ull << 52 ? 4 * (u128)m - 1 : 4 * (u128)m - 2;
+	if (t >= 0) {
+		v *= pow10_u64[t];
+	} else {
+		hi *= pow10_u128(-t);
+		lo *= pow10_u128(-t);
+	}
+	if (v > lo && v < hi)
+		return true;
+	return !(m & 1) && (v == lo || v == hi);
+}
+
+int fmt_py_float_fast(double d, char *buf)
+{
+	double a = fabs(d);
+	uint64_t bits, m, c17, cand = 0;
+	int q, exp10, nd = 17, pos = 0;
+	char digits[20];
+
+	if (a < FAST_MAX && a == (double)(int64_t)a) {
+		/* zero and integral values: "-0.0", "0.0", "123.0" */
+		if (signbit(d))
+			buf[pos++] = '-';
+		pos += fmt_int(buf + pos, (int64_t)a);
+		memcpy(buf + pos, ".0", 3);
+		return pos + 2;
+	}
+	if (!(a >= FAST_MIN && a < FAST_MAX))
+		return fmt_py_float(d, buf);
+	memcpy(&bits, &a, sizeof(bits));
+	m = (bits & ((1ull << 52) - 1)) | 1ull << 52;
+	q = (int)(bits >> 52) - 1075;
+
+	/* the same steps as fmt_py_float(), on integers; the exponent guess
+	 * floor(log10(2) * floor(log2(a))) is exact or one low, which
+	 * round_digits_exact() corrects */
+	exp10 = (q + 52) * 78913 >> 18;
+	round_digits_exact(m, q, 17, &c17, &exp10);
+	for (int keep = 15; keep <= 16; keep++) {
+		uint64_t div = pow10_u64[17 - keep];
+		uint64_t trunc = c17 / div, rem = c17 % div;
+		bool tie = 2 * rem == div;
+		int e = 0;
+
+		cand = trunc + (2 * rem >= div);
+		if (cand == pow10_u64[keep]) {
+			cand = pow10_u64[keep - 1];
+			e = 1;
+		}
+		if (!roundtrips_exact(m, q, cand, keep, exp10 + e)) {
+			if (!tie)
+				continue;
+			cand = trunc;
+			e = 0;
+			if (!roundtrips_exact(m, q, cand, keep, exp10))
+				continue;
+		} else if (tie) {
+			uint64_t c2;
+			int exp2 = exp10;
+
+			round_digits_exact(m, q, keep, &c2, &exp2);
+			if (roundtrips_exact(m, q, c2, keep, exp2)) {
+				cand = c2;
+				e = exp2 - exp10;
+			}
+		}
+		nd = keep;
+		exp10 += e;
+		break;
+	}
+	if (nd == 17)
+		cand = c17;
+	utoa_back(digits + nd, cand);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (d < 0)
+		buf[pos++] = '-';
+
+	/* repr()'s layout, as fmt_py_float() */
+	if (exp10 >= -4 && exp10 < 16) {
+		if (exp10 >= 0) {
+			for (int i = 0; i <= exp10; i++)
+				buf[pos++] = i < nd ? digits[i] : '0';
+			buf[pos++] = '.';
+			if (nd > exp10 + 1)
+				for (int i = exp10 + 1; i < nd; i++)
+					buf[pos++] = digits[i];
+			else
+				buf[pos++] = '0';
+		} else {
+			buf[pos++] = '0';
+			buf[pos++] = '.';
+			for (int i = 0; i < -exp10 - 1; i++)
+				buf[pos++] = '0';
+			for (int i = 0; i < nd; i++)
+				buf[pos++] = digits[i];
+		}
+		buf[pos] = '\0';
+		return pos;
+	}
+	buf[pos++] = digits[0];
+	if (nd > 1) {
+		buf[pos++] = '.';
+		for (int i = 1; i < nd; i++)
+			buf[pos++] = digits[i];
+	}
+	buf[pos++] = 'e';
+	buf[pos++] = exp10 < 0 ? '-' : '+';
+	if (exp10 < 0)
+		exp10 = -exp10;
+	if (exp10 < 10)
+		buf[pos++] = '0';
+	pos += fmt_int(buf + pos, exp10);
+	buf[pos] = '\0';
+	return pos;
 }
 
 void cell_py_str(struct outbuf *b, const struct col_value *v)
 {
-	char f[40];
-
 	switch (v->kind) {
 	case COL_INT:
 		outbuf_int(b, v->i);
 		break;
 	case COL_FLOAT:
-		outbuf_put(b, f, (size_t)fmt_py_float(v->f, f));
+		b->len += (size_t)fmt_py_float_fast(v->f, outbuf_reserve(b, 40));
 		break;
 	case COL_STR:
 		outbuf_puts(b, v->s);

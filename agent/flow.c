@@ -82,6 +82,8 @@ int flow_direction(const struct flow *f, const struct pkt *p)
 
 static void scope_flags(struct flow_scope_stats *st, uint8_t tcp_flags)
 {
+	if (!tcp_flags)
+		return; /* UDP and the like: leave the flags line alone */
 	st->flags[0] += !!(tcp_flags & FC_TCP_SYN);
 	st->flags[1] += !!(tcp_flags & FC_TCP_CWR);
 	st->flags[2] += !!(tcp_flags & FC_TCP_ECE);

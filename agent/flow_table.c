@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Chained hash table with power-of-two buckets that doubles at load 1, and
- * the creation-order list.  The hash of the key is symmetric (the sum of
- * the two endpoint hashes) so both directions land in the same bucket
- * without building a canonical key per packet.
+ * Open-addressing hash table (linear probing, power-of-two slots, doubled
+ * at load 3/4) and the creation-order list.  A slot holds the key's hash
+ * next to the flow pointer, so probing past other flows and growing the
+ * table never touch a flow: with hundreds of thousands of flows, each
+ * flow a lookup dereferences is a cache miss.  Deletion shifts the
+ * following entries back (no tombstones).  The hash of the key is
+ * symmetric (the sum of the two endpoint hashes) so both directions land
+ * in the same slot without building a canonical key per packet.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,8 +15,13 @@
 
 #include "flow_table.h"
 
+struct slot {
+	uint64_t hash;
+	struct flow *flow; /* NULL: empty */
+};
+
 struct flow_table {
-	struct flow **buckets;
+	struct slot *slots;
 	size_t mask;
 	size_t count;
 	struct flow *oldest, *newest;
@@ -55,8 +64,8 @@ struct flow_table *flow_table_new(size_t initial_buckets)
 		return NULL;
 	while (n < initial_buckets)
 		n <<= 1;
-	ft->buckets = calloc(n, sizeof(*ft->buckets));
-	if (!ft->buckets) {
+	ft->slots = calloc(n, sizeof(*ft->slots));
+	if (!ft->slots) {
 		free(ft);
 		return NULL;
 	}
@@ -68,7 +77,7 @@ void flow_table_free(struct flow_table *ft)
 {
 	if (!ft)
 		return;
-	free(ft->buckets);
+	free(ft->slots);
 	free(ft);
 }
 
@@ -92,63 +101,96 @@ uint64_t flow_table_hash(const struct pkt *p)
 
 void flow_table_prefetch_bucket(const struct flow_table *ft, uint64_t h)
 {
-	__builtin_prefetch(&ft->buckets[h & ft->mask]);
+	__builtin_prefetch(&ft->slots[h & ft->mask]);
+}
+
+/* The flow of the first slot from @h's home that carries hash @h, if any
+ * (a few slots only: this is a hint). */
+static const struct flow *first_candidate(const struct flow_table *ft, uint64_t h)
+{
+	for (size_t i = h & ft->mask, n = 0; n < 4; i = (i + 1) & ft->mask, n++) {
+		const struct slot *sl = &ft->slots[i];
+
+		if (!sl->flow)
+			return NULL;
+		if (sl->hash == h)
+			return sl->flow;
+	}
+	return NULL;
 }
 
 void flow_table_prefetch_flow(const struct flow_table *ft, uint64_t h)
 {
-	const struct flow *f = ft->buckets[h & ft->mask];
+	const struct flow *f = first_candidate(ft, h);
 
 	if (f)
 		__builtin_prefetch(f);
 }
 
-struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p, uint64_t h)
+void flow_table_prefetch_flow_bytes(const struct flow_table *ft, uint64_t h, size_t bytes)
 {
-	struct flow *f;
+	const char *f = (const char *)first_candidate(ft, h);
 
-	for (f = ft->buckets[h & ft->mask]; f; f = f->hnext)
-		if (f->hash == h && key_match(f, p))
-			return f;
-	return NULL;
+	if (!f)
+		return;
+	for (size_t off = 0; off < bytes; off += 64)
+		__builtin_prefetch(f + off);
 }
 
-/* NEEDSWORK: a one-shot rehash pauses for O(n); live mode may want it
- * incremental (redis dictRehash style) once tables reach millions. */
+struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p, uint64_t h)
+{
+	for (size_t i = h & ft->mask;; i = (i + 1) & ft->mask) {
+		struct slot *sl = &ft->slots[i];
+
+		if (!sl->flow)
+			return NULL;
+		if (sl->hash == h && key_match(sl->flow, p))
+			return sl->flow;
+	}
+}
+
+static void place(struct slot *slots, size_t mask, uint64_t h, struct flow *f)
+{
+	size_t i = h & mask;
+
+	while (slots[i].flow)
+		i = (i + 1) & mask;
+	slots[i].hash = h;
+	slots[i].flow = f;
+}
+
+/* NEEDSWORK: a one-shot rehash pauses for O(n) (slots only, no flow is
+ * touched); live mode may want it incremental (redis dictRehash style)
+ * once tables reach millions. */
 static void grow(struct flow_table *ft)
 {
 	size_t n = (ft->mask + 1) * 2;
-	struct flow **nb = calloc(n, sizeof(*nb));
+	struct slot *ns = calloc(n, sizeof(*ns));
 
-	if (!nb)
-		return; /* keep working with longer chains */
-	for (size_t i = 0; i <= ft->mask; i++) {
-		struct flow *f = ft->buckets[i], *next;
-
-		for (; f; f = next) {
-			next = f->hnext;
-			f->hnext = nb[f->hash & (n - 1)];
-			nb[f->hash & (n - 1)] = f;
-		}
-	}
-	free(ft->buckets);
-	ft->buckets = nb;
+	if (!ns)
+		return; /* keep working at a higher load (one slot stays free) */
+	for (size_t i = 0; i <= ft->mask; i++)
+		if (ft->slots[i].flow)
+			place(ns, n - 1, ft->slots[i].hash, ft->slots[i].flow);
+	free(ft->slots);
+	ft->slots = ns;
 	ft->mask = n - 1;
 }
 
 struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra)
 {
 	struct flow *f = calloc(1, sizeof(*f) + extra);
-	size_t b;
 
 	if (!f)
 		return NULL;
-	if (ft->count >= ft->mask + 1)
+	if (4 * (ft->count + 1) > 3 * (ft->mask + 1))
 		grow(ft);
+	if (ft->count + 1 > ft->mask) {
+		free(f); /* full, and no memory to grow: probing needs a free slot */
+		return NULL;
+	}
 	f->hash = h;
-	b = f->hash & ft->mask;
-	f->hnext = ft->buckets[b];
-	ft->buckets[b] = f;
+	place(ft->slots, ft->mask, h, f);
 	f->older = ft->newest;
 	if (ft->newest)
 		ft->newest->newer = f;
@@ -159,14 +201,29 @@ struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra)
 	return f;
 }
 
+/* True when home slot @k lies cyclically in (@i, @j]: the entry at @j may
+ * not move back to @i, which its probe sequence does not cross. */
+static inline bool home_between(size_t i, size_t j, size_t k)
+{
+	return i <= j ? i < k && k <= j : i < k || k <= j;
+}
+
 void flow_table_remove(struct flow_table *ft, struct flow *f)
 {
-	struct flow **pp = &ft->buckets[f->hash & ft->mask];
+	size_t i = f->hash & ft->mask, j;
 
-	while (*pp && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = f->hnext;
+	while (ft->slots[i].flow && ft->slots[i].flow != f)
+		i = (i + 1) & ft->mask;
+	if (ft->slots[i].flow) {
+		/* backward shift: close the gap so every probe sequence stays whole */
+		for (j = (i + 1) & ft->mask; ft->slots[j].flow; j = (j + 1) & ft->mask) {
+			if (home_between(i, j, ft->slots[j].hash & ft->mask))
+				continue;
+			ft->slots[i] = ft->slots[j];
+			i = j;
+		}
+		ft->slots[i].flow = NULL;
+	}
 	if (f->older)
 		f->older->newer = f->newer;
 	else
@@ -175,7 +232,7 @@ void flow_table_remove(struct flow_table *ft, struct flow *f)
 		f->newer->older = f->older;
 	else
 		ft->newest = f->older;
-	f->hnext = f->older = f->newer = NULL;
+	f->older = f->newer = NULL;
 	ft->count--;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Flow cache: a chained hash table keyed by the direction-independent flow
- * key (IP pair, port pair, protocol, VLAN, tunnel), plus an intrusive list
- * in creation order.  The list is NFStream's "NFCache" order (an OrderedDict
- * where only inserts move entries): idle scans start at its head and the
- * end-of-input flush walks it.  Lookups are O(1); nothing scans per packet.
+ * Flow cache: an open-addressing hash table keyed by the direction-
+ * independent flow key (IP pair, port pair, protocol, VLAN, tunnel), plus
+ * an intrusive list in creation order.  The list is NFStream's "NFCache"
+ * order (an OrderedDict where only inserts move entries): idle scans start
+ * at its head and the end-of-input flush walks it.  Lookups are O(1);
+ * nothing scans per packet.
  */
 #ifndef FLOWSIGHT_FLOW_TABLE_H
 #define FLOWSIGHT_FLOW_TABLE_H
@@ -26,11 +27,15 @@ uint64_t flow_table_hash(const struct pkt *p);
 struct flow *flow_table_lookup(struct flow_table *ft, const struct pkt *p, uint64_t h);
 
 /*
- * Cache hints for a batch of packets: first the bucket of @h, later the
- * flow at its head.  Pure hints: results never depend on them.
+ * Cache hints for a batch of packets: first the home slot of @h, later the
+ * flow of the first slot there that carries @h.  Pure hints: results never
+ * depend on them.
  */
 void flow_table_prefetch_bucket(const struct flow_table *ft, uint64_t h);
 void flow_table_prefetch_flow(const struct flow_table *ft, uint64_t h);
+/* The first @bytes of that flow: with a large table every line a packet
+ * updates (counters, statistics) is a miss. */
+void flow_table_prefetch_flow_bytes(const struct flow_table *ft, uint64_t h, size_t bytes);
 
 /* Allocate a zeroed flow for key hash @h with @extra zeroed bytes after it,
  * appended as newest.  NULL on ENOMEM.  The caller fills its key from the

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Offline capture reader.  Classic pcap files (either byte order, micro-
- * or nanosecond) are read in large chunks and walked in place, which saves
- * stdio's and libpcap's copies of every packet; pcapng and anything else
- * goes through libpcap.  Timestamps are reduced to
+ * or nanosecond) are mapped (regular files) or read in large chunks
+ * (pipes) and walked in place, which saves stdio's and libpcap's copies
+ * of every packet, and with the mapping the kernel's copy too; pcapng and
+ * anything else goes through libpcap.  Timestamps are reduced to
  * microseconds first, as libpcap does, before NFStream's millisecond
  * truncation.  Files are read one after the other; each error names the
  * file and its cause, with libpcap's wording for damaged files.
@@ -11,8 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +27,19 @@
 /* libpcap's bound on a record's captured length (MAXIMUM_SNAPLEN). */
 #define MAX_CAPLEN 262144
 #define CHUNK_BYTES (4u << 20)
+/* A mapped file is made present (page tables filled) this far ahead of the
+ * reader, and released behind it, so the reader never takes a page fault
+ * per page and the process never holds more than a few windows of it. */
+#define MAP_WINDOW (4u << 20)
+/* Every line of a mapped file is requested this far ahead of the reader:
+ * the page cache is cold in the CPU caches, records are read at irregular
+ * strides and hardware prefetchers stop at page boundaries, so without it
+ * the reader waits for memory on each record header. */
+#define PREFETCH_AHEAD 8192
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels fault page by page */
+#endif
 
 struct source_pcap {
 	struct source base;
@@ -32,8 +49,12 @@ struct source_pcap {
 	pcap_t *p;           /* libpcap reader, or a dead handle for the filter */
 	bool classic;        /* classic pcap read in chunks by us */
 	int fd;
-	uint8_t *buf;        /* CHUNK_BYTES + MAX_CAPLEN + 16 */
+	uint8_t *buf;        /* CHUNK_BYTES + MAX_CAPLEN + 16, or the mapping */
 	size_t len, off;     /* valid bytes in buf, next record */
+	size_t map_len;      /* buf maps the file's first map_len bytes; 0: heap */
+	size_t map_ready;    /* populated up to here */
+	size_t map_dropped;  /* released below here */
+	size_t map_fetched;  /* prefetched below here */
 	bool eof;
 	bool regular;        /* reads never wait */
 	bool no_fill;        /* inside a batch: do not move the buffer */
@@ -47,6 +68,58 @@ struct source_pcap {
 	uint64_t packets_in_file;
 };
 
+/*
+ * A mapped file cut short under the reader (truncated by another process)
+ * makes the pages past its new end fault with SIGBUS.  The handler puts a
+ * zero page there, so the access completes, and records it; the reader
+ * stops at its next record with an error naming the cause, and the flows
+ * read so far are exported as after any damaged file.  One mapping at a
+ * time: files are read one after the other on one thread.
+ */
+static struct {
+	uint8_t *volatile base;
+	volatile size_t len;
+	size_t page;
+	volatile sig_atomic_t hit;
+} guard;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uint8_t *a = si->si_addr, *base = guard.base;
+
+	(void)uc;
+	if (base && a >= base && a < base + guard.len &&
+	    mmap((void *)((uintptr_t)a & ~(uintptr_t)(guard.page - 1)), guard.page, PROT_READ,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+		guard.hit = 1;
+		return;
+	}
+	signal(sig, SIG_DFL); /* not ours: returning re-raises it, fatal as usual */
+}
+
+static void guard_map(uint8_t *base, size_t len)
+{
+	static bool installed;
+
+	if (!installed) {
+		struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+		guard.page = (size_t)sysconf(_SC_PAGESIZE);
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		installed = true;
+	}
+	guard.hit = 0;
+	guard.len = len;
+	guard.base = base;
+}
+
+static void guard_unmap(void)
+{
+	guard.base = NULL;
+	guard.len = 0;
+}
+
 static void close_file(struct source_pcap *s)
 {
 	if (s->have_prog) {
@@ -59,8 +132,13 @@ static void close_file(struct source_pcap *s)
 	}
 	if (s->classic)
 		close(s->fd);
-	free(s->buf);
+	if (s->map_len) {
+		guard_unmap();
+		munmap(s->buf, s->map_len);
+	} else
+		free(s->buf);
 	s->buf = NULL;
+	s->map_len = 0;
 	s->classic = false;
 }
 
@@ -70,6 +148,44 @@ static inline uint32_t rd32(const uint8_t *p, bool swapped)
 
 	memcpy(&v, p, 4);
 	return swapped ? __builtin_bswap32(v) : v;
+}
+
+/* The mapped file shrank under the reader: say so once, stop reading it. */
+static bool cut_short(struct source_pcap *s)
+{
+	if (!s->map_len || !guard.hit)
+		return false;
+	pr_warn("cannot read '%s': the file was cut short while being read (after %llu packets)\n",
+		s->files[s->cur], (unsigned long long)s->packets_in_file);
+	return true;
+}
+
+/*
+ * Walk a regular file in a read-only mapping of its current size: the
+ * records are read where the page cache holds them.  The mapping stands
+ * for reads up to that size; what lies beyond (a file still being
+ * written) is read by fill() once the mapping is used up.  A file cut
+ * short under the reader would fault it (SIGBUS), as any mapping; capture
+ * files are appended to, not rewritten.  False when the file cannot be
+ * mapped: the chunked reads then do it all.
+ */
+static bool map_classic(struct source_pcap *s, int fd, const struct stat *st)
+{
+	void *m;
+
+	if ((uint64_t)st->st_size > SIZE_MAX || st->st_size <= 24)
+		return false;
+	m = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return false;
+	madvise(m, (size_t)st->st_size, MADV_SEQUENTIAL);
+	guard_map(m, (size_t)st->st_size);
+	s->buf = m;
+	s->map_len = s->len = (size_t)st->st_size;
+	s->map_ready = s->map_dropped = s->map_fetched = 0;
+	s->off = 24; /* the file header, already read */
+	s->eof = true;
+	return true;
 }
 
 /*
@@ -130,15 +246,18 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 		return 0;
 	}
 	s->regular = S_ISREG(st->st_mode);
-	s->buf = malloc(CHUNK_BYTES + MAX_CAPLEN + 16);
-	if (!s->buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	s->fd = fd;
 	s->len = s->off = 0;
 	s->eof = false;
+	s->map_len = 0;
+	if (!s->regular || !map_classic(s, fd, st)) {
+		s->buf = malloc(CHUNK_BYTES + MAX_CAPLEN + 16);
+		if (!s->buf) {
+			close(fd);
+			return -ENOMEM;
+		}
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	s->fd = fd;
 	s->classic = true;
 	/* LT_LINKTYPE(): the low 16 bits; libpcap maps LINKTYPE_RAW to DLT_RAW */
 	s->dlt = (int)(rd32(h + 20, s->swapped) & 0xffff);
@@ -152,6 +271,73 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 	return 1;
 }
 
+/*
+ * Between batches (no frame refers to the mapping any more): populate the
+ * windows ahead of the reader and drop the pages behind it.  Both are
+ * hints; a kernel without MADV_POPULATE_READ just faults them in.
+ */
+static void map_slide(struct source_pcap *s)
+{
+	size_t behind = s->off & ~(size_t)(MAP_WINDOW - 1);
+
+	while (s->map_ready < s->map_len && s->map_ready < s->off + 2 * (size_t)MAP_WINDOW) {
+		size_t n = s->map_len - s->map_ready < MAP_WINDOW ? s->map_len - s->map_ready
+								   : MAP_WINDOW;
+
+		madvise(s->buf + s->map_ready, n, MADV_POPULATE_READ);
+		s->map_ready += n;
+	}
+	if (behind > s->map_dropped) {
+		madvise(s->buf + s->map_dropped, behind - s->map_dropped, MADV_DONTNEED);
+		s->map_dropped = behind;
+	}
+}
+
+/* Request every line up to PREFETCH_AHEAD bytes past the next record. */
+static inline void map_prefetch(struct source_pcap *s)
+{
+	size_t end = s->off + PREFETCH_AHEAD;
+
+	if (end > s->map_len)
+		end = s->map_len;
+	if (s->map_fetched < s->off)
+		s->map_fetched = s->off & ~(size_t)63;
+	for (; s->map_fetched < end; s->map_fetched += 64)
+		__builtin_prefetch(s->buf + s->map_fetched);
+}
+
+/*
+ * The mapping is used up: go on with chunked reads after it, in case the
+ * file has grown since it was opened (a capture being written).  Keeps the
+ * mapping's unread tail.  -EIO (logged) when that cannot be set up.
+ */
+static int unmap_classic(struct source_pcap *s)
+{
+	size_t tail = s->len - s->off;
+	uint8_t *buf = malloc(CHUNK_BYTES + MAX_CAPLEN + 16);
+
+	if (!buf) {
+		pr_warn("cannot read '%s': %s (after %llu packets)\n", s->files[s->cur],
+			strerror(ENOMEM), (unsigned long long)s->packets_in_file);
+		return -EIO;
+	}
+	memcpy(buf, s->buf + s->off, tail);
+	if (lseek(s->fd, (off_t)s->map_len, SEEK_SET) < 0) {
+		pr_warn("cannot read '%s': %s (after %llu packets)\n", s->files[s->cur],
+			strerror(errno), (unsigned long long)s->packets_in_file);
+		free(buf);
+		return -EIO;
+	}
+	guard_unmap();
+	munmap(s->buf, s->map_len);
+	s->buf = buf;
+	s->map_len = 0;
+	s->len = tail;
+	s->off = 0;
+	s->eof = false;
+	return 0;
+}
+
 /* Make at least @need bytes available at s->off unless the file ends. */
 static int fill(struct source_pcap *s, size_t need)
 {
@@ -161,6 +347,12 @@ static int fill(struct source_pcap *s, size_t need)
 	 * (EOF or damage) is left for the next call to report. */
 	if (s->no_fill)
 		return -EAGAIN;
+	if (s->map_len) {
+		int err = unmap_classic(s);
+
+		if (err)
+			return err;
+	}
 	if (s->eof)
 		return 0;
 	memmove(s->buf, s->buf + s->off, s->len - s->off);
@@ -193,8 +385,13 @@ static int classic_next(struct source_pcap *s, const uint8_t **data)
 	const uint8_t *r;
 	uint32_t caplen, frac;
 	size_t left;
-	int err = fill(s, 16);
+	int err;
 
+	if (guard.hit && s->map_len && s->no_fill)
+		return -EAGAIN; /* the batch so far is good: the next call says it */
+	if (cut_short(s))
+		return -EIO;
+	err = fill(s, 16);
 	if (err)
 		return err;
 	left = s->len - s->off;
@@ -231,8 +428,16 @@ static int classic_next(struct source_pcap *s, const uint8_t **data)
 	s->hdr.ts.tv_usec = s->nsec ? frac / 1000 : frac;
 	s->hdr.caplen = caplen;
 	s->hdr.len = rd32(r + 12, s->swapped);
+	if (s->map_len && caplen)
+		(void)*(volatile const uint8_t *)(r + 15 + caplen); /* its end is in the file */
+	if (guard.hit && s->map_len && s->no_fill)
+		return -EAGAIN; /* zeros were read: not a whole record */
+	if (cut_short(s))
+		return -EIO;
 	*data = r + 16;
 	s->off += 16 + (size_t)caplen;
+	if (s->map_len)
+		map_prefetch(s);
 	return 1;
 }
 
@@ -346,15 +551,18 @@ static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 }
 
 /*
- * Frames of a classic file stay valid until the buffer is refilled, which
- * only happens on a batch's first record; libpcap reuses its buffer, so a
- * libpcap-read file gives batches of one.
+ * Frames of a classic file stay valid until the buffer is refilled or the
+ * mapping slides, which only happens on a batch's first record; libpcap
+ * reuses its buffer, so a libpcap-read file gives batches of one.
  */
 static int pcap_src_next(struct source *base, struct frame *f, int max)
 {
 	struct source_pcap *s = (struct source_pcap *)base;
-	int n = pcap_src_next1(s, &f[0]);
+	int n;
 
+	if (s->map_len)
+		map_slide(s); /* the previous batch's frames are dead now */
+	n = pcap_src_next1(s, &f[0]);
 	if (n <= 0)
 		return n;
 	s->no_fill = true;

@@ -20,7 +20,12 @@ For each capture: warm the page cache, then best of \$BENCH_RUNS (default 3) wal
   flowsight L7on   build/flowsight -r FILE --statistical-analysis -o /dev/null
   ndpiReader       ndpiReader -i FILE   (defaults; prints only its summary, no per-flow lines)
 Each flowsight mode is also run once untimed with its CSV piped to wc -l to count the flows.
+The "cpu s" column is the least user + system time (all threads) of the runs: on a shared
+machine it moves far less than the wall time, which the ratios use.
 Targets: throughput of flowsight L7off >= 0.5 x readloop, flowsight L7on >= 2.0 x ndpiReader.
+Then, on manyflows-1m.pcap read from a pipe (not with --quick), peak RSS per 1M concurrent
+flows: one run each with stats, stats + L7, stats + --splt-analysis 10, and the first two again
+with --max-flows-in-memory 100000.
 
 environment:
   BENCH_DATA   dir holding mixed.pcap, README.md, make-bench-big.sh (default ../shared/data/bench)
@@ -143,16 +148,19 @@ now() { echo "${EPOCHREALTIME:-$(date +%s.%N)}"; }
 failed=0
 fail() { echo "bench: FAIL: $*" >&2; failed=1; }
 
-# run_timed LOG CMD...: best wall time of RUNS runs into $best_s, largest peak RSS (KiB) into
-# $rss_kb; stdout/stderr of the last run in LOG.out/LOG.err. Returns 1 on a failed run.
+# run_timed LOG CMD...: best wall time of RUNS runs into $best_s, least CPU time (user + system,
+# all threads) into $best_cpu, largest peak RSS (KiB) into $rss_kb; stdout/stderr of the last run
+# in LOG.out/LOG.err. Returns 1 on a failed run. On a shared machine the CPU time is the steadier
+# figure: wall time also counts the time other processes hold the cores.
 run_timed() {
-	local log="$1" i rc t0 t1 s kb
+	local log="$1" i rc t0 t1 s kb cpu
 	shift
 	best_s=""
+	best_cpu=""
 	rss_kb=0
 	for ((i = 0; i < RUNS; i++)); do
 		t0="$(now)"
-		"$TIME" -f %M -o "$log.time" "$@" >"$log.out" 2>"$log.err"
+		"$TIME" -f '%M %U %S' -o "$log.time" "$@" >"$log.out" 2>"$log.err"
 		rc=$?
 		t1="$(now)"
 		if [ $rc -ne 0 ]; then
@@ -160,9 +168,12 @@ run_timed() {
 			return 1
 		fi
 		s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')"
-		kb="$(tail -n1 "$log.time")"
+		read -r kb cpu < <(tail -n1 "$log.time" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }')
 		if [ -z "$best_s" ] || awk -v a="$s" -v b="$best_s" 'BEGIN { exit !(a < b) }'; then
 			best_s="$s"
+		fi
+		if [ -z "$best_cpu" ] || awk -v a="$cpu" -v b="$best_cpu" 'BEGIN { exit !(a < b) }'; then
+			best_cpu="$cpu"
 		fi
 		[[ "$kb" =~ ^[0-9]+$ ]] && [ "$kb" -gt "$rss_kb" ] && rss_kb="$kb"
 	done
@@ -200,20 +211,20 @@ count_flows() {
 	return 0
 }
 
-declare -A secs rss nflows
+declare -A secs cpus rss nflows
 declare -a ratio_rl ratio_nd
 
 row() {	# capture-label packets-label tool key: uses $packets for the rate
 	local s="${secs[$4]:-}" pps mb
 	if [ -z "$s" ]; then
-		printf '%-20s %10s  %-16s %9s %12s %9s %9s\n' "$1" "$2" "$3" FAIL - - -
+		printf '%-20s %10s  %-16s %9s %12s %7s %9s %9s\n' "$1" "$2" "$3" FAIL - - - -
 		return
 	fi
 	pps="$(awk -v p="$packets" -v s="$s" \
 		'BEGIN { if (p ~ /^[0-9]+$/ && s > 0) printf "%.3f M", p / s / 1e6; else printf "?" }')"
 	mb="$(awk -v k="${rss[$4]}" 'BEGIN { printf "%.1f", k / 1024 }')"
-	printf '%-20s %10s  %-16s %9.3f %12s %9s %9s\n' "$1" "$2" "$3" "$s" "$pps" "$mb" \
-		"${nflows[$4]:--}"
+	printf '%-20s %10s  %-16s %9.3f %12s %7s %9s %9s\n' "$1" "$2" "$3" "$s" "$pps" \
+		"${cpus[$4]:--}" "$mb" "${nflows[$4]:--}"
 }
 
 ratio() {	# numerator-time denominator-time: throughput ratio, or empty
@@ -222,7 +233,8 @@ ratio() {	# numerator-time denominator-time: throughput ratio, or empty
 
 echo "flowsight benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) cores," \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "best of $RUNS wall-clock runs after warming the page cache; logs in $LOGS"
+echo "best of $RUNS wall-clock runs after warming the page cache (cpu s: least user + system time,"
+echo "all threads, of those runs); logs in $LOGS"
 echo "flowsight: $FLOWSIGHT"
 echo "readloop:  $READLOOP"
 echo "ndpiReader: $NDPIREADER ($("$NDPIREADER" -h 2>&1 | grep -m1 -oE 'nDPI [0-9.]+'))"
@@ -240,7 +252,7 @@ for cap in "${captures[@]}"; do
 	echo "bench: $name ..."
 	cat "$cap" >/dev/null || { fail "cannot read $cap"; continue; }
 
-	secs=() rss=() nflows=()
+	secs=() cpus=() rss=() nflows=()
 	packets="?"
 	if run_timed "$LOGS/$base.readloop" "$READLOOP" "$cap"; then
 		packets="$(grep -oE 'packets=[0-9]+' "$LOGS/$base.readloop.out" | cut -d= -f2)"
@@ -248,7 +260,7 @@ for cap in "${captures[@]}"; do
 			fail "readloop printed no packet count for $name"
 			packets="?"
 		else
-			secs[rl]="$best_s" rss[rl]="$rss_kb"
+			secs[rl]="$best_s" cpus[rl]="$best_cpu" rss[rl]="$rss_kb"
 			want="$(readme_packets "$name")"
 			[ -n "$want" ] && [ "$packets" != "$want" ] &&
 				warn "$name: readloop counted $packets packets, README.md says $want"
@@ -261,7 +273,8 @@ for cap in "${captures[@]}"; do
 		[ $mode = off ] && opts+=(--n-dissections 0)
 		count_flows "$LOGS/$base.flowsight-l7$mode" "$FLOWSIGHT" "${opts[@]}" || continue
 		if run_timed "$LOGS/$base.flowsight-l7$mode" "$FLOWSIGHT" "${opts[@]}" -o /dev/null; then
-			secs[fs$mode]="$best_s" rss[fs$mode]="$rss_kb" nflows[fs$mode]="$flows"
+			secs[fs$mode]="$best_s" cpus[fs$mode]="$best_cpu" rss[fs$mode]="$rss_kb"
+			nflows[fs$mode]="$flows"
 			[ -n "$want" ] && [ "$flows" != "$want" ] &&
 				warn "$name: flowsight L7 $mode exported $flows flows, NFStream $want"
 		fi
@@ -272,7 +285,7 @@ for cap in "${captures[@]}"; do
 		if [ -z "$flows" ]; then
 			fail "ndpiReader printed no summary for $name (see $LOGS/$base.ndpiReader.out)"
 		else
-			secs[nd]="$best_s" rss[nd]="$rss_kb" nflows[nd]="$flows"
+			secs[nd]="$best_s" cpus[nd]="$best_cpu" rss[nd]="$rss_kb" nflows[nd]="$flows"
 			want="$(readme_flows_ndpi "$name")"
 			[ -n "$want" ] && [ "$flows" != "$want" ] &&
 				warn "$name: ndpiReader counted $flows flows, README.md says $want"
@@ -293,7 +306,8 @@ for cap in "${captures[@]}"; do
 done
 
 echo
-printf '%-20s %10s  %-16s %9s %12s %9s %9s\n' capture packets tool seconds packets/s "RSS MiB" flows
+printf '%-20s %10s  %-16s %9s %12s %7s %9s %9s\n' capture packets tool seconds packets/s \
+	"cpu s" "RSS MiB" flows
 printf '%s\n' "${table[@]}"
 
 # A target holds only if it holds on every capture: report the worst ratio.
@@ -334,6 +348,85 @@ mapfile -t tgt_rl < <(targets "${ratio_rl[@]}")
 mapfile -t tgt_nd < <(targets "${ratio_nd[@]}")
 summary readloop-ratio 0.50 "${tgt_rl[@]}"
 summary ndpi-ratio 2.00 "${tgt_nd[@]}"
+
+# ---- peak RSS per 1M concurrent flows -----------------------------------------------------
+# manyflows-1m.pcap holds 1,000,000 flows started within ~24 s; no flow ends before the idle
+# timeout (120 s; NFStream ends none on FIN/RST), so at the end of the file all of them are in
+# the flow cache at once. Checked on every run from the records: all first/last packet times
+# lie within less than the idle timeout. The capture is read from a pipe, so peak RSS is the
+# agent's memory (the reader's 4 MiB buffer), not pages of a mapped capture file.
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# rss_pipe LOG SINK OPTS...: flowsight -r /dev/stdin OPTS fed by cat, its CSV into command
+# SINK (a string for sh -c); peak RSS (KiB) into $rss_kb. Returns 1 if a run failed.
+rss_pipe() {
+	local log="$1" sink="$2" rc
+	shift 2
+	cat "$CACHE/manyflows-1m.pcap" |
+		"$TIME" -f %M -o "$log.time" "$FLOWSIGHT" -r /dev/stdin "$@" 2>"$log.err" |
+		sh -c "$sink" >"$log.out"
+	rc=${PIPESTATUS[1]}
+	if [ "$rc" -ne 0 ]; then
+		fail "$(describe_exit "$rc" "$log.time"): flowsight -r manyflows-1m.pcap $* (see $log.err)"
+		return 1
+	fi
+	rss_kb="$(tail -n1 "$log.time")"
+	[[ "$rss_kb" =~ ^[0-9]+$ ]] || { fail "no peak RSS from $TIME for: flowsight $*"; return 1; }
+}
+
+# CSV -> "flows first_ms last_ms" over every record.
+SPAN_AWK='awk -F, '\''NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "bidirectional_first_seen_ms") f = i;
+	if ($i == "bidirectional_last_seen_ms") l = i }; next }
+	{ n++; if (lo == "" || $f < lo) lo = $f; if ($l > hi) hi = $l }
+	END { printf "%d %.0f %.0f\n", n, lo, hi }'\'
+
+rss_section() {
+	local log="$LOGS/manyflows-1m.rss" cap_n=100000 idle_ms=120000
+	local -A r
+	local n lo hi early line
+	echo
+	if [ $quick -eq 1 ] || [ ! -s "$CACHE/manyflows-1m.pcap" ]; then
+		echo "peak RSS per 1M concurrent flows: not measured (needs manyflows-1m.pcap; not with --quick)"
+		return
+	fi
+	rss_pipe "$log.stats" "$SPAN_AWK" --statistical-analysis --n-dissections 0 && r[off]="$rss_kb"
+	read -r n lo hi <"$log.stats.out" 2>/dev/null
+	rss_pipe "$log.l7" "cat >/dev/null" --statistical-analysis && r[on]="$rss_kb"
+	rss_pipe "$log.splt10" "cat >/dev/null" --statistical-analysis --n-dissections 0 \
+		--splt-analysis 10 && r[splt]="$rss_kb"
+	rss_pipe "$log.cap-stats" "cat >/dev/null" -v --statistical-analysis --n-dissections 0 \
+		--max-flows-in-memory $cap_n && r[coff]="$rss_kb"
+	early="$(grep -oE '^flowsight: [0-9]+ flows exported early' "$log.cap-stats.err" | grep -oE '[0-9]+')"
+	rss_pipe "$log.cap-l7" "cat >/dev/null" --statistical-analysis \
+		--max-flows-in-memory $cap_n && r[con]="$rss_kb"
+
+	if [ "${n:-0}" -ne 1000000 ] || [ $((${hi:-0} - ${lo:-0})) -ge $idle_ms ]; then
+		warn "manyflows-1m.pcap: ${n:-no} flows over $(((${hi:-0} - ${lo:-0}) / 1000)) s:" \
+			"not 1,000,000 flows alive at once; the figures below are not per 1M concurrent flows"
+	else
+		echo "manyflows-1m.pcap: $n flows, all packets within $(((hi - lo) / 1000)) s <" \
+			"idle timeout $((idle_ms / 1000)) s: all $n in the flow cache at once"
+	fi
+	line="peak RSS per 1M concurrent flows:"
+	[ -n "${r[off]:-}" ] && line+=" $(mib "${r[off]}") (stats)"
+	[ -n "${r[on]:-}" ] && line+=", $(mib "${r[on]}") (stats + L7)"
+	[ -n "${r[splt]:-}" ] && line+=", $(mib "${r[splt]}") (stats + --splt-analysis 10)"
+	echo "$line"
+	line="  with --max-flows-in-memory $cap_n:"
+	[ -n "${r[coff]:-}" ] && line+=" $(mib "${r[coff]}") (stats)"
+	[ -n "${r[con]:-}" ] && line+=", $(mib "${r[con]}") (stats + L7)"
+	echo "$line; ${early:-?} flows exported early (expiration_id 2)"
+	if [ -n "${r[off]:-}" ] && [ -n "${r[coff]:-}" ] && [ -n "${r[on]:-}" ] && [ -n "${r[con]:-}" ]; then
+		awk -v a="${r[off]}" -v b="${r[coff]}" -v c="${r[on]}" -v d="${r[con]}" \
+			-v n=$((1000000 - cap_n)) 'BEGIN { printf "  per cached flow (difference of " \
+			"the two / %d): %.0f bytes (stats), %.0f bytes (stats + L7)\n", n,
+			(a - b) * 1024 / n, (c - d) * 1024 / n }'
+	fi
+	echo "  --capture ebpf: not measured here (needs root and a replay through a veth;" \
+		"README \"Speed\" has a figure measured by hand)"
+}
+rss_section
 
 [ $failed -eq 0 ] || { echo "bench: some tool failed or produced nothing (see above)" >&2; exit 1; }
 exit 0

@@ -196,6 +196,45 @@ def _():
     check(len(rows) == 1 + 4, "4 flows formed before the damage expected, got %d" % (len(rows) - 1))
 
 
+@case("file_cut_short_while_read")
+def _():
+    """Another process truncates the capture while flowsight reads it (a
+    mapped file then faults with SIGBUS): one line naming the cause, exit
+    1, and every flow of the packets read before the cut is written."""
+    path = os.path.join(TMP, "cut.pcap")
+    n = 150_000  # about 24 MB: reading it takes far longer than stopping it
+    rec = [pcap_header()]
+    for i in range(n):
+        fr = bytearray(udp_frame(0))
+        fr[34:36] = struct.pack("!H", 1000 + i % 60000)  # UDP source port
+        fr[33] = 2 + i // 60000  # destination 10.0.0.2, .3, .4
+        rec.append(record(bytes(fr), 1_000_000 + i))
+    with open(path, "wb") as f:
+        f.write(b"".join(rec))
+    out = os.path.join(TMP, "cut.csv")
+    p = subprocess.Popen([FS, "-r", path, "-o", out, "--n-dissections", "0"],
+                         stderr=subprocess.PIPE)
+    try:
+        while path not in open("/proc/%d/maps" % p.pid).read():
+            check(p.poll() is None, "flowsight ended before its input was mapped")
+        os.kill(p.pid, signal.SIGSTOP)
+        os.truncate(path, 1 << 20)
+        os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(p.returncode == 1, "exit %d (a signal is negative): %r" % (p.returncode, err))
+    line = one_line(err)
+    check(path in line and "cut short while being read" in line, line)
+    read = int(line.split("(after ")[1].split()[0])
+    with open(out) as f:
+        rows = f.read().splitlines()
+    # one flow per packet; only whole records inside the first MiB were read
+    check(0 < read <= ((1 << 20) - 24) // (16 + 64) and len(rows) == 1 + read,
+          "%d packets read, %d flows written" % (read, len(rows) - 1))
+
+
 @case("filter_into_truncated_tail")
 def _():
     """A filter skips records up to a damaged end within one batch: the frame

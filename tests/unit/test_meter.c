@@ -56,7 +56,7 @@ static int emit(struct flow *f, int expiration_id, void *arg)
 	if (!r)
 		abort();
 	r->f = *f;
-	r->f.hnext = r->f.older = r->f.newer = NULL;
+	r->f.older = r->f.newer = NULL;
 	memset(&r->f.dpi, 0, sizeof(r->f.dpi));
 	if (f->stats) {
 		r->st = *f->stats;
