@@ -37,7 +37,7 @@ LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
-	qemu-system-x86 busybox-static util-linux libcap2-bin
+	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind
 
 ifeq ($(V),1)
 Q :=

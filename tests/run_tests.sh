@@ -48,6 +48,8 @@ layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py
 layer capture-sweep python3 tests/conformance/sweep_captures.py
+# The same captures under valgrind memcheck: no invalid access, no leak.
+layer valgrind python3 tests/conformance/valgrind_sweep.py
 # Live capture in private network namespaces (root; skipped otherwise).
 layer live python3 tests/live/test_live.py
 # Least privilege: exact capabilities per mode as uid 65534, the drop after attach.
