@@ -19,13 +19,18 @@
 
 #define OUTBUF_FLUSH_BYTES (64 * 1024)
 
+/* What formatting a row writes besides the row: one per formatting thread. */
+struct row_fmt {
+	struct outbuf scratch;
+	struct col_scratch *cs;
+	char hex[2 * crypto_generichash_BYTES_MAX + 1];
+};
+
 struct exporter {
 	struct export_opts o;
 	const struct export_format_ops *ops;
 	struct outbuf out;
-	struct outbuf scratch;
-	struct col_scratch *cs;
-	char hex[2 * crypto_generichash_BYTES_MAX + 1];
+	struct row_fmt fmt;      /* the exporter's own (exporter_write) */
 	unsigned char key[crypto_generichash_KEYBYTES_MAX];
 	int fd;
 	bool own_fd;
@@ -449,8 +454,8 @@ int exporter_open(const struct export_opts *o, struct exporter **out)
 	e->o = *o;
 	e->fd = -1;
 	e->ops = o->format == EXPORT_JSONL ? &export_jsonl_ops : &export_csv_ops;
-	e->cs = col_scratch_new(o->schema);
-	if (!e->cs) {
+	e->fmt.cs = col_scratch_new(o->schema);
+	if (!e->fmt.cs) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -469,36 +474,96 @@ int exporter_open(const struct export_opts *o, struct exporter **out)
 	return 0;
 
 err_free:
-	free(e->cs);
+	free(e->fmt.cs);
 	free(e->path_buf);
 	free(e);
 	return err;
 }
 
 /* Replace @v by the keyed BLAKE2b-512 hex digest of its Python str(). */
-static void anonymise(struct exporter *e, struct col_value *v)
+static void anonymise(const struct exporter *e, struct row_fmt *f, struct col_value *v)
 {
 	static const char hx[] = "0123456789abcdef";
 	unsigned char h[crypto_generichash_BYTES_MAX];
 
-	e->scratch.len = 0;
-	cell_py_str(&e->scratch, v);
-	crypto_generichash(h, sizeof(h), (const unsigned char *)e->scratch.buf, e->scratch.len,
+	f->scratch.len = 0;
+	cell_py_str(&f->scratch, v);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)f->scratch.buf, f->scratch.len,
 			   e->key, sizeof(e->key));
 	for (size_t i = 0; i < sizeof(h); i++) {
-		e->hex[2 * i] = hx[h[i] >> 4];
-		e->hex[2 * i + 1] = hx[h[i] & 15];
+		f->hex[2 * i] = hx[h[i] >> 4];
+		f->hex[2 * i + 1] = hx[h[i] & 15];
 	}
-	e->hex[2 * sizeof(h)] = '\0';
+	f->hex[2 * sizeof(h)] = '\0';
 	v->kind = COL_STR;
-	v->s = e->hex;
+	v->s = f->hex;
 }
 
-int exporter_write(struct exporter *e, const struct flow_record *r)
+/* Row @r, whole, at the end of @out; reads only what exporter_open() set. */
+static void format_row(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
+		       const struct flow_record *r)
 {
 	const struct schema *s = e->o.schema;
 	struct col_value v;
 
+	e->ops->row_begin(out);
+	for (size_t i = 0; i < s->n; i++) {
+		col_get(&s->cols[i], r, &v, f->cs);
+		if (e->o.anonymize && e->o.anonymize[i])
+			anonymise(e, f, &v);
+		e->ops->cell(out, &s->cols[i], i, &v);
+	}
+	e->ops->row_end(out);
+}
+
+struct row_fmt *exporter_fmt_new(const struct exporter *e)
+{
+	struct row_fmt *f;
+
+	if (e->o.flows_per_file)
+		return NULL; /* rows must be counted into files one by one */
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->cs = col_scratch_new(e->o.schema);
+	if (!f->cs) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void exporter_fmt_free(struct row_fmt *f)
+{
+	if (!f)
+		return;
+	free(f->scratch.buf);
+	free(f->cs);
+	free(f);
+}
+
+void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
+		     const struct flow_record *r)
+{
+	format_row(e, f, out, r);
+}
+
+int exporter_write_rows(struct exporter *e, const struct outbuf *rows, uint64_t n)
+{
+	if (e->err) {
+		e->failed += n;
+		return e->err;
+	}
+	outbuf_put(&e->out, rows->buf, rows->len);
+	e->flows_in_file += n;
+	e->flows_buffered += n;
+	if (e->out.len >= OUTBUF_FLUSH_BYTES)
+		return exporter_flush(e);
+	return 0;
+}
+
+int exporter_write(struct exporter *e, const struct flow_record *r)
+{
 	if (e->o.flows_per_file && e->flows_in_file == e->o.flows_per_file) {
 		uint64_t next = e->chunk + 1;
 		int err;
@@ -514,14 +579,7 @@ int exporter_write(struct exporter *e, const struct flow_record *r)
 		e->failed++;
 		return e->err;
 	}
-	e->ops->row_begin(&e->out);
-	for (size_t i = 0; i < s->n; i++) {
-		col_get(&s->cols[i], r, &v, e->cs);
-		if (e->o.anonymize && e->o.anonymize[i])
-			anonymise(e, &v);
-		e->ops->cell(&e->out, &s->cols[i], i, &v);
-	}
-	e->ops->row_end(&e->out);
+	format_row(e, &e->fmt, &e->out, r);
 	e->flows_in_file++;
 	e->flows_buffered++;
 	if (e->out.len >= OUTBUF_FLUSH_BYTES)
@@ -540,8 +598,8 @@ int exporter_close(struct exporter *e, uint64_t *written, uint64_t *failed)
 	if (failed)
 		*failed = e->failed;
 	free(e->out.buf);
-	free(e->scratch.buf);
-	free(e->cs);
+	free(e->fmt.scratch.buf);
+	free(e->fmt.cs);
 	free(e->path_buf);
 	free(e);
 	return err;

@@ -77,6 +77,21 @@ int exporter_open(const struct export_opts *o, struct exporter **out);
 /* Queue one flow.  0, or -errno once the output has failed (the flow is
  * then counted as not written). */
 int exporter_write(struct exporter *e, const struct flow_record *r);
+
+/*
+ * Rows formatted on another thread.  exporter_fmt_new() gives the scratch
+ * state one more thread formats with (NULL when rows cannot be moved:
+ * --flows-per-file counts them into files one by one); exporter_format()
+ * appends row @r to @out, reading only what exporter_open() set, so it may
+ * run beside exporter_write(); exporter_write_rows() outputs @n such rows
+ * as exporter_write() would have, in the order it is called.
+ */
+struct row_fmt;
+struct row_fmt *exporter_fmt_new(const struct exporter *e);
+void exporter_fmt_free(struct row_fmt *f);
+void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
+		     const struct flow_record *r);
+int exporter_write_rows(struct exporter *e, const struct outbuf *rows, uint64_t n);
 /* Push buffered rows to the output.  0 or -errno. */
 int exporter_flush(struct exporter *e);
 /* Flush and close; returns the first error seen.  Frees @e. */

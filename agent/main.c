@@ -191,9 +191,12 @@ int main(int argc, char **argv)
 	 * Flows, samples and sockets are allocated and freed at the connection
 	 * rate in the worker threads' arenas; with glibc's default trimming each
 	 * arena shrinks and regrows its heap continuously, one mprotect() per
-	 * page (thousands a second under a connect loop).  Keep freed tops.
+	 * page (thousands a second under a connect loop).  Keep freed tops,
+	 * and grow the main heap 16 MiB at a time: a capture's flows took
+	 * 1,300 brk() calls in 128 KiB steps.
 	 */
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 
 	switch (cli_parse(argc, argv, &cfg)) {
 	case CLI_OK:
