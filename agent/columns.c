@@ -490,6 +490,51 @@ static bool digits_roundtrip(double d, bool neg, const char *dig, int n, int exp
 	return strtod(tmp, NULL) == d;
 }
 
+/*
+ * Python repr()'s layout of the digits @digits[0..@nd) times 10^@exp10,
+ * written at @buf + @pos (after any sign): positional from 1e-4 to 1e16,
+ * else d.ddde+XX.  Returns the new length; @buf is NUL-terminated.
+ */
+int py_float_layout(char *buf, int pos, const char *digits, int nd, int exp10)
+{
+	if (exp10 >= -4 && exp10 < 16) {
+		if (exp10 >= 0) {
+			for (int i = 0; i <= exp10; i++)
+				buf[pos++] = i < nd ? digits[i] : '0';
+			buf[pos++] = '.';
+			if (nd > exp10 + 1)
+				for (int i = exp10 + 1; i < nd; i++)
+					buf[pos++] = digits[i];
+			else
+				buf[pos++] = '0';
+		} else {
+			buf[pos++] = '0';
+			buf[pos++] = '.';
+			for (int i = 0; i < -exp10 - 1; i++)
+				buf[pos++] = '0';
+			for (int i = 0; i < nd; i++)
+				buf[pos++] = digits[i];
+		}
+		buf[pos] = '\0';
+		return pos;
+	}
+	buf[pos++] = digits[0];
+	if (nd > 1) {
+		buf[pos++] = '.';
+		for (int i = 1; i < nd; i++)
+			buf[pos++] = digits[i];
+	}
+	buf[pos++] = 'e';
+	buf[pos++] = exp10 < 0 ? '-' : '+';
+	if (exp10 < 0)
+		exp10 = -exp10;
+	if (exp10 < 10)
+		buf[pos++] = '0';
+	pos += fmt_int(buf + pos, exp10);
+	buf[pos] = '\0';
+	return pos;
+}
+
 int fmt_py_float(double d, char *buf)
 {
 	char tmp[40], digits[24], cand[24];
@@ -565,33 +610,5 @@ int fmt_py_float(double d, char *buf)
 	if (neg)
 		buf[pos++] = '-';
 
-	if (exp10 >= -4 && exp10 < 16) {
-		if (exp10 >= 0) {
-			for (int i = 0; i <= exp10; i++)
-				buf[pos++] = i < nd ? digits[i] : '0';
-			buf[pos++] = '.';
-			if (nd > exp10 + 1)
-				for (int i = exp10 + 1; i < nd; i++)
-					buf[pos++] = digits[i];
-			else
-				buf[pos++] = '0';
-		} else {
-			buf[pos++] = '0';
-			buf[pos++] = '.';
-			for (int i = 0; i < -exp10 - 1; i++)
-				buf[pos++] = '0';
-			for (int i = 0; i < nd; i++)
-				buf[pos++] = digits[i];
-		}
-		buf[pos] = '\0';
-		return pos;
-	}
-	buf[pos++] = digits[0];
-	if (nd > 1) {
-		buf[pos++] = '.';
-		for (int i = 1; i < nd; i++)
-			buf[pos++] = digits[i];
-	}
-	pos += sprintf(buf + pos, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-	return pos;
+	return py_float_layout(buf, pos, digits, nd, exp10);
 }

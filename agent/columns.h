@@ -107,6 +107,8 @@ struct col_scratch *col_scratch_new(const struct schema *s);
  * Returns the length written into @buf (at least 32 bytes).
  */
 int fmt_py_float(double d, char *buf);
+/* The layout step of fmt_py_float(), shared with fmt_py_float_fast(). */
+int py_float_layout(char *buf, int pos, const char *digits, int nd, int exp10);
 
 /* Decimal text of @v at @buf (at least 20 bytes, no NUL); returns its length. */
 int fmt_int(char *buf, int64_t v);

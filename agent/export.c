@@ -281,43 +281,7 @@ int fmt_py_float_fast(double d, char *buf)
 	if (d < 0)
 		buf[pos++] = '-';
 
-	/* repr()'s layout, as fmt_py_float() */
-	if (exp10 >= -4 && exp10 < 16) {
-		if (exp10 >= 0) {
-			for (int i = 0; i <= exp10; i++)
-				buf[pos++] = i < nd ? digits[i] : '0';
-			buf[pos++] = '.';
-			if (nd > exp10 + 1)
-				for (int i = exp10 + 1; i < nd; i++)
-					buf[pos++] = digits[i];
-			else
-				buf[pos++] = '0';
-		} else {
-			buf[pos++] = '0';
-			buf[pos++] = '.';
-			for (int i = 0; i < -exp10 - 1; i++)
-				buf[pos++] = '0';
-			for (int i = 0; i < nd; i++)
-				buf[pos++] = digits[i];
-		}
-		buf[pos] = '\0';
-		return pos;
-	}
-	buf[pos++] = digits[0];
-	if (nd > 1) {
-		buf[pos++] = '.';
-		for (int i = 1; i < nd; i++)
-			buf[pos++] = digits[i];
-	}
-	buf[pos++] = 'e';
-	buf[pos++] = exp10 < 0 ? '-' : '+';
-	if (exp10 < 0)
-		exp10 = -exp10;
-	if (exp10 < 10)
-		buf[pos++] = '0';
-	pos += fmt_int(buf + pos, exp10);
-	buf[pos] = '\0';
-	return pos;
+	return py_float_layout(buf, pos, digits, nd, exp10);
 }
 
 void cell_py_str(struct outbuf *b, const struct col_value *v)
