@@ -79,3 +79,18 @@ def sh(*args, check_rc=True, timeout=60):
 
 def nsexec(ns, *args):
     return ["ip", "netns", "exec", ns] + list(args)
+
+
+def stop_procs(procs):
+    """Kill and reap every process of @procs still running, then empty it."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    procs.clear()
+
+
+def del_netns(*names):
+    """Delete network namespaces (their veths go with them); missing ones are fine."""
+    for ns in names:
+        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)

@@ -30,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Skip, Suite, check, nsexec, sh  # noqa: E402
+from harness import Skip, Suite, check, del_netns, nsexec, sh, stop_procs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attr_workload.py")
@@ -48,11 +48,7 @@ CGROUPS = []
 
 
 def stop_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    PROCS.clear()
+    stop_procs(PROCS)
 
 
 SUITE = Suite("attribution", stop_all)
@@ -70,8 +66,7 @@ def cgroup2_root():
 
 def cleanup():
     stop_all()
-    for ns in (NS_A, NS_B):
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    del_netns(NS_A, NS_B)
     for cg in CGROUPS:
         try:
             os.rmdir(cg)

@@ -33,6 +33,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import del_netns, stop_procs  # noqa: E402
+
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 MKPCAP = os.path.abspath(os.environ.get("MKPCAP", "build/mkpcap"))
 TMP = tempfile.mkdtemp(prefix="fs-live-")
@@ -103,8 +106,7 @@ def nsexec(ns, *args):
 
 def cleanup():
     stop_all()
-    for ns in (NS_A, NS_B):
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    del_netns(NS_A, NS_B)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
@@ -199,11 +201,7 @@ class Live:
 
 
 def stop_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    PROCS.clear()
+    stop_procs(PROCS)
 
 
 def offline(pcap, args):
@@ -787,6 +785,7 @@ def _():
 # capture hook sees it.
 INJECT = r"""
 import socket, struct, sys
+
 def csum(b):
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     s = (s >> 16) + (s & 0xffff)

@@ -34,7 +34,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Skip, Suite, check, nsexec, sh  # noqa: E402
+from harness import Skip, Suite, check, del_netns, nsexec, sh, stop_procs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 TMP = tempfile.mkdtemp(prefix="fs-priv-")
@@ -54,11 +54,7 @@ EBPF_CAPS = ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"]
 
 
 def stop_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    PROCS.clear()
+    stop_procs(PROCS)
 
 
 SUITE = Suite("privilege", stop_all)
@@ -67,8 +63,7 @@ case = SUITE.case
 
 def cleanup():
     stop_all()
-    for ns in (NS_A, NS_B):
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    del_netns(NS_A, NS_B)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
