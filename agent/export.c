@@ -464,8 +464,8 @@ static void anonymise(const struct exporter *e, struct row_fmt *f, struct col_va
 }
 
 /* Row @r, whole, at the end of @out; reads only what exporter_open() set. */
-static void format_row(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
-		       const struct flow_record *r)
+void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
+		     const struct flow_record *r)
 {
 	const struct schema *s = e->o.schema;
 	struct col_value v;
@@ -506,12 +506,6 @@ void exporter_fmt_free(struct row_fmt *f)
 	free(f);
 }
 
-void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
-		     const struct flow_record *r)
-{
-	format_row(e, f, out, r);
-}
-
 int exporter_write_rows(struct exporter *e, const struct outbuf *rows, uint64_t n)
 {
 	if (e->err) {
@@ -543,7 +537,7 @@ int exporter_write(struct exporter *e, const struct flow_record *r)
 		e->failed++;
 		return e->err;
 	}
-	format_row(e, &e->fmt, &e->out, r);
+	exporter_format(e, &e->fmt, &e->out, r);
 	e->flows_in_file++;
 	e->flows_buffered++;
 	if (e->out.len >= OUTBUF_FLUSH_BYTES)

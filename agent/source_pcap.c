@@ -150,14 +150,18 @@ static inline uint32_t rd32(const uint8_t *p, bool swapped)
 	return swapped ? __builtin_bswap32(v) : v;
 }
 
-/* The mapped file shrank under the reader: say so once, stop reading it. */
-static bool cut_short(struct source_pcap *s)
+/* The mapped file shrank under the reader: 0 if not; inside a batch
+ * -EAGAIN (the batch so far is good, the next call says it); else say it,
+ * -EIO. */
+static int cut_short(struct source_pcap *s)
 {
 	if (!s->map_len || !guard.hit)
-		return false;
+		return 0;
+	if (s->no_fill)
+		return -EAGAIN;
 	pr_warn("cannot read '%s': the file was cut short while being read (after %llu packets)\n",
 		s->files[s->cur], (unsigned long long)s->packets_in_file);
-	return true;
+	return -EIO;
 }
 
 /*
@@ -385,12 +389,10 @@ static int classic_next(struct source_pcap *s, const uint8_t **data)
 	const uint8_t *r;
 	uint32_t caplen, frac;
 	size_t left;
-	int err;
+	int err = cut_short(s);
 
-	if (guard.hit && s->map_len && s->no_fill)
-		return -EAGAIN; /* the batch so far is good: the next call says it */
-	if (cut_short(s))
-		return -EIO;
+	if (err)
+		return err;
 	err = fill(s, 16);
 	if (err)
 		return err;
@@ -430,10 +432,9 @@ static int classic_next(struct source_pcap *s, const uint8_t **data)
 	s->hdr.len = rd32(r + 12, s->swapped);
 	if (s->map_len && caplen)
 		(void)*(volatile const uint8_t *)(r + 15 + caplen); /* its end is in the file */
-	if (guard.hit && s->map_len && s->no_fill)
-		return -EAGAIN; /* zeros were read: not a whole record */
-	if (cut_short(s))
-		return -EIO;
+	err = cut_short(s); /* zeros were read: not a whole record */
+	if (err)
+		return err;
 	*data = r + 16;
 	s->off += 16 + (size_t)caplen;
 	if (s->map_len)
