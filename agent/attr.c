@@ -174,10 +174,6 @@ struct loss_win {
 	uint64_t from_ns, to_ns;
 };
 
-struct pool {
-	void *head; /* free entries, linked through their first word */
-	uint32_t n;
-};
 
 struct attr {
 	struct sockets_bpf *skel;
@@ -200,7 +196,6 @@ struct attr {
 	struct cg_ent *cgs[256];
 	uint32_t n_socks, n_tups, n_procs;
 	uint64_t evicted;
-	struct pool sock_pool, tup_pool;
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
 	uint64_t loss_check_ns;
@@ -255,47 +250,6 @@ static uint32_t hash_tup(const struct tup_key *k)
 	return hash64(h);
 }
 
-/*
- * Recycled entries.  Sockets and tuples come and go at the connection rate;
- * reusing them spares malloc's thread arena its grow and trim (an mprotect
- * system call each, thousands a second under a connect loop).
- */
-#define POOL_MAX 65536
-
-static void *pool_get(struct pool *p, size_t size)
-{
-	void *e = p->head;
-
-	if (!e)
-		return calloc(1, size);
-	p->head = *(void **)e;
-	p->n--;
-	memset(e, 0, size);
-	return e;
-}
-
-static void pool_put(struct pool *p, void *e)
-{
-	if (p->n >= POOL_MAX) {
-		free(e);
-		return;
-	}
-	*(void **)e = p->head;
-	p->head = e;
-	p->n++;
-}
-
-static void pool_drain(struct pool *p)
-{
-	while (p->head) {
-		void *e = p->head;
-
-		p->head = *(void **)e;
-		free(e);
-	}
-	p->n = 0;
-}
-
 static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
 {
 	for (struct sock_ent *s = a->socks[hash64(cookie)]; s; s = s->next)
@@ -328,7 +282,7 @@ static void sock_evict_oldest(struct attr *a)
 		struct sock_ent *s = *victim;
 
 		*victim = s->next;
-		pool_put(&a->sock_pool, s);
+		free(s);
 		a->n_socks--;
 		a->evicted++;
 	}
@@ -345,7 +299,7 @@ static struct sock_ent *sock_get(struct attr *a, uint64_t cookie)
 		sock_evict_oldest(a);
 	if (a->n_socks >= MAX_SOCKS)
 		return NULL; /* every socket held is open */
-	s = pool_get(&a->sock_pool, sizeof(*s));
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cookie = cookie;
@@ -528,7 +482,7 @@ static void tup_evict_oldest(struct attr *a)
 		struct tup_ent *t = *victim;
 
 		*victim = t->next;
-		pool_put(&a->tup_pool, t);
+		free(t);
 		a->n_tups--;
 		a->evicted++;
 	}
@@ -571,7 +525,7 @@ static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t
 	}
 	if (a->n_tups >= MAX_TUPLES)
 		tup_evict_oldest(a);
-	t = pool_get(&a->tup_pool, sizeof(*t));
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->k = *k;
@@ -770,7 +724,7 @@ static void purge(struct attr *a, uint32_t from, uint32_t to)
 
 			if ((!s || s->close_ns) && end + a->retain_ns < now) {
 				*pp = t->next;
-				pool_put(&a->tup_pool, t);
+				free(t);
 				a->n_tups--;
 			} else {
 				pp = &t->next;
@@ -783,7 +737,7 @@ static void purge(struct attr *a, uint32_t from, uint32_t to)
 
 			if (s->close_ns && s->close_ns + a->retain_ns < now) {
 				*pp = s->next;
-				pool_put(&a->sock_pool, s);
+				free(s);
 				a->n_socks--;
 			} else {
 				pp = &s->next;
@@ -1502,8 +1456,6 @@ void attr_close(struct attr *a)
 			free(c);
 		}
 	}
-	pool_drain(&a->sock_pool);
-	pool_drain(&a->tup_pool);
 	free(a->local);
 	if (a->cg_fd >= 0)
 		close(a->cg_fd);
