@@ -52,6 +52,7 @@
 #define MAX_TUPLES (1u << 21)
 #define MAX_PROCS (1u << 17)
 #define MAX_LOSS 64
+#define EV_BATCH 64 /* socket events handled together */
 #define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
 
 static const char *const how_names[] = {
@@ -125,14 +126,15 @@ static const struct hook hooks[] = {
 
 /* ---- tables ---------------------------------------------------------- */
 
+/* The fields a tuple's join reads first share the entry's first cache line. */
 struct sock_ent {
 	struct sock_ent *next;
 	uint64_t cookie;
-	struct fc_proc owner;
-	uint64_t seen_ns;
 	uint64_t close_ns; /* 0 while open */
+	uint64_t seen_ns;
 	uint32_t others;
 	uint8_t how;
+	struct fc_proc owner;
 };
 
 /* Exact tuples are canonical (a <= b); patterns keep local in a. */
@@ -203,6 +205,9 @@ struct attr {
 	int n_loss;
 	uint64_t events, preexisting;
 
+	struct fc_sock_event batch[EV_BATCH]; /* read, not yet handled (flush_batch()) */
+	int n_batch;
+
 	/* local addresses of our namespace, refreshed at most once a second */
 	uint8_t (*local)[17];  /* 16 bytes + ip_version */
 	int n_local;
@@ -242,12 +247,13 @@ static uint32_t hash64(uint64_t x)
 
 static uint32_t hash_tup(const struct tup_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t w[sizeof(*k) / 8], h = 0x9e3779b97f4a7c15ull;
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return hash64(h);
+	_Static_assert(sizeof(*k) % 8 == 0, "tup_key is hashed a word at a time");
+	memcpy(w, k, sizeof(w));
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+	return hash64(h ^ (h >> 29));
 }
 
 static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
@@ -494,10 +500,9 @@ static void tup_evict_oldest(struct attr *a)
  * record are one entry, whichever comes first; the listener's record of
  * the handshake stays apart.
  */
-static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint64_t cookie,
-			       uint64_t ts, bool listener)
+static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint32_t b,
+			       uint64_t cookie, uint64_t ts, bool listener)
 {
-	uint32_t b = hash_tup(k);
 	struct tup_ent *t;
 
 	for (t = a->tups[b]; t; t = t->next) {
@@ -543,10 +548,25 @@ static bool netns_ours(const struct attr *a, uint64_t netns)
 	return !netns || !a->netns || netns == a->netns;
 }
 
-static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
+/* The tuple key event @e adds, if any. */
+static bool event_tup_key(const struct attr *a, const struct fc_sock_event *e, struct tup_key *k)
+{
+	if (e->h.kind == FC_SEV_TUPLE && netns_ours(a, e->h.netns) && e->ip_version) {
+		tup_key_of(k, e);
+		return true;
+	}
+	if (e->h.kind == FC_SEV_ACCEPT && netns_ours(a, e->h.netns)) {
+		tup_key_of(k, e);
+		return true;
+	}
+	return false;
+}
+
+/* Socket event @e; @k and @kb: its tuple key (event_tup_key()) and bucket. */
+static void on_sock_event(struct attr *a, const struct fc_sock_event *e, const struct tup_key *k,
+			  uint32_t kb)
 {
 	struct sock_ent *s;
-	struct tup_key k;
 	struct tup_ent *t;
 
 	if (log_verbosity() >= LOG_DEBUG) {
@@ -580,16 +600,13 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e)
 			s->close_ns = 0;
 			proc_of_owner(a, &s->owner);
 		}
-		if (e->h.kind == FC_SEV_TUPLE && netns_ours(a, e->h.netns) && e->ip_version) {
-			tup_key_of(&k, e);
-			tup_add(a, &k, e->cookie, e->h.ts_ns, e->how == FC_HOW_LISTENER);
-		}
+		if (k)
+			tup_add(a, k, kb, e->cookie, e->h.ts_ns, e->how == FC_HOW_LISTENER);
 		break;
 	case FC_SEV_ACCEPT:
-		if (!netns_ours(a, e->h.netns))
+		if (!k)
 			break;
-		tup_key_of(&k, e);
-		t = tup_add(a, &k, e->cookie, e->h.ts_ns, false);
+		t = tup_add(a, k, kb, e->cookie, e->h.ts_ns, false);
 		if (t) {
 			t->has_acceptor = true;
 			t->acceptor = e->owner;
@@ -656,6 +673,56 @@ static void on_proc_event(struct attr *a, const struct fc_proc_event *e)
 	}
 }
 
+/*
+ * Handle the socket events gathered by rb_cb(), in order.  Each touches a
+ * few entries of tables far larger than the caches (a socket's, its
+ * tuple's, the socket a tuple names), so the whole batch first goes
+ * through prefetching stages, one dependent load deeper each, and the
+ * misses overlap instead of adding up.
+ */
+static void flush_batch(struct attr *a)
+{
+	struct tup_key k[EV_BATCH];
+	uint32_t tb[EV_BATCH], sb[EV_BATCH];
+	bool has_k[EV_BATCH];
+	int n = a->n_batch;
+
+	for (int i = 0; i < n; i++) {
+		const struct fc_sock_event *e = &a->batch[i];
+
+		has_k[i] = event_tup_key(a, e, &k[i]);
+		if (has_k[i]) {
+			tb[i] = hash_tup(&k[i]);
+			__builtin_prefetch(&a->tups[tb[i]]);
+		}
+		sb[i] = hash64(e->cookie);
+		if (e->cookie)
+			__builtin_prefetch(&a->socks[sb[i]]);
+	}
+	for (int i = 0; i < n; i++) {
+		if (has_k[i] && a->tups[tb[i]])
+			__builtin_prefetch(a->tups[tb[i]]);
+		if (a->batch[i].cookie && a->socks[sb[i]])
+			__builtin_prefetch(a->socks[sb[i]]);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct tup_ent *t = has_k[i] ? a->tups[tb[i]] : NULL;
+
+		if (t && t->cookie)
+			__builtin_prefetch(&a->socks[hash64(t->cookie)]);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct tup_ent *t = has_k[i] ? a->tups[tb[i]] : NULL;
+		const struct sock_ent *s = t && t->cookie ? a->socks[hash64(t->cookie)] : NULL;
+
+		if (s)
+			__builtin_prefetch(s);
+	}
+	for (int i = 0; i < n; i++)
+		on_sock_event(a, &a->batch[i], has_k[i] ? &k[i] : NULL, has_k[i] ? tb[i] : 0);
+	a->n_batch = 0;
+}
+
 static int rb_cb(void *ctx, void *data, size_t size)
 {
 	struct attr *a = ctx;
@@ -664,11 +731,22 @@ static int rb_cb(void *ctx, void *data, size_t size)
 	if (size < sizeof(*h))
 		return 0;
 	a->events++;
-	if (h->kind >= FC_SEV_EXEC && size >= sizeof(struct fc_proc_event))
+	if (h->kind >= FC_SEV_EXEC && size >= sizeof(struct fc_proc_event)) {
+		flush_batch(a); /* in order with the socket events before it */
 		on_proc_event(a, data);
-	else if (h->kind < FC_SEV_EXEC && size >= sizeof(struct fc_sock_event))
-		on_sock_event(a, data);
+	} else if (h->kind < FC_SEV_EXEC && size >= sizeof(struct fc_sock_event)) {
+		memcpy(&a->batch[a->n_batch++], data, sizeof(a->batch[0]));
+		if (a->n_batch == EV_BATCH)
+			flush_batch(a);
+	}
 	return 0;
+}
+
+/* Every record the kernel has submitted so far, handled. */
+static void consume(struct attr *a)
+{
+	ring_buffer__consume(a->rb);
+	flush_batch(a);
 }
 
 /* Kernel-side losses since the last look: remember when they happened. */
@@ -768,7 +846,7 @@ static void *event_thread(void *arg)
 		/* records come without wakeups (BPF_RB_NO_WAKEUP): read on a clock */
 		usleep(100000);
 		pthread_mutex_lock(&a->lock);
-		ring_buffer__consume(a->rb);
+		consume(a);
 		check_loss(a);
 		if (slice % 10 == 0)
 			a->mono_to_real_ns = real_minus_mono();
@@ -1030,7 +1108,7 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 	if (!a || (f->ip_version != 4 && f->ip_version != 6))
 		return;
 	pthread_mutex_lock(&a->lock);
-	ring_buffer__consume(a->rb); /* what happened up to now */
+	consume(a); /* what happened up to now */
 	tup_exact_key(&k, f->src_ip, ports[0], f->dst_ip, ports[1], f->protocol, f->ip_version);
 	found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
 	/* the exact peer of a socket bound to every local address */
@@ -1306,9 +1384,12 @@ static void list_preexisting(struct attr *a, size_t it)
 	}
 	pthread_mutex_lock(&a->lock);
 	while ((n = read(fd, &e, sizeof(e))) == (ssize_t)sizeof(e)) {
-		on_sock_event(a, &e);
+		memcpy(&a->batch[a->n_batch++], &e, sizeof(e));
+		if (a->n_batch == EV_BATCH)
+			flush_batch(a);
 		a->preexisting++;
 	}
+	flush_batch(a);
 	pthread_mutex_unlock(&a->lock);
 	close(fd);
 	bpf_link__destroy(link);
