@@ -55,6 +55,13 @@ def short(n, srv4, srv6):
                 t0 = time.monotonic()
                 s.connect((dst, port))
                 s.send(b"x" * 10)
+                # close first, after the answer: the port then waits in
+                # TIME_WAIT and no later process reuses this 5-tuple (a
+                # reset connection frees it, and NFStream's flow key would
+                # join the two connections into one flow)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(64):
+                    pass
             else:
                 s = socket.socket(fam, socket.SOCK_DGRAM)
                 port = 30000 + i  # one flow per process: no shared 5-tuple
