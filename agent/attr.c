@@ -148,6 +148,8 @@ struct tup_ent {
 	struct tup_ent *next;
 	struct tup_key k;
 	uint64_t cookie;
+	uint64_t netns;      /* the socket's network namespace (cookie); 0 read as ours */
+	bool local_a;        /* the socket's own end is k.a (exact keys) */
 	uint64_t first_ns, last_ns;
 	bool has_acceptor;
 	bool from_listener;  /* the listener's record of a handshake */
@@ -184,6 +186,8 @@ struct attr {
 	struct ring_buffer *rb;
 	int cg_fd;
 	uint64_t netns;        /* our network namespace's cookie (0 unknown) */
+	bool all_netns;        /* also sockets of other namespaces (containers) */
+	uint64_t ambiguous;    /* flows matching sockets of several other namespaces */
 	int64_t mono_to_real_ns;
 	uint64_t retain_ns;
 
@@ -401,13 +405,15 @@ static struct proc_ent *proc_of_owner(struct attr *a, const struct fc_proc *o)
 	return p;
 }
 
-static void tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, const uint8_t *y,
+/* Canonical key of x:px <-> y:py; true when x:px is its end a. */
+static bool tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, const uint8_t *y,
 			  uint16_t py, uint8_t protocol, uint8_t ip_version)
 {
 	int c = memcmp(x, y, 16);
+	bool x_is_a = c < 0 || (c == 0 && px <= py);
 
 	memset(k, 0, sizeof(*k));
-	if (c < 0 || (c == 0 && px <= py)) {
+	if (x_is_a) {
 		memcpy(k->a, x, 16);
 		memcpy(k->b, y, 16);
 		k->pa = px;
@@ -420,6 +426,7 @@ static void tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, cons
 	}
 	k->protocol = protocol;
 	k->ip_version = ip_version;
+	return x_is_a;
 }
 
 static bool v4mapped(const uint8_t *a)
@@ -429,10 +436,11 @@ static bool v4mapped(const uint8_t *a)
 	return !memcmp(a, prefix, sizeof(prefix));
 }
 
-/* Key of an announced tuple: exact, or a pattern with wildcards zeroed.
+/* Key of an announced tuple: exact, or a pattern with wildcards zeroed;
+ * true when the socket's own end is the key's end a.
  * A dual-stack IPv6 socket talking to an IPv4 peer (v4-mapped addresses)
  * carries IPv4 packets: its key is the IPv4 one. */
-static void tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
+static bool tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
 {
 	uint8_t flags = ev->flags & (FC_TF_LOCAL_ANY | FC_TF_REMOTE_ANY);
 	struct fc_sock_event m;
@@ -450,10 +458,9 @@ static void tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
 		e = &m;
 	}
 
-	if (!flags) {
-		tup_exact_key(k, e->laddr, e->lport, e->raddr, e->rport, e->protocol, e->ip_version);
-		return;
-	}
+	if (!flags)
+		return tup_exact_key(k, e->laddr, e->lport, e->raddr, e->rport, e->protocol,
+				     e->ip_version);
 	memset(k, 0, sizeof(*k));
 	if (!(flags & FC_TF_LOCAL_ANY))
 		memcpy(k->a, e->laddr, 16);
@@ -465,6 +472,7 @@ static void tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
 	k->protocol = e->protocol;
 	k->ip_version = e->ip_version;
 	k->flags = flags;
+	return true;
 }
 
 /* At the cap: the oldest of a few buckets goes (approximate LRU, bounded
@@ -500,15 +508,16 @@ static void tup_evict_oldest(struct attr *a)
  * record are one entry, whichever comes first; the listener's record of
  * the handshake stays apart.
  */
-static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint32_t b,
-			       uint64_t cookie, uint64_t ts, bool listener)
+static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint32_t b, bool local_a,
+			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener)
 {
 	struct tup_ent *t;
 
 	for (t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
 
-		if (memcmp(&t->k, k, sizeof(*k)))
+		/* both ends of a connection can be local, even in two namespaces */
+		if (memcmp(&t->k, k, sizeof(*k)) || t->netns != netns || t->local_a != local_a)
 			continue;
 		s = t->cookie ? sock_find(a, t->cookie) : NULL;
 		if (s && s->close_ns)
@@ -534,6 +543,8 @@ static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint32_t
 	if (!t)
 		return NULL;
 	t->k = *k;
+	t->netns = netns;
+	t->local_a = local_a;
 	t->cookie = cookie;
 	t->from_listener = listener;
 	t->first_ns = t->last_ns = ts;
@@ -548,23 +559,34 @@ static bool netns_ours(const struct attr *a, uint64_t netns)
 	return !netns || !a->netns || netns == a->netns;
 }
 
-/* The tuple key event @e adds, if any. */
-static bool event_tup_key(const struct attr *a, const struct fc_sock_event *e, struct tup_key *k)
+/* The namespace of event @e's socket; unknown is taken for ours. */
+static uint64_t event_netns(const struct attr *a, const struct fc_sock_event *e)
 {
-	if (e->h.kind == FC_SEV_TUPLE && netns_ours(a, e->h.netns) && e->ip_version) {
-		tup_key_of(k, e);
-		return true;
-	}
-	if (e->h.kind == FC_SEV_ACCEPT && netns_ours(a, e->h.netns)) {
-		tup_key_of(k, e);
-		return true;
-	}
-	return false;
+	return e->h.netns ? e->h.netns : a->netns;
 }
 
-/* Socket event @e; @k and @kb: its tuple key (event_tup_key()) and bucket. */
+/* The tuple key event @e adds, if any.  Another namespace's socket (with
+ * all_netns) adds only exact tuples: its bound ports say nothing about the
+ * flows of ours. */
+static bool event_tup_key(const struct attr *a, const struct fc_sock_event *e, struct tup_key *k,
+			  bool *local_a)
+{
+	if (!(e->h.kind == FC_SEV_TUPLE && e->ip_version) && e->h.kind != FC_SEV_ACCEPT)
+		return false;
+	if (netns_ours(a, e->h.netns)) {
+		*local_a = tup_key_of(k, e);
+		return true;
+	}
+	if (!a->all_netns)
+		return false;
+	*local_a = tup_key_of(k, e);
+	return !k->flags;
+}
+
+/* Socket event @e; @k, @kb and @local_a: its tuple key (event_tup_key()),
+ * the key's bucket and which end is the socket's. */
 static void on_sock_event(struct attr *a, const struct fc_sock_event *e, const struct tup_key *k,
-			  uint32_t kb)
+			  uint32_t kb, bool local_a)
 {
 	struct sock_ent *s;
 	struct tup_ent *t;
@@ -601,12 +623,13 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e, const s
 			proc_of_owner(a, &s->owner);
 		}
 		if (k)
-			tup_add(a, k, kb, e->cookie, e->h.ts_ns, e->how == FC_HOW_LISTENER);
+			tup_add(a, k, kb, local_a, event_netns(a, e), e->cookie, e->h.ts_ns,
+				e->how == FC_HOW_LISTENER);
 		break;
 	case FC_SEV_ACCEPT:
 		if (!k)
 			break;
-		t = tup_add(a, k, kb, e->cookie, e->h.ts_ns, false);
+		t = tup_add(a, k, kb, local_a, event_netns(a, e), e->cookie, e->h.ts_ns, false);
 		if (t) {
 			t->has_acceptor = true;
 			t->acceptor = e->owner;
@@ -684,13 +707,13 @@ static void flush_batch(struct attr *a)
 {
 	struct tup_key k[EV_BATCH];
 	uint32_t tb[EV_BATCH], sb[EV_BATCH];
-	bool has_k[EV_BATCH];
+	bool has_k[EV_BATCH], local_a[EV_BATCH];
 	int n = a->n_batch;
 
 	for (int i = 0; i < n; i++) {
 		const struct fc_sock_event *e = &a->batch[i];
 
-		has_k[i] = event_tup_key(a, e, &k[i]);
+		has_k[i] = event_tup_key(a, e, &k[i], &local_a[i]);
 		if (has_k[i]) {
 			tb[i] = hash_tup(&k[i]);
 			__builtin_prefetch(&a->tups[tb[i]]);
@@ -719,7 +742,8 @@ static void flush_batch(struct attr *a)
 			__builtin_prefetch(s);
 	}
 	for (int i = 0; i < n; i++)
-		on_sock_event(a, &a->batch[i], has_k[i] ? &k[i] : NULL, has_k[i] ? tb[i] : 0);
+		on_sock_event(a, &a->batch[i], has_k[i] ? &k[i] : NULL, has_k[i] ? tb[i] : 0,
+			      has_k[i] && local_a[i]);
 	a->n_batch = 0;
 }
 
@@ -883,6 +907,11 @@ static bool valid_for(struct attr *a, const struct tup_ent *t, uint64_t first_ms
  * if there is one (the most specific for a server), else the newest socket
  * whose owner is known.
  */
+static bool tup_ours(const struct attr *a, const struct tup_ent *t)
+{
+	return t->netns == a->netns;
+}
+
 static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uint64_t last_ms,
 		 struct owner_pick *out)
 {
@@ -891,7 +920,7 @@ static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uin
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
 
-		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) ||
+		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) || !tup_ours(a, t) ||
 		    !valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? sock_find(a, t->cookie) : NULL;
@@ -903,7 +932,8 @@ static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uin
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
 
-		if (memcmp(&t->k, k, sizeof(*k)) || !valid_for(a, t, first_ms, last_ms))
+		if (memcmp(&t->k, k, sizeof(*k)) || !tup_ours(a, t) ||
+		    !valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? sock_find(a, t->cookie) : NULL;
 		if (s && s->owner.tgid) {
@@ -921,6 +951,59 @@ static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uin
 		}
 	}
 	return false;
+}
+
+enum foreign_pick { FP_NONE, FP_FOUND, FP_AMBIGUOUS };
+
+/*
+ * The owner of exact tuple @k, whose end a is the flow's source when
+ * @src_a, among the sockets of other namespaces: a container's traffic on a
+ * bridge or veth of ours.  Between two such sockets, the ends of one
+ * connection, the source's end (the process that opened the flow) is taken
+ * before the other; on one end an acceptor before a socket, as pick()
+ * ranks.  Sockets of several namespaces on the same end mean the same
+ * addresses are in use in each of them, and nothing says which one this
+ * flow crossed: nobody is named.
+ */
+static enum foreign_pick pick_foreign(struct attr *a, const struct tup_key *k, bool src_a,
+				      uint64_t first_ms, uint64_t last_ms, struct owner_pick *out)
+{
+	uint32_t b = hash_tup(k);
+
+	for (int end = 0; end < 2; end++) {
+		bool want_a = end == 0 ? src_a : !src_a;
+		uint64_t netns = 0;
+		bool accepted = false;
+
+		for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
+			struct sock_ent *s;
+
+			if (memcmp(&t->k, k, sizeof(*k)) || tup_ours(a, t) || t->local_a != want_a ||
+			    !valid_for(a, t, first_ms, last_ms))
+				continue;
+			s = t->cookie ? sock_find(a, t->cookie) : NULL;
+			if (!t->has_acceptor && !(s && s->owner.tgid))
+				continue;
+			if (netns && netns != t->netns)
+				return FP_AMBIGUOUS;
+			if (netns && (accepted || !t->has_acceptor))
+				continue;
+			netns = t->netns;
+			accepted = t->has_acceptor;
+			out->others = s ? s->others : 0;
+			if (t->has_acceptor) {
+				out->owner = &t->acceptor;
+				out->how = FC_HOW_ACCEPT;
+			} else {
+				out->owner = &s->owner;
+				out->how = t->from_listener ? FC_HOW_LISTENER
+					 : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
+			}
+		}
+		if (netns)
+			return FP_FOUND;
+	}
+	return FP_NONE;
 }
 
 static void refresh_local(struct attr *a)
@@ -1102,15 +1185,27 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 	bool ported = f->protocol == IPPROTO_TCP || f->protocol == IPPROTO_UDP;
 	struct owner_pick o = { 0 };
 	struct tup_key k;
-	bool found;
+	bool found, src_a;
 
 	attr_result_none(r);
 	if (!a || (f->ip_version != 4 && f->ip_version != 6))
 		return;
 	pthread_mutex_lock(&a->lock);
 	consume(a); /* what happened up to now */
-	tup_exact_key(&k, f->src_ip, ports[0], f->dst_ip, ports[1], f->protocol, f->ip_version);
+	src_a = tup_exact_key(&k, f->src_ip, ports[0], f->dst_ip, ports[1], f->protocol,
+			      f->ip_version);
 	found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+	if (!found && a->all_netns) {
+		enum foreign_pick fp = pick_foreign(a, &k, src_a, f->first_seen_ms, f->last_seen_ms,
+						    &o);
+
+		if (fp == FP_AMBIGUOUS) {
+			a->ambiguous++;
+			pthread_mutex_unlock(&a->lock);
+			return;
+		}
+		found = fp == FP_FOUND;
+	}
 	/* the exact peer of a socket bound to every local address */
 	for (int side = 0; !found && ported && side < 2; side++) {
 		memset(&k, 0, sizeof(k));
@@ -1421,6 +1516,7 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
 	a->mono_to_real_ns = real_minus_mono();
 	a->netns = our_netns();
+	a->all_netns = o->all_netns;
 	a->cg_fd = cgroup2_root();
 	a->cgroot_fd = a->cg_fd >= 0 ? dup(a->cg_fd) : -1;
 	a->loss_check_ns = mono_ns();
@@ -1458,9 +1554,9 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		attached++;
 	}
 	a->skel->bss->tcp_close_hooked = a->links[hook_index("fs_set_state")] != NULL;
-	/* only the sockets of the captured namespace: the others' tuples may
-	 * mirror ours (both ends of a veth are local somewhere) */
-	a->skel->bss->target_netns = a->netns;
+	/* only the sockets of the captured namespace unless asked: the others'
+	 * tuples may mirror ours (both ends of a veth are local somewhere) */
+	a->skel->bss->target_netns = a->all_netns ? 0 : a->netns;
 	if (!attached) {
 		pr_warn("attribution: no socket hook could be attached: system_process_* stay empty\n");
 		err = -ENOTSUP;
@@ -1494,6 +1590,13 @@ void attr_summary(struct attr *a, char *buf, size_t n)
 		 "%u processes held, %llu evicted",
 		 (unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
 		 a->n_tups, a->n_procs, (unsigned long long)a->evicted);
+	if (a->all_netns) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, n > len ? n - len : 0,
+			 ", %llu flows left unnamed: their tuple is in use in several namespaces",
+			 (unsigned long long)a->ambiguous);
+	}
 	pthread_mutex_unlock(&a->lock);
 }
 

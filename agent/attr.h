@@ -21,6 +21,7 @@ struct attr;
 
 struct attr_opts {
 	uint64_t retain_ms; /* keep closed sockets and exited processes this long */
+	bool all_netns;     /* also name processes of other network namespaces */
 };
 
 /* What the system_* columns show for one flow. */

@@ -29,6 +29,7 @@ enum opt_type {
 	OT_U64,     /* uint64_t field within [min, max] */
 	OT_FORMAT,  /* csv|jsonl */
 	OT_CAPTURE, /* auto|ebpf|pcap */
+	OT_NETNS,   /* own|all */
 	OT_COLUMNS, /* comma-separated list into anon_cols[] */
 	OT_VERBOSE,
 	OT_HELP,
@@ -119,6 +120,10 @@ static const struct cli_opt cli_opts[] = {
 	  "\n2: process information, extended (flowsight)",
 	  "live capture: add the owning process of each flow (1: pid and name as NFStream, "
 	  "2: also ppid, uid, user, exe, cmdline, start, cgroup, container, how found; default 0)" },
+	{ "system-visibility-netns", 0, "own|all", OT_NETNS, 0, 0, 0,
+	  "Please specify a valid system_visibility_netns parameter (possible values: own, all).",
+	  "live capture: name processes of this network namespace only, or also of the "
+	  "others (containers seen on a bridge or veth, exact 5-tuples only; default own)" },
 	{ "flows-per-file", 0, "N", OT_U64, OFF(flows_per_file), 0, UINT64_MAX,
 	  "Please specify a valid flows_per_file parameter (>= 0).",
 	  "split the output into files of N flows: PATH.0.csv, PATH.1.csv ... (default 0)" },
@@ -255,6 +260,14 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 			c->capture = CAPTURE_EBPF;
 		else if (val && !strcmp(val, "pcap"))
 			c->capture = CAPTURE_PCAP;
+		else
+			return bad_value(o, val);
+		break;
+	case OT_NETNS:
+		if (val && !strcmp(val, "own"))
+			c->system_visibility_all_netns = false;
+		else if (val && !strcmp(val, "all"))
+			c->system_visibility_all_netns = true;
 		else
 			return bad_value(o, val);
 		break;

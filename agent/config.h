@@ -47,6 +47,7 @@ struct fc_config {
 	uint64_t max_nflows;
 	uint64_t max_flows_in_memory;
 	uint64_t system_visibility_mode;
+	bool system_visibility_all_netns; /* --system-visibility-netns all */
 	uint64_t flows_per_file;
 	uint64_t rotate_files;
 	const char *anon_cols[FC_MAX_ANON]; /* --columns-to-anonymize */

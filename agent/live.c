@@ -400,6 +400,7 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 		/* before the capture: sockets opened from now on are all seen */
 		struct attr_opts ao = {
 			.retain_ms = (cfg->idle_timeout_s + 60) * 1000,
+			.all_netns = cfg->system_visibility_all_netns,
 		};
 
 		err = attr_open(&ao, &lv->attr);

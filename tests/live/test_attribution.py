@@ -16,8 +16,11 @@ and IPv6) attributed at 100% with both captures, next to NFStream's method
 answer; a connection older than flowsight; ping; kernel replies; sockets no
 process holds (an orphaned connection, the kernel's VXLAN socket: iter/tcp
 and iter/udp) against the same without those iterators; a socket
-used after fork; a container cgroup; a kernel without some hooks; socket
-events lost in a tiny ring buffer are marked, never mislabelled.
+used after fork; a container cgroup; a container with its own network
+namespace whose traffic A routes (--system-visibility-netns all), with a
+second namespace using the same addresses, which must leave a flow unnamed;
+a kernel without some hooks; socket events lost in a tiny ring buffer are
+marked, never mislabelled.
 """
 import json
 import os
@@ -38,6 +41,7 @@ PY = os.path.realpath(sys.executable)
 TMP = tempfile.mkdtemp(prefix="fs-attr-")
 PFX = "fsx-%d" % os.getpid()
 NS_A, NS_B = PFX + "-a", PFX + "-b"
+NS_C, NS_D = PFX + "-c", PFX + "-d"  # a container behind A, and its double
 T_A, T_B = PFX + "-ta", PFX + "-tb"
 IP_A, IP_B, IP_A2, IP_B2 = "10.201.0.1", "10.201.0.2", "10.201.0.3", "10.201.0.4"
 IP6_A, IP6_B = "fd00:201::1", "fd00:201::2"
@@ -66,7 +70,7 @@ def cgroup2_root():
 
 def cleanup():
     stop_all()
-    del_netns(NS_A, NS_B)
+    del_netns(NS_A, NS_B, NS_C, NS_D)
     for cg in CGROUPS:
         try:
             os.rmdir(cg)
@@ -449,6 +453,90 @@ def _():
           "cgroup id %r, expected %r" % (row["system_cgroup_id"], os.stat(cg).st_ino))
     check(row["system_container_id"] == CONTAINER,
           "container id %r" % row["system_container_id"])
+
+
+IP_C, IP_AC, IP6_C, IP6_AC = "10.205.0.2", "10.205.0.1", "fd00:205::2", "fd00:205::1"
+
+
+def container_netns():
+    """NS_C (a container's namespace) reaches B through A, which routes:
+    A's capture interface carries C's flows, whose sockets are in C."""
+    t_c, t_ac = PFX + "-tc", PFX + "-tac"
+    sh("ip", "netns", "add", NS_C)
+    sh("ip", "-n", NS_C, "link", "set", "lo", "up")
+    sh(*nsexec(NS_C, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"))
+    sh("ip", "-n", NS_A, "link", "add", t_ac, "type", "veth", "peer", "name", t_c, "netns", NS_C)
+    sh("ip", "-n", NS_A, "addr", "add", IP_AC + "/24", "dev", t_ac)
+    sh("ip", "-n", NS_A, "addr", "add", IP6_AC + "/64", "dev", t_ac, "nodad")
+    sh("ip", "-n", NS_C, "addr", "add", IP_C + "/24", "dev", t_c)
+    sh("ip", "-n", NS_C, "addr", "add", IP6_C + "/64", "dev", t_c, "nodad")
+    sh("ip", "-n", NS_A, "link", "set", t_ac, "up")
+    sh("ip", "-n", NS_C, "link", "set", t_c, "up")
+    sh(*nsexec(NS_A, "sysctl", "-qw", "net.ipv4.ip_forward=1"))
+    sh(*nsexec(NS_A, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"))
+    sh("ip", "-n", NS_C, "route", "add", "default", "via", IP_AC)
+    sh("ip", "-n", NS_C, "-6", "route", "add", "default", "via", IP6_AC)
+    sh("ip", "-n", NS_B, "route", "add", "10.205.0.0/24", "via", IP_A)
+    sh("ip", "-n", NS_B, "-6", "route", "add", "fd00:205::/64", "via", IP6_A)
+    for ip in (IP_B, IP6_B):
+        sh(*nsexec(NS_C, "ping", "-c", "1", "-W", "5", ip))
+
+
+DOUBLE = """
+import socket
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('%s', 31001))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('%s', 40001))
+s.sendto(b'same tuple, other namespace', ('%s', 31001)); r.recvfrom(64)
+""" % (IP_B, IP_C, IP_B)
+SAME_TUPLE = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('%s', 40001))
+s.sendto(b'through A', ('%s', 31001))
+""" % (IP_C, IP_B)
+
+
+@case("other_netns_container")
+def _():
+    root = cgroup2_root()
+    if not root:
+        raise Skip("no cgroup v2 hierarchy mounted")
+    cg = os.path.join(root, "fsx-%d" % os.getpid(), "docker-%s.scope" % CONTAINER)
+    CGROUPS.extend([cg, os.path.dirname(cg)])
+    os.makedirs(cg, exist_ok=True)
+    container_netns()
+    # NS_D: the addresses of C and B again, talking over its own loopback
+    sh("ip", "netns", "add", NS_D)
+    sh("ip", "-n", NS_D, "link", "set", "lo", "up")
+    for ip in (IP_C, IP_B):
+        sh("ip", "-n", NS_D, "addr", "add", ip + "/32", "dev", "lo")
+    srv = Proc(NS_B, "tcp-server", "8080")
+    srv.first()
+    for netns in ("all", "own"):
+        fs = Flowsight("ebpf", 2, out_name="netns-%s.jsonl" % netns,
+                       args=["--system-visibility-netns", netns, "-v"])
+        fs.ready()
+        recs = Proc(NS_C, "short", "6", IP_B, IP6_B, cgroup=cg).wait()
+        sh(*nsexec(NS_D, PY, "-c", DOUBLE))
+        sh(*nsexec(NS_C, PY, "-c", SAME_TUPLE))
+        time.sleep(0.3)
+        rows = fs.stop()
+        for r in recs:
+            c = IP_C if r["ipv"] == 4 else IP6_C
+            row = find(rows, PROTO[r["kind"]], c, r["lport"], r["dst"], r["dport"])
+            what = "%s/%d from the container's namespace (%s)" % (r["kind"], r["ipv"], netns)
+            if netns == "own":
+                expect(row, -1, "", "", what)  # not ours to name
+                continue
+            # TCP: the client, the end that opened the flow, before B's acceptor
+            expect(row, r["pid"], r["name"], HOW[r["kind"]], what)
+            check(row["system_container_id"] == CONTAINER,
+                  "%s: container id %r" % (what, row["system_container_id"]))
+        row = find(rows, 17, IP_C, 40001, IP_B, 31001)
+        expect(row, -1, "", "", "a 5-tuple in use in two other namespaces (%s)" % netns)
+        if netns == "all":
+            summary = [l for l in fs.lines if "socket events" in l]
+            check(summary and "1 flows left unnamed" in summary[-1],
+                  "ambiguous flow not counted: %r" % summary)
 
 
 @case("kernel_without_hooks")
