@@ -433,14 +433,21 @@ def _():
     check(any("hook iter/tcp unavailable" in l for l in fs.lines), "no message: %r" % fs.lines)
 
 
-@case("container_cgroup")
-def _():
+def container_cgroup():
+    """A cgroup named as Docker names a container's (removed at exit)."""
     root = cgroup2_root()
     if not root:
         raise Skip("no cgroup v2 hierarchy mounted")
     cg = os.path.join(root, "fsx-%d" % os.getpid(), "docker-%s.scope" % CONTAINER)
-    CGROUPS.extend([cg, os.path.dirname(cg)])
+    if cg not in CGROUPS:
+        CGROUPS.extend([cg, os.path.dirname(cg)])
     os.makedirs(cg, exist_ok=True)
+    return cg
+
+
+@case("container_cgroup")
+def _():
+    cg = container_cgroup()
     srv = Proc(NS_B, "tcp-server", "8080")
     srv.first()
     fs = Flowsight("ebpf", 2)
@@ -497,12 +504,7 @@ s.sendto(b'through A', ('%s', 31001))
 
 @case("other_netns_container")
 def _():
-    root = cgroup2_root()
-    if not root:
-        raise Skip("no cgroup v2 hierarchy mounted")
-    cg = os.path.join(root, "fsx-%d" % os.getpid(), "docker-%s.scope" % CONTAINER)
-    CGROUPS.extend([cg, os.path.dirname(cg)])
-    os.makedirs(cg, exist_ok=True)
+    cg = container_cgroup()
     container_netns()
     # NS_D: the addresses of C and B again, talking over its own loopback
     sh("ip", "netns", "add", NS_D)
