@@ -13,6 +13,7 @@ workload itself knows.  Output: one JSON object per line on stdout.
   udp-server PORT         answer every datagram
   pre SRV PORT            connect now, send when stdin says so
   forked SRV PORT         a connected UDP socket used by parent and child
+  passed SRV PORT         a TCP connection handed to another process (SCM_RIGHTS)
   poll FILE               NFStream's method: /proc every 100 ms until SIGTERM
 """
 import ctypes
@@ -144,6 +145,32 @@ def forked(srv, port):
     out(pid=os.getpid(), name="fs-parent", child=pid, lport=s.getsockname()[1], dport=port)
 
 
+def passed(srv, port):
+    """The creator connects, then hands the socket to a process that did
+    not exist when it was made (SCM_RIGHTS), which sends and closes."""
+    set_name("fs-creator")
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        set_name("fs-user")
+        a.close()
+        _, fds, _, _ = socket.recv_fds(b, 16, 1)
+        s = socket.socket(fileno=fds[0])
+        s.send(b"from the receiver")
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(64):
+            pass
+        s.close()
+        os._exit(0)
+    b.close()
+    s = socket.create_connection((srv, port))
+    lport = s.getsockname()[1]
+    socket.send_fds(a, [b"fd"], [s.fileno()])
+    s.close()
+    os.waitpid(pid, 0)
+    out(pid=os.getpid(), name="fs-creator", receiver=pid, lport=lport, dport=port)
+
+
 def poll(path):
     """psutil.net_connections(kind='inet') as NFStream calls it every 100 ms:
     sockets with a remote address and a known pid, keyed by 5-tuple."""
@@ -202,6 +229,8 @@ def main():
         pre(args[0], int(args[1]))
     elif cmd == "forked":
         forked(args[0], int(args[1]))
+    elif cmd == "passed":
+        passed(args[0], int(args[1]))
     elif cmd == "poll":
         poll(args[0])
 

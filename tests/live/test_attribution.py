@@ -16,7 +16,8 @@ and IPv6) attributed at 100% with both captures, next to NFStream's method
 answer; a connection older than flowsight; ping; kernel replies; sockets no
 process holds (an orphaned connection, the kernel's VXLAN socket: iter/tcp
 and iter/udp) against the same without those iterators; a socket
-used after fork; a container cgroup; a container with its own network
+used after fork; a connection handed to another process (SCM_RIGHTS); a
+container cgroup; a container with its own network
 namespace whose traffic A routes (--system-visibility-netns all), with a
 second namespace using the same addresses, which must leave a flow unnamed;
 a kernel without some hooks; socket events lost in a tiny ring buffer are
@@ -297,6 +298,7 @@ def servers_and_more(capture, mode):
     sh(*nsexec(NS_B, "ping", "-c", "3", "-i", "0.2", IP_A2))
     Proc(NS_B, "udp-server", "31999").first()  # no port unreachable to fail the child's send
     forked = Proc(NS_A, "forked", IP_B, "31999").wait()[0]
+    passed = Proc(NS_A, "passed", IP_B, "8080").wait()[0]
     time.sleep(0.5)
     rows = fs.stop()
     tcp_a.p.kill()
@@ -333,6 +335,12 @@ def servers_and_more(capture, mode):
               "others after fork: %r" % row["system_process_others"])
         check(row["bidirectional_packets"] >= 3, "fork flow packets %r"
               % row["bidirectional_packets"])
+    # handed over with SCM_RIGHTS: the creator stays the owner, the receiver counts
+    row = find(rows, 6, IP_A, passed["lport"], IP_B, 8080)
+    exp(row, passed["pid"], "fs-creator", "connect", "connection passed to another process")
+    if mode == 2:
+        check(row["system_process_others"] == 1,
+              "others after fd passing: %r" % row["system_process_others"])
 
 
 @case("servers_preexisting_ping_kernel_fork_ebpf")
