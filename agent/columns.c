@@ -2,8 +2,9 @@
 /*
  * Column schema and typed values.  The per-scope statistics columns are
  * generated from three small name tables so the 48 names cannot drift from
- * their fields.  fmt_py_float() reproduces Python's float repr so floats
- * read back to the same double NFStream wrote.
+ * their fields.  Every value is computed in one place, col_row_get(), which
+ * the writers' row plan and col_get() both read.  fmt_py_float() reproduces
+ * Python's float repr so floats read back to the same double NFStream wrote.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,83 @@
 
 static const char *const scope_name[FLOW_NSCOPES] = { "bidirectional", "src2dst", "dst2src" };
 static const char *const flag_name[8] = { "syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin" };
+
+/*
+ * Slots of struct col_row.  Integers: the per-flow ones, then one block of
+ * SS_N per scope; floats: one block of SF_N per scope.
+ */
+enum {
+	SI_ID, SI_EXPIRATION_ID, SI_SRC_PORT, SI_DST_PORT, SI_PROTOCOL, SI_IP_VERSION, SI_VLAN_ID,
+	SI_TUNNEL_ID, SI_APP_GUESSED, SI_APP_CONFIDENCE, SI_PROC_PID, SI_PROC_PPID, SI_PROC_UID,
+	SI_PROC_START, SI_CGROUP_ID, SI_PROC_OTHERS,
+	SI_SCOPED,
+};
+enum {
+	SS_FIRST_SEEN, SS_LAST_SEEN, SS_DURATION, SS_PACKETS, SS_BYTES, SS_MIN_PS, SS_MAX_PS,
+	SS_MIN_PIAT, SS_MAX_PIAT, SS_FLAGS, SS_N = SS_FLAGS + 8,
+};
+enum { SF_MEAN_PS, SF_STDDEV_PS, SF_MEAN_PIAT, SF_STDDEV_PIAT, SF_N };
+enum {
+	SSTR_APP_NAME, SSTR_APP_CATEGORY, SSTR_SERVER_NAME, SSTR_CLIENT_FP, SSTR_SERVER_FP,
+	SSTR_USER_AGENT, SSTR_CONTENT_TYPE, SSTR_JA4, SSTR_PROC_NAME, SSTR_PROC_USER, SSTR_PROC_EXE,
+	SSTR_PROC_CMDLINE, SSTR_CONTAINER_ID, SSTR_ATTRIBUTION, SSTR_N,
+};
+
+_Static_assert(SI_SCOPED + FLOW_NSCOPES * SS_N == COL_ROW_INTS, "col_row ints");
+_Static_assert(FLOW_NSCOPES * SF_N == COL_ROW_FLOATS, "col_row floats");
+_Static_assert(SSTR_N == COL_ROW_STRS, "col_row strings");
+
+/*
+ * Where col_row_get() puts each field; for the per-scope fields, the place
+ * in the scope's block (add_scoped() adds the block), plus the flag index
+ * for CF_FLAG.  The address and SPLT columns have no slot.
+ */
+static const uint16_t field_slot[] = {
+	[CF_ID] = SI_ID,
+	[CF_EXPIRATION_ID] = SI_EXPIRATION_ID,
+	[CF_SRC_PORT] = SI_SRC_PORT,
+	[CF_DST_PORT] = SI_DST_PORT,
+	[CF_PROTOCOL] = SI_PROTOCOL,
+	[CF_IP_VERSION] = SI_IP_VERSION,
+	[CF_VLAN_ID] = SI_VLAN_ID,
+	[CF_TUNNEL_ID] = SI_TUNNEL_ID,
+	[CF_FIRST_SEEN] = SS_FIRST_SEEN,
+	[CF_LAST_SEEN] = SS_LAST_SEEN,
+	[CF_DURATION] = SS_DURATION,
+	[CF_PACKETS] = SS_PACKETS,
+	[CF_BYTES] = SS_BYTES,
+	[CF_MIN_PS] = SS_MIN_PS,
+	[CF_MEAN_PS] = SF_MEAN_PS,
+	[CF_STDDEV_PS] = SF_STDDEV_PS,
+	[CF_MAX_PS] = SS_MAX_PS,
+	[CF_MIN_PIAT] = SS_MIN_PIAT,
+	[CF_MEAN_PIAT] = SF_MEAN_PIAT,
+	[CF_STDDEV_PIAT] = SF_STDDEV_PIAT,
+	[CF_MAX_PIAT] = SS_MAX_PIAT,
+	[CF_FLAG] = SS_FLAGS,
+	[CF_APP_NAME] = SSTR_APP_NAME,
+	[CF_APP_CATEGORY] = SSTR_APP_CATEGORY,
+	[CF_APP_GUESSED] = SI_APP_GUESSED,
+	[CF_APP_CONFIDENCE] = SI_APP_CONFIDENCE,
+	[CF_SERVER_NAME] = SSTR_SERVER_NAME,
+	[CF_CLIENT_FP] = SSTR_CLIENT_FP,
+	[CF_SERVER_FP] = SSTR_SERVER_FP,
+	[CF_USER_AGENT] = SSTR_USER_AGENT,
+	[CF_CONTENT_TYPE] = SSTR_CONTENT_TYPE,
+	[CF_JA4] = SSTR_JA4,
+	[CF_PROC_PID] = SI_PROC_PID,
+	[CF_PROC_NAME] = SSTR_PROC_NAME,
+	[CF_PROC_PPID] = SI_PROC_PPID,
+	[CF_PROC_UID] = SI_PROC_UID,
+	[CF_PROC_USER] = SSTR_PROC_USER,
+	[CF_PROC_EXE] = SSTR_PROC_EXE,
+	[CF_PROC_CMDLINE] = SSTR_PROC_CMDLINE,
+	[CF_PROC_START] = SI_PROC_START,
+	[CF_CGROUP_ID] = SI_CGROUP_ID,
+	[CF_CONTAINER_ID] = SSTR_CONTAINER_ID,
+	[CF_ATTRIBUTION] = SSTR_ATTRIBUTION,
+	[CF_PROC_OTHERS] = SI_PROC_OTHERS,
+};
 
 struct schema_builder {
 	struct schema *s;
@@ -49,6 +127,7 @@ static void add(struct schema_builder *b, const char *name, enum col_field f, en
 	c->kind = k;
 	c->scope = scope;
 	c->param = param;
+	c->slot = (uint16_t)(field_slot[f] + param);
 }
 
 static void add_scoped(struct schema_builder *b, uint8_t scope, const char *suffix,
@@ -58,6 +137,8 @@ static void add_scoped(struct schema_builder *b, uint8_t scope, const char *suff
 
 	snprintf(name, sizeof(name), "%s_%s", scope_name[scope], suffix);
 	add(b, name, f, k, scope, param);
+	if (!b->err)
+		b->s->cols[b->s->n - 1].slot += k == COL_FLOAT ? scope * SF_N : SI_SCOPED + scope * SS_N;
 }
 
 int schema_init(struct schema *s, const struct column_opts *o)
@@ -173,172 +254,232 @@ struct col_scratch *col_scratch_new(const struct schema *s)
 	return calloc(1, sizeof(struct col_scratch) + (size_t)(s->splt ? s->splt : 1) * sizeof(int64_t));
 }
 
-static void mac_str(const uint8_t m[6], char *out, size_t len)
+/* "aa:bb:cc:dd:ee:ff", or its first @n_bytes bytes (the OUI, "aa:bb:cc"), at
+ * @out; returns its length, 3 * @n_bytes - 1 (one more byte is written). */
+static size_t mac_text(const uint8_t m[6], int n_bytes, char *out)
 {
 	static const char hx[] = "0123456789abcdef";
-	size_t n = len > 18 ? 17 : len - 1;
+	char *p = out;
 
-	for (size_t i = 0, j = 0; j < n; i++) {
-		out[j++] = hx[m[i] >> 4];
-		if (j < n)
-			out[j++] = hx[m[i] & 15];
-		if (j < n)
-			out[j++] = ':';
+	for (int i = 0; i < n_bytes; i++) {
+		*p++ = hx[m[i] >> 4];
+		*p++ = hx[m[i] & 15];
+		*p++ = ':';
 	}
-	out[n] = '\0';
+	return (size_t)(p - out) - 1;
 }
 
 /* inet_ntop(AF_INET)'s dotted quad without its sprintf (export hot path). */
-static void ipv4_str(const uint8_t a[4], char *out)
+static size_t ipv4_text(const uint8_t a[4], char *out)
 {
-	for (int i = 0; i < 4; i++) {
-		unsigned int b = a[i];
+	char *p = out;
 
-		if (b >= 100)
-			*out++ = (char)('0' + b / 100);
-		if (b >= 10)
-			*out++ = (char)('0' + b / 10 % 10);
-		*out++ = (char)('0' + b % 10);
-		*out++ = i < 3 ? '.' : '\0';
+	for (int i = 0; i < 4; i++) {
+		unsigned int b = a[i], n = 1 + (b >= 10) + (b >= 100);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* "ddd." as a word, shifted past the leading zeros: no branch on
+		 * the byte's width, which varies from address to address */
+		uint32_t w = (uint32_t)('0' + b / 100) | (uint32_t)('0' + b / 10 % 10) << 8 |
+			     (uint32_t)('0' + b % 10) << 16 | (uint32_t)'.' << 24;
+
+		w >>= 8 * (3 - n);
+		memcpy(p, &w, 4);
+		p += n + 1;
+#else
+		if (n == 3)
+			*p++ = (char)('0' + b / 100);
+		if (n >= 2)
+			*p++ = (char)('0' + b / 10 % 10);
+		*p++ = (char)('0' + b % 10);
+		*p++ = '.';
+#endif
+	}
+	return (size_t)(p - out) - 1;
+}
+
+/*
+ * inet_ntop(AF_INET6)'s text without its sprintf per word: lowercase hex
+ * words without leading zeros, the first longest run of two or more zero
+ * words as "::".  An address that starts with five or more zero words may
+ * be printed with an embedded IPv4 quad: those go to inet_ntop itself.
+ */
+static size_t ipv6_text(const uint8_t a[16], char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	unsigned int w[8];
+	int best = -1, best_len = 0, cur = -1, cur_len = 0, sh;
+	char *p = out;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+		if (w[i]) {
+			cur = -1;
+			continue;
+		}
+		if (cur < 0) {
+			cur = i;
+			cur_len = 0;
+		}
+		if (++cur_len > best_len) { /* a later run must be longer */
+			best = cur;
+			best_len = cur_len;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+	else if (best == 0 && best_len >= 5)
+		return strlen(inet_ntop(AF_INET6, a, out, COL_ADDR_TEXT_MAX));
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		sh = w[i] >= 0x1000 ? 12 : w[i] >= 0x100 ? 8 : w[i] >= 0x10 ? 4 : 0;
+		for (; sh >= 0; sh -= 4)
+			*p++ = hx[w[i] >> sh & 15];
+	}
+	if (best >= 0 && best + best_len == 8)
+		*p++ = ':';
+	return (size_t)(p - out);
+}
+
+size_t col_addr_text(const struct column *c, const struct flow *f, char *out)
+{
+	bool src = c->field == CF_SRC_IP || c->field == CF_SRC_MAC || c->field == CF_SRC_OUI;
+
+	switch (c->field) {
+	case CF_SRC_IP:
+	case CF_DST_IP:
+		if (f->ip_version == 4)
+			return ipv4_text(src ? f->src_ip : f->dst_ip, out);
+		return ipv6_text(src ? f->src_ip : f->dst_ip, out);
+	case CF_SRC_MAC:
+	case CF_DST_MAC:
+		return mac_text(src ? f->src_mac : f->dst_mac, 6, out);
+	case CF_SRC_OUI:
+	case CF_DST_OUI:
+		return mac_text(src ? f->src_mac : f->dst_mac, 3, out);
+	default:
+		return 0;
 	}
 }
 
-static void set_int(struct col_value *v, int64_t x)
+static const char *str_or_empty(const char *s)
 {
-	v->kind = COL_INT;
-	v->i = x;
+	return s ? s : "";
 }
 
-static void set_float(struct col_value *v, double x)
+/*
+ * One scope's counters; src2dst and dst2src are the flow's directions
+ * 0 and 1.  A direction without packets reads as zeros; the statistics
+ * need one packet for sizes, two for inter-arrival times (a mean) and
+ * three for their sample standard deviation, as NFStream's.
+ */
+static void scope_get(const struct flow *f, int scope, int64_t *iv, double *fv)
 {
-	v->kind = COL_FLOAT;
-	v->f = x;
+	const struct flow_scope_stats *st = f->stats ? &f->stats->s[scope] : NULL;
+	int d = scope - 1;
+	uint64_t n;
+
+	if (scope == FLOW_SCOPE_BIDI) {
+		n = f->dir_packets[0] + f->dir_packets[1];
+		iv[SS_FIRST_SEEN] = (int64_t)f->first_seen_ms;
+		iv[SS_LAST_SEEN] = (int64_t)f->last_seen_ms;
+		iv[SS_DURATION] = (int64_t)(f->last_seen_ms - f->first_seen_ms);
+		iv[SS_BYTES] = (int64_t)(f->dir_bytes[0] + f->dir_bytes[1]);
+	} else {
+		n = f->dir_packets[d];
+		iv[SS_FIRST_SEEN] = n ? (int64_t)f->dir_first_ms[d] : 0;
+		iv[SS_LAST_SEEN] = n ? (int64_t)f->dir_last_ms[d] : 0;
+		iv[SS_DURATION] = n ? (int64_t)(f->dir_last_ms[d] - f->dir_first_ms[d]) : 0;
+		iv[SS_BYTES] = (int64_t)f->dir_bytes[d];
+	}
+	iv[SS_PACKETS] = (int64_t)n;
+	if (!st) {
+		memset(iv + SS_MIN_PS, 0, (SS_N - SS_MIN_PS) * sizeof(*iv));
+		memset(fv, 0, SF_N * sizeof(*fv));
+		return;
+	}
+	iv[SS_MIN_PS] = n ? st->min_ps : 0;
+	iv[SS_MAX_PS] = n ? st->max_ps : 0;
+	iv[SS_MIN_PIAT] = n > 1 ? (int64_t)st->min_piat_ms : 0;
+	iv[SS_MAX_PIAT] = n > 1 ? (int64_t)st->max_piat_ms : 0;
+	for (int i = 0; i < 8; i++)
+		iv[SS_FLAGS + i] = (int64_t)st->flags[i];
+	fv[SF_MEAN_PS] = n ? st->mean_ps : 0.0;
+	/* sample standard deviation, computed at export as NFStream */
+	fv[SF_STDDEV_PS] = n > 1 ? sqrt(st->m2_ps / (double)(n - 1)) : 0.0;
+	fv[SF_MEAN_PIAT] = n > 1 ? st->mean_piat : 0.0;
+	fv[SF_STDDEV_PIAT] = n > 2 ? sqrt(st->m2_piat / (double)(n - 2)) : 0.0;
 }
 
-static void set_str(struct col_value *v, const char *s)
+void col_row_get(const struct flow_record *r, struct col_row *row)
 {
-	v->kind = COL_STR;
-	v->s = s ? s : "";
-}
+	const struct flow *f = r->flow;
+	const struct dpi_result *l7 = r->l7;
+	const struct attr_result *pr = r->proc;
+	int64_t *iv = row->i;
+	const char **sv = row->s;
 
-/* Packets of a scope. */
-static uint64_t scope_packets(const struct flow *f, int scope)
-{
-	if (scope == FLOW_SCOPE_BIDI)
-		return f->dir_packets[0] + f->dir_packets[1];
-	return f->dir_packets[scope - 1];
+	iv[SI_ID] = (int64_t)r->id;
+	iv[SI_EXPIRATION_ID] = r->expiration_id;
+	iv[SI_SRC_PORT] = f->src_port;
+	iv[SI_DST_PORT] = f->dst_port;
+	iv[SI_PROTOCOL] = f->protocol;
+	iv[SI_IP_VERSION] = f->ip_version;
+	iv[SI_VLAN_ID] = f->vlan_id;
+	iv[SI_TUNNEL_ID] = f->tunnel_id;
+	for (int sc = 0; sc < FLOW_NSCOPES; sc++)
+		scope_get(f, sc, iv + SI_SCOPED + sc * SS_N, row->f + sc * SF_N);
+
+	iv[SI_APP_GUESSED] = l7 ? l7->is_guessed : 0;
+	iv[SI_APP_CONFIDENCE] = l7 ? l7->confidence : 0;
+	sv[SSTR_APP_NAME] = l7 ? str_or_empty(l7->application_name) : "";
+	sv[SSTR_APP_CATEGORY] = l7 ? str_or_empty(l7->category_name) : "";
+	sv[SSTR_SERVER_NAME] = l7 ? str_or_empty(l7->requested_server_name) : "";
+	sv[SSTR_CLIENT_FP] = l7 ? str_or_empty(l7->client_fingerprint) : "";
+	sv[SSTR_SERVER_FP] = l7 ? str_or_empty(l7->server_fingerprint) : "";
+	sv[SSTR_USER_AGENT] = l7 ? str_or_empty(l7->user_agent) : "";
+	sv[SSTR_CONTENT_TYPE] = l7 ? str_or_empty(l7->content_type) : "";
+	sv[SSTR_JA4] = l7 ? str_or_empty(l7->ja4) : "";
+
+	iv[SI_PROC_PID] = r->proc_pid;
+	sv[SSTR_PROC_NAME] = str_or_empty(r->proc_name);
+	iv[SI_PROC_PPID] = pr ? pr->ppid : -1;
+	iv[SI_PROC_UID] = pr ? pr->uid : -1;
+	sv[SSTR_PROC_USER] = pr ? pr->user : "";
+	sv[SSTR_PROC_EXE] = pr ? pr->exe : "";
+	sv[SSTR_PROC_CMDLINE] = pr ? pr->cmdline : "";
+	iv[SI_PROC_START] = pr ? pr->start_ms : -1;
+	iv[SI_CGROUP_ID] = pr ? pr->cgroup_id : -1;
+	sv[SSTR_CONTAINER_ID] = pr ? pr->container_id : "";
+	sv[SSTR_ATTRIBUTION] = pr ? str_or_empty(pr->how) : "";
+	iv[SI_PROC_OTHERS] = pr ? pr->others : 0;
 }
 
 void col_get(const struct column *c, const struct flow_record *r, struct col_value *v,
 	     struct col_scratch *sc)
 {
 	const struct flow *f = r->flow;
-	const struct flow_scope_stats *st = f->stats ? &f->stats->s[c->scope] : NULL;
-	int d = c->scope - 1; /* direction for src2dst/dst2src scopes */
-	uint64_t n = scope_packets(f, c->scope);
-	const struct dpi_result *l7 = r->l7;
+	struct col_row row;
 
+	v->kind = c->kind;
 	switch (c->field) {
-	case CF_ID:
-		set_int(v, (int64_t)r->id);
-		break;
-	case CF_EXPIRATION_ID:
-		set_int(v, r->expiration_id);
-		break;
 	case CF_SRC_IP:
 	case CF_DST_IP:
-		if (f->ip_version == 4)
-			ipv4_str(c->field == CF_SRC_IP ? f->src_ip : f->dst_ip, sc->text);
-		else
-			inet_ntop(AF_INET6, c->field == CF_SRC_IP ? f->src_ip : f->dst_ip, sc->text,
-				  sizeof(sc->text));
-		set_str(v, sc->text);
-		break;
 	case CF_SRC_MAC:
 	case CF_DST_MAC:
-		mac_str(c->field == CF_SRC_MAC ? f->src_mac : f->dst_mac, sc->text, 18);
-		set_str(v, sc->text);
-		break;
 	case CF_SRC_OUI:
 	case CF_DST_OUI:
-		mac_str(c->field == CF_SRC_OUI ? f->src_mac : f->dst_mac, sc->text, 9);
-		set_str(v, sc->text);
-		break;
-	case CF_SRC_PORT:
-		set_int(v, f->src_port);
-		break;
-	case CF_DST_PORT:
-		set_int(v, f->dst_port);
-		break;
-	case CF_PROTOCOL:
-		set_int(v, f->protocol);
-		break;
-	case CF_IP_VERSION:
-		set_int(v, f->ip_version);
-		break;
-	case CF_VLAN_ID:
-		set_int(v, f->vlan_id);
-		break;
-	case CF_TUNNEL_ID:
-		set_int(v, f->tunnel_id);
-		break;
-	case CF_FIRST_SEEN:
-		if (c->scope == FLOW_SCOPE_BIDI)
-			set_int(v, (int64_t)f->first_seen_ms);
-		else
-			set_int(v, n ? (int64_t)f->dir_first_ms[d] : 0);
-		break;
-	case CF_LAST_SEEN:
-		if (c->scope == FLOW_SCOPE_BIDI)
-			set_int(v, (int64_t)f->last_seen_ms);
-		else
-			set_int(v, n ? (int64_t)f->dir_last_ms[d] : 0);
-		break;
-	case CF_DURATION:
-		if (c->scope == FLOW_SCOPE_BIDI)
-			set_int(v, (int64_t)(f->last_seen_ms - f->first_seen_ms));
-		else
-			set_int(v, n ? (int64_t)(f->dir_last_ms[d] - f->dir_first_ms[d]) : 0);
-		break;
-	case CF_PACKETS:
-		set_int(v, (int64_t)n);
-		break;
-	case CF_BYTES:
-		set_int(v, (int64_t)(c->scope == FLOW_SCOPE_BIDI ? f->dir_bytes[0] + f->dir_bytes[1]
-								   : f->dir_bytes[d]));
-		break;
-	case CF_MIN_PS:
-		set_int(v, st && n ? st->min_ps : 0);
-		break;
-	case CF_MAX_PS:
-		set_int(v, st && n ? st->max_ps : 0);
-		break;
-	case CF_MEAN_PS:
-		set_float(v, st && n ? st->mean_ps : 0.0);
-		break;
-	case CF_STDDEV_PS:
-		/* sample standard deviation, computed at export as NFStream */
-		set_float(v, st && n > 1 ? sqrt(st->m2_ps / (double)(n - 1)) : 0.0);
-		break;
-	case CF_MIN_PIAT:
-		set_int(v, st && n > 1 ? (int64_t)st->min_piat_ms : 0);
-		break;
-	case CF_MAX_PIAT:
-		set_int(v, st && n > 1 ? (int64_t)st->max_piat_ms : 0);
-		break;
-	case CF_MEAN_PIAT:
-		set_float(v, st && n > 1 ? st->mean_piat : 0.0);
-		break;
-	case CF_STDDEV_PIAT:
-		set_float(v, st && n > 2 ? sqrt(st->m2_piat / (double)(n - 2)) : 0.0);
-		break;
-	case CF_FLAG:
-		set_int(v, st ? (int64_t)st->flags[c->param] : 0);
-		break;
+		sc->text[col_addr_text(c, f, sc->text)] = '\0';
+		v->s = sc->text;
+		return;
 	case CF_SPLT_DIRECTION:
 	case CF_SPLT_PS:
 	case CF_SPLT_PIAT:
-		v->kind = COL_LIST;
 		v->list = sc->list;
 		v->n = c->len;
 		for (uint16_t i = 0; i < c->len; i++) {
@@ -351,72 +492,22 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 			else
 				sc->list[i] = f->splt.piat_ms[i];
 		}
+		return;
+	default:
 		break;
-	case CF_APP_NAME:
-		set_str(v, l7 ? l7->application_name : "");
+	}
+	col_row_get(r, &row);
+	switch (c->kind) {
+	case COL_INT:
+		v->i = row.i[c->slot];
 		break;
-	case CF_APP_CATEGORY:
-		set_str(v, l7 ? l7->category_name : "");
+	case COL_FLOAT:
+		v->f = row.f[c->slot];
 		break;
-	case CF_APP_GUESSED:
-		set_int(v, l7 ? l7->is_guessed : 0);
+	case COL_STR:
+		v->s = row.s[c->slot];
 		break;
-	case CF_APP_CONFIDENCE:
-		set_int(v, l7 ? l7->confidence : 0);
-		break;
-	case CF_SERVER_NAME:
-		set_str(v, l7 ? l7->requested_server_name : "");
-		break;
-	case CF_CLIENT_FP:
-		set_str(v, l7 ? l7->client_fingerprint : "");
-		break;
-	case CF_SERVER_FP:
-		set_str(v, l7 ? l7->server_fingerprint : "");
-		break;
-	case CF_USER_AGENT:
-		set_str(v, l7 ? l7->user_agent : "");
-		break;
-	case CF_CONTENT_TYPE:
-		set_str(v, l7 ? l7->content_type : "");
-		break;
-	case CF_JA4:
-		set_str(v, l7 && l7->ja4 ? l7->ja4 : "");
-		break;
-	case CF_PROC_PID:
-		set_int(v, r->proc_pid);
-		break;
-	case CF_PROC_NAME:
-		set_str(v, r->proc_name);
-		break;
-	case CF_PROC_PPID:
-		set_int(v, r->proc ? r->proc->ppid : -1);
-		break;
-	case CF_PROC_UID:
-		set_int(v, r->proc ? r->proc->uid : -1);
-		break;
-	case CF_PROC_USER:
-		set_str(v, r->proc ? r->proc->user : "");
-		break;
-	case CF_PROC_EXE:
-		set_str(v, r->proc ? r->proc->exe : "");
-		break;
-	case CF_PROC_CMDLINE:
-		set_str(v, r->proc ? r->proc->cmdline : "");
-		break;
-	case CF_PROC_START:
-		set_int(v, r->proc ? r->proc->start_ms : -1);
-		break;
-	case CF_CGROUP_ID:
-		set_int(v, r->proc ? r->proc->cgroup_id : -1);
-		break;
-	case CF_CONTAINER_ID:
-		set_str(v, r->proc ? r->proc->container_id : "");
-		break;
-	case CF_ATTRIBUTION:
-		set_str(v, r->proc ? r->proc->how : "");
-		break;
-	case CF_PROC_OTHERS:
-		set_int(v, r->proc ? r->proc->others : 0);
+	case COL_LIST:
 		break;
 	}
 }

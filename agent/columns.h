@@ -42,6 +42,9 @@ struct column {
 	uint8_t scope; /* FLOW_SCOPE_* for per-scope families */
 	uint8_t param; /* flag index for CF_FLAG */
 	uint16_t len;  /* list length for the SPLT columns */
+	/* COL_INT, COL_FLOAT, COL_STR: where col_row_get() puts the value, in
+	 * i[], f[] or s[]; the address and SPLT columns have none */
+	uint16_t slot;
 };
 
 struct column_opts {
@@ -86,6 +89,32 @@ struct col_value {
 	const int64_t *list;
 	size_t n;
 };
+
+/*
+ * Every scalar value of a row at once, for writers that format whole rows
+ * (col_get() reads its scalars from here too, so the two cannot differ):
+ * column c's value is i[c->slot], f[c->slot] or s[c->slot] by c->kind.
+ */
+#define COL_ROW_INTS 67
+#define COL_ROW_FLOATS 12
+#define COL_ROW_STRS 14
+
+struct col_row {
+	int64_t i[COL_ROW_INTS];
+	double f[COL_ROW_FLOATS];
+	const char *s[COL_ROW_STRS];
+};
+
+void col_row_get(const struct flow_record *r, struct col_row *row);
+
+/*
+ * Text of address column @c (CF_SRC_IP, CF_DST_IP, CF_SRC_MAC, CF_DST_MAC,
+ * CF_SRC_OUI, CF_DST_OUI) of @f at @out, which has room for
+ * COL_ADDR_TEXT_MAX bytes (the bytes after the text may be written too).
+ * Returns the text's length.
+ */
+#define COL_ADDR_TEXT_MAX 46
+size_t col_addr_text(const struct column *c, const struct flow *f, char *out);
 
 /* Scratch space that col_get() may use for strings and list conversion. */
 struct col_scratch {

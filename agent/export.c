@@ -26,9 +26,45 @@ struct row_fmt {
 	char hex[2 * crypto_generichash_BYTES_MAX + 1];
 };
 
+/*
+ * A row plan: the schema compiled once for the format, so formatting a row
+ * is one pass over small ops that write straight into the output, not a
+ * typed value and a dispatch on its kind per cell.
+ */
+enum plan_kind {
+	PK_INT,   /* col_row i[slot] */
+	PK_FLOAT, /* col_row f[slot] */
+	PK_STR,   /* col_row s[slot], quoted by the format */
+	PK_ADDR,  /* col_addr_text(), in quotes */
+	PK_LIST,  /* the SPLT list of col */
+	PK_ANON,  /* col's value, anonymised, as a string */
+};
+
+struct plan_op {
+	const char *pre; /* constant text before the value: separator, key */
+	uint16_t pre_len;
+	uint8_t kind;    /* enum plan_kind */
+	uint16_t slot;
+	const struct column *col;
+};
+
+/* Prefixes are copied PLAN_PRE_COPY bytes at a time when they fit: a
+ * constant-size copy, not a call; the text has that much slack after it. */
+#define PLAN_PRE_COPY 48
+
+struct row_plan {
+	struct plan_op *ops;
+	size_t n;
+	char *text;     /* every op's prefix, then the row's tail */
+	const char *tail;
+	size_t tail_len;
+	size_t row_max; /* bytes a row needs besides its strings' own */
+};
+
 struct exporter {
 	struct export_opts o;
 	const struct export_format_ops *ops;
+	struct row_plan plan;
 	struct outbuf out;
 	struct row_fmt fmt;      /* the exporter's own (exporter_write) */
 	unsigned char key[crypto_generichash_KEYBYTES_MAX];
@@ -89,23 +125,40 @@ static const char digit_pairs[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-/* Decimal digits of @u, right-aligned so they end at @end; returns their start. */
-static inline char *utoa_back(char *end, uint64_t u)
+/* Exactly eight digits of @v < 10^8 at @p: two independent 32-bit halves. */
+static inline void put8(char *p, uint32_t v)
 {
-	while (u >= 100) {
-		unsigned int r = (unsigned int)(u % 100);
+	uint32_t hi = v / 10000, lo = v % 10000;
 
-		u /= 100;
-		end -= 2;
-		memcpy(end, digit_pairs + 2 * r, 2);
+	memcpy(p, digit_pairs + 2 * (hi / 100), 2);
+	memcpy(p + 2, digit_pairs + 2 * (hi % 100), 2);
+	memcpy(p + 4, digit_pairs + 2 * (lo / 100), 2);
+	memcpy(p + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* Decimal digits of @u, right-aligned so they end at @end; eight digits per
+ * 64-bit division, then two per 32-bit one. */
+static inline void utoa_back(char *end, uint64_t u)
+{
+	uint32_t x;
+
+	while (u >= 100000000) {
+		end -= 8;
+		put8(end, (uint32_t)(u % 100000000));
+		u /= 100000000;
 	}
-	if (u >= 10) {
+	x = (uint32_t)u;
+	while (x >= 100) {
 		end -= 2;
-		memcpy(end, digit_pairs + 2 * u, 2);
+		memcpy(end, digit_pairs + 2 * (x % 100), 2);
+		x /= 100;
+	}
+	if (x >= 10) {
+		end -= 2;
+		memcpy(end, digit_pairs + 2 * x, 2);
 	} else {
-		*--end = (char)('0' + u);
+		*--end = (char)('0' + x);
 	}
-	return end;
 }
 
 /* Number of decimal digits of @u > 0. */
@@ -117,24 +170,80 @@ static inline int udigits(uint64_t u)
 	return n + (n < 20 && u >= pow10_u64[n]);
 }
 
-/* fmt_int()'s text, written two digits per division straight into @b. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * The eight decimal digits of @v < 10^8 as the bytes of a word, first
+ * digit lowest: 4+4 digits in two 32-bit lanes, 2+2 in four 16-bit lanes,
+ * then one per byte, each lane divided by a multiply and shift that is
+ * exact over its range.
+ */
+static inline uint64_t digits8(uint32_t v)
+{
+	uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+	uint64_t hi = (x * 10486 >> 20) & 0x0000007f0000007full; /* lane / 100 */
+
+	x = hi | (x - hi * 100) << 16;
+	hi = (x * 103 >> 10) & 0x000f000f000f000full; /* lane / 10 */
+	return hi | (x - hi * 10) << 8;
+}
+#endif
+
+/*
+ * @v < 10^8 without leading zeros at @p, which has room for 8 bytes;
+ * returns its end.  Where words are little-endian, without a branch on
+ * the number's length, which varies from cell to cell.
+ */
+static inline char *put_short(char *p, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t d = digits8(v);
+	/* leading zeros are the low zero bytes; a zero keeps its last digit */
+	int skip = __builtin_ctzll(d | 1ull << 56) >> 3;
+
+	d = (d + 0x3030303030303030ull) >> (8 * skip);
+	memcpy(p, &d, 8);
+	return p + 8 - skip;
+#else
+	int n = v ? udigits(v) : 1;
+
+	utoa_back(p + n, v);
+	return p + n;
+#endif
+}
+
+/* fmt_int()'s text at @p (room for 24 bytes); returns its end. */
+static inline __attribute__((always_inline)) char *put_int(char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int n;
+
+	if (u < 10) {
+		/* most cells: flag counts, ids, versions */
+		*p = (char)('0' + u);
+		return p + 1;
+	}
+	if (v < 0) {
+		*p++ = '-';
+		u = -u;
+	}
+	if (u < 100000000)
+		return put_short(p, (uint32_t)u);
+	if (u < 10000000000000000ull) {
+		/* millisecond timestamps: 13 digits */
+		p = put_short(p, (uint32_t)(u / 100000000));
+		put8(p, (uint32_t)(u % 100000000));
+		return p + 8;
+	}
+	n = udigits(u);
+	utoa_back(p + n, u);
+	return p + n;
+}
+
 void outbuf_int(struct outbuf *b, int64_t v)
 {
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	int n;
-	char *dst = outbuf_reserve(b, 24);
+	char *p = outbuf_reserve(b, 24);
 
-	if ((uint64_t)v < 10) {
-		/* most cells: flag counts, ids, versions */
-		*dst = (char)('0' + v);
-		b->len++;
-		return;
-	}
-	n = udigits(u) + (v < 0);
-	if (v < 0)
-		*dst = '-';
-	utoa_back(dst + n, u);
-	b->len += (size_t)n;
+	b->len = (size_t)(put_int(p, v) - b->buf);
 }
 
 /*
@@ -215,21 +324,14 @@ static bool roundtrips_exact(uint64_t m, int q, uint64_t c, int n, int exp10)
 	return !(m & 1) && (v == lo || v == hi);
 }
 
-int fmt_py_float_fast(double d, char *buf)
+/* fmt_py_float_fast() of a value that is not integral below 2^53. */
+static int py_float_fraction(double d, char *buf)
 {
 	double a = fabs(d);
 	uint64_t bits, m, c17, cand = 0;
 	int q, exp10, nd = 17, pos = 0;
 	char digits[20];
 
-	if (a < FAST_MAX && a == (double)(int64_t)a) {
-		/* zero and integral values: "-0.0", "0.0", "123.0" */
-		if (signbit(d))
-			buf[pos++] = '-';
-		pos += fmt_int(buf + pos, (int64_t)a);
-		memcpy(buf + pos, ".0", 3);
-		return pos + 2;
-	}
 	if (!(a >= FAST_MIN && a < FAST_MAX))
 		return fmt_py_float(d, buf);
 	memcpy(&bits, &a, sizeof(bits));
@@ -284,6 +386,27 @@ int fmt_py_float_fast(double d, char *buf)
 	return py_float_layout(buf, pos, digits, nd, exp10);
 }
 
+/* fmt_py_float_fast()'s text at @p; returns its end (a NUL follows). */
+static inline __attribute__((always_inline)) char *put_float(char *p, double d)
+{
+	double a = fabs(d);
+
+	if (a < FAST_MAX && a == (double)(int64_t)a) {
+		/* zero and integral values, most cells: "-0.0", "0.0", "123.0" */
+		if (signbit(d))
+			*p++ = '-';
+		p = put_int(p, (int64_t)a);
+		memcpy(p, ".0", 3);
+		return p + 2;
+	}
+	return p + py_float_fraction(d, p);
+}
+
+int fmt_py_float_fast(double d, char *buf)
+{
+	return (int)(put_float(buf, d) - buf);
+}
+
 void cell_py_str(struct outbuf *b, const struct col_value *v)
 {
 	switch (v->kind) {
@@ -311,6 +434,100 @@ void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *se
 		outbuf_int(b, list[i]);
 	}
 	outbuf_putc(b, ']');
+}
+
+static void plan_release(struct row_plan *pl)
+{
+	free(pl->ops);
+	free(pl->text);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Bytes a PK_INT (put_int) and a PK_FLOAT (fmt_py_float, with its NUL) may write. */
+#define INT_TEXT_MAX 24
+#define FLOAT_TEXT_MAX 40
+
+static int plan_init(struct row_plan *pl, const struct schema *s,
+		     const struct export_format_ops *ops, const bool *anonymize)
+{
+	size_t begin_len = strlen(ops->row_begin), end_len = strlen(ops->row_end);
+	size_t item_max = strlen(ops->list_sep) + INT_TEXT_MAX;
+	size_t text_cap = 2 * begin_len + end_len + PLAN_PRE_COPY, text_len = 0;
+	char pre[EXPORT_PREFIX_MAX];
+
+	memset(pl, 0, sizeof(*pl));
+	for (size_t i = 0; i < s->n; i++)
+		text_cap += ops->cell_prefix(pre, &s->cols[i], i);
+	pl->ops = calloc(s->n ? s->n : 1, sizeof(*pl->ops));
+	pl->text = calloc(1, text_cap); /* zeros after the text: see PLAN_PRE_COPY */
+	if (!pl->ops || !pl->text) {
+		plan_release(pl);
+		return -ENOMEM;
+	}
+	pl->n = s->n;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct column *c = &s->cols[i];
+		struct plan_op *op = &pl->ops[i];
+		size_t len = 0;
+
+		/* the row's opening text goes with its first cell */
+		if (!i) {
+			memcpy(pl->text, ops->row_begin, begin_len);
+			len = begin_len;
+		}
+		len += ops->cell_prefix(pl->text + text_len + len, c, i);
+		op->pre = pl->text + text_len;
+		op->pre_len = (uint16_t)len;
+		text_len += len;
+		op->col = c;
+		op->slot = c->slot;
+		pl->row_max += len > PLAN_PRE_COPY ? len : PLAN_PRE_COPY;
+		if (anonymize && anonymize[i]) {
+			op->kind = PK_ANON;
+			continue;
+		}
+		switch (c->field) {
+		case CF_SRC_IP:
+		case CF_DST_IP:
+		case CF_SRC_MAC:
+		case CF_DST_MAC:
+		case CF_SRC_OUI:
+		case CF_DST_OUI:
+			op->kind = PK_ADDR;
+			pl->row_max += COL_ADDR_TEXT_MAX + 2;
+			continue;
+		default:
+			break;
+		}
+		switch (c->kind) {
+		case COL_INT:
+			op->kind = PK_INT;
+			pl->row_max += INT_TEXT_MAX;
+			break;
+		case COL_FLOAT:
+			op->kind = PK_FLOAT;
+			pl->row_max += FLOAT_TEXT_MAX;
+			break;
+		case COL_STR:
+			op->kind = PK_STR;
+			break;
+		case COL_LIST:
+			op->kind = PK_LIST;
+			pl->row_max += strlen(ops->list_open) + strlen(ops->list_close) +
+				       (size_t)c->len * item_max;
+			break;
+		}
+	}
+	/* a row with no cell still opens and closes */
+	pl->tail = pl->text + text_len;
+	if (!s->n) {
+		memcpy(pl->text + text_len, ops->row_begin, begin_len);
+		text_len += begin_len;
+	}
+	memcpy(pl->text + text_len, ops->row_end, end_len);
+	pl->tail_len = (size_t)(pl->text + text_len + end_len - pl->tail);
+	pl->row_max += pl->tail_len;
+	return 0;
 }
 
 /* Chunk file name: "<idx>." inserted before the extension (out.csv -> out.3.csv). */
@@ -418,6 +635,9 @@ int exporter_open(const struct export_opts *o, struct exporter **out)
 	e->o = *o;
 	e->fd = -1;
 	e->ops = o->format == EXPORT_JSONL ? &export_jsonl_ops : &export_csv_ops;
+	err = plan_init(&e->plan, o->schema, e->ops, o->anonymize);
+	if (err)
+		goto err_free;
 	e->fmt.cs = col_scratch_new(o->schema);
 	if (!e->fmt.cs) {
 		err = -ENOMEM;
@@ -438,6 +658,7 @@ int exporter_open(const struct export_opts *o, struct exporter **out)
 	return 0;
 
 err_free:
+	plan_release(&e->plan);
 	free(e->fmt.cs);
 	free(e->path_buf);
 	free(e);
@@ -463,21 +684,87 @@ static void anonymise(const struct exporter *e, struct row_fmt *f, struct col_va
 	v->s = f->hex;
 }
 
+static inline char *put_prefix(char *p, const struct plan_op *op)
+{
+	if (op->pre_len <= 16)
+		memcpy(p, op->pre, 16);
+	else if (op->pre_len <= PLAN_PRE_COPY)
+		memcpy(p, op->pre, PLAN_PRE_COPY);
+	else
+		memcpy(p, op->pre, op->pre_len);
+	return p + op->pre_len;
+}
+
+static char *put_list(char *p, const struct export_format_ops *ops, const struct col_value *v)
+{
+	size_t sep_len = strlen(ops->list_sep);
+
+	p = stpcpy(p, ops->list_open);
+	for (size_t i = 0; i < v->n; i++) {
+		if (i) {
+			memcpy(p, ops->list_sep, sep_len);
+			p += sep_len;
+		}
+		p = put_int(p, v->list[i]);
+	}
+	return stpcpy(p, ops->list_close);
+}
+
 /* Row @r, whole, at the end of @out; reads only what exporter_open() set. */
 void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf *out,
 		     const struct flow_record *r)
 {
-	const struct schema *s = e->o.schema;
+	const struct row_plan *pl = &e->plan;
+	const struct plan_op *op, *end = pl->ops + pl->n;
+	struct col_row row;
 	struct col_value v;
+	char *p;
 
-	e->ops->row_begin(out);
-	for (size_t i = 0; i < s->n; i++) {
-		col_get(&s->cols[i], r, &v, f->cs);
-		if (e->o.anonymize && e->o.anonymize[i])
+	col_row_get(r, &row);
+	/* room for every cell but the strings, which ask for theirs */
+	p = outbuf_reserve(out, pl->row_max);
+	for (op = pl->ops; op < end; op++) {
+		const char *s;
+		size_t n, need;
+
+		p = put_prefix(p, op);
+		if (op->kind == PK_INT) {
+			/* most cells: a predictable test before the jump table */
+			p = put_int(p, row.i[op->slot]);
+			continue;
+		}
+		switch (op->kind) {
+		case PK_FLOAT:
+			p = put_float(p, row.f[op->slot]);
+			continue;
+		case PK_ADDR:
+			*p++ = '"';
+			p += col_addr_text(op->col, r->flow, p);
+			*p++ = '"';
+			continue;
+		case PK_LIST:
+			col_get(op->col, r, &v, f->cs);
+			p = put_list(p, e->ops, &v);
+			continue;
+		case PK_STR:
+			s = row.s[op->slot];
+			break;
+		default: /* PK_ANON */
+			col_get(op->col, r, &v, f->cs);
 			anonymise(e, f, &v);
-		e->ops->cell(out, &s->cols[i], i, &v);
+			s = v.s;
+			break;
+		}
+		n = strlen(s);
+		need = n * e->ops->string_expansion + 2 + pl->row_max;
+		if ((size_t)(out->buf + out->cap - p) < need) {
+			out->len = (size_t)(p - out->buf);
+			p = outbuf_reserve(out, need);
+		}
+		p = e->ops->string(p, s, n);
 	}
-	e->ops->row_end(out);
+	memcpy(p, pl->tail, pl->tail_len);
+	out->len = (size_t)(p + pl->tail_len - out->buf);
 }
 
 struct row_fmt *exporter_fmt_new(const struct exporter *e)
@@ -559,6 +846,7 @@ int exporter_close(struct exporter *e, uint64_t *written, uint64_t *failed)
 	free(e->fmt.scratch.buf);
 	free(e->fmt.cs);
 	free(e->path_buf);
+	plan_release(&e->plan);
 	free(e);
 	return err;
 }

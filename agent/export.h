@@ -39,13 +39,26 @@ void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *se
  * invalid byte: both writers drop those, as bytes.decode("utf-8", "ignore"). */
 size_t utf8_seq_len(const char *s);
 
-/* A format renders a header, then each row cell by cell in schema order. */
+/*
+ * A format, as what exporter_open() compiles a row plan from: the constant
+ * text before each value (separator, JSON key), how strings are quoted,
+ * and the text around lists.  Addresses are written as "text", numbers
+ * bare, lists as <list_open>a<list_sep>b<list_close>.
+ */
+#define EXPORT_PREFIX_MAX 256
+
 struct export_format_ops {
 	const char *name;
 	void (*header)(struct outbuf *b, const struct schema *s);
-	void (*row_begin)(struct outbuf *b);
-	void (*cell)(struct outbuf *b, const struct column *c, size_t idx, const struct col_value *v);
-	void (*row_end)(struct outbuf *b);
+	/* The text before column @c's value (at index @idx) into @buf, which
+	 * has room for EXPORT_PREFIX_MAX bytes; returns its length. */
+	size_t (*cell_prefix)(char *buf, const struct column *c, size_t idx);
+	/* @s (@n bytes before its NUL) quoted and escaped at @p, which has room
+	 * for @n * string_expansion + 2 bytes; returns the end of the text. */
+	char *(*string)(char *p, const char *s, size_t n);
+	unsigned int string_expansion;
+	const char *row_begin, *row_end;
+	const char *list_open, *list_sep, *list_close;
 };
 
 extern const struct export_format_ops export_csv_ops;

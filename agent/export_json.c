@@ -5,6 +5,8 @@
  * Strings are escaped per RFC 8259; control bytes become \u00XX and
  * invalid UTF-8 is dropped (utf8_seq_len(), shared with the CSV writer).
  */
+#include <string.h>
+
 #include "export.h"
 
 static void json_header(struct outbuf *b, const struct schema *s)
@@ -43,70 +45,64 @@ size_t utf8_seq_len(const char *str)
 	return need + 1;
 }
 
-static void json_row_begin(struct outbuf *b)
-{
-	outbuf_putc(b, '{');
-}
-
-static void json_string(struct outbuf *b, const char *s)
+/* RFC 8259 escaping: at most six bytes out (\u00XX) per byte in. */
+static char *json_string(char *p, const char *s, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
+	const char *end = s + n;
 
-	outbuf_putc(b, '"');
-	for (; *s; s++) {
+	*p++ = '"';
+	while (s < end) {
 		unsigned char ch = (unsigned char)*s;
+		size_t len;
 
-		if (ch == '"' || ch == '\\') {
-			outbuf_putc(b, '\\');
-			outbuf_putc(b, (char)ch);
+		if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+			*p++ = (char)ch;
+			s++;
+		} else if (ch == '"' || ch == '\\') {
+			*p++ = '\\';
+			*p++ = (char)ch;
+			s++;
 		} else if (ch < 0x20) {
-			char esc[6] = { '\\', 'u', '0', '0', hx[ch >> 4], hx[ch & 15] };
-
-			outbuf_put(b, esc, sizeof(esc));
-		} else if (ch < 0x80) {
-			outbuf_putc(b, (char)ch);
+			memcpy(p, "\\u00", 4);
+			p[4] = hx[ch >> 4];
+			p[5] = hx[ch & 15];
+			p += 6;
+			s++;
 		} else {
 			/* RFC 8259 text is UTF-8: invalid bytes (a process's
 			 * cmdline or exe may hold any) are dropped. */
-			size_t n = utf8_seq_len(s);
-
-			outbuf_put(b, s, n);
-			if (n)
-				s += n - 1;
+			len = utf8_seq_len(s);
+			memcpy(p, s, len);
+			p += len;
+			s += len ? len : 1;
 		}
 	}
-	outbuf_putc(b, '"');
+	*p++ = '"';
+	return p;
 }
 
-static void json_cell(struct outbuf *b, const struct column *c, size_t idx, const struct col_value *v)
+/* The separator and the column's key. */
+static size_t json_cell_prefix(char *buf, const struct column *c, size_t idx)
 {
+	char *p = buf;
+
 	if (idx)
-		outbuf_putc(b, ',');
-	json_string(b, c->name);
-	outbuf_putc(b, ':');
-	switch (v->kind) {
-	case COL_INT:
-	case COL_FLOAT:
-		cell_py_str(b, v);
-		break;
-	case COL_STR:
-		json_string(b, v->s);
-		break;
-	case COL_LIST:
-		outbuf_list(b, v->list, v->n, ",");
-		break;
-	}
-}
-
-static void json_row_end(struct outbuf *b)
-{
-	outbuf_put(b, "}\n", 2);
+		*p++ = ',';
+	p = json_string(p, c->name, strnlen(c->name, sizeof(c->name)));
+	*p++ = ':';
+	return (size_t)(p - buf);
 }
 
 const struct export_format_ops export_jsonl_ops = {
 	.name = "jsonl",
 	.header = json_header,
-	.row_begin = json_row_begin,
-	.cell = json_cell,
-	.row_end = json_row_end,
+	.cell_prefix = json_cell_prefix,
+	.string = json_string,
+	.string_expansion = 6,
+	.row_begin = "{",
+	.row_end = "}\n",
+	.list_open = "[",
+	.list_sep = ",",
+	.list_close = "]",
 };
