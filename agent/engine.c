@@ -210,42 +210,54 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 		idle_scan(e, p->time_ms, SCAN_BUDGET);
 }
 
-#define ENGINE_BATCH 32
+void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
+		   struct engine_decoded *d)
+{
+	d->n = n;
+	for (int i = 0; i < n; i++) {
+		const struct frame *f = &fr[i];
+
+		d->v[i] = (uint8_t)decode_frame(f->dlt, f->data, f->caplen, f->len,
+						o->decode_tunnels, &d->pk[i]);
+		if (d->v[i] != DECODE_OK)
+			continue;
+		d->pk[i].time_ms = f->time_ms;
+		d->h[i] = flow_table_hash(&d->pk[i]);
+	}
+}
+
+int engine_meter_decoded(struct engine *e, struct engine_decoded *d)
+{
+	for (int i = 0; i < d->n; i++)
+		if (d->v[i] == DECODE_OK)
+			flow_table_prefetch_bucket(e->ft, d->h[i]);
+	for (int i = 0; i < d->n; i++)
+		if (d->v[i] == DECODE_OK)
+			flow_table_prefetch_flow_bytes(e->ft, d->h[i], e->hot_bytes);
+	for (int i = 0; i < d->n; i++) {
+		if (e->stopped)
+			return 1;
+		e->st.packets_seen++;
+		if (d->v[i] != DECODE_OK) {
+			e->st.packets_ignored++;
+			e->st.ignored[d->v[i]]++;
+			continue;
+		}
+		meter(e, &d->pk[i], d->h[i]);
+	}
+	return e->stopped ? 1 : 0;
+}
 
 int engine_frames(struct engine *e, const struct frame *fr, int n)
 {
-	struct pkt pk[ENGINE_BATCH];
-	uint64_t h[ENGINE_BATCH];
-	uint8_t v[ENGINE_BATCH];
+	struct engine_decoded d;
 
 	for (int base = 0; base < n; base += ENGINE_BATCH) {
 		int m = n - base < ENGINE_BATCH ? n - base : ENGINE_BATCH;
 
-		for (int i = 0; i < m; i++) {
-			const struct frame *f = &fr[base + i];
-
-			v[i] = (uint8_t)decode_frame(f->dlt, f->data, f->caplen, f->len,
-						     e->o.decode_tunnels, &pk[i]);
-			if (v[i] != DECODE_OK)
-				continue;
-			pk[i].time_ms = f->time_ms;
-			h[i] = flow_table_hash(&pk[i]);
-			flow_table_prefetch_bucket(e->ft, h[i]);
-		}
-		for (int i = 0; i < m; i++)
-			if (v[i] == DECODE_OK)
-				flow_table_prefetch_flow_bytes(e->ft, h[i], e->hot_bytes);
-		for (int i = 0; i < m; i++) {
-			if (e->stopped)
-				return 1;
-			e->st.packets_seen++;
-			if (v[i] != DECODE_OK) {
-				e->st.packets_ignored++;
-				e->st.ignored[v[i]]++;
-				continue;
-			}
-			meter(e, &pk[i], h[i]);
-		}
+		engine_decode(&e->o, fr + base, m, &d);
+		if (engine_meter_decoded(e, &d))
+			return 1;
 	}
 	return e->stopped ? 1 : 0;
 }

@@ -79,6 +79,27 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
 int engine_frames(struct engine *e, const struct frame *fr, int n);
 
 /*
+ * engine_frames() in two stages, for a caller that decodes on one thread
+ * and meters on another: engine_decode() needs only the options and
+ * touches no engine state; engine_meter_decoded() then meters the batch
+ * on the engine's thread.  The decoded packets point into the frames
+ * (payload for nDPI): with L7 on, the frames must stay valid until the
+ * batch is metered.  Returns 1 when stopped, else 0.
+ */
+#define ENGINE_BATCH 32
+
+struct engine_decoded {
+	int n;
+	uint8_t v[ENGINE_BATCH]; /* enum decode_verdict */
+	uint64_t h[ENGINE_BATCH];
+	struct pkt pk[ENGINE_BATCH];
+};
+
+void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
+		   struct engine_decoded *d);
+int engine_meter_decoded(struct engine *e, struct engine_decoded *d);
+
+/*
  * Live mode: advance the meter clock to max(clock, @now_ms) and expire on
  * it even when no packet arrives (NFStream issues #196/#215): idle flows
  * from the least recently seen, then active timeouts from the oldest

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "columns.h"
@@ -22,10 +23,44 @@
 #include "export.h"
 #include "live.h"
 #include "log.h"
+#include "readahead.h"
 #include "source.h"
 #include "writer.h"
 
 static volatile sig_atomic_t stop_signal;
+
+/* Every input is a regular file (no idle hook, no waiting on a pipe). */
+static bool all_regular(const char *const *files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (stat(files[i], &st) || !S_ISREG(st.st_mode))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Meter @src on @eng with reading and decoding on a second thread.  0 at
+ * the end of input or when the engine stopped, -errno when the source
+ * failed (it has said why), 1 when the thread could not start (nothing
+ * was read: the caller reads on its own).
+ */
+static int read_ahead(struct source *src, const struct engine_opts *o, struct engine *eng)
+{
+	struct engine_decoded *d;
+	struct readahead *ra;
+	int err;
+
+	if (readahead_start(src, o, &stop_signal, &ra))
+		return 1;
+	while ((d = readahead_next(ra, &err)))
+		if (engine_meter_decoded(eng, d))
+			break;
+	readahead_stop(ra);
+	return d ? 0 : err;
+}
 
 static void on_signal(int sig)
 {
@@ -284,7 +319,11 @@ int main(int argc, char **argv)
 
 	source_pcap_set_idle_hook(src, flush_output, &rc);
 	install_signals();
-	while (!stop_signal) {
+	/* nothing reads packet bytes after decoding without L7: read ahead */
+	err = !dpi && all_regular(cfg.files, cfg.n_files) ? read_ahead(src, &engo, eng) : 1;
+	if (err < 0 && (err != -EINTR || !stop_signal))
+		status = 1; /* logged; flows formed so far are flushed */
+	while (err == 1 && !stop_signal) {
 		int r = source_next(src, fr, (int)(sizeof(fr) / sizeof(fr[0])));
 
 		if (r == 0)
