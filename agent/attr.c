@@ -132,6 +132,7 @@ struct sock_ent {
 	uint64_t cookie;
 	uint64_t close_ns; /* 0 while open */
 	uint64_t seen_ns;
+	uint64_t first_ns; /* first record of it */
 	uint32_t others;
 	uint8_t how;
 	struct fc_proc owner;
@@ -201,6 +202,7 @@ struct attr {
 	struct proc_ent *procs[NBUCKETS];
 	struct cg_ent *cgs[256];
 	uint32_t n_socks, n_tups, n_procs;
+	uint32_t max_socks, max_tuples; /* caps (FLOWSIGHT_ATTR_MAX_SOCKETS/_TUPLES for tests) */
 	uint64_t evicted;
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
@@ -260,6 +262,30 @@ static uint32_t hash_tup(const struct tup_key *k)
 	return hash64(h ^ (h >> 29));
 }
 
+/*
+ * Records of [@from_ns, @to_ns] are gone (lost by the kernel, or evicted
+ * at a table's cap): a flow of that time that finds no owner is marked
+ * lost, not guessed.  Overlapping windows merge; the oldest goes when the
+ * list is full.
+ */
+static void note_loss(struct attr *a, uint64_t from_ns, uint64_t to_ns)
+{
+	struct loss_win *last = a->n_loss ? &a->loss[a->n_loss - 1] : NULL;
+
+	if (last && from_ns <= last->to_ns && to_ns >= last->from_ns) {
+		if (from_ns < last->from_ns)
+			last->from_ns = from_ns;
+		if (to_ns > last->to_ns)
+			last->to_ns = to_ns;
+		return;
+	}
+	if (a->n_loss == MAX_LOSS) {
+		memmove(a->loss, a->loss + 1, sizeof(a->loss[0]) * (MAX_LOSS - 1));
+		a->n_loss--;
+	}
+	a->loss[a->n_loss++] = (struct loss_win){ from_ns, to_ns };
+}
+
 static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
 {
 	for (struct sock_ent *s = a->socks[hash64(cookie)]; s; s = s->next)
@@ -292,6 +318,7 @@ static void sock_evict_oldest(struct attr *a)
 		struct sock_ent *s = *victim;
 
 		*victim = s->next;
+		note_loss(a, s->first_ns, s->close_ns);
 		free(s);
 		a->n_socks--;
 		a->evicted++;
@@ -305,10 +332,10 @@ static struct sock_ent *sock_get(struct attr *a, uint64_t cookie)
 
 	if (s)
 		return s;
-	if (a->n_socks >= MAX_SOCKS)
+	if (a->n_socks >= a->max_socks)
 		sock_evict_oldest(a);
-	if (a->n_socks >= MAX_SOCKS)
-		return NULL; /* every socket held is open */
+	if (a->n_socks >= a->max_socks)
+		return NULL; /* every socket held is open (the caller notes the loss) */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -496,6 +523,7 @@ static void tup_evict_oldest(struct attr *a)
 		struct tup_ent *t = *victim;
 
 		*victim = t->next;
+		note_loss(a, t->first_ns, t->last_ns);
 		free(t);
 		a->n_tups--;
 		a->evicted++;
@@ -537,7 +565,7 @@ static struct tup_ent *tup_add(struct attr *a, const struct tup_key *k, uint32_t
 		}
 		break;
 	}
-	if (a->n_tups >= MAX_TUPLES)
+	if (a->n_tups >= a->max_tuples)
 		tup_evict_oldest(a);
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -619,8 +647,12 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e, const s
 			if (e->others > s->others)
 				s->others = e->others;
 			s->seen_ns = e->h.ts_ns;
+			if (!s->first_ns)
+				s->first_ns = e->h.ts_ns;
 			s->close_ns = 0;
 			proc_of_owner(a, &s->owner);
+		} else if (e->cookie) {
+			note_loss(a, e->h.ts_ns, e->h.ts_ns); /* no room for its owner */
 		}
 		if (k)
 			tup_add(a, k, kb, local_a, event_netns(a, e), e->cookie, e->h.ts_ns,
@@ -794,15 +826,7 @@ static void check_loss(struct attr *a)
 		}
 	}
 	if (total > a->lost_seen) {
-		if (a->n_loss && a->loss[a->n_loss - 1].to_ns >= a->loss_check_ns) {
-			a->loss[a->n_loss - 1].to_ns = now;
-		} else {
-			if (a->n_loss == MAX_LOSS) {
-				memmove(a->loss, a->loss + 1, sizeof(a->loss[0]) * (MAX_LOSS - 1));
-				a->n_loss--;
-			}
-			a->loss[a->n_loss++] = (struct loss_win){ a->loss_check_ns, now };
-		}
+		note_loss(a, a->loss_check_ns, now);
 		a->lost_seen = total;
 	}
 	a->loss_check_ns = now;
@@ -1490,6 +1514,15 @@ static void list_preexisting(struct attr *a, size_t it)
 	bpf_link__destroy(link);
 }
 
+/* A table cap, lowered by the environment in tests (never raised). */
+static uint32_t env_cap(const char *name, uint32_t cap)
+{
+	const char *v = getenv(name);
+	unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+	return n && n < cap ? (uint32_t)n : cap;
+}
+
 static uint64_t our_netns(void)
 {
 	uint64_t cookie = 0;
@@ -1514,6 +1547,8 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
+	a->max_socks = env_cap("FLOWSIGHT_ATTR_MAX_SOCKETS", MAX_SOCKS);
+	a->max_tuples = env_cap("FLOWSIGHT_ATTR_MAX_TUPLES", MAX_TUPLES);
 	a->mono_to_real_ns = real_minus_mono();
 	a->netns = our_netns();
 	a->all_netns = o->all_netns;

@@ -20,8 +20,8 @@ used after fork; a connection handed to another process (SCM_RIGHTS); a
 container cgroup; a container with its own network
 namespace whose traffic A routes (--system-visibility-netns all), with a
 second namespace using the same addresses, which must leave a flow unnamed;
-a kernel without some hooks; socket events lost in a tiny ring buffer are
-marked, never mislabelled.
+a kernel without some hooks; socket events lost in a tiny ring buffer, and
+sockets evicted from tables at their cap, are marked, never mislabelled.
 """
 import json
 import os
@@ -598,6 +598,37 @@ def _():
           % (lost, right, marked), flush=True)
     if not lost:
         raise Skip("the 4 KiB ring did not overflow on this machine (nothing to mark)")
+
+
+@case("table_cap_evictions_are_marked")
+def _():
+    srv = Proc(NS_B, "tcp-server", "8080")
+    srv.first()
+    # tables of 40 sockets and 80 tuples: most of 240 closed sockets are
+    # evicted before their flows are written at the end
+    fs = Flowsight("ebpf", 2, env={"FLOWSIGHT_ATTR_MAX_SOCKETS": "40",
+                                   "FLOWSIGHT_ATTR_MAX_TUPLES": "80"})
+    recs = []
+    for _ in range(4):
+        recs += Proc(NS_A, "short", "60", IP_B, IP6_B).wait()
+    rows = fs.stop()
+    summary = [l for l in fs.lines if "socket events" in l]
+    check(summary, "no attribution summary: %r" % fs.lines)
+    evicted = int(summary[-1].rsplit(", ", 1)[1].split()[0])
+    right = marked = 0
+    for r in recs:
+        a = IP_A if r["ipv"] == 4 else IP6_A
+        row = find(rows, PROTO[r["kind"]], a, r["lport"], r["dst"], r["dport"])
+        if row["system_process_pid"] == r["pid"]:
+            check(row["system_process_name"] == r["name"], "name %r" % row)
+            right += 1
+        else:
+            got = (row["system_process_pid"], row["system_attribution"])
+            check(got == (-1, "lost"), "mislabelled after eviction: %r for %r" % (got, r))
+            marked += 1
+    print("  tables capped at 40 sockets / 80 tuples: %d entries evicted; %d flows attributed, "
+          "%d marked lost, 0 wrong" % (evicted, right, marked), flush=True)
+    check(evicted > 0 and marked > 0, "nothing evicted: the case tests nothing")
 
 
 def main():
