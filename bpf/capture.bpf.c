@@ -203,6 +203,28 @@ static __always_inline __u8 interval_flags(const struct fc_flow_key *k, struct f
 }
 
 /*
+ * @k's entry in the map of interval @cur.  One call site per map, kept
+ * apart by two asm statements that differ (clang would otherwise merge
+ * them into one call on a selected map pointer): the verifier then inlines
+ * each lookup into a direct call of the hash map's lookup, where a map
+ * pointer it cannot know leaves the generic helper and its indirect call
+ * (a retpoline here) into the map's ops.
+ */
+static __always_inline struct fc_flow_val *flow_lookup(__u32 cur, const struct fc_flow_key *k)
+{
+	struct fc_flow_val *v;
+
+	if (cur & 1) {
+		v = bpf_map_lookup_elem(&flows_b, k);
+		asm volatile("%[v] = %[v]" : [v] "+r"(v));
+	} else {
+		v = bpf_map_lookup_elem(&flows_a, k);
+		asm volatile("%[v] = %[v]" : [v] "+r"(v) : : "memory");
+	}
+	return v;
+}
+
+/*
  * Create @k's entry in @map for interval @cur, with @s as scratch.
  * Returns NULL with *err set when the map refuses it.
  */
@@ -335,7 +357,7 @@ static __always_inline int handle(struct __sk_buff *skb)
 	dir = fc_make_key(&pp, &key);
 	cur = interval;
 	map = cur & 1 ? (void *)&flows_b : (void *)&flows_a;
-	v = bpf_map_lookup_elem(map, &key);
+	v = flow_lookup(cur, &key);
 	/* Only this interval's programs stamp entries of this map with cur:
 	 * an entry read as current stays current while we run. */
 	stale = !v || READ_ONCE(v->interval) != cur;
