@@ -17,25 +17,57 @@ in the same run, and the eBPF agent's effect on TCP throughput.
    figures for either capture; for ebpf the TC programs' own run time per
    packet is printed (BPF run-time statistics, on only during the capture
    runs).  Target: ebpf CPU <= 1/5 of pcap's on elephant flows.
-2. iperf3 TCP throughput from A to B for SECONDS in ROUNDS interleaved
-   rounds of four configurations on B's veth: nothing; an empty clsact
-   qdisc; clsact with a program that only returns TC_ACT_UNSPEC on ingress
-   and egress (compiled here with clang); the eBPF agent.  Each round
-   starts one configuration later.  Printed: median, quartiles and range
-   of the throughput, and the CPU per GB received (utime + stime of both
-   iperf3 processes, softirq time of all CPUs from /proc/stat, the agent's
-   CPU), which contention on a shared machine disturbs less than the
-   throughput.  Then one more run each of the no-op program and the agent
-   with BPF statistics on: the programs' run time per skb.  Target: at most
-   3% less throughput with the agent.
+2. iperf3 TCP throughput from A to B in ROUNDS interleaved rounds of four
+   configurations on B's veth: nothing; an empty clsact qdisc; clsact with
+   a program that only returns TC_ACT_UNSPEC on ingress and egress (compiled
+   here with clang); the eBPF agent.  Each round starts one configuration
+   later, so no configuration always follows another.  Target: at most 3%
+   less throughput with the agent.
+
+   Method.  Left to the scheduler on this 2-vCPU VM, one configuration
+   spread from 5 to 20 Gbit/s: client, server and the veth's softirq work
+   (which runs on the sender's CPU) were placed differently from run to
+   run, every hand-over between the two CPUs was a wake-up IPI, which a VM
+   pays dearly and unevenly, and any other job on either CPU slowed the
+   transfer.  So:
+   - client and server run on one CPU (IPERF_CPU, --iperf-cpu, default 0;
+     `taskset -c` on their exec, which also holds the veth softirq there):
+     the transfer is CPU-bound on one core, its throughput is the inverse
+     of its CPU cost per byte, TC programs included, and no wake-up crosses
+     CPUs.  They run at nice -10, so that the scheduler moves other jobs to
+     the other CPU(s) rather than share theirs: without it iperf3 got only
+     63-84% of its CPU in 10 of 48 runs (92-97% in the others), and the
+     throughput fell alike; with it, 95-97% in every run.  The agent
+     process runs on the other CPU(s) (its CPU is printed per GB);
+   - fixed socket buffers (`-w 4M` on both ends, no autotuning) and
+     zero-copy sends (`-Z`): less sender work, so the receive path, where
+     the agent's programs run, weighs more;
+   - short runs (SECONDS, default 3) after `-O 1`, which discards the first
+     second (slow start, the agent's start-up);
+   - the ratio with/without is taken per round, between runs a few seconds
+     apart, which cancels slow drifts (another job running for a minute);
+     printed is the median of the per-round ratios with its quartiles, next
+     to the ratio of the medians.
+   Per configuration: median, quartiles and range of the throughput; the
+   CPU per GB sent over the whole run, first second included (the busy
+   time of the iperf3 CPU from /proc/stat, which holds all of the
+   transfer's work, softirqs included, plus the agent's CPU from its
+   schedstat); and the share of the iperf3 CPU that the two iperf3
+   processes got (their rusage, which includes the softirq work done in
+   their context): what is missing went to other jobs and to ksoftirqd,
+   and a low share flags a disturbed run.  Then STAT_RUNS more runs each of
+   the no-op program and the agent, alternating, with BPF statistics on
+   (they cost two clock reads per run, so not in the rounds): the
+   programs' run time per skb, median and range.
 
 Everything happens in two namespaces created here (10.77.0.0/24), removed at
 exit, also on failure or a signal.  Needs root, tc, bpftool, clang, trafgen
 and iperf3 (make deps).  A benchmark: a missed target is reported, never
 fatal; the exit status is non-zero only when the benchmark could not run.
 
-  tools/bench_live.py [--packets N] [--rounds R] [--seconds S] [--quick]
-                      [--only capture|iperf] [-- FLOWSIGHT_OPTION...]
+  tools/bench_live.py [--packets N] [--rounds R] [--seconds S] [--stat-runs N]
+                      [--iperf-cpu C] [--quick] [--only capture|iperf]
+                      [-- FLOWSIGHT_OPTION...]
 """
 import argparse
 import atexit
@@ -169,9 +201,10 @@ def prog_run(ids):
 
 
 class Agent:
-    """flowsight in NS_B on T_B; stderr kept in a file."""
+    """flowsight in NS_B on T_B, on CPUs @cpus (taskset list) if given;
+    stderr kept in a file."""
 
-    def __init__(self, capture, args, name):
+    def __init__(self, capture, args, name, cpus=None):
         self.out = os.path.join(TMP, name + ".csv")
         self.err_path = os.path.join(TMP, name + ".err")
         self.err = open(self.err_path, "w")
@@ -180,7 +213,8 @@ class Agent:
         cmd = [FS, "-i", T_B, "--capture", capture, "-o", self.out,
                "--performance-report", "1"] + args
         # `ip netns exec` execs the command: the pid is flowsight's
-        self.proc = subprocess.Popen(nsexec(NS_B, *cmd), stdout=subprocess.DEVNULL,
+        pin = ["taskset", "-c", cpus] if cpus else []  # taskset execs too
+        self.proc = subprocess.Popen(pin + nsexec(NS_B, *cmd), stdout=subprocess.DEVNULL,
                                      stderr=self.err)
         PROCS.append(self.proc)
         deadline = time.time() + 20
@@ -322,10 +356,15 @@ def hook_teardown(conf):
                        stderr=subprocess.DEVNULL)
 
 
-def softirq_s():
-    """Softirq time of all CPUs (/proc/stat), seconds."""
+def cpu_busy_s(cpu):
+    """Busy seconds of CPU @cpu (all but idle and iowait), from /proc/stat."""
     with open("/proc/stat") as f:
-        return int(f.readline().split()[7]) / HZ
+        for line in f:
+            v = line.split()
+            if v[0] == "cpu%d" % cpu:
+                t = [int(x) for x in v[1:9]]  # user..steal; guest is in user
+                return (sum(t) - t[3] - t[4]) / HZ
+    raise CannotRun("cpu%d not in /proc/stat" % cpu)
 
 
 def children_cpu_s():
@@ -333,75 +372,115 @@ def children_cpu_s():
     return r.ru_utime + r.ru_stime
 
 
-def iperf_once(secs, conf, agent_args):
-    """One iperf3 run under @conf: Gbit/s received, GB received, and the CPU
-    seconds of the iperf3 processes, of softirqs and of the agent."""
-    agent = Agent("ebpf", agent_args, "iperf") if conf == "ebpf" else None
+class Pinning:
+    """Where iperf3 and the agent run: client and server on one CPU, the
+    agent (and, by the scheduler's choice, everything else) on the rest."""
+
+    def __init__(self, iperf_cpu):
+        cpus = sorted(os.sched_getaffinity(0))
+        if iperf_cpu not in cpus:
+            raise CannotRun("--iperf-cpu %d: not one of this process's CPUs %s"
+                            % (iperf_cpu, cpus))
+        self.cpu = iperf_cpu
+        rest = [c for c in cpus if c != iperf_cpu]
+        self.agent = ",".join(map(str, rest)) if rest else None
+
+    def iperf(self, ns, *args):
+        # nice -10: the scheduler moves other jobs off this CPU rather than
+        # share it with them
+        return ["taskset", "-c", str(self.cpu), "nice", "-n", "-10"] + nsexec(ns, "iperf3",
+                                                                               *args)
+
+
+IPERF_WINDOW = "4M"  # -w: fixed socket buffers on both ends (no autotuning)
+
+
+def iperf_server(pin):
+    srv = subprocess.Popen(pin.iperf(NS_B, "-s", "-1", "-B", IP_B),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    PROCS.append(srv)
+    time.sleep(0.3)
+    return srv
+
+
+def iperf_client(pin, secs, json_out):
+    return subprocess.run(pin.iperf(NS_A, "-c", IP_B, "-t", str(secs), "-O", "1", "-Z",
+                                    "-w", IPERF_WINDOW, *(["-J"] if json_out else [])),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def iperf_once(pin, secs, conf, agent_args):
+    """One iperf3 run under @conf: Gbit/s received (the -O second
+    excluded), GB sent in the whole run, the busy seconds of the iperf3 CPU,
+    the agent's CPU seconds, and the share of the iperf3 CPU that iperf3
+    got."""
+    agent = Agent("ebpf", agent_args, "iperf", pin.agent) if conf == "ebpf" else None
     hook_setup(conf)
     try:
         ch0 = children_cpu_s()  # nothing else is reaped until both iperf3 are
-        srv = subprocess.Popen(nsexec(NS_B, "iperf3", "-s", "-1", "-B", IP_B),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        PROCS.append(srv)
-        time.sleep(0.3)
-        cpu0, si0 = agent and cpu_s(agent.proc.pid), softirq_s()
-        p = subprocess.run(nsexec(NS_A, "iperf3", "-c", IP_B, "-t", str(secs), "-J"),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        si = softirq_s() - si0
+        srv = iperf_server(pin)
+        cpu0, busy0 = agent and cpu_s(agent.proc.pid), cpu_busy_s(pin.cpu)
+        t0 = time.monotonic()
+        p = iperf_client(pin, secs, True)
+        wall = time.monotonic() - t0
+        busy = cpu_busy_s(pin.cpu) - busy0
         cpu = cpu_s(agent.proc.pid) - cpu0 if agent else 0.0
         srv.wait(timeout=10)
         ipf = children_cpu_s() - ch0
         if p.returncode:
             raise CannotRun("iperf3 exit %d: %s" % (p.returncode, p.stdout.decode()[-300:]))
-        rx = json.loads(p.stdout.decode())["end"]["sum_received"]
-        return {"gbps": rx["bits_per_second"] / 1e9, "gb": rx["bytes"] / 1e9, "iperf_cpu": ipf,
-                "softirq": si, "agent_cpu": cpu}
+        j = json.loads(p.stdout.decode())
+        sent = sum(i["sum"]["bytes"] for i in j["intervals"])  # the -O second too
+        return {"gbps": j["end"]["sum_received"]["bits_per_second"] / 1e9, "gb": sent / 1e9,
+                "busy": busy, "agent_cpu": cpu, "share": ipf / wall}
     finally:
         hook_teardown(conf)
         if agent and agent.proc.poll() is None:
             agent.stop()
 
 
-def run_iperf(rounds, secs, fsargs):
+def run_iperf(pin, rounds, secs, fsargs):
     """Interleaved runs of every configuration; each round starts one
     configuration later, so that no configuration always follows another."""
     runs = {c: [] for c in IPERF_CONFS}
-    print("iperf3 TCP A->B, %d rounds x %d configurations x %d s, interleaved:"
-          % (rounds, len(IPERF_CONFS), secs), flush=True)
+    print("iperf3 TCP A->B, %d rounds x %d configurations x (1 + %d) s, interleaved; "
+          "client and server on CPU %d, agent on CPU %s; -Z -w %s -O 1:"
+          % (rounds, len(IPERF_CONFS), secs, pin.cpu, pin.agent or "(any)", IPERF_WINDOW),
+          flush=True)
     for i in range(rounds):
         order = IPERF_CONFS[i % len(IPERF_CONFS):] + IPERF_CONFS[:i % len(IPERF_CONFS)]
         for conf in order:
-            r = iperf_once(secs, conf, fsargs)
+            r = iperf_once(pin, secs, conf, fsargs)
             runs[conf].append(r)
-            print("  round %2d %-31s %6.2f Gbit/s; CPU per GB: iperf3 %.3f s, softirq %.3f s, "
-                  "agent %.4f s" % (i + 1, IPERF_NAMES[conf], r["gbps"], r["iperf_cpu"] / r["gb"],
-                                    r["softirq"] / r["gb"], r["agent_cpu"] / r["gb"]), flush=True)
+            print("  round %2d %-31s %6.2f Gbit/s; CPU per GB: CPU %d %.3f s, agent %.4f s; "
+                  "iperf3's share of CPU %d %3.0f%%"
+                  % (i + 1, IPERF_NAMES[conf], r["gbps"], pin.cpu, r["busy"] / r["gb"],
+                     r["agent_cpu"] / r["gb"], pin.cpu, 100 * r["share"]), flush=True)
     return runs
 
 
-def iperf_prog_cost(secs, fsargs):
+def iperf_prog_cost(pin, n, secs, fsargs):
     """Run time per skb of the nop program and of the agent's, under iperf3,
-    with BPF statistics on (they cost a little, so not in the rounds)."""
-    cost = {}
-    for conf in ("nop", "ebpf"):
-        agent = Agent("ebpf", fsargs, "iperf-stats") if conf == "ebpf" else None
-        hook_setup(conf)
-        try:
-            ids = prog_ids()
-            srv = subprocess.Popen(nsexec(NS_B, "iperf3", "-s", "-1", "-B", IP_B),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            PROCS.append(srv)
-            time.sleep(0.3)
-            p0 = prog_run(ids)
-            subprocess.run(nsexec(NS_A, "iperf3", "-c", IP_B, "-t", str(secs)),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            ns, cnt = [b - a for a, b in zip(p0, prog_run(ids))]
-            srv.wait(timeout=10)
-            cost[conf] = (ns / cnt if cnt else 0.0, cnt / secs)
-        finally:
-            hook_teardown(conf)
-            if agent and agent.proc.poll() is None:
-                agent.stop()
+    with BPF statistics on (they cost a little, so not in the rounds): @n
+    runs of each, alternating; lists of (ns per skb, skbs per s)."""
+    cost = {"nop": [], "ebpf": []}
+    for _ in range(n):
+        for conf in ("nop", "ebpf"):
+            agent = Agent("ebpf", fsargs, "iperf-stats", pin.agent) if conf == "ebpf" else None
+            hook_setup(conf)
+            try:
+                ids = prog_ids()
+                srv = iperf_server(pin)
+                p0, t0 = prog_run(ids), time.monotonic()
+                iperf_client(pin, secs, False)
+                ns, cnt = [b - a for a, b in zip(p0, prog_run(ids))]
+                wall = time.monotonic() - t0
+                srv.wait(timeout=10)
+                cost[conf].append((ns / cnt if cnt else 0.0, cnt / wall))
+            finally:
+                hook_teardown(conf)
+                if agent and agent.proc.poll() is None:
+                    agent.stop()
     return cost
 
 
@@ -414,26 +493,43 @@ def quartiles(v):
 
 def print_iperf(runs):
     base = statistics.median(r["gbps"] for r in runs["none"])
-    base_cpu = statistics.median((r["iperf_cpu"] + r["softirq"]) / r["gb"] for r in runs["none"])
-    print("  iperf3 throughput (median [quartiles] min..max) and CPU per GB (medians):")
+    base_cpu = statistics.median(r["busy"] / r["gb"] for r in runs["none"])
+    print("  iperf3 throughput (median [quartiles] min..max), its ratio to no agent (median "
+          "of the per-round ratios [quartiles]), CPU per GB (median) and iperf3's share of "
+          "its CPU (median):")
     for conf in IPERF_CONFS:
         g = [r["gbps"] for r in runs[conf]]
         med, (q1, q3) = statistics.median(g), quartiles(g)
-        cpu = statistics.median((r["iperf_cpu"] + r["softirq"] + r["agent_cpu"]) / r["gb"]
-                                for r in runs[conf])
-        print("    %-31s %6.2f [%.2f %.2f] %.2f..%.2f Gbit/s, ratio %.3f; "
-              "iperf3+softirq+agent %.3f s/GB (ratio %.3f)"
-              % (IPERF_NAMES[conf], med, q1, q3, min(g), max(g), med / base, cpu, cpu / base_cpu))
-    ratio = statistics.median(r["gbps"] for r in runs["ebpf"]) / base
-    hook = statistics.median(r["gbps"] for r in runs["clsact"]) / base
-    print("  iperf3 with the ebpf agent / without: %.3f (target >= 0.97: %s); the empty clsact "
-          "qdisc alone: %.3f" % (ratio, "met" if ratio >= 0.97 else "NOT met", hook))
+        pr = [r["gbps"] / b["gbps"] for r, b in zip(runs[conf], runs["none"])]
+        cpu = statistics.median((r["busy"] + r["agent_cpu"]) / r["gb"] for r in runs[conf])
+        print("    %-31s %6.2f [%.2f %.2f] %.2f..%.2f Gbit/s, ratio %.3f [%.3f %.3f]; "
+              "CPU %.3f s/GB (ratio %.3f); share %.0f%%"
+              % (IPERF_NAMES[conf], med, q1, q3, min(g), max(g), statistics.median(pr),
+                 *quartiles(pr), cpu, cpu / base_cpu,
+                 100 * statistics.median(r["share"] for r in runs[conf])))
+    pr = [r["gbps"] / b["gbps"] for r, b in zip(runs["ebpf"], runs["none"])]
+    ratio = statistics.median(pr)
+    hook = statistics.median(r["gbps"] / b["gbps"] for r, b in zip(runs["clsact"], runs["none"]))
+    print("  iperf3 with the ebpf agent / without: %.3f [quartiles %.3f %.3f] (target >= 0.97: "
+          "%s); ratio of the medians %.3f; the empty clsact qdisc alone: %.3f"
+          % (ratio, *quartiles(pr), "met" if ratio >= 0.97 else "NOT met",
+             statistics.median(r["gbps"] for r in runs["ebpf"]) / base, hook))
+
+
+def print_prog_cost(cost):
+    def fmt(v):
+        ns = [c[0] for c in v]
+        return "%.0f ns per skb (%.0f..%.0f, %d runs)" % (statistics.median(ns), min(ns),
+                                                           max(ns), len(ns))
+    print("  TC programs under iperf3 (BPF run-time statistics): TC_ACT_UNSPEC program %s, "
+          "ebpf agent %s, %.0f skbs/s" % (fmt(cost["nop"]), fmt(cost["ebpf"]),
+                                          statistics.median(c[1] for c in cost["ebpf"])))
 
 
 def why_not():
     if os.geteuid() != 0:
         return "needs root (network namespaces, BPF, packet sockets)"
-    for tool in ("ip", "tc", "bpftool", "clang", "trafgen", "iperf3"):
+    for tool in ("ip", "tc", "bpftool", "clang", "trafgen", "iperf3", "taskset"):
         if not shutil.which(tool):
             return "%s not found (make deps)" % tool
     if not os.access(FS, os.X_OK):
@@ -444,14 +540,19 @@ def why_not():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--packets", type=int, default=3_000_000, help="frames per capture run")
-    ap.add_argument("--rounds", type=int, default=10, help="iperf3 rounds per configuration")
-    ap.add_argument("--seconds", type=int, default=5, help="length of one iperf3 run")
+    ap.add_argument("--rounds", type=int, default=12, help="iperf3 rounds per configuration")
+    ap.add_argument("--seconds", type=int, default=3,
+                    help="length of one iperf3 run, after its discarded first second")
+    ap.add_argument("--stat-runs", type=int, default=3,
+                    help="iperf3 runs of the no-op program and of the agent with BPF statistics")
+    ap.add_argument("--iperf-cpu", type=int, default=0,
+                    help="CPU of the iperf3 client and server (the agent gets the others)")
     ap.add_argument("--quick", action="store_true", help="300k frames, 1 round of 2 s")
     ap.add_argument("--only", choices=("capture", "iperf"), help="run one part only")
     ap.add_argument("fsargs", nargs="*", help="flowsight options for every agent run")
     a = ap.parse_args()
     if a.quick:
-        a.packets, a.rounds, a.seconds = 300_000, 1, 2
+        a.packets, a.rounds, a.seconds, a.stat_runs = 300_000, 1, 2, 1
     reason = why_not()
     if reason:
         print("bench_live: cannot run: %s" % reason, file=sys.stderr)
@@ -473,9 +574,10 @@ def main():
                 print_capture(r)
         runs = cost = None
         if a.only != "capture":
-            runs = run_iperf(a.rounds, a.seconds, a.fsargs)
+            pin = Pinning(a.iperf_cpu)
+            runs = run_iperf(pin, a.rounds, a.seconds, a.fsargs)
             with BpfStats():
-                cost = iperf_prog_cost(a.seconds, a.fsargs)
+                cost = iperf_prog_cost(pin, a.stat_runs, a.seconds, a.fsargs)
     except (CannotRun, OSError, subprocess.SubprocessError) as e:
         print("bench_live: cannot run: %s" % e, file=sys.stderr)
         return 1
@@ -494,9 +596,7 @@ def main():
                  p["sent"] - p["accounted"], e["sent"]))
     if runs:
         print_iperf(runs)
-        print("  TC programs under iperf3 (BPF run-time statistics): TC_ACT_UNSPEC program "
-              "%.0f ns per skb, ebpf agent %.0f ns per skb (%.0f skbs/s)"
-              % (cost["nop"][0], cost["ebpf"][0], cost["ebpf"][1]))
+        print_prog_cost(cost)
     return 0
 
 
