@@ -53,6 +53,7 @@
 #define MAX_PROCS (1u << 17)
 #define MAX_LOSS 64
 #define EV_BATCH 64 /* socket events handled together */
+#define TCP_TIMEWAIT_NS 60000000000ull /* the kernel's TCP_TIMEWAIT_LEN */
 #define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
 
 static const char *const how_names[] = {
@@ -649,7 +650,12 @@ static void on_sock_event(struct attr *a, const struct fc_sock_event *e, const s
 			s->seen_ns = e->h.ts_ns;
 			if (!s->first_ns)
 				s->first_ns = e->h.ts_ns;
-			s->close_ns = 0;
+			/* a TCP socket no process holds (orphan, TIME_WAIT) sends
+			 * no close record: it is taken to end when TIME_WAIT
+			 * would, then retained as any other */
+			s->close_ns = s->how == FC_HOW_KERNEL && e->protocol == IPPROTO_TCP
+					      ? e->h.ts_ns + TCP_TIMEWAIT_NS
+					      : 0;
 			proc_of_owner(a, &s->owner);
 		} else if (e->cookie) {
 			note_loss(a, e->h.ts_ns, e->h.ts_ns); /* no room for its owner */
