@@ -467,16 +467,12 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	struct col_row row;
 
 	v->kind = c->kind;
-	switch (c->field) {
-	case CF_SRC_IP:
-	case CF_DST_IP:
-	case CF_SRC_MAC:
-	case CF_DST_MAC:
-	case CF_SRC_OUI:
-	case CF_DST_OUI:
+	if (col_is_addr(c)) {
 		sc->text[col_addr_text(c, f, sc->text)] = '\0';
 		v->s = sc->text;
 		return;
+	}
+	switch (c->field) {
 	case CF_SPLT_DIRECTION:
 	case CF_SPLT_PS:
 	case CF_SPLT_PIAT:

@@ -116,6 +116,13 @@ void col_row_get(const struct flow_record *r, struct col_row *row);
 #define COL_ADDR_TEXT_MAX 46
 size_t col_addr_text(const struct column *c, const struct flow *f, char *out);
 
+/* Whether column @c is one of those col_addr_text() writes. */
+static inline bool col_is_addr(const struct column *c)
+{
+	return c->field == CF_SRC_IP || c->field == CF_DST_IP || c->field == CF_SRC_MAC ||
+	       c->field == CF_DST_MAC || c->field == CF_SRC_OUI || c->field == CF_DST_OUI;
+}
+
 /* Scratch space that col_get() may use for strings and list conversion. */
 struct col_scratch {
 	char text[64];

@@ -486,18 +486,10 @@ static int plan_init(struct row_plan *pl, const struct schema *s,
 			op->kind = PK_ANON;
 			continue;
 		}
-		switch (c->field) {
-		case CF_SRC_IP:
-		case CF_DST_IP:
-		case CF_SRC_MAC:
-		case CF_DST_MAC:
-		case CF_SRC_OUI:
-		case CF_DST_OUI:
+		if (col_is_addr(c)) {
 			op->kind = PK_ADDR;
 			pl->row_max += COL_ADDR_TEXT_MAX + 2;
 			continue;
-		default:
-			break;
 		}
 		switch (c->kind) {
 		case COL_INT:

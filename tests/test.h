@@ -15,6 +15,25 @@
 #include <string.h>
 
 static int test_failed_asserts;
+
+/* Reproducible pseudo-random numbers for property tests (xorshift64*);
+ * seed with *test_rng_state() = x. */
+static inline uint64_t *test_rng_state(void)
+{
+	static uint64_t state = 0x2545f4914f6cdd1dull;
+
+	return &state;
+}
+
+static inline uint64_t test_rng(void)
+{
+	uint64_t *s = test_rng_state();
+
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
 static int test_passed_cases, test_failed_cases, test_skipped_cases;
 
 #define ASSERT_TRUE(cond, name)                                                    \

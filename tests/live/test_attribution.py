@@ -571,6 +571,23 @@ def _():
         expect(row, r["pid"], r["name"], how, "%s/%d without hooks" % (r["kind"], r["ipv"]))
 
 
+def right_or_lost(rows, recs, when):
+    """Each workload record's flow names its process or says lost, never
+    another: (named, marked lost)."""
+    right = marked = 0
+    for r in recs:
+        a = IP_A if r["ipv"] == 4 else IP6_A
+        row = find(rows, PROTO[r["kind"]], a, r["lport"], r["dst"], r["dport"])
+        if row["system_process_pid"] == r["pid"]:
+            check(row["system_process_name"] == r["name"], "name %r" % row)
+            right += 1
+        else:
+            got = (row["system_process_pid"], row["system_attribution"])
+            check(got == (-1, "lost"), "mislabelled %s: %r for %r" % (when, got, r))
+            marked += 1
+    return right, marked
+
+
 @case("ring_buffer_loss_is_marked")
 def _():
     srv = Proc(NS_B, "tcp-server", "8080")
@@ -583,17 +600,7 @@ def _():
     summary = [l for l in fs.lines if "socket events" in l]
     check(summary, "no attribution summary: %r" % fs.lines)
     lost = int(summary[-1].split(", ")[1].split()[0])
-    right = marked = 0
-    for r in recs:
-        a = IP_A if r["ipv"] == 4 else IP6_A
-        row = find(rows, PROTO[r["kind"]], a, r["lport"], r["dst"], r["dport"])
-        if row["system_process_pid"] == r["pid"]:
-            check(row["system_process_name"] == r["name"], "name %r" % row)
-            right += 1
-        else:
-            got = (row["system_process_pid"], row["system_attribution"])
-            check(got == (-1, "lost"), "mislabelled under loss: %r for %r" % (got, r))
-            marked += 1
+    right, marked = right_or_lost(rows, recs, "under loss")
     print("  ring of 4 KiB: %d records lost; %d flows attributed, %d marked lost, 0 wrong"
           % (lost, right, marked), flush=True)
     if not lost:
@@ -615,17 +622,7 @@ def _():
     summary = [l for l in fs.lines if "socket events" in l]
     check(summary, "no attribution summary: %r" % fs.lines)
     evicted = int(summary[-1].rsplit(", ", 1)[1].split()[0])
-    right = marked = 0
-    for r in recs:
-        a = IP_A if r["ipv"] == 4 else IP6_A
-        row = find(rows, PROTO[r["kind"]], a, r["lport"], r["dst"], r["dport"])
-        if row["system_process_pid"] == r["pid"]:
-            check(row["system_process_name"] == r["name"], "name %r" % row)
-            right += 1
-        else:
-            got = (row["system_process_pid"], row["system_attribution"])
-            check(got == (-1, "lost"), "mislabelled after eviction: %r for %r" % (got, r))
-            marked += 1
+    right, marked = right_or_lost(rows, recs, "after eviction")
     print("  tables capped at 40 sockets / 80 tuples: %d entries evicted; %d flows attributed, "
           "%d marked lost, 0 wrong" % (evicted, right, marked), flush=True)
     check(evicted > 0 and marked > 0, "nothing evicted: the case tests nothing")

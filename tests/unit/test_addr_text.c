@@ -14,16 +14,6 @@
 #include "columns.h"
 #include "test.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rng(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 static int mismatches;
 
@@ -63,8 +53,8 @@ static void test_ipv4(void)
 		int pos = 1;
 
 		for (int j = 0; j < 4; j++, pos *= 6) {
-			f.src_ip[j] = i < 6 * 6 * 6 * 6 ? edge[i / pos % 6] : (uint8_t)rng();
-			f.dst_ip[j] = (uint8_t)rng();
+			f.src_ip[j] = i < 6 * 6 * 6 * 6 ? edge[i / pos % 6] : (uint8_t)test_rng();
+			f.dst_ip[j] = (uint8_t)test_rng();
 		}
 		check_ip(&f, AF_INET);
 	}
@@ -80,7 +70,7 @@ static void test_ipv6(void)
 		unsigned int zeros = (unsigned int)i & 255; /* which words are zero */
 
 		for (int w = 0; w < 8; w++) {
-			uint64_t r = rng();
+			uint64_t r = test_rng();
 			unsigned int v;
 
 			switch (r % 4) {
@@ -100,7 +90,7 @@ static void test_ipv6(void)
 				v = 1;
 			f.src_ip[2 * w] = (uint8_t)(v >> 8);
 			f.src_ip[2 * w + 1] = (uint8_t)v;
-			v = (unsigned int)rng();
+			v = (unsigned int)test_rng();
 			f.dst_ip[2 * w] = (uint8_t)(r & 1 ? 0 : v >> 8);
 			f.dst_ip[2 * w + 1] = (uint8_t)(r & 2 ? 0 : v);
 		}

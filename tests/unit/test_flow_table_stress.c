@@ -17,15 +17,6 @@
 
 #define MAX_LIVE 2000
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
 
 static const struct flow_opts opts = { .accounting_mode = 0 };
 
@@ -95,11 +86,11 @@ static bool run(unsigned int nh, int steps, size_t max, int every)
 	bool ok = true;
 
 	for (int step = 0; step < steps && ok; step++) {
-		bool add = n == 0 || (n < max && rng() % 100 < (step < steps / 2 ? 70 : 35));
+		bool add = n == 0 || (n < max && test_rng() % 100 < (step < steps / 2 ? 70 : 35));
 
 		if (add) {
 			struct pkt p = key_of(next_id);
-			uint64_t h = nh ? (rng() % nh) * 0x9e3779b97f4a7c15ull : flow_table_hash(&p);
+			uint64_t h = nh ? (test_rng() % nh) * 0x9e3779b97f4a7c15ull : flow_table_hash(&p);
 			struct flow *f;
 
 			/* a removed or never-added key must not be found first */
@@ -111,7 +102,7 @@ static bool run(unsigned int nh, int steps, size_t max, int every)
 			flow_init(f, &opts, &p);
 			live[n++] = (struct live){ f, next_id++, h };
 		} else {
-			size_t i = (size_t)(rng() % n);
+			size_t i = (size_t)(test_rng() % n);
 			struct pkt p = key_of(live[i].id);
 
 			flow_table_remove(ft, live[i].f);
