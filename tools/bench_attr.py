@@ -193,8 +193,8 @@ def main():
     if os.geteuid() != 0:
         print("bench_attr: needs root (namespaces, BPF)", file=sys.stderr)
         return 1
-    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 5
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 4
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     capture = sys.argv[3] if len(sys.argv) > 3 else "ebpf"
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
