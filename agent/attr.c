@@ -588,10 +588,12 @@ static bool netns_ours(const struct attr *a, uint64_t netns)
 	return !netns || !a->netns || netns == a->netns;
 }
 
-/* The namespace of event @e's socket; unknown is taken for ours. */
+/* The namespace of event @e's socket: a->netns for ours (which an unknown
+ * one is taken for, and every one when ours is unknown: a kernel without
+ * SO_NETNS_COOKIE), else its own. */
 static uint64_t event_netns(const struct attr *a, const struct fc_sock_event *e)
 {
-	return e->h.netns ? e->h.netns : a->netns;
+	return netns_ours(a, e->h.netns) ? a->netns : e->h.netns;
 }
 
 /* The tuple key event @e adds, if any.  Another namespace's socket (with
