@@ -314,8 +314,9 @@ printf '%s\n' "${table[@]}"
 
 # A target holds only if it holds on every capture: report the worst ratio.
 summary() {	# label threshold name=ratio...
-	local label="$1" min="$2" worst="" where="" kv r all=""
+	local label="$1" min="$2" worst="" where="" kv r all="" of="worst of"
 	shift 2
+	[ $# -eq 1 ] && of="on"
 	for kv in "$@"; do
 		r="${kv#*=}"
 		all+=" ${kv%.pcap=*}=$r"
@@ -330,9 +331,9 @@ summary() {	# label threshold name=ratio...
 	if [ "$worst" = n/a ]; then
 		echo "target $label: n/a (>= $min) MISSED (a tool failed on $where)"
 	elif awk -v a="$worst" -v b="$min" 'BEGIN { exit !(a >= b) }'; then
-		echo "target $label: $worst (>= $min) ok   [worst of:$all]"
+		echo "target $label: $worst (>= $min) ok   [$of:$all]"
 	else
-		echo "target $label: $worst (>= $min) MISSED   [worst of:$all]"
+		echo "target $label: $worst (>= $min) MISSED   [$of:$all]"
 	fi
 }
 # The issues set both targets on the big captures: mixed.pcap runs for
