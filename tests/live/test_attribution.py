@@ -521,8 +521,8 @@ def _():
         sh("ip", "-n", NS_D, "addr", "add", ip + "/32", "dev", "lo")
     srv = Proc(NS_B, "tcp-server", "8080")
     srv.first()
-    for netns in ("all", "own"):
-        fs = Flowsight("ebpf", 2, out_name="netns-%s.jsonl" % netns,
+    for capture, netns in (("ebpf", "all"), ("pcap", "all"), ("ebpf", "own")):
+        fs = Flowsight(capture, 2, out_name="netns-%s-%s.jsonl" % (capture, netns),
                        args=["--system-visibility-netns", netns, "-v"])
         fs.ready()
         recs = Proc(NS_C, "short", "6", IP_B, IP6_B, cgroup=cg).wait()
@@ -533,7 +533,8 @@ def _():
         for r in recs:
             c = IP_C if r["ipv"] == 4 else IP6_C
             row = find(rows, PROTO[r["kind"]], c, r["lport"], r["dst"], r["dport"])
-            what = "%s/%d from the container's namespace (%s)" % (r["kind"], r["ipv"], netns)
+            what = "%s/%d from the container's namespace (%s, %s)" % (r["kind"], r["ipv"],
+                                                                       netns, capture)
             if netns == "own":
                 expect(row, -1, "", "", what)  # not ours to name
                 continue
