@@ -35,9 +35,11 @@ void outbuf_puts(struct outbuf *b, const char *s);
 void outbuf_int(struct outbuf *b, int64_t v);
 /* "[a<sep>b<sep>c]" */
 void outbuf_list(struct outbuf *b, const int64_t *list, size_t n, const char *sep);
-/* Length (1..4) of the valid UTF-8 sequence at @s, 0 if @s starts an
- * invalid byte: both writers drop those, as bytes.decode("utf-8", "ignore"). */
-size_t utf8_seq_len(const char *s);
+/* The non-ASCII byte at *@s: its whole UTF-8 sequence copied to @p, or
+ * nothing if it is not valid (both writers drop those, as
+ * bytes.decode("utf-8", "ignore")); *@s moves past what was read.
+ * Returns the end of the copy. */
+char *utf8_copy(char *p, const char **s);
 
 /*
  * A format, as what exporter_open() compiles a row plan from: the constant

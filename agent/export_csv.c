@@ -41,7 +41,6 @@ static char *csv_string(char *p, const char *s, size_t n)
 	*p++ = '"';
 	while (s < end) {
 		unsigned char ch = (unsigned char)*s;
-		size_t len;
 
 		if (ch != '"' && ch < 0x80) {
 			*p++ = (char)ch;
@@ -51,10 +50,7 @@ static char *csv_string(char *p, const char *s, size_t n)
 			*p++ = '"';
 			s++;
 		} else {
-			len = utf8_seq_len(s);
-			memcpy(p, s, len);
-			p += len;
-			s += len ? len : 1;
+			p = utf8_copy(p, &s);
 		}
 	}
 	*p++ = '"';

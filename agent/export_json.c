@@ -3,7 +3,7 @@
  * JSON lines: one object per flow with the CSV's names, in the same order,
  * and native types (integers, floats in Python repr, strings, arrays).
  * Strings are escaped per RFC 8259; control bytes become \u00XX and
- * invalid UTF-8 is dropped (utf8_seq_len(), shared with the CSV writer).
+ * invalid UTF-8 is dropped (utf8_copy(), shared with the CSV writer).
  */
 #include <string.h>
 
@@ -15,7 +15,9 @@ static void json_header(struct outbuf *b, const struct schema *s)
 	(void)s;
 }
 
-size_t utf8_seq_len(const char *str)
+/* Length (1..4) of the valid UTF-8 sequence at @str, 0 if it starts with an
+ * invalid byte. */
+static size_t utf8_seq_len(const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -45,6 +47,15 @@ size_t utf8_seq_len(const char *str)
 	return need + 1;
 }
 
+char *utf8_copy(char *p, const char **s)
+{
+	size_t len = utf8_seq_len(*s);
+
+	memcpy(p, *s, len);
+	*s += len ? len : 1;
+	return p + len;
+}
+
 /* RFC 8259 escaping: at most six bytes out (\u00XX) per byte in. */
 static char *json_string(char *p, const char *s, size_t n)
 {
@@ -54,7 +65,6 @@ static char *json_string(char *p, const char *s, size_t n)
 	*p++ = '"';
 	while (s < end) {
 		unsigned char ch = (unsigned char)*s;
-		size_t len;
 
 		if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
 			*p++ = (char)ch;
@@ -72,10 +82,7 @@ static char *json_string(char *p, const char *s, size_t n)
 		} else {
 			/* RFC 8259 text is UTF-8: invalid bytes (a process's
 			 * cmdline or exe may hold any) are dropped. */
-			len = utf8_seq_len(s);
-			memcpy(p, s, len);
-			p += len;
-			s += len ? len : 1;
+			p = utf8_copy(p, &s);
 		}
 	}
 	*p++ = '"';
