@@ -84,6 +84,10 @@ import sys
 import tempfile
 import time
 
+# the namespace and process helpers of the live tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "live"))
+from harness import del_netns, nsexec, stop_procs  # noqa: E402
+
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 PFX = "fsbl-%d" % os.getpid()
 NS_A, NS_B = PFX + "-a", PFX + "-b"
@@ -115,18 +119,9 @@ def sh(*a):
     return p.stdout.decode()
 
 
-def nsexec(ns, *a):
-    return ["ip", "netns", "exec", ns] + list(a)
-
-
 def cleanup():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    PROCS.clear()
-    for ns in (NS_A, NS_B):
-        subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+    stop_procs(PROCS)
+    del_netns(NS_A, NS_B)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
