@@ -602,16 +602,13 @@ static uint64_t event_netns(const struct attr *a, const struct fc_sock_event *e)
 static bool event_tup_key(const struct attr *a, const struct fc_sock_event *e, struct tup_key *k,
 			  bool *local_a)
 {
-	if (!(e->h.kind == FC_SEV_TUPLE && e->ip_version) && e->h.kind != FC_SEV_ACCEPT)
-		return false;
-	if (netns_ours(a, e->h.netns)) {
-		*local_a = tup_key_of(k, e);
-		return true;
-	}
-	if (!a->all_netns)
+	bool ours = netns_ours(a, e->h.netns);
+
+	if ((!(e->h.kind == FC_SEV_TUPLE && e->ip_version) && e->h.kind != FC_SEV_ACCEPT) ||
+	    (!ours && !a->all_netns))
 		return false;
 	*local_a = tup_key_of(k, e);
-	return !k->flags;
+	return ours || !k->flags;
 }
 
 /* Socket event @e; @k, @kb and @local_a: its tuple key (event_tup_key()),
@@ -787,6 +784,14 @@ static void flush_batch(struct attr *a)
 	a->n_batch = 0;
 }
 
+/* Socket event @e joins the batch (handled when it is full or consumed). */
+static void queue_event(struct attr *a, const void *e)
+{
+	memcpy(&a->batch[a->n_batch++], e, sizeof(a->batch[0]));
+	if (a->n_batch == EV_BATCH)
+		flush_batch(a);
+}
+
 static int rb_cb(void *ctx, void *data, size_t size)
 {
 	struct attr *a = ctx;
@@ -799,9 +804,7 @@ static int rb_cb(void *ctx, void *data, size_t size)
 		flush_batch(a); /* in order with the socket events before it */
 		on_proc_event(a, data);
 	} else if (h->kind < FC_SEV_EXEC && size >= sizeof(struct fc_sock_event)) {
-		memcpy(&a->batch[a->n_batch++], data, sizeof(a->batch[0]));
-		if (a->n_batch == EV_BATCH)
-			flush_batch(a);
+		queue_event(a, data);
 	}
 	return 0;
 }
@@ -944,21 +947,33 @@ static bool tup_ours(const struct attr *a, const struct tup_ent *t)
 	return t->netns == a->netns;
 }
 
+/* The acceptor of @t (@s: its socket, if still held) as the owner. */
+static void take_acceptor(struct owner_pick *out, const struct tup_ent *t,
+			  const struct sock_ent *s)
+{
+	out->owner = &t->acceptor;
+	out->how = FC_HOW_ACCEPT;
+	out->others = s ? s->others : 0;
+}
+
+/* The owner of socket @s, which carries @t. */
+static void take_socket(struct owner_pick *out, const struct tup_ent *t, const struct sock_ent *s)
+{
+	out->owner = &s->owner;
+	out->how = t->from_listener ? FC_HOW_LISTENER : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
+	out->others = s->others;
+}
+
 static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uint64_t last_ms,
 		 struct owner_pick *out)
 {
 	uint32_t b = hash_tup(k);
 
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
-		struct sock_ent *s;
-
 		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) || !tup_ours(a, t) ||
 		    !valid_for(a, t, first_ms, last_ms))
 			continue;
-		s = t->cookie ? sock_find(a, t->cookie) : NULL;
-		out->owner = &t->acceptor;
-		out->how = FC_HOW_ACCEPT;
-		out->others = s ? s->others : 0;
+		take_acceptor(out, t, t->cookie ? sock_find(a, t->cookie) : NULL);
 		return true;
 	}
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
@@ -969,10 +984,7 @@ static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uin
 			continue;
 		s = t->cookie ? sock_find(a, t->cookie) : NULL;
 		if (s && s->owner.tgid) {
-			out->owner = &s->owner;
-			out->how = t->from_listener ? FC_HOW_LISTENER
-			         : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
-			out->others = s->others;
+			take_socket(out, t, s);
 			return true;
 		}
 		if (s && s->how == FC_HOW_KERNEL) {
@@ -1022,15 +1034,10 @@ static enum foreign_pick pick_foreign(struct attr *a, const struct tup_key *k, b
 				continue;
 			netns = t->netns;
 			accepted = t->has_acceptor;
-			out->others = s ? s->others : 0;
-			if (t->has_acceptor) {
-				out->owner = &t->acceptor;
-				out->how = FC_HOW_ACCEPT;
-			} else {
-				out->owner = &s->owner;
-				out->how = t->from_listener ? FC_HOW_LISTENER
-					 : s->how == FC_HOW_CREATE ? FC_HOW_SEND : s->how;
-			}
+			if (accepted)
+				take_acceptor(out, t, s);
+			else
+				take_socket(out, t, s);
 		}
 		if (netns)
 			return FP_FOUND;
@@ -1511,9 +1518,7 @@ static void list_preexisting(struct attr *a, size_t it)
 	}
 	pthread_mutex_lock(&a->lock);
 	while ((n = read(fd, &e, sizeof(e))) == (ssize_t)sizeof(e)) {
-		memcpy(&a->batch[a->n_batch++], &e, sizeof(e));
-		if (a->n_batch == EV_BATCH)
-			flush_batch(a);
+		queue_event(a, &e);
 		a->preexisting++;
 	}
 	flush_batch(a);
