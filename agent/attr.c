@@ -1388,6 +1388,15 @@ static int cgroup2_root(void)
 	return open(CG_PRIVATE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* A hook that runs for sockets (all but the process events and the
+ * start-up iterators). */
+static bool socket_hook(const struct hook *h)
+{
+	return h->kind != HK_ITER && !(h->btf_tp && !strncmp(h->btf_tp, "sched_process_", 14));
+}
+
+/* FLOWSIGHT_ATTR_DISABLE: hooks (program or user-facing names, or
+ * "sockets" for every socket hook) left out, as on a kernel without them. */
 static bool disabled_by_env(const struct hook *h)
 {
 	const char *env = getenv("FLOWSIGHT_ATTR_DISABLE");
@@ -1397,7 +1406,8 @@ static bool disabled_by_env(const struct hook *h)
 		return false;
 	snprintf(list, sizeof(list), "%s", env);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (!strcmp(tok, h->name) || !strcmp(tok, h->prog))
+		if (!strcmp(tok, h->name) || !strcmp(tok, h->prog) ||
+		    (!strcmp(tok, "sockets") && socket_hook(h)))
 			return true;
 	return false;
 }
@@ -1471,6 +1481,8 @@ static int load(struct attr *a)
 			bpf_map__set_max_entries(a->skel->maps.sock_events,
 						 (uint32_t)strtoul(getenv("FLOWSIGHT_ATTR_RINGBUF"),
 								   NULL, 0));
+		/* a benchmark's instrument: hooks attached, doing nothing */
+		a->skel->rodata->hooks_inert = getenv("FLOWSIGHT_ATTR_INERT") != NULL;
 		failed_prog[0] = 0;
 		prev_print = libbpf_set_print(capture_print);
 		err = sockets_bpf__load(a->skel);
@@ -1601,6 +1613,9 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		}
 		attached++;
 	}
+	if (a->skel->rodata->hooks_inert)
+		pr_warn("attribution: FLOWSIGHT_ATTR_INERT is set: the socket hooks record nothing "
+			"(a benchmark's setting)\n");
 	a->skel->bss->tcp_close_hooked = a->links[hook_index("fs_set_state")] != NULL;
 	/* only the sockets of the captured namespace unless asked: the others'
 	 * tuples may mirror ours (both ends of a veth are local somewhere) */

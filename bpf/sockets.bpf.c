@@ -42,6 +42,13 @@ char LICENSE[] SEC("license") = "GPL";
 bool tcp_close_hooked;
 /* Network namespace (cookie) whose sockets are reported; 0: all. */
 __u64 target_netns;
+/*
+ * A measuring instrument (FLOWSIGHT_ATTR_INERT, tools/bench_attr.py): the
+ * per-socket programs stay attached but return at once, so a benchmark can
+ * tell what the hooks cost by being there from what their work costs.
+ * Read-only data: when false, the verifier removes the test's branch.
+ */
+const volatile bool hooks_inert = false;
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -359,9 +366,12 @@ static __always_inline bool inet_family(__u32 family)
 SEC("cgroup/sock_create")
 int fs_sock_create(struct bpf_sock *ctx)
 {
-	__u64 netns = bpf_get_netns_cookie(ctx);
 	struct sk_owner *st;
+	__u64 netns;
 
+	if (hooks_inert)
+		return 1;
+	netns = bpf_get_netns_cookie(ctx);
 	if (!inet_family(ctx->family) || other_netns(netns))
 		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -392,6 +402,8 @@ static __always_inline void sock_addr_use(struct bpf_sock_addr *ctx, __u8 how)
 SEC("cgroup/connect4")
 int fs_connect4(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	sock_addr_use(ctx, FC_HOW_CONNECT);
 	return 1;
 }
@@ -399,6 +411,8 @@ int fs_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int fs_connect6(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	sock_addr_use(ctx, FC_HOW_CONNECT);
 	return 1;
 }
@@ -406,6 +420,8 @@ int fs_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int fs_sendmsg4(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	sock_addr_use(ctx, FC_HOW_SEND);
 	return 1;
 }
@@ -413,6 +429,8 @@ int fs_sendmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int fs_sendmsg6(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	sock_addr_use(ctx, FC_HOW_SEND);
 	return 1;
 }
@@ -451,6 +469,8 @@ static __always_inline void recvmsg_use(struct bpf_sock_addr *ctx, bool v6)
 SEC("cgroup/recvmsg4")
 int fs_recvmsg4(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	recvmsg_use(ctx, false);
 	return 1;
 }
@@ -458,6 +478,8 @@ int fs_recvmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg6")
 int fs_recvmsg6(struct bpf_sock_addr *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	recvmsg_use(ctx, true);
 	return 1;
 }
@@ -490,6 +512,8 @@ static __always_inline void post_bind(struct bpf_sock *ctx, bool v6)
 SEC("cgroup/post_bind4")
 int fs_post_bind4(struct bpf_sock *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	post_bind(ctx, false);
 	return 1;
 }
@@ -497,6 +521,8 @@ int fs_post_bind4(struct bpf_sock *ctx)
 SEC("cgroup/post_bind6")
 int fs_post_bind6(struct bpf_sock *ctx)
 {
+	if (hooks_inert)
+		return 1;
 	post_bind(ctx, true);
 	return 1;
 }
@@ -506,6 +532,8 @@ int fs_sock_release(struct bpf_sock *ctx)
 {
 	struct sk_owner *st;
 
+	if (hooks_inert)
+		return 1;
 	if (!inet_family(ctx->family))
 		return 1;
 	/* TCP ends at TCP_CLOSE (inet_sock_set_state), after its FINs */
@@ -611,6 +639,8 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 SEC("cgroup_skb/egress")
 int fs_egress(struct __sk_buff *skb)
 {
+	if (hooks_inert)
+		return 1;
 	return egress(skb, true);
 }
 
@@ -619,6 +649,8 @@ int fs_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/egress")
 int fs_egress_compat(struct __sk_buff *skb)
 {
+	if (hooks_inert)
+		return 1;
 	return egress(skb, false);
 }
 
@@ -661,6 +693,8 @@ static __always_inline void length_use(struct sock *sk, __u8 how)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(fs_send_length, struct sock *sk, int ret, int flags)
 {
+	if (hooks_inert)
+		return 0;
 	if (ret > 0)
 		length_use(sk, FC_HOW_SEND);
 	return 0;
@@ -669,6 +703,8 @@ int BPF_PROG(fs_send_length, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(fs_recv_length, struct sock *sk, int ret, int flags)
 {
+	if (hooks_inert)
+		return 0;
 	if (ret > 0)
 		length_use(sk, FC_HOW_RECV);
 	return 0;
@@ -679,6 +715,8 @@ int BPF_PROG(fs_set_state, const struct sock *sk, const int oldstate, const int 
 {
 	struct sk_owner *st;
 
+	if (hooks_inert)
+		return 0;
 	if (newstate != TCP_CLOSE)
 		return 0;
 	st = bpf_sk_storage_get(&sk_owners, (struct sock *)sk, 0, 0);
@@ -720,6 +758,8 @@ static __always_inline void accept_exit(long ret)
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int fs_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_inert)
+		return 0;
 	accept_exit(ctx->ret);
 	return 0;
 }
@@ -727,6 +767,8 @@ int fs_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_accept")
 int fs_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	if (hooks_inert)
+		return 0;
 	accept_exit(ctx->ret);
 	return 0;
 }

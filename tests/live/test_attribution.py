@@ -572,6 +572,38 @@ def _():
         expect(row, r["pid"], r["name"], how, "%s/%d without hooks" % (r["kind"], r["ipv"]))
 
 
+@case("benchmark_knobs")
+def _():
+    """tools/bench_attr.py's instruments: FLOWSIGHT_ATTR_INERT keeps every
+    hook attached and recording nothing; FLOWSIGHT_ATTR_DISABLE=sockets
+    leaves every socket hook out, and says so for each."""
+    srv = Proc(NS_B, "tcp-server", "8080")
+    srv.first()
+    for env in ({"FLOWSIGHT_ATTR_INERT": "1"}, {"FLOWSIGHT_ATTR_DISABLE": "sockets"}):
+        fs = Flowsight("ebpf", 2, env=env)
+        recs = Proc(NS_A, "short", "4", IP_B, IP6_B).wait()
+        rows = fs.stop()
+        missing = [l for l in fs.lines if "unavailable (disabled by" in l]
+        if "FLOWSIGHT_ATTR_INERT" in env:
+            check(any("FLOWSIGHT_ATTR_INERT is set" in l for l in fs.lines),
+                  "no warning for the inert hooks: %r" % fs.lines)
+            check(not missing, "inert hooks reported missing: %r" % missing)
+        else:
+            for hook in ("cgroup/sock_create", "cgroup/connect4", "cgroup_skb/egress",
+                         "tp_btf/sock_send_length", "tp_btf/inet_sock_set_state",
+                         "tracepoint/syscalls/sys_exit_accept4"):
+                check(any("hook %s unavailable" % hook in l for l in missing),
+                      "no message for %s: %r" % (hook, missing))
+            check(not any("sched_process" in l or "iter/" in l for l in missing),
+                  "process hooks or iterators left out: %r" % missing)
+        # the workload's processes started after flowsight: nothing names them
+        for r in recs:
+            a = IP_A if r["ipv"] == 4 else IP6_A
+            row = find(rows, PROTO[r["kind"]], a, r["lport"], r["dst"], r["dport"])
+            check(row["system_process_pid"] != r["pid"],
+                  "%r named %r with hooks that record nothing" % (env, row))
+
+
 def right_or_lost(rows, recs, when):
     """Each workload record's flow names its process or says lost, never
     another: (named, marked lost)."""
