@@ -211,6 +211,7 @@ struct attr {
 	struct loss_win loss[MAX_LOSS];
 	int n_loss;
 	uint64_t events, preexisting;
+	uint64_t copies, copies_used; /* attr_early()'s copies taken, and used at export */
 
 	struct fc_sock_event batch[EV_BATCH]; /* read, not yet handled (flush_batch()) */
 	int n_batch;
@@ -295,25 +296,51 @@ static struct sock_ent *sock_find(struct attr *a, uint64_t cookie)
 	return NULL;
 }
 
+/* Entries an eviction compares: exact in a small table, a sample of a
+ * full one (bounded work per insert). */
+#define EVICT_SAMPLE 64
+
+/* A socket no process holds (iter/tcp, iter/udp), with no owner. */
+static bool kernel_held(const struct sock_ent *s)
+{
+	return s && s->how == FC_HOW_KERNEL && !s->owner.tgid;
+}
+
+/* When socket @s ended, for eviction: a socket no process holds (found by
+ * the start-up iterators: TIME_WAIT, orphans) as of when it was seen, the
+ * least useful entry; 0 for one still open. */
+static uint64_t evict_rank(const struct sock_ent *s)
+{
+	if (!s->close_ns)
+		return 0;
+	return kernel_held(s) && s->seen_ns < s->close_ns ? s->seen_ns : s->close_ns;
+}
+
 /*
- * At the cap, drop the socket that closed first among a sample of buckets
- * (counted as evicted).  Its tuples then match nothing: a flow that needed
- * it goes unattributed, never to another owner.
+ * At the cap, drop the socket that ended first among at least EVICT_SAMPLE
+ * held (all of them in a small table; counted as evicted).  Its tuples
+ * then match nothing: a flow that needed it and has no early copy goes
+ * unattributed, never to another owner.
  */
 static void sock_evict_oldest(struct attr *a)
 {
 	static uint32_t cursor;
 	struct sock_ent **victim = NULL;
 	uint64_t oldest = UINT64_MAX;
+	uint32_t seen = 0;
 
-	for (int n = 0; n < 64 || (!victim && n < (int)NBUCKETS); n++) {
+	for (uint32_t n = 0; n < NBUCKETS && (seen < EVICT_SAMPLE || !victim); n++) {
 		uint32_t b = cursor++ & (NBUCKETS - 1);
 
-		for (struct sock_ent **pp = &a->socks[b]; *pp; pp = &(*pp)->next)
-			if ((*pp)->close_ns && (*pp)->close_ns < oldest) {
-				oldest = (*pp)->close_ns;
+		for (struct sock_ent **pp = &a->socks[b]; *pp; pp = &(*pp)->next) {
+			uint64_t end = evict_rank(*pp);
+
+			seen++;
+			if (end && end < oldest) {
+				oldest = end;
 				victim = pp;
 			}
+		}
 	}
 	if (victim) {
 		struct sock_ent *s = *victim;
@@ -503,22 +530,26 @@ static bool tup_key_of(struct tup_key *k, const struct fc_sock_event *ev)
 	return true;
 }
 
-/* At the cap: the oldest of a few buckets goes (approximate LRU, bounded
- * work per insert; counted). */
+/* At the cap: the least recently recorded of at least EVICT_SAMPLE
+ * tuples goes (exact LRU in a small table, approximate in a full one;
+ * counted). */
 static void tup_evict_oldest(struct attr *a)
 {
 	static uint32_t cursor;
 	struct tup_ent **victim = NULL;
 	uint64_t oldest = UINT64_MAX;
+	uint32_t seen = 0;
 
-	for (int n = 0; n < 64 || (!victim && n < (int)NBUCKETS); n++) {
+	for (uint32_t n = 0; n < NBUCKETS && (seen < EVICT_SAMPLE || !victim); n++) {
 		uint32_t b = cursor++ & (NBUCKETS - 1);
 
-		for (struct tup_ent **pp = &a->tups[b]; *pp; pp = &(*pp)->next)
+		for (struct tup_ent **pp = &a->tups[b]; *pp; pp = &(*pp)->next) {
+			seen++;
 			if ((*pp)->last_ns < oldest) {
 				oldest = (*pp)->last_ns;
 				victim = pp;
 			}
+		}
 	}
 	if (victim) {
 		struct tup_ent *t = *victim;
@@ -1217,36 +1248,38 @@ static void fill(struct attr *a, const struct owner_pick *o, struct attr_result 
 	container_of(a, p->cgroup_id, r->container_id, sizeof(r->container_id));
 }
 
-void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
+enum find_res { FIND_NONE, FIND_FOUND, FIND_AMBIGUOUS };
+
+/* The owner of @f's exact 5-tuple: ours, then (when asked) other
+ * namespaces'. */
+static enum find_res find_exact(struct attr *a, const struct flow *f, struct owner_pick *o)
+{
+	struct tup_key k;
+	bool src_a = tup_exact_key(&k, f->src_ip, f->src_port, f->dst_ip, f->dst_port,
+				   f->protocol, f->ip_version);
+	enum foreign_pick fp;
+
+	if (pick(a, &k, f->first_seen_ms, f->last_seen_ms, o))
+		return FIND_FOUND;
+	if (!a->all_netns)
+		return FIND_NONE;
+	fp = pick_foreign(a, &k, src_a, f->first_seen_ms, f->last_seen_ms, o);
+	return fp == FP_AMBIGUOUS ? FIND_AMBIGUOUS : fp == FP_FOUND ? FIND_FOUND : FIND_NONE;
+}
+
+/* The owner of @f from the patterns of servers: the exact peer of a
+ * socket bound to every address, then a bound port. */
+static bool find_pattern(struct attr *a, const struct flow *f, struct owner_pick *o)
 {
 	const uint8_t *ends[2] = { f->src_ip, f->dst_ip };
 	const uint16_t ports[2] = { f->src_port, f->dst_port };
-	bool ported = f->protocol == IPPROTO_TCP || f->protocol == IPPROTO_UDP;
-	struct owner_pick o = { 0 };
+	bool found = false;
 	struct tup_key k;
-	bool found, src_a;
 
-	attr_result_none(r);
-	if (!a || (f->ip_version != 4 && f->ip_version != 6))
-		return;
-	pthread_mutex_lock(&a->lock);
-	consume(a); /* what happened up to now */
-	src_a = tup_exact_key(&k, f->src_ip, ports[0], f->dst_ip, ports[1], f->protocol,
-			      f->ip_version);
-	found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
-	if (!found && a->all_netns) {
-		enum foreign_pick fp = pick_foreign(a, &k, src_a, f->first_seen_ms, f->last_seen_ms,
-						    &o);
-
-		if (fp == FP_AMBIGUOUS) {
-			a->ambiguous++;
-			pthread_mutex_unlock(&a->lock);
-			return;
-		}
-		found = fp == FP_FOUND;
-	}
+	if (f->protocol != IPPROTO_TCP && f->protocol != IPPROTO_UDP)
+		return false;
 	/* the exact peer of a socket bound to every local address */
-	for (int side = 0; !found && ported && side < 2; side++) {
+	for (int side = 0; !found && side < 2; side++) {
 		memset(&k, 0, sizeof(k));
 		k.pa = ports[side];
 		memcpy(k.b, ends[!side], 16);
@@ -1254,10 +1287,10 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 		k.protocol = f->protocol;
 		k.ip_version = f->ip_version;
 		k.flags = FC_TF_LOCAL_ANY;
-		found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+		found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
 	}
 	/* a bound port (servers): on its address, then on every address */
-	for (int side = 0; !found && ported && side < 2; side++) {
+	for (int side = 0; !found && side < 2; side++) {
 		for (int any = 0; !found && any < 2; any++) {
 			memset(&k, 0, sizeof(k));
 			if (!any)
@@ -1266,17 +1299,89 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 			k.protocol = f->protocol;
 			k.ip_version = f->ip_version;
 			k.flags = FC_TF_REMOTE_ANY | (any ? FC_TF_LOCAL_ANY : 0);
-			found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+			found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
 			/* IPv4 reaches a dual-stack socket bound to "::" too */
 			if (!found && any && f->ip_version == 4) {
 				k.ip_version = 6;
-				found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, &o);
+				found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
 			}
 		}
 		/* the bound port of a listener is the listener's, by label */
-		if (found && o.owner && f->protocol == IPPROTO_TCP)
-			o.how = FC_HOW_LISTENER;
+		if (found && o->owner && f->protocol == IPPROTO_TCP)
+			o->how = FC_HOW_LISTENER;
 	}
+	return found;
+}
+
+/*
+ * What attr_early() keeps on a flow: the owner as the join found it a
+ * second after the flow began.  Tables forget closed sockets (retention,
+ * caps); the copy does not, so a flow written minutes later is still
+ * named when its socket's entries are gone.
+ */
+struct owner_copy {
+	struct fc_proc owner;
+	bool has_owner; /* false: the kernel's own socket */
+	uint8_t how;
+	uint32_t others;
+};
+
+void attr_early(struct flow *f, void *arg)
+{
+	struct attr *a = arg;
+	struct owner_pick o = { 0 };
+	enum find_res res;
+	struct owner_copy *c;
+
+	if (f->owner_copy || (f->ip_version != 4 && f->ip_version != 6))
+		return;
+	pthread_mutex_lock(&a->lock);
+	consume(a); /* what happened up to now */
+	res = find_exact(a, f, &o);
+	if (res == FIND_NONE && find_pattern(a, f, &o))
+		res = FIND_FOUND;
+	if (res == FIND_FOUND && (c = calloc(1, sizeof(*c)))) {
+		if (o.owner)
+			c->owner = *o.owner;
+		c->has_owner = o.owner != NULL;
+		c->how = o.how;
+		c->others = o.others;
+		f->owner_copy = c;
+		a->copies++;
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
+{
+	const struct owner_copy *c = f->owner_copy;
+	struct owner_pick o = { 0 };
+	enum find_res res;
+	bool found;
+
+	attr_result_none(r);
+	if (!a || (f->ip_version != 4 && f->ip_version != 6))
+		return;
+	pthread_mutex_lock(&a->lock);
+	consume(a); /* what happened up to now */
+	/* the socket's own tuple if still held, else the early copy, else a
+	 * server's pattern */
+	res = find_exact(a, f, &o);
+	if (res == FIND_AMBIGUOUS) {
+		a->ambiguous++;
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	found = res == FIND_FOUND;
+	if (!found && c) {
+		o.owner = c->has_owner ? &c->owner : NULL;
+		o.how = c->how;
+		o.others = c->others;
+		found = true;
+		a->copies_used++;
+	}
+	if (!found)
+		found = find_pattern(a, f, &o);
 	if (found) {
 		fill(a, &o, r);
 	} else {
@@ -1650,9 +1755,10 @@ void attr_summary(struct attr *a, char *buf, size_t n)
 	check_loss(a);
 	snprintf(buf, n,
 		 "attribution: %llu socket events, %llu lost or unrecorded, %u sockets, %u tuples, "
-		 "%u processes held, %llu evicted",
+		 "%u processes held, %llu evicted; %llu early copies, %llu used",
 		 (unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
-		 a->n_tups, a->n_procs, (unsigned long long)a->evicted);
+		 a->n_tups, a->n_procs, (unsigned long long)a->evicted,
+		 (unsigned long long)a->copies, (unsigned long long)a->copies_used);
 	if (a->all_netns) {
 		size_t len = strlen(buf);
 
@@ -1660,6 +1766,18 @@ void attr_summary(struct attr *a, char *buf, size_t n)
 			 ", %llu flows left unnamed: their tuple is in use in several namespaces",
 			 (unsigned long long)a->ambiguous);
 	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void attr_perf_json(struct attr *a, FILE *f)
+{
+	pthread_mutex_lock(&a->lock);
+	fprintf(f, "\"socket_events\": %llu, \"lost\": %llu, \"sockets\": %u, \"tuples\": %u, "
+		"\"processes\": %u, \"evicted\": %llu, \"early_copies\": %llu, "
+		"\"early_copies_used\": %llu",
+		(unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
+		a->n_tups, a->n_procs, (unsigned long long)a->evicted,
+		(unsigned long long)a->copies, (unsigned long long)a->copies_used);
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flow.h"
 
@@ -48,6 +49,20 @@ void attr_close(struct attr *a);
 
 /* Fill @r for flow @f (epoch-ms times).  Thread-safe. */
 void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r);
+
+/*
+ * Live captures call this (struct engine_opts.early, @arg the attr) once
+ * per flow about ATTR_EARLY_MS after its first packet: the owner found then
+ * is copied onto the flow (flow->owner_copy), and attr_lookup() falls back
+ * on it when the tables no longer hold the flow's socket (closed longer
+ * ago than the retention, or evicted at a cap).  The capacity then follows
+ * the first second of each flow, not its idle timeout.
+ */
+#define ATTR_EARLY_MS 1000
+void attr_early(struct flow *f, void *arg);
+
+/* Counters for the performance report, as one JSON object's members. */
+void attr_perf_json(struct attr *a, FILE *f);
 
 /* The defaults: no process. */
 void attr_result_none(struct attr_result *r);

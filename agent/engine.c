@@ -55,6 +55,7 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 void engine_flow_free(struct flow *f)
 {
 	dpi_flow_release(&f->dpi);
+	free(f->owner_copy);
 	free(f);
 }
 
@@ -293,6 +294,9 @@ int engine_tick(struct engine *e, uint64_t now_ms)
 		idle_scan(e, e->tick_ms, TICK_BUDGET);
 	if (!e->stopped)
 		active_scan(e, e->tick_ms, TICK_BUDGET);
+	if (!e->stopped && e->o.early && e->tick_ms >= e->o.early_after_ms)
+		flow_table_visit_due(e->ft, e->tick_ms - e->o.early_after_ms, TICK_BUDGET,
+				     e->o.early, e->o.early_arg);
 	return e->stopped ? 1 : 0;
 }
 

@@ -32,6 +32,13 @@ struct engine_opts {
 	 * kept offline only, where the conformance tests pin its order), and
 	 * engine_tick() drives expiry from the wall clock. */
 	bool live;
+	/* Live: engine_tick() calls @early once for each flow about
+	 * @early_after_ms after its first packet, while the flow is still
+	 * cached (process attribution takes its copy of the owner then).
+	 * NULL: never. */
+	void (*early)(struct flow *f, void *arg);
+	void *early_arg;
+	uint64_t early_after_ms;
 };
 
 struct engine_stats {

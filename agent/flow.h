@@ -63,6 +63,9 @@ struct flow {
 	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
 	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
 	struct dpi_flow dpi;
+	/* Live attribution's early copy of the flow's owner (attr_early()),
+	 * malloc'ed, freed with the flow; NULL when none was taken. */
+	void *owner_copy;
 };
 
 struct flow_opts {

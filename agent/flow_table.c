@@ -25,6 +25,7 @@ struct flow_table {
 	size_t mask;
 	size_t count;
 	struct flow *oldest, *newest;
+	struct flow *visited; /* newest flow flow_table_visit_due() handed out */
 };
 
 static inline uint64_t mix64(uint64_t x)
@@ -224,6 +225,8 @@ void flow_table_remove(struct flow_table *ft, struct flow *f)
 		}
 		ft->slots[i].flow = NULL;
 	}
+	if (ft->visited == f) /* every older flow was visited too */
+		ft->visited = f->older;
 	if (f->older)
 		f->older->newer = f->newer;
 	else
@@ -244,4 +247,17 @@ struct flow *flow_table_oldest(const struct flow_table *ft)
 size_t flow_table_count(const struct flow_table *ft)
 {
 	return ft->count;
+}
+
+int flow_table_visit_due(struct flow_table *ft, uint64_t until_ms, int budget,
+			 void (*fn)(struct flow *f, void *arg), void *arg)
+{
+	int n = 0;
+
+	for (struct flow *f = ft->visited ? ft->visited->newer : ft->oldest;
+	     f && n < budget && f->first_seen_ms <= until_ms; f = f->newer, n++) {
+		ft->visited = f;
+		fn(f, arg);
+	}
+	return n;
 }

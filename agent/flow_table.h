@@ -50,4 +50,15 @@ struct flow *flow_table_oldest(const struct flow_table *ft);
 
 size_t flow_table_count(const struct flow_table *ft);
 
+/*
+ * Call @fn once for each flow first seen at or before @until_ms, in
+ * creation order, at most @budget of them per call; returns how many.
+ * A cursor remembers the last flow handed out, and removing flows keeps
+ * it valid, so each flow is visited once however the table changes.
+ * Creation order is first-seen order up to clamping: a flow created out of
+ * order waits for the ones before it.  @fn must not insert or remove.
+ */
+int flow_table_visit_due(struct flow_table *ft, uint64_t until_ms, int budget,
+			 void (*fn)(struct flow *f, void *arg), void *arg);
+
 #endif

@@ -192,6 +192,11 @@ static void perf_report(const struct live_env *env)
 	fputc(']', stderr);
 	if (env->perf_extra)
 		env->perf_extra(env->perf_extra_arg, stderr);
+	if (env->attr) {
+		fputs(", \"attribution\": {", stderr);
+		attr_perf_json(env->attr, stderr);
+		fputc('}', stderr);
+	}
 	fputs("}\n", stderr);
 	funlockfile(stderr);
 }
@@ -409,6 +414,14 @@ int live_open(const struct fc_config *cfg, const struct engine_opts *engine,
 				"-1 and empty\n");
 	}
 	lv->caps.attr = lv->attr != NULL;
+	if (lv->attr) {
+		/* each flow's owner is copied a second in, while its socket is
+		 * surely still in the tables (attr.h) */
+		lv->env.attr = lv->attr;
+		lv->env.engine.early = attr_early;
+		lv->env.engine.early_arg = lv->attr;
+		lv->env.engine.early_after_ms = ATTR_EARLY_MS;
+	}
 	if (lv->ebpf) {
 		err = live_ebpf_open(&lv->env, &lv->le);
 		lv->env.perf_extra = ebpf_perf_extra;
@@ -500,7 +513,7 @@ void live_close(struct live *lv)
 		return;
 	live_ebpf_close(lv->le);
 	if (lv->attr) {
-		char line[256];
+		char line[512];
 
 		attr_summary(lv->attr, line, sizeof(line));
 		pr_warn("%s\n", line);

@@ -38,6 +38,7 @@ struct live_meter_stats {
 };
 
 struct live_sink; /* the locked front of the writer, private to live.c */
+struct attr;
 
 /*
  * Everything a capture needs, built by live_open() and read-only for the
@@ -70,6 +71,7 @@ struct live_env {
 	/* appends capture-specific keys to each report line (eBPF: "ebpf") */
 	void (*perf_extra)(void *arg, FILE *f);
 	void *perf_extra_arg;
+	struct attr *attr;      /* process attribution, NULL when off */
 	struct live_meter_stats *meters;
 };
 

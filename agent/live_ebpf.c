@@ -40,6 +40,7 @@
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
 #define POLL_MS 50
+#define EARLY_BUDGET 20000 /* flows handed to attribution per poll */
 #define MAX_PENDING 8 /* out-of-order samples held per flow */
 
 /* A sample that arrived before an earlier one of its flow: the event as
@@ -701,6 +702,9 @@ static void *worker(void *arg)
 			break;
 		}
 		now = live_wall_ms();
+		if (x->env->engine.early && now >= x->env->engine.early_after_ms)
+			flow_table_visit_due(x->ft, now - x->env->engine.early_after_ms, EARLY_BUDGET,
+					     x->env->engine.early, x->env->engine.early_arg);
 		if (now < next)
 			continue;
 		next = now + drain_ms;

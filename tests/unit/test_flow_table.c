@@ -2,7 +2,8 @@
 /*
  * Unit tests for agent/flow_table.c: lookups in both directions, which
  * fields are part of the key, the creation-order list under removal from
- * head, middle and tail, growth past the initial 1024 buckets, and the
+ * head, middle and tail, growth past the initial 1024 buckets, the
+ * visiting cursor (each flow once, in order, whatever is removed), and the
  * per-flow memory figures (printed) of the default and a heavy config.
  */
 #include <stdint.h>
@@ -323,12 +324,58 @@ static void test_memory_per_flow(void)
 	ASSERT_TRUE(nd > 0, "nDPI flow struct size known");
 }
 
+static int visited[16];
+static int n_visited;
+
+static void note_visit(struct flow *f, void *arg)
+{
+	(void)arg;
+	visited[n_visited++] = f->src_port;
+}
+
+/* Flows are first seen at 100 * i ms and carry i as their source port. */
+static void test_visit_due(void)
+{
+	struct flow_table *ft = flow_table_new(0);
+	struct flow *fl[8];
+
+	for (int i = 0; i < 8; i++) {
+		struct pkt p = mkpkt4(0x0a000001, 0x0a000002, (uint16_t)i, 80, 6);
+
+		fl[i] = add(ft, &p);
+		fl[i]->first_seen_ms = 100 * (uint64_t)i;
+	}
+	n_visited = 0;
+	ASSERT_EQ(flow_table_visit_due(ft, 250, 100, note_visit, NULL), 3, "due by 250 ms: 0, 1, 2");
+	ASSERT_EQ(flow_table_visit_due(ft, 250, 100, note_visit, NULL), 0, "each flow once");
+	/* the cursor's own flow goes, then one ahead of it and one behind */
+	drop(ft, fl[2]);
+	drop(ft, fl[4]);
+	drop(ft, fl[0]);
+	ASSERT_EQ(flow_table_visit_due(ft, 500, 1, note_visit, NULL), 1, "the budget holds");
+	ASSERT_EQ(flow_table_visit_due(ft, 500, 100, note_visit, NULL), 1, "then the rest due");
+	/* all visited flows gone: the cursor starts again from the oldest */
+	drop(ft, fl[1]);
+	drop(ft, fl[3]);
+	drop(ft, fl[5]);
+	ASSERT_EQ(flow_table_visit_due(ft, 10000, 100, note_visit, NULL), 2, "6 and 7");
+	ASSERT_EQ(n_visited, 7, "visits");
+	{
+		const int want[7] = { 0, 1, 2, 3, 5, 6, 7 };
+
+		for (int i = 0; i < 7; i++)
+			ASSERT_EQ(visited[i], want[i], "creation order, removed flows skipped");
+	}
+	drop_all(ft);
+}
+
 int main(void)
 {
 	RUN_TEST(test_lookup_both_directions);
 	RUN_TEST(test_key_fields);
 	RUN_TEST(test_remove_keeps_order);
 	RUN_TEST(test_growth);
+	RUN_TEST(test_visit_due);
 	RUN_TEST(test_memory_per_flow);
 	return TEST_SUMMARY();
 }
