@@ -346,7 +346,9 @@ static void sock_evict_oldest(struct attr *a)
 		struct sock_ent *s = *victim;
 
 		*victim = s->next;
-		note_loss(a, s->first_ns, s->close_ns);
+		/* a socket no process held names nobody: its flows stay `kernel` */
+		if (!kernel_held(s))
+			note_loss(a, s->first_ns, s->close_ns);
 		free(s);
 		a->n_socks--;
 		a->evicted++;
@@ -555,7 +557,8 @@ static void tup_evict_oldest(struct attr *a)
 		struct tup_ent *t = *victim;
 
 		*victim = t->next;
-		note_loss(a, t->first_ns, t->last_ns);
+		if (t->has_acceptor || !t->cookie || !kernel_held(sock_find(a, t->cookie)))
+			note_loss(a, t->first_ns, t->last_ns);
 		free(t);
 		a->n_tups--;
 		a->evicted++;
