@@ -641,21 +641,35 @@ def _():
         raise Skip("the 4 KiB ring did not overflow on this machine (nothing to mark)")
 
 
+SMALL_TABLES = {"FLOWSIGHT_ATTR_MAX_SOCKETS": "40", "FLOWSIGHT_ATTR_MAX_TUPLES": "80"}
+
+
+def burst_of_240():
+    """240 short-lived processes, 60 at a time: far more sockets than
+    SMALL_TABLES hold."""
+    recs = []
+    for _ in range(4):
+        recs += Proc(NS_A, "short", "60", IP_B, IP6_B).wait()
+    return recs
+
+
+def summary_count(fs, what):
+    """A number of the attribution summary line at exit ("N evicted")."""
+    summary = [l for l in fs.lines if "socket events" in l]
+    check(summary, "no attribution summary: %r" % fs.lines)
+    return int(re.search(r"(\d+) %s" % what, summary[-1]).group(1))
+
+
 @case("table_cap_evictions_are_marked")
 def _():
     srv = Proc(NS_B, "tcp-server", "8080")
     srv.first()
     # tables of 40 sockets and 80 tuples: most of 240 closed sockets are
     # evicted before their flows are written at the end
-    fs = Flowsight("ebpf", 2, env={"FLOWSIGHT_ATTR_MAX_SOCKETS": "40",
-                                   "FLOWSIGHT_ATTR_MAX_TUPLES": "80"})
-    recs = []
-    for _ in range(4):
-        recs += Proc(NS_A, "short", "60", IP_B, IP6_B).wait()
+    fs = Flowsight("ebpf", 2, env=SMALL_TABLES)
+    recs = burst_of_240()
     rows = fs.stop()
-    summary = [l for l in fs.lines if "socket events" in l]
-    check(summary, "no attribution summary: %r" % fs.lines)
-    evicted = int(re.search(r"(\d+) evicted", summary[-1]).group(1))
+    evicted = summary_count(fs, "evicted")
     right, marked = right_or_lost(rows, recs, "after eviction")
     print("  tables capped at 40 sockets / 80 tuples: %d entries evicted; %d flows attributed, "
           "%d marked lost, 0 wrong" % (evicted, right, marked), flush=True)
@@ -693,9 +707,7 @@ def _():
         # 60 connections left in TIME_WAIT: kernel-held sockets that the
         # start-up iterators find, more than the cap holds
         sh(*nsexec(NS_A, PY, "-c", TIME_WAIT_60, IP_B))
-        fs = Flowsight(capture, 2, env={"FLOWSIGHT_ATTR_MAX_SOCKETS": "40",
-                                        "FLOWSIGHT_ATTR_MAX_TUPLES": "80"},
-                       args=("-v", "--performance-report", "1"))
+        fs = Flowsight(capture, 2, env=SMALL_TABLES, args=("-v", "--performance-report", "1"))
         fs.ready()
         # echo replies of A's kernel, while only kernel-held sockets have
         # been evicted: those name nobody, so the flow stays `kernel`
@@ -712,14 +724,10 @@ def _():
         # past the 2 s by which a loss may precede or follow a flow, then
         # enough sockets to push every one of the first out of the tables
         time.sleep(2.5)
-        later = []
-        for _ in range(4):
-            later += Proc(NS_A, "short", "60", IP_B, IP6_B).wait()
+        later = burst_of_240()
         rows = fs.stop()
-        summary = [l for l in fs.lines if "socket events" in l]
-        check(summary, "no attribution summary: %r" % fs.lines)
-        evicted = int(re.search(r"(\d+) evicted", summary[-1]).group(1))
-        used = int(re.search(r"(\d+) used", summary[-1]).group(1))
+        evicted = summary_count(fs, "evicted")
+        used = summary_count(fs, "used")
         # a copy is used only where the tables no longer name the flow
         check(used >= len(first), "%s: %d evicted, %d copies used: the first sockets stayed "
               "in the tables" % (capture, evicted, used))
