@@ -13,7 +13,10 @@
  *   after exit (a tombstone) so short-lived processes are still named.
  * Memory is bounded: closed sockets and exited processes are dropped
  * retain_ms after the end, and each table has a cap beyond which the
- * oldest entries go first (counted).
+ * entries that ended first go first (counted).  The meters hand each flow
+ * to attr_early() a second after its first packet, and the owner found
+ * then is copied onto the flow: at write time a flow whose socket has left
+ * the tables is still named from that copy.
  */
 
 #include <bpf/bpf.h>
