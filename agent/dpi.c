@@ -29,6 +29,7 @@
 struct dpi {
 	struct ndpi_detection_module_struct *mod;
 	struct dpi_opts o;
+	uint64_t withheld; /* DTLS certificates kept from nDPI (dtls_certificate()) */
 };
 
 /* A ClientHello larger than one segment (post-quantum key shares make
@@ -284,8 +285,40 @@ static void ja4_track(struct dpi_flow *f, const struct pkt *p)
 		ja4_done(f, rc ? NULL : buf);
 }
 
+/*
+ * A DTLS record of @len bytes at @b carries a Certificate handshake
+ * message.  nDPI 4.2 dereferences a NULL TCP header for IPv4 DTLS when a
+ * certificate's subject matches one of its patterns (the certificate cache
+ * in processCertificateElements(), fixed upstream in nDPI PR #1450, after
+ * 4.2): one crafted datagram would crash the agent.  Such datagrams are
+ * not given to nDPI; their flows stay DTLS without the certificate's
+ * refinement.  The walk follows ndpi_search_tls_udp(): 13-byte record
+ * headers, handshake (22) and change-cipher-spec (20) records, version
+ * 0xfe.., the handshake type right after the header.
+ */
+static bool dtls_certificate(const uint8_t *b, uint32_t len)
+{
+	for (uint32_t off = 0; off + 13 < len;) {
+		const uint8_t *r = b + off;
+
+		if ((r[0] != 0x16 && r[0] != 0x14) || r[1] != 0xfe)
+			return false;
+		if (r[0] == 0x16 && r[13] == 0x0b)
+			return true;
+		off += 13 + (((uint32_t)r[11] << 8) | r[12]);
+	}
+	return false;
+}
+
 static void feed(struct dpi *d, struct dpi_flow *f, const struct pkt *p)
 {
+	if (p->ip_version == 4 && p->protocol == 17 &&
+	    dtls_certificate(p->payload, p->payload_caplen)) {
+		if (__atomic_add_fetch(&d->withheld, 1, __ATOMIC_RELAXED) == 1)
+			pr_info("DTLS certificates over IPv4 are not given to nDPI 4.2, which crashes "
+				"on some (fixed upstream by ntop/nDPI#1450): their flows stay DTLS\n");
+		return;
+	}
 	set_result(f, ndpi_detection_process_packet(d->mod, f->nf, p->ip, p->ip_caplen, p->time_ms));
 	if (d->o.ja4)
 		ja4_track(f, p);

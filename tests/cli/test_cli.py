@@ -6,6 +6,7 @@ validation messages with exit status 2 before any capture, bad input files
 written), signals (SIGINT/SIGTERM flush every cached flow), SIGPIPE and a
 full disk.  Captures are written here by a tiny pcap writer (no shared data).
 """
+import csv
 import json
 import os
 import signal
@@ -422,6 +423,70 @@ def _():
     lines = p.stderr.decode().splitlines()
     check(lines[0] == "WARNING: n_meters set to :%d in order to avoid contention." % n, lines)
     check(len(lines) == 2 and "'fs-nosuch0'" in lines[1], lines)
+
+
+def udp_packet(src, dst, sport, dport, payload):
+    """Ethernet/IPv4 or IPv6/UDP frame (addresses as bytes: 4 or 16)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    if len(src) == 4:
+        l3 = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst)
+        et = b"\x08\x00"
+    else:
+        l3 = struct.pack("!IHBB16s16s", 0x60000000, len(udp), 17, 64, src, dst)
+        et = b"\x86\xdd"
+    return bytes([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]) + et + l3 + udp
+
+
+def dtls_record(hs_type, body):
+    """A DTLS 1.2 record holding one whole handshake message."""
+    n = len(body)
+    hs = bytes([hs_type]) + n.to_bytes(3, "big") + bytes(2) + bytes(3) + n.to_bytes(3, "big")
+    return b"\x16\xfe\xfd" + bytes(8) + (len(hs) + n).to_bytes(2, "big") + hs + body
+
+
+def dtls_hello_and_certificate(subject_o):
+    """A DTLS ClientHello, then a Certificate whose subject is O=@subject_o
+    (the elements nDPI 4.2 reads: issuer, validity, subject)."""
+    hello = (b"\xfe\xfd" + bytes(32) + b"\x00\x00" + b"\x00\x02\xc0\x2b" + b"\x01\x00" +
+             b"\x00\x00")
+
+    def name(org):
+        return b"\x55\x04\x0a\x0c" + bytes([len(org)]) + org
+    cert = (b"\x30\x82\x00\xc0" + name(b"Issuer Org") + b"\x30\x1e\x17\x0d240101000000Z" +
+            b"\x17\x0d350101000000Z" + name(subject_o))
+    cert += bytes(200 - len(cert))
+    certs = len(cert).to_bytes(3, "big") + cert
+    return dtls_record(1, hello), dtls_record(11, len(certs).to_bytes(3, "big") + certs)
+
+
+@case("dtls_certificate_that_crashes_ndpi_42")
+def _():
+    """nDPI 4.2 dereferences a NULL TCP header when an IPv4 DTLS
+    certificate's subject matches one of its patterns (O=ntop.org here):
+    flowsight keeps such certificates from nDPI, names the flow DTLS and
+    says why once (with -v).  Over IPv6 nDPI takes the same certificate safely and
+    refines the flow by its subject (as TLS.ntop, nDPI 4.2's name)."""
+    hello, cert = dtls_hello_and_certificate(b"ntop.org")
+    path = os.path.join(TMP, "dtls-cert.pcap")
+    v4 = (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    v6 = (bytes([0xfd] + [0] * 14 + [1]), bytes([0xfd] + [0] * 14 + [2]))
+    frames = []
+    for i, (c, srv) in enumerate((v4, v6)):
+        frames.append(udp_packet(c, srv, 50000, 4433, hello))
+        frames.append(udp_packet(srv, c, 4433, 50000, cert))
+    with open(path, "wb") as f:
+        f.write(pcap_header() + b"".join(record(fr, 1_000_000 + i * 1000)
+                                         for i, fr in enumerate(frames)))
+    out = os.path.join(TMP, "dtls-cert.csv")
+    p = run(["-r", path, "-o", out, "-v"])
+    check(p.returncode == 0, "exit %d: %r" % (p.returncode, p.stderr.decode()))
+    lines = [l for l in p.stderr.decode().splitlines() if "DTLS" in l]
+    check(len(lines) == 1 and "DTLS certificates over IPv4 are not given to nDPI 4.2" in lines[0],
+          p.stderr.decode())
+    with open(out) as f:
+        rows = {r["ip_version"]: r for r in csv.DictReader(f)}
+    check(rows["4"]["application_name"] == "DTLS", rows["4"]["application_name"])
+    check(rows["6"]["application_name"] == "TLS.ntop", rows["6"]["application_name"])
 
 
 def main():
