@@ -974,11 +974,7 @@ static bool valid_for(struct attr *a, const struct tup_ent *t, uint64_t first_ms
 	return true;
 }
 
-/*
- * The owner under @k for a flow seen [first_ms, last_ms]: an accept record
- * if there is one (the most specific for a server), else the newest socket
- * whose owner is known.
- */
+/* @t is a socket of our namespace. */
 static bool tup_ours(const struct attr *a, const struct tup_ent *t)
 {
 	return t->netns == a->netns;
@@ -1001,11 +997,15 @@ static void take_socket(struct owner_pick *out, const struct tup_ent *t, const s
 	out->others = s->others;
 }
 
-static bool pick(struct attr *a, const struct tup_key *k, uint64_t first_ms, uint64_t last_ms,
-		 struct owner_pick *out)
+/*
+ * The owner under @k (bucket @b: hash_tup()) for a flow seen [first_ms,
+ * last_ms], among our namespace's sockets: an accept record if there is
+ * one (the most specific for a server), else the newest socket whose owner
+ * is known.
+ */
+static bool pick(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t first_ms,
+		 uint64_t last_ms, struct owner_pick *out)
 {
-	uint32_t b = hash_tup(k);
-
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) || !tup_ours(a, t) ||
 		    !valid_for(a, t, first_ms, last_ms))
@@ -1046,11 +1046,10 @@ enum foreign_pick { FP_NONE, FP_FOUND, FP_AMBIGUOUS };
  * addresses are in use in each of them, and nothing says which one this
  * flow crossed: nobody is named.
  */
-static enum foreign_pick pick_foreign(struct attr *a, const struct tup_key *k, bool src_a,
-				      uint64_t first_ms, uint64_t last_ms, struct owner_pick *out)
+static enum foreign_pick pick_foreign(struct attr *a, const struct tup_key *k, uint32_t b,
+				      bool src_a, uint64_t first_ms, uint64_t last_ms,
+				      struct owner_pick *out)
 {
-	uint32_t b = hash_tup(k);
-
 	for (int end = 0; end < 2; end++) {
 		bool want_a = end == 0 ? src_a : !src_a;
 		uint64_t netns = 0;
@@ -1263,13 +1262,14 @@ static enum find_res find_exact(struct attr *a, const struct flow *f, struct own
 	struct tup_key k;
 	bool src_a = tup_exact_key(&k, f->src_ip, f->src_port, f->dst_ip, f->dst_port,
 				   f->protocol, f->ip_version);
+	uint32_t b = hash_tup(&k);
 	enum foreign_pick fp;
 
-	if (pick(a, &k, f->first_seen_ms, f->last_seen_ms, o))
+	if (pick(a, &k, b, f->first_seen_ms, f->last_seen_ms, o))
 		return FIND_FOUND;
 	if (!a->all_netns)
 		return FIND_NONE;
-	fp = pick_foreign(a, &k, src_a, f->first_seen_ms, f->last_seen_ms, o);
+	fp = pick_foreign(a, &k, b, src_a, f->first_seen_ms, f->last_seen_ms, o);
 	return fp == FP_AMBIGUOUS ? FIND_AMBIGUOUS : fp == FP_FOUND ? FIND_FOUND : FIND_NONE;
 }
 
@@ -1293,7 +1293,7 @@ static bool find_pattern(struct attr *a, const struct flow *f, struct owner_pick
 		k.protocol = f->protocol;
 		k.ip_version = f->ip_version;
 		k.flags = FC_TF_LOCAL_ANY;
-		found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
+		found = pick(a, &k, hash_tup(&k), f->first_seen_ms, f->last_seen_ms, o);
 	}
 	/* a bound port (servers): on its address, then on every address */
 	for (int side = 0; !found && side < 2; side++) {
@@ -1305,11 +1305,11 @@ static bool find_pattern(struct attr *a, const struct flow *f, struct owner_pick
 			k.protocol = f->protocol;
 			k.ip_version = f->ip_version;
 			k.flags = FC_TF_REMOTE_ANY | (any ? FC_TF_LOCAL_ANY : 0);
-			found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
+			found = pick(a, &k, hash_tup(&k), f->first_seen_ms, f->last_seen_ms, o);
 			/* IPv4 reaches a dual-stack socket bound to "::" too */
 			if (!found && any && f->ip_version == 4) {
 				k.ip_version = 6;
-				found = pick(a, &k, f->first_seen_ms, f->last_seen_ms, o);
+				found = pick(a, &k, hash_tup(&k), f->first_seen_ms, f->last_seen_ms, o);
 			}
 		}
 		/* the bound port of a listener is the listener's, by label */
@@ -1755,36 +1755,56 @@ fail:
 	return err;
 }
 
-void attr_summary(struct attr *a, char *buf, size_t n)
+/* The counters both reports show, read at once. */
+struct attr_counts {
+	unsigned long long events, lost, evicted, copies, copies_used, ambiguous;
+	unsigned int socks, tups, procs;
+};
+
+static void counts(struct attr *a, struct attr_counts *c)
 {
 	pthread_mutex_lock(&a->lock);
 	check_loss(a);
+	*c = (struct attr_counts){
+		.events = a->events,
+		.lost = a->lost_seen,
+		.evicted = a->evicted,
+		.copies = a->copies,
+		.copies_used = a->copies_used,
+		.ambiguous = a->ambiguous,
+		.socks = a->n_socks,
+		.tups = a->n_tups,
+		.procs = a->n_procs,
+	};
+	pthread_mutex_unlock(&a->lock);
+}
+
+void attr_summary(struct attr *a, char *buf, size_t n)
+{
+	struct attr_counts c;
+	size_t len;
+
+	counts(a, &c);
 	snprintf(buf, n,
 		 "attribution: %llu socket events, %llu lost or unrecorded, %u sockets, %u tuples, "
 		 "%u processes held, %llu evicted; %llu early copies, %llu used",
-		 (unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
-		 a->n_tups, a->n_procs, (unsigned long long)a->evicted,
-		 (unsigned long long)a->copies, (unsigned long long)a->copies_used);
-	if (a->all_netns) {
-		size_t len = strlen(buf);
-
+		 c.events, c.lost, c.socks, c.tups, c.procs, c.evicted, c.copies, c.copies_used);
+	len = strlen(buf);
+	if (a->all_netns)
 		snprintf(buf + len, n > len ? n - len : 0,
 			 ", %llu flows left unnamed: their tuple is in use in several namespaces",
-			 (unsigned long long)a->ambiguous);
-	}
-	pthread_mutex_unlock(&a->lock);
+			 c.ambiguous);
 }
 
 void attr_perf_json(struct attr *a, FILE *f)
 {
-	pthread_mutex_lock(&a->lock);
+	struct attr_counts c;
+
+	counts(a, &c);
 	fprintf(f, "\"socket_events\": %llu, \"lost\": %llu, \"sockets\": %u, \"tuples\": %u, "
 		"\"processes\": %u, \"evicted\": %llu, \"early_copies\": %llu, "
 		"\"early_copies_used\": %llu",
-		(unsigned long long)a->events, (unsigned long long)a->lost_seen, a->n_socks,
-		a->n_tups, a->n_procs, (unsigned long long)a->evicted,
-		(unsigned long long)a->copies, (unsigned long long)a->copies_used);
-	pthread_mutex_unlock(&a->lock);
+		c.events, c.lost, c.socks, c.tups, c.procs, c.evicted, c.copies, c.copies_used);
 }
 
 void attr_close(struct attr *a)
