@@ -294,10 +294,17 @@ int engine_tick(struct engine *e, uint64_t now_ms)
 		idle_scan(e, e->tick_ms, TICK_BUDGET);
 	if (!e->stopped)
 		active_scan(e, e->tick_ms, TICK_BUDGET);
-	if (!e->stopped && e->o.early && e->tick_ms >= e->o.early_after_ms)
-		flow_table_visit_due(e->ft, e->tick_ms - e->o.early_after_ms, TICK_BUDGET,
-				     e->o.early, e->o.early_arg);
+	if (!e->stopped)
+		engine_early_due(&e->o, e->ft, e->tick_ms, TICK_BUDGET);
 	return e->stopped ? 1 : 0;
+}
+
+void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
+		      int budget)
+{
+	if (o->early && now_ms >= o->early_after_ms)
+		flow_table_visit_due(ft, now_ms - o->early_after_ms, budget, o->early,
+				     o->early_arg);
 }
 
 void engine_flush(struct engine *e)

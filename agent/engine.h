@@ -64,6 +64,15 @@ typedef int (*engine_emit_fn)(struct flow *f, int expiration_id, void *arg);
 /* Free a finished flow handed out by the emit callback. */
 void engine_flow_free(struct flow *f);
 
+struct flow_table;
+
+/* engine_opts.early for the flows of @ft first seen at least
+ * @o->early_after_ms before @now_ms, at most @budget of them; nothing when
+ * @o->early is NULL.  engine_tick() calls it; the eBPF capture, which
+ * keeps its own flow table, too. */
+void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
+		      int budget);
+
 struct engine;
 
 /* @dpi may be NULL (L7 off).  Returns NULL on ENOMEM. */

@@ -702,9 +702,7 @@ static void *worker(void *arg)
 			break;
 		}
 		now = live_wall_ms();
-		if (x->env->engine.early && now >= x->env->engine.early_after_ms)
-			flow_table_visit_due(x->ft, now - x->env->engine.early_after_ms, EARLY_BUDGET,
-					     x->env->engine.early, x->env->engine.early_arg);
+		engine_early_due(&x->env->engine, x->ft, now, EARLY_BUDGET);
 		if (now < next)
 			continue;
 		next = now + drain_ms;
