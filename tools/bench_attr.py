@@ -44,7 +44,7 @@ import time
 
 # the namespace and process helpers of the live tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "live"))
-from harness import del_netns, nsexec, stop_procs  # noqa: E402
+from harness import del_netns, nsexec, quartiles, stop_procs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 PFX = "fsb-%d" % os.getpid()
@@ -199,11 +199,6 @@ def cost_rounds(secs, capture, tmp):
           "attribution %.2f us = agent userspace %.2f us (mode 2 - mode 0) + BPF programs "
           "%.2f us: %.1f%% of the loop's CPU" % (loop_us, user_us + bpf_us, user_us, bpf_us,
                                                  100 * (user_us + bpf_us) / loop_us))
-
-
-def quartiles(v):
-    q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0], v[0], v[0]]
-    return q[0], q[2]
 
 
 # name, --system-visibility-mode, environment

@@ -86,7 +86,7 @@ import time
 
 # the namespace and process helpers of the live tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "live"))
-from harness import del_netns, nsexec, stop_procs  # noqa: E402
+from harness import del_netns, nsexec, quartiles, stop_procs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 PFX = "fsbl-%d" % os.getpid()
@@ -477,13 +477,6 @@ def iperf_prog_cost(pin, n, secs, fsargs):
                 if agent and agent.proc.poll() is None:
                     agent.stop()
     return cost
-
-
-def quartiles(v):
-    if len(v) < 2:
-        return v[0], v[0]
-    q = statistics.quantiles(v, n=4)
-    return q[0], q[2]
 
 
 def print_iperf(runs):

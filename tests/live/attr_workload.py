@@ -14,6 +14,7 @@ workload itself knows.  Output: one JSON object per line on stdout.
   pre SRV PORT            connect now, send when stdin says so
   forked SRV PORT         a connected UDP socket used by parent and child
   passed SRV PORT         a TCP connection handed to another process (SCM_RIGHTS)
+  time-wait N SRV PORT    N TCP connections this side ends first: left in TIME_WAIT
   poll FILE               NFStream's method: /proc every 100 ms until SIGTERM
 """
 import ctypes
@@ -34,6 +35,15 @@ def set_name(name):
 def out(**kw):
     sys.stdout.write(json.dumps(kw) + "\n")
     sys.stdout.flush()
+
+
+def end_first(s):
+    """End TCP connection @s from this side and read the peer's answer to
+    its end: once closed, the port waits in TIME_WAIT, held by the kernel,
+    not by a process."""
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(64):
+        pass
 
 
 KINDS = [("tcp", 4), ("tcp", 6), ("udpc", 4), ("udpc", 6), ("udpu", 4), ("udpu", 6)]
@@ -60,9 +70,7 @@ def short(n, srv4, srv6):
                 # TIME_WAIT and no later process reuses this 5-tuple (a
                 # reset connection frees it, and NFStream's flow key would
                 # join the two connections into one flow)
-                s.shutdown(socket.SHUT_WR)
-                while s.recv(64):
-                    pass
+                end_first(s)
             else:
                 s = socket.socket(fam, socket.SOCK_DGRAM)
                 port = 30000 + i  # one flow per process: no shared 5-tuple
@@ -157,9 +165,7 @@ def passed(srv, port):
         _, fds, _, _ = socket.recv_fds(b, 16, 1)
         s = socket.socket(fileno=fds[0])
         s.send(b"from the receiver")
-        s.shutdown(socket.SHUT_WR)
-        while s.recv(64):
-            pass
+        end_first(s)
         s.close()
         os._exit(0)
     b.close()
@@ -217,6 +223,13 @@ def poll(path):
         json.dump(seen, f)
 
 
+def time_wait(n, srv, port):
+    """@n connections to @srv:@port, each ended from here (end_first())."""
+    for _ in range(n):
+        with socket.create_connection((srv, port)) as s:
+            end_first(s)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "short":
@@ -233,6 +246,8 @@ def main():
         passed(args[0], int(args[1]))
     elif cmd == "poll":
         poll(args[0])
+    elif cmd == "time-wait":
+        time_wait(int(args[0]), args[1], int(args[2]))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """What the namespace tests share: cases with PASS/FAIL/SKIP lines, the
-summary line, command helpers.  Each test module keeps its own namespaces,
+summary line, command helpers (and the benchmarks' quartiles).  Each test module keeps its own namespaces,
 set-up and clean-up and hands them to main()."""
 import atexit
 import signal
+import statistics
 import subprocess
 import sys
 
@@ -94,3 +95,11 @@ def del_netns(*names):
     """Delete network namespaces (their veths go with them); missing ones are fine."""
     for ns in names:
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+def quartiles(v):
+    """First and third quartiles of @v (its only value twice)."""
+    if len(v) < 2:
+        return v[0], v[0]
+    q = statistics.quantiles(v, n=4)
+    return q[0], q[2]

@@ -676,17 +676,6 @@ def _():
     check(evicted > 0 and marked > 0, "nothing evicted: the case tests nothing")
 
 
-TIME_WAIT_60 = """
-import socket, sys
-for _ in range(60):
-    c = socket.create_connection((sys.argv[1], 8080))
-    c.shutdown(socket.SHUT_WR)  # the client ends first: its side waits
-    while c.recv(64):
-        pass
-    c.close()
-"""
-
-
 def perf_attr(fs):
     """The "attribution" counters of flowsight's newest performance report."""
     for line in reversed(fs.lines):
@@ -706,7 +695,7 @@ def _():
     for capture in ("ebpf", "pcap"):
         # 60 connections left in TIME_WAIT: kernel-held sockets that the
         # start-up iterators find, more than the cap holds
-        sh(*nsexec(NS_A, PY, "-c", TIME_WAIT_60, IP_B))
+        Proc(NS_A, "time-wait", "60", IP_B, "8080").wait()
         fs = Flowsight(capture, 2, env=SMALL_TABLES, args=("-v", "--performance-report", "1"))
         fs.ready()
         # echo replies of A's kernel, while only kernel-held sockets have
