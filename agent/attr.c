@@ -120,11 +120,13 @@ static const struct hook hooks[] = {
 	  "exited processes are kept for the retention time after their last record" },
 	{ "fs_iter_task_file", "iter/task_file", HK_ITER, NULL,
 	  "sockets older than flowsight are named at their next send or receive" },
+	/* iter/tcp and iter/udp announce the sockets task_file found held */
 	{ "fs_iter_tcp", "iter/tcp", HK_ITER, NULL,
-	  "TCP connections the kernel finishes after close() are labelled by the local "
-	  "address (kernel) or their bound port" },
+	  "TCP sockets older than flowsight are named at their next send or receive, and "
+	  "connections the kernel finishes after close() by their bound port" },
 	{ "fs_iter_udp", "iter/udp", HK_ITER, NULL,
-	  "in-kernel UDP sockets (tunnels) are labelled by the local address (kernel)" },
+	  "UDP sockets older than flowsight are named at their next send or receive, and "
+	  "in-kernel UDP sockets (tunnels) by nobody" },
 };
 #define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
 
@@ -1650,6 +1652,18 @@ static void list_preexisting(struct attr *a, size_t it)
 	bpf_link__destroy(link);
 }
 
+/* The holders iter/task_file noted are only read by the socket tables at
+ * start: give their memory back. */
+static void forget_pre_owners(struct attr *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.pre_owners);
+	uint64_t key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+}
+
 /* A table cap, lowered by the environment in tests (never raised). */
 static uint32_t env_cap(const char *name, uint32_t cap)
 {
@@ -1736,10 +1750,11 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		err = -ENOTSUP;
 		goto fail;
 	}
-	/* task_file first: the socket tables skip what it named */
+	/* task_file first: it names the holders the socket tables announce */
 	for (size_t i = 0; i < N_HOOKS; i++)
 		if (hooks[i].kind == HK_ITER && !a->disabled[i])
 			list_preexisting(a, i);
+	forget_pre_owners(a);
 	err = pthread_create(&a->thread, NULL, event_thread, a);
 	if (err) {
 		err = -err;

@@ -850,47 +850,58 @@ int BPF_PROG(fs_exit, struct task_struct *p)
 
 /* ---- sockets that existed before start -------------------------------- */
 
+/*
+ * iter/task_file names the holders of the sockets that existed at start,
+ * and the socket tables (iter/tcp, iter/udp, run after it) announce those
+ * sockets.  They meet through the socket's inode number (socket:[ino]),
+ * read with CO-RE: the socket reached from a file is an untrusted pointer
+ * on some kernels (6.18.44 refuses it to every socket helper), while the
+ * tables' sockets are the iterators' own trusted arguments.  So no helper
+ * ever takes a socket that came from a file, whatever the verifier trusts.
+ */
+/* socket inode number -> first task found holding it; filled by
+ * iter/task_file, read by iter/tcp and iter/udp, emptied by attr.c after */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, __u64);
+	__type(value, struct fc_proc);
+} pre_owners SEC(".maps");
+
 SEC("iter/task_file")
 int fs_iter_task_file(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	struct fc_sock_event e = {};
-	struct sk_owner *st;
+	struct fc_proc owner = {};
 	struct socket *sock;
 	struct sock *sk;
-	struct tuple t;
+	__u16 family, protocol;
+	__u64 ino;
 
 	if (!task || !file)
 		return 0;
 	sock = bpf_sock_from_file(file);
 	if (!sock)
 		return 0;
-	sk = sock->sk;
-	if (!sk || tuple_of_sk(sk, &t))
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
 		return 0;
-	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st) {
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	protocol = BPF_CORE_READ(sk, sk_protocol);
+	/* the tables hold TCP and UDP only; other sockets (ping, raw) are
+	 * named by their next send (sock_send_length) */
+	if (!inet_family(family) || (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP))
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode, i_ino);
+	if (!ino)
+		return 0;
+	proc_of(&owner, task);
+	/* the first holder (lowest pid: usually the parent of a fork) owns it */
+	if (bpf_map_update_elem(&pre_owners, &ino, &owner, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&pre_owners, &ino))
 		count(FC_SC_NO_STORAGE);
-		return 0;
-	}
-	e.cookie = bpf_get_socket_cookie(sk);
-	if (st->cookie != e.cookie || !st->have) {
-		st->cookie = e.cookie;
-		proc_of(&st->owner, task);
-		st->have = 1;
-		st->how = FC_HOW_PREEXISTING;
-		st->netns = netns_of(sk);
-	}
-	st->announced = 1;
-	e.h.ts_ns = bpf_ktime_get_ns();
-	e.h.kind = FC_SEV_TUPLE;
-	e.h.netns = st->netns;
-	e.owner = st->owner;
-	e.others = st->others;
-	e.how = st->how;
-	set_tuple(&e, &t);
-	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
 	return 0;
 }
 
@@ -921,15 +932,55 @@ static __always_inline void iter_kernel_sock(struct seq_file *seq, struct sock *
 	bpf_seq_write(seq, &e, sizeof(e));
 }
 
-/* A full socket: kernel-held, or owned (skipped: iter/task_file named it). */
+/*
+ * A full socket found in a table: owned (iter/task_file named its holder),
+ * kernel-held, or waiting in an accept queue (skipped: its listener's
+ * bound port names it).
+ */
 static __always_inline void iter_full_sock(struct seq_file *seq, struct sock *sk)
 {
 	struct sk_owner *st = bpf_sk_storage_get(&sk_owners, sk, 0, 0);
 	bool dead = BPF_CORE_READ(sk, __sk_common.skc_flags) & (1ul << SOCK_DEAD);
 	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u64 ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	struct fc_sock_event e = {};
+	struct fc_proc *owner;
+	struct tuple t;
 
 	if (st && st->have && st->cookie == cookie)
+		return; /* a hook named it since we attached: that is exact */
+	owner = ino ? bpf_map_lookup_elem(&pre_owners, &ino) : NULL;
+	if (owner) {
+		if (tuple_of_sk(sk, &t))
+			return;
+		e.h.ts_ns = bpf_ktime_get_ns();
+		e.h.kind = FC_SEV_TUPLE;
+		e.h.netns = netns_of(sk);
+		e.cookie = cookie;
+		e.owner = *owner;
+		e.how = FC_HOW_PREEXISTING;
+		/* storage, so that later uses count as its owner's and its
+		 * close ends the tuple */
+		st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st) {
+			if (st->cookie != cookie || !st->have) {
+				st->cookie = cookie;
+				st->owner = *owner;
+				st->have = 1;
+				st->how = FC_HOW_PREEXISTING;
+				st->netns = e.h.netns;
+			}
+			st->announced = 1;
+			e.owner = st->owner;
+			e.others = st->others;
+			e.how = st->how;
+		} else {
+			count(FC_SC_NO_STORAGE);
+		}
+		set_tuple(&e, &t);
+		bpf_seq_write(seq, &e, sizeof(e));
 		return;
+	}
 	if (!dead && !BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
 		return; /* a descriptor holds it, or it waits in an accept queue */
 	/* storage so that its TCP_CLOSE / release ends the tuple */
