@@ -47,9 +47,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_SRCS := $(wildcard agent/*/*.c)
 AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS))
-LIB_OBJS := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
+LIB_OBJS := $(filter-out $(BUILD)/agent/cli/main.o,$(AGENT_OBJS))
+CLI_OBJS := $(filter $(BUILD)/agent/cli/%.o,$(AGENT_OBJS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
@@ -62,7 +63,7 @@ FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 10
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/main.c,$(AGENT_SRCS)))
+FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli/main.c,$(AGENT_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .DELETE_ON_ERROR:
@@ -96,8 +97,9 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o | $(BUILD)
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS) | $(BUILD)/agent
+$(BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/flowsight: $(AGENT_OBJS) | $(BUILD)
@@ -167,8 +169,9 @@ clean:
 $(FUZZ_BUILD)/agent:
 	$(Q)mkdir -p $@
 
-$(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS) | $(FUZZ_BUILD)/agent
+$(FUZZ_BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS)
 	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) Makefile

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "packet/decode.h"
 #include "../../bpf/parse.bpf.h"
 
 #define CHECK(cond, ...)                                              \

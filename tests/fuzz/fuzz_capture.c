@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "columns.h"
-#include "dpi.h"
-#include "engine.h"
-#include "export.h"
-#include "log.h"
-#include "source.h"
+#include "export/columns.h"
+#include "l7/dpi.h"
+#include "core/engine.h"
+#include "export/export.h"
+#include "util/log.h"
+#include "capture/source.h"
 
 static struct dpi *dpi;
 static struct schema schema;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
+#include "packet/decode.h"
 
 static const int dlts[] = { FC_DLT_NULL, FC_DLT_EN10MB, FC_DLT_PPP, FC_DLT_RAW,
 			    FC_DLT_RAW_LINKTYPE, FC_DLT_PPP_SERIAL, FC_DLT_C_HDLC,

@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
-#include "dpi.h"
+#include "packet/decode.h"
+#include "l7/dpi.h"
 #include "fc_flow.h"
-#include "ja4.h"
-#include "log.h"
+#include "l7/ja4.h"
+#include "util/log.h"
 
 #define N_FLOWS 4
 #define HDR_ROOM 60

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ja4.h"
+#include "l7/ja4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -37,10 +37,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "columns.h"
-#include "dpi.h"
-#include "export.h"
-#include "log.h"
+#include "export/columns.h"
+#include "l7/dpi.h"
+#include "export/export.h"
+#include "util/log.h"
 
 #define N_STR 14
 #define SPLT_MAX 4

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "columns.h"
+#include "export/columns.h"
 #include "test.h"
 
 

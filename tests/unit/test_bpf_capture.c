@@ -23,10 +23,10 @@
 
 #include <bpf/bpf.h>
 
-#include "decode.h"
-#include "flow.h"
-#include "source.h"
-#include "source_ebpf.h"
+#include "packet/decode.h"
+#include "core/flow.h"
+#include "capture/source.h"
+#include "capture/ebpf_tc.h"
 #include "test.h"
 
 #define N_SAMPLES 4

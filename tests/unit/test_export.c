@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "columns.h"
-#include "dpi.h"
-#include "export.h"
+#include "export/columns.h"
+#include "l7/dpi.h"
+#include "export/export.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "columns.h"
-#include "export.h"
+#include "export/columns.h"
+#include "export/export.h"
 #include "test.h"
 
 

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "dpi.h"
-#include "engine.h"
-#include "flow_table.h"
+#include "l7/dpi.h"
+#include "core/engine.h"
+#include "core/flow_table.h"
 #include "test.h"
 
 static struct pkt mkpkt4(uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, uint8_t proto)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "flow_table.h"
+#include "core/flow_table.h"
 #include "test.h"
 
 #define MAX_LIVE 2000

@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "ja4.h"
+#include "l7/ja4.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "columns.h"
-#include "engine.h"
+#include "export/columns.h"
+#include "core/engine.h"
 #include "test.h"
 
 #define SPLT_N 5

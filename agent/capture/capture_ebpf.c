@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * eBPF live capture, userspace half: the flow layer over the kernel's
+ * pre-aggregated meters (source_ebpf.c).  Work grows with flows, not
+ * packets: per flow it handles the first packets (samples, for nDPI and
+ * SPLT) and one drained map entry per drain interval.
+ *
+ * Every DRAIN interval:
+ *   1. drain the kernel's interval map and fold each entry into its flow
+ *      (fc_meter_merge: the sums equal one meter fed every packet);
+ *   2. decide expiry on wall-clock time (idle, then active) with those
+ *      fresh meters, even when no packet arrives (NFStream #196/#215);
+ *   3. for expiring flows, forget their kernel sampling state so the next
+ *      packet starts a new flow, drain once more (packets that arrived
+ *      meanwhile still belong to the old flow), and export them.
+ * Samples arrive through the ring buffer, are put in flow order by their
+ * index and fed to nDPI exactly as the offline engine feeds packets; once
+ * dissection and SPLT need nothing more the kernel is told to stop
+ * sampling the flow.  Packets the kernel punts (complex encapsulations,
+ * map full) are decoded by agent/decode.c and metered here with the same
+ * fc_meter functions.
+ *
+ * Statistics come from integer sums, not NFStream's Welford updates: the
+ * means and standard deviations agree to the last few ulps, not bit for
+ * bit (README).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "packet/decode.h"
+#include "core/flow_table.h"
+#include "capture/capture_ebpf.h"
+#include "util/log.h"
+#include "capture/source.h"
+#include "capture/ebpf_tc.h"
+
+#define DRAIN_MAX_MS 1000
+#define DRAIN_MIN_MS 100
+#define POLL_MS 50
+#define EARLY_BUDGET 20000 /* flows handed to attribution per poll */
+#define MAX_PENDING 8 /* out-of-order samples held per flow */
+
+/* A sample that arrived before an earlier one of its flow: the event as
+ * the kernel wrote it, then its frame. */
+struct pending_sample {
+	struct fc_event ev;
+	uint8_t data[];
+};
+
+/*
+ * Events and drained entries are handled in batches of up to BATCH: their
+ * flows' hash buckets, then the flows, then their live state are
+ * prefetched for the whole batch before any is handled, so that the cache
+ * misses of a table of 100k flows overlap instead of adding up.
+ */
+#define BATCH 32
+
+/* A ring-buffer event copied out of the ring, waiting for its batch. */
+struct ev_slot {
+	struct fc_event ev;
+	uint8_t data[FC_SNAP_MAX];
+};
+
+/* Live state after struct flow and its statistics/SPLT in one allocation. */
+struct lstate {
+	struct fc_flow_key key;
+	struct fc_meter acc;
+	uint8_t src_dir;      /* canonical direction of the flow's src endpoint */
+	bool oriented;
+	bool punt_fed;        /* created by a punted packet: punts are its samples */
+	bool sampling_done;   /* the kernel was told */
+	bool expiring;
+	int expiration_id;
+	uint32_t next_idx;    /* next sample index to process */
+	uint64_t prev_sample_ms;
+	struct pending_sample *pend[MAX_PENDING];
+	struct flow *next_exp; /* expiring list */
+};
+
+struct lctx {
+	const struct live_env *env;
+	struct ebpf_capture *cap;
+	struct dpi *dpi;
+	struct flow_table *ft;
+	struct flow_opts fo;
+	size_t extra;         /* flow_extra_bytes(fo) */
+	size_t lstate_off;    /* extra rounded up to struct lstate's alignment */
+	uint32_t n_samples;
+	uint16_t splt;
+	uint8_t n_dissections;
+	bool tunnels;
+	struct flow *exp_head;
+	struct ev_slot *evb;  /* ring-buffer events waiting for flush_events() */
+	int n_evb;
+	struct fc_flow_key *forget; /* expire()'s keys for the kernel to forget */
+	size_t forget_cap;
+	struct engine_stats es;
+	uint64_t orphans, samples_late, punt_ignored, punt_metered;
+	bool stopped;
+};
+
+static struct lstate *LS(struct lctx *x, struct flow *f)
+{
+	return (struct lstate *)((uint8_t *)(f + 1) + x->lstate_off);
+}
+
+/* A pkt carrying just @k's fields in canonical order, for flow_table. */
+static void key_pkt(const struct fc_flow_key *k, uint8_t tunnel, struct pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->src_ip, k->addr_lo, 16);
+	memcpy(p->dst_ip, k->addr_hi, 16);
+	p->src_port = k->port_lo;
+	p->dst_port = k->port_hi;
+	p->vlan_id = k->vlan_id;
+	p->protocol = k->protocol;
+	p->ip_version = k->ip_version;
+	p->tunnel_id = tunnel;
+}
+
+static struct flow *flow_find(struct lctx *x, const struct fc_flow_key *k, uint8_t tunnel)
+{
+	struct pkt p;
+
+	key_pkt(k, tunnel, &p);
+	return flow_table_lookup(x->ft, &p, flow_table_hash(&p));
+}
+
+static struct flow *flow_create(struct lctx *x, const struct fc_flow_key *k, uint8_t tunnel)
+{
+	struct pkt p;
+	struct flow *f;
+
+	key_pkt(k, tunnel, &p);
+	f = flow_table_insert(x->ft, flow_table_hash(&p), x->lstate_off + sizeof(struct lstate));
+	if (!f) {
+		x->es.flows_lost_nomem++;
+		return NULL;
+	}
+	flow_init(f, &x->fo, &p); /* key, stats/SPLT pointers; counters come later */
+	LS(x, f)->key = *k;
+	x->es.flows_created++;
+	return f;
+}
+
+/* Orient @f: its src is the endpoint that sent canonical direction @dir. */
+static void orient(struct lctx *x, struct flow *f, uint8_t dir, const struct pkt *first)
+{
+	struct lstate *ls = LS(x, f);
+	const struct fc_flow_key *k = &ls->key;
+
+	if (ls->oriented)
+		return;
+	ls->oriented = true;
+	ls->src_dir = dir;
+	memcpy(f->src_ip, dir ? k->addr_hi : k->addr_lo, 16);
+	memcpy(f->dst_ip, dir ? k->addr_lo : k->addr_hi, 16);
+	f->src_port = dir ? k->port_hi : k->port_lo;
+	f->dst_port = dir ? k->port_lo : k->port_hi;
+	if (first) {
+		memcpy(f->src_mac, first->src_mac, 6);
+		memcpy(f->dst_mac, first->dst_mac, 6);
+	}
+}
+
+/*
+ * expire()'s view of @f: its last packet or sample and its first packet.
+ * Kept, until finalize() sets the exported values, in the flow's own
+ * first/last fields, which share a cache line with the list links that
+ * expire() walks: the walk then never touches the live state.
+ */
+static void touch(struct lctx *x, struct flow *f)
+{
+	const struct lstate *ls = LS(x, f);
+	uint64_t last = ls->acc.last_ms > ls->prev_sample_ms ? ls->acc.last_ms : ls->prev_sample_ms;
+
+	f->last_seen_ms = last;
+	f->first_seen_ms = ls->acc.first_ms ? ls->acc.first_ms : last;
+}
+
+static bool wants_samples(struct lctx *x, struct flow *f, uint32_t next_idx)
+{
+	bool dpi_more = x->dpi && !f->dpi.completed && next_idx < x->n_dissections;
+
+	return dpi_more || next_idx < x->splt;
+}
+
+/* Packet number @idx of the flow, in order: SPLT and nDPI. */
+static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p, uint32_t idx,
+			    uint8_t dir, uint64_t ts_ms)
+{
+	struct lstate *ls = LS(x, f);
+
+	if (!ls->oriented)
+		orient(x, f, dir, p);
+	if (idx < x->splt) {
+		f->splt.dir[idx] = dir == ls->src_dir ? 0 : 1;
+		f->splt.ps[idx] = flow_packet_size(p, x->fo.accounting_mode);
+		f->splt.piat_ms[idx] = idx && ts_ms > ls->prev_sample_ms ?
+					       (int64_t)(ts_ms - ls->prev_sample_ms) : 0;
+	}
+	ls->prev_sample_ms = ts_ms;
+	if (x->dpi && idx < x->n_dissections) {
+		struct pkt q = *p;
+
+		q.time_ms = ts_ms;
+		dpi_flow_packet(x->dpi, &f->dpi, &q, idx + 1);
+	}
+	ls->next_idx = idx + 1;
+	touch(x, f);
+}
+
+/* Decode a sampled frame; the VLAN tag the driver removed is put back. */
+static enum decode_verdict decode_event(struct lctx *x, const struct fc_event *ev,
+					const uint8_t *data, uint8_t *buf, struct pkt *p)
+{
+	const uint8_t *fr = data;
+	uint32_t caplen = ev->caplen, len = ev->len;
+
+	if (ev->vlan_tagged && caplen >= 12 && caplen + 4 <= FC_SNAP_MAX + 4) {
+		memcpy(buf, data, 12);
+		buf[12] = 0x81;
+		buf[13] = 0x00;
+		buf[14] = (uint8_t)(ev->vlan_tci >> 8);
+		buf[15] = (uint8_t)ev->vlan_tci;
+		memcpy(buf + 16, data + 12, caplen - 12);
+		fr = buf;
+		caplen += 4;
+		len += 4;
+	}
+	return decode_frame(FC_DLT_EN10MB, fr, caplen, len, x->tunnels, p);
+}
+
+static void maybe_done(struct lctx *x, struct flow *f)
+{
+	struct lstate *ls = LS(x, f);
+
+	if (!ls->sampling_done && !ls->punt_fed && !wants_samples(x, f, ls->next_idx)) {
+		ls->sampling_done = true;
+		ebpf_capture_samples_done(x->cap, &ls->key);
+	}
+}
+
+static void process_pending(struct lctx *x, struct flow *f)
+{
+	struct lstate *ls = LS(x, f);
+	uint8_t buf[FC_SNAP_MAX + 4];
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		for (int i = 0; i < MAX_PENDING; i++) {
+			struct pending_sample *ps = ls->pend[i];
+			struct pkt p;
+
+			if (!ps || ps->ev.idx != ls->next_idx)
+				continue;
+			if (decode_event(x, &ps->ev, ps->data, buf, &p) == DECODE_OK)
+				sample_in_order(x, f, &p, ps->ev.idx, ps->ev.dir, ps->ev.ts_ms);
+			else
+				ls->next_idx++;
+			free(ps);
+			ls->pend[i] = NULL;
+			progress = true;
+		}
+	}
+}
+
+/* @f: the sample's flow, or NULL when it has none yet. */
+static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *data,
+		      struct flow *f)
+{
+	struct lstate *ls;
+	uint8_t buf[FC_SNAP_MAX + 4];
+	struct pkt p;
+
+	if (!f) {
+		f = flow_create(x, &ev->key, 0);
+		if (!f)
+			return;
+	}
+	ls = LS(x, f);
+	if (ev->idx < ls->next_idx) {
+		x->samples_late++;
+		return;
+	}
+	if (ev->idx > ls->next_idx) {
+		/* another CPU's earlier packet is still in flight: hold it */
+		for (int i = 0; i < MAX_PENDING; i++) {
+			struct pending_sample *ps;
+
+			if (ls->pend[i])
+				continue;
+			ps = malloc(sizeof(*ps) + ev->caplen);
+			if (!ps)
+				break;
+			ps->ev = *ev;
+			memcpy(ps->data, data, ev->caplen);
+			ls->pend[i] = ps;
+			return;
+		}
+		ls->next_idx = ev->idx; /* no room: skip the missing ones */
+	}
+	if (decode_event(x, ev, data, buf, &p) != DECODE_OK) {
+		ls->next_idx = ev->idx + 1;
+		return;
+	}
+	if (ev->idx == 0 && !ls->oriented) {
+		orient(x, f, ev->dir, &p);
+	} else if (ev->idx == 0) {
+		/* oriented by its map entry first: the MACs come from here */
+		memcpy(f->src_mac, ev->dir == ls->src_dir ? p.src_mac : p.dst_mac, 6);
+		memcpy(f->dst_mac, ev->dir == ls->src_dir ? p.dst_mac : p.src_mac, 6);
+	}
+	sample_in_order(x, f, &p, ev->idx, ev->dir, ev->ts_ms);
+	process_pending(x, f);
+	maybe_done(x, f);
+}
+
+/* Header bytes every GSO segment repeats, under the accounting mode. */
+static uint32_t pkt_hdr(const struct pkt *p, uint8_t mode, uint32_t raw_hdr)
+{
+	switch (mode) {
+	case 0:
+		return raw_hdr;
+	case 1:
+		return (uint32_t)(p->ip_size - p->payload_size);
+	case 2:
+		return (uint32_t)(p->transport_size - p->payload_size);
+	default:
+		return 0;
+	}
+}
+
+static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *data)
+{
+	uint8_t buf[FC_SNAP_MAX + 4];
+	struct fc_flow_key k;
+	struct flow *f;
+	struct lstate *ls;
+	struct pkt p;
+	enum decode_verdict v = decode_event(x, ev, data, buf, &p);
+	uint64_t t = ev->ts_ms;
+	uint32_t size, raw_hdr;
+	int dir;
+
+	if (v != DECODE_OK) {
+		x->punt_ignored++;
+		x->es.ignored[v]++;
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	dir = fc_key_make(&k, p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.vlan_id, p.protocol,
+			  p.ip_version);
+	f = flow_find(x, &k, p.tunnel_id);
+	if (!f) {
+		f = flow_create(x, &k, p.tunnel_id);
+		if (!f)
+			return;
+		LS(x, f)->punt_fed = true;
+	}
+	ls = LS(x, f);
+	x->punt_metered++;
+	if (t < ls->acc.last_ms)
+		t = ls->acc.last_ms;
+	size = flow_packet_size(&p, x->fo.accounting_mode);
+	raw_hdr = p.payload ? (uint32_t)(p.payload - (ev->vlan_tagged ? buf : data)) : size;
+	fc_meter_add_skb(&ls->acc, dir, t, size, pkt_hdr(&p, x->fo.accounting_mode, raw_hdr),
+			 0, ev->gso_segs, p.tcp_flags);
+	if (ls->punt_fed && wants_samples(x, f, ls->next_idx))
+		sample_in_order(x, f, &p, ls->next_idx, (uint8_t)dir, t);
+	touch(x, f);
+}
+
+/*
+ * The flows of the @n keys @k (tunnel 0) into @f, NULL where there is none
+ * yet, prefetching each stage for all keys before the next.  @k[i] NULL:
+ * skip slot i.
+ */
+static void find_batch(struct lctx *x, const struct fc_flow_key *const *k, int n,
+		       struct flow **f)
+{
+	struct pkt p[BATCH];
+	uint64_t h[BATCH];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!k[i])
+			continue;
+		key_pkt(k[i], 0, &p[i]);
+		h[i] = flow_table_hash(&p[i]);
+		flow_table_prefetch_bucket(x->ft, h[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (k[i])
+			flow_table_prefetch_flow(x->ft, h[i]);
+	for (i = 0; i < n; i++) {
+		f[i] = k[i] ? flow_table_lookup(x->ft, &p[i], h[i]) : NULL;
+		if (f[i]) {
+			struct lstate *ls = LS(x, f[i]);
+
+			__builtin_prefetch(ls);
+			__builtin_prefetch(&ls->next_idx);
+		}
+	}
+}
+
+/* Handle the batched events in their ring-buffer order. */
+static void flush_events(struct lctx *x)
+{
+	const struct fc_flow_key *k[BATCH] = { NULL };
+	struct flow *f[BATCH];
+	int i, n = x->n_evb;
+
+	for (i = 0; i < n; i++)
+		k[i] = x->evb[i].ev.type == FC_EV_SAMPLE ? &x->evb[i].ev.key : NULL;
+	find_batch(x, k, n, f);
+	for (i = 0; i < n; i++) {
+		const struct ev_slot *e = &x->evb[i];
+
+		if (e->ev.type == FC_EV_SAMPLE)
+			/* NULL: maybe created by an earlier event of the batch */
+			on_sample(x, &e->ev, e->data, f[i] ? f[i] : flow_find(x, k[i], 0));
+		else if (e->ev.type == FC_EV_PACKET)
+			on_punt(x, &e->ev, e->data);
+	}
+	x->n_evb = 0;
+}
+
+/* Ring-buffer callback: events are copied out and handled by the batch. */
+static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
+{
+	struct lctx *x = arg;
+	struct ev_slot *e;
+
+	if (ev->caplen > FC_SNAP_MAX)
+		return; /* the kernel never writes more */
+	e = &x->evb[x->n_evb++];
+	e->ev = *ev;
+	memcpy(e->data, data, ev->caplen);
+	if (x->n_evb == BATCH)
+		flush_events(x);
+}
+
+/* Every pending event handled before returning: callers rely on the order
+ * of events against drains. */
+static int poll_events(struct lctx *x, int timeout_ms)
+{
+	int r = ebpf_capture_poll(x->cap, timeout_ms, on_event, x);
+
+	flush_events(x);
+	return r;
+}
+
+static void consume_events(struct lctx *x)
+{
+	ebpf_capture_consume(x->cap, on_event, x);
+	flush_events(x);
+}
+
+/* One drained entry; @f its flow or NULL. */
+static void on_entry(struct lctx *x, const struct fc_flow_key *k, const struct fc_flow_val *v,
+		     struct flow *f)
+{
+	struct lstate *ls;
+
+	if (!f) {
+		f = flow_create(x, k, 0);
+		if (!f)
+			return;
+		/* first seen through the map, not a sample: a flow whose
+		 * sampling state was already forgotten, or whose sample is
+		 * still in the ring buffer */
+		if (!(v->flags & FC_VAL_NEW))
+			x->orphans++;
+	}
+	ls = LS(x, f);
+	if (!ls->oriented && (v->flags & FC_VAL_NEW || !(ls->acc.dir[0].packets + ls->acc.dir[1].packets)))
+		orient(x, f, v->first_dir, NULL);
+	fc_meter_merge(&ls->acc, &v->m);
+	touch(x, f);
+}
+
+static void on_entries(const struct fc_flow_key *k, const struct fc_flow_val *v, int n, void *arg)
+{
+	const struct fc_flow_key *kp[BATCH];
+	struct flow *f[BATCH];
+	struct lctx *x = arg;
+
+	for (int b = 0; b < n; b += BATCH) {
+		int m = n - b < BATCH ? n - b : BATCH;
+
+		for (int i = 0; i < m; i++)
+			kp[i] = &k[b + i];
+		find_batch(x, kp, m, f);
+		for (int i = 0; i < m; i++)
+			on_entry(x, &k[b + i], &v[b + i], f[i]);
+	}
+}
+
+/* Welford's m2 from integer sums: (n*sumsq - sum^2) / n, exactly in 128 bits. */
+static double m2_of(uint64_t n, uint64_t sum, uint64_t sumsq)
+{
+	unsigned __int128 a, b;
+
+	if (!n)
+		return 0.0;
+	a = (unsigned __int128)n * sumsq;
+	b = (unsigned __int128)sum * sum;
+	return a > b ? (double)(a - b) / (double)n : 0.0;
+}
+
+static void scope_from(struct flow_scope_stats *st, uint64_t n, uint64_t ps_sum, uint64_t ps_sumsq,
+		       uint32_t ps_min, uint32_t ps_max, const struct fc_piat *piat)
+{
+	if (!n)
+		return;
+	st->mean_ps = (double)ps_sum / (double)n;
+	st->m2_ps = m2_of(n, ps_sum, ps_sumsq);
+	st->min_ps = (uint16_t)ps_min;
+	st->max_ps = (uint16_t)ps_max;
+	if (n > 1) {
+		st->mean_piat = (double)piat->sum / (double)(n - 1);
+		st->m2_piat = m2_of(n - 1, piat->sum, piat->sumsq);
+		st->min_piat_ms = piat->min;
+		st->max_piat_ms = piat->max;
+	}
+}
+
+/* The flow's exported counters and statistics from its accumulated meter. */
+static void finalize(struct lctx *x, struct flow *f)
+{
+	struct lstate *ls = LS(x, f);
+	const struct fc_meter *m = &ls->acc;
+	const struct fc_dir_meter *d[2] = { &m->dir[ls->src_dir], &m->dir[ls->src_dir ^ 1] };
+
+	f->first_seen_ms = m->first_ms;
+	f->last_seen_ms = m->last_ms;
+	for (int i = 0; i < 2; i++) {
+		f->dir_packets[i] = d[i]->packets;
+		f->dir_bytes[i] = d[i]->bytes;
+		f->dir_first_ms[i] = d[i]->packets ? d[i]->first_ms : 0;
+		f->dir_last_ms[i] = d[i]->packets ? d[i]->last_ms : 0;
+	}
+	if (f->stats) {
+		struct flow_scope_stats *b = &f->stats->s[FLOW_SCOPE_BIDI];
+		uint64_t n = d[0]->packets + d[1]->packets;
+		uint32_t mn = d[0]->packets ? d[0]->ps_min : d[1]->ps_min;
+		uint32_t mx = d[0]->ps_max > d[1]->ps_max ? d[0]->ps_max : d[1]->ps_max;
+
+		memset(f->stats, 0, sizeof(*f->stats));
+		if (d[1]->packets && d[1]->ps_min < mn)
+			mn = d[1]->ps_min;
+		scope_from(b, n, d[0]->ps_sum + d[1]->ps_sum, d[0]->ps_sumsq + d[1]->ps_sumsq, mn, mx,
+			   &m->piat);
+		for (int i = 0; i < 2; i++) {
+			struct flow_scope_stats *st = &f->stats->s[i ? FLOW_SCOPE_D2S : FLOW_SCOPE_S2D];
+
+			scope_from(st, d[i]->packets, d[i]->ps_sum, d[i]->ps_sumsq, d[i]->ps_min,
+				   d[i]->ps_max, &d[i]->piat);
+			for (int b8 = 0; b8 < 8; b8++) {
+				st->flags[b8] = d[i]->flags[b8];
+				b->flags[b8] += d[i]->flags[b8];
+			}
+		}
+	}
+}
+
+static void release_pending(struct lstate *ls)
+{
+	for (int i = 0; i < MAX_PENDING; i++) {
+		free(ls->pend[i]);
+		ls->pend[i] = NULL;
+	}
+}
+
+static void export_flow(struct lctx *x, struct flow *f, int expiration_id)
+{
+	struct lstate *ls = LS(x, f);
+
+	flow_table_remove(x->ft, f);
+	release_pending(ls);
+	if (x->dpi)
+		dpi_flow_finish(x->dpi, &f->dpi);
+	/* a flow known only from samples whose packets the map has not
+	 * reported (lost drain) still has its sampled packets counted */
+	if (!(ls->acc.dir[0].packets + ls->acc.dir[1].packets)) {
+		engine_flow_free(f);
+		return;
+	}
+	finalize(x, f);
+	if (x->stopped) {
+		engine_flow_free(f);
+		return;
+	}
+	x->es.flows_emitted++;
+	if (x->env->emit(f, expiration_id, x->env->emit_arg) > 0) {
+		x->stopped = true;
+		live_request_stop(x->env, LIVE_STOP_DONE);
+	}
+}
+
+static int drain(struct lctx *x)
+{
+	int n = ebpf_capture_drain_batch(x->cap, on_entries, x);
+
+	consume_events(x);
+	return n;
+}
+
+/* Room for twice as many keys to forget; 0, or -ENOMEM (the caller then
+ * forgets one by one). */
+static int grow_forget(struct lctx *x)
+{
+	size_t cap = x->forget_cap ? x->forget_cap * 2 : 1024;
+	struct fc_flow_key *k = realloc(x->forget, cap * sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	x->forget = k;
+	x->forget_cap = cap;
+	return 0;
+}
+
+/* Steps 2 and 3 of the drain cycle (see the top of the file).  The
+ * kernel forgets the expiring flows in one batch, before the drain that
+ * collects their last packets. */
+static void expire(struct lctx *x, uint64_t now, bool all)
+{
+	uint64_t idle = x->env->engine.idle_timeout_ms, active = x->env->engine.active_timeout_ms;
+	struct flow *f, *list = NULL;
+	size_t n_forget = 0;
+
+	for (f = flow_table_oldest(x->ft); f; f = f->newer) {
+		uint64_t last = f->last_seen_ms, first = f->first_seen_ms; /* touch() */
+		struct lstate *ls;
+		int id = -1;
+
+		if (all || now - last >= idle)
+			id = FLOW_EXPIRY_IDLE;
+		else if (now - first >= active)
+			id = FLOW_EXPIRY_ACTIVE;
+		if (id < 0 || last > now)
+			continue;
+		ls = LS(x, f);
+		ls->expiration_id = id;
+		ls->next_exp = list;
+		list = f;
+		if (n_forget == x->forget_cap && grow_forget(x))
+			ebpf_capture_forget(x->cap, &ls->key);
+		else
+			x->forget[n_forget++] = ls->key;
+	}
+	ebpf_capture_forget_many(x->cap, x->forget, n_forget);
+	if (!list)
+		return;
+	drain(x); /* tails that arrived before the kernel forgot the flows */
+	while (list) {
+		f = list;
+		list = LS(x, f)->next_exp;
+		export_flow(x, f, LS(x, f)->expiration_id);
+	}
+}
+
+static void publish(struct lctx *x)
+{
+	uint64_t c[FC_CNT__MAX];
+
+	struct source_stats ks = { 0 };
+
+	ebpf_capture_counters(x->cap, c);
+	/* a GSO/GRO skb counts as its wire segments */
+	x->es.packets_processed = c[FC_CNT_METERED] - c[FC_CNT_GSO_SKBS] + c[FC_CNT_SEGMENTS] +
+				  x->punt_metered;
+	x->es.packets_ignored = c[FC_CNT_NOT_IP] + c[FC_CNT_TRUNC] + c[FC_CNT_FRAGMENT] +
+				c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
+	ks.recv = c[FC_CNT_PACKETS];
+	ks.drop = c[FC_CNT_PUNT_LOST];
+	live_meter_publish(x->env, 0, &x->es, &ks);
+}
+
+static void *worker(void *arg)
+{
+	struct lctx *x = arg;
+	uint64_t drain_ms = x->env->engine.idle_timeout_ms / 2;
+	uint64_t next = live_wall_ms();
+
+	if (drain_ms > DRAIN_MAX_MS)
+		drain_ms = DRAIN_MAX_MS;
+	if (drain_ms < DRAIN_MIN_MS)
+		drain_ms = DRAIN_MIN_MS;
+	while (!live_stopping(x->env)) {
+		uint64_t now;
+		int r = poll_events(x, POLL_MS);
+
+		if (r < 0 && r != -EINTR) {
+			pr_warn("cannot read the capture ring buffer: %s\n", strerror(-r));
+			live_request_stop(x->env, LIVE_STOP_ERROR);
+			break;
+		}
+		now = live_wall_ms();
+		engine_early_due(&x->env->engine, x->ft, now, EARLY_BUDGET);
+		if (now < next)
+			continue;
+		next = now + drain_ms;
+		ebpf_capture_sync_clock(x->cap);
+		if (drain(x) < 0) {
+			live_request_stop(x->env, LIVE_STOP_ERROR);
+			break;
+		}
+		expire(x, now, false);
+		publish(x);
+	}
+	return NULL;
+}
+
+static void report(struct lctx *x)
+{
+	uint64_t c[FC_CNT__MAX];
+
+	ebpf_capture_counters(x->cap, c);
+	pr_info("ebpf capture: %llu packets seen, %llu metered in the kernel (%llu GSO/GRO segments), "
+		"%llu flows exported\n", (unsigned long long)c[FC_CNT_PACKETS],
+		(unsigned long long)c[FC_CNT_METERED], (unsigned long long)c[FC_CNT_SEGMENTS],
+		(unsigned long long)x->es.flows_emitted);
+	for (int i = FC_CNT_NOT_IP; i < FC_CNT__MAX; i++) {
+		bool loss = i == FC_CNT_PUNT_LOST || i == FC_CNT_SAMPLE_LOST || i == FC_CNT_CTL_FULL;
+
+		if (c[i] && (loss || log_verbosity() >= 1))
+			log_msg(loss ? LOG_WARN : LOG_INFO, "  %s: %llu\n",
+				ebpf_counter_name((enum fc_counter)i), (unsigned long long)c[i]);
+	}
+	if (x->orphans)
+		pr_info("  flows first seen after their sampling state was forgotten: %llu\n",
+			(unsigned long long)x->orphans);
+	if (x->punt_ignored)
+		pr_info("  punted packets the decoder ignored: %llu\n",
+			(unsigned long long)x->punt_ignored);
+	if (x->samples_late)
+		pr_info("  samples after their flow had moved on: %llu\n",
+			(unsigned long long)x->samples_late);
+}
+
+static void fill_opts(const struct live_env *env, struct ebpf_capture_opts *o)
+{
+	const struct fc_config *cfg = env->cfg;
+	uint32_t nd = env->dpi ? env->dpi->n_dissections : 0;
+	uint32_t splt = (uint32_t)cfg->splt_analysis;
+
+	memset(o, 0, sizeof(*o));
+	o->ifaces = cfg->ifaces;
+	o->n_ifaces = cfg->n_ifaces;
+	o->n_samples = nd > splt ? nd : splt;
+	if (!o->n_samples)
+		o->n_samples = 1; /* the first packet gives the MAC addresses */
+	o->snaplen = cfg->snapshot_length > FC_SNAP_MAX ? FC_SNAP_MAX : (uint32_t)cfg->snapshot_length;
+	o->accounting_mode = (uint8_t)cfg->accounting_mode;
+	o->decode_tunnels = cfg->decode_tunnels;
+	o->flow_map_entries = (uint32_t)cfg->ebpf_map_entries;
+}
+
+bool live_ebpf_usable(const struct live_env *env, char *why, size_t n)
+{
+	const struct fc_config *cfg = env->cfg;
+
+	if (cfg->bpf_filter) {
+		snprintf(why, n, "--bpf-filter needs libpcap");
+		return false;
+	}
+	for (int i = 0; i < cfg->n_ifaces; i++) {
+		char cause[96];
+
+		if (ebpf_capture_check_iface(cfg->ifaces[i], cause, sizeof(cause))) {
+			snprintf(why, n, "'%s': %s", cfg->ifaces[i], cause);
+			return false;
+		}
+	}
+	return ebpf_capture_probe(why, n) == 0;
+}
+
+struct live_ebpf {
+	struct lctx x;
+};
+
+#define FC_COUNTER_KEY(name, text) [name] = #name,
+static const char *const counter_keys[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_KEY) };
+#undef FC_COUNTER_KEY
+
+void live_ebpf_perf_json(struct live_ebpf *le, FILE *f)
+{
+	const size_t skip = sizeof("FC_CNT_") - 1;
+	uint64_t c[FC_CNT__MAX];
+
+	ebpf_capture_counters(le->x.cap, c);
+	fputs(", \"ebpf\": {", f);
+	for (int i = 0; i < FC_CNT__MAX; i++) {
+		/* the key is the counter's name: FC_CNT_PUNT_FULL -> punt_full */
+		fputs(i ? ", \"" : "\"", f);
+		for (const char *p = counter_keys[i] + skip; *p; p++)
+			fputc(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p, f);
+		fprintf(f, "\": %llu", (unsigned long long)c[i]);
+	}
+	fputc('}', f);
+}
+
+static void flows_free(struct lctx *x)
+{
+	struct flow *f;
+
+	while ((f = flow_table_oldest(x->ft))) {
+		flow_table_remove(x->ft, f);
+		release_pending(LS(x, f));
+		engine_flow_free(f);
+	}
+}
+
+void live_ebpf_close(struct live_ebpf *le)
+{
+	if (!le)
+		return;
+	ebpf_capture_close(le->x.cap);
+	flows_free(&le->x);
+	dpi_free(le->x.dpi);
+	flow_table_free(le->x.ft);
+	free(le->x.evb);
+	free(le->x.forget);
+	free(le);
+}
+
+int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
+{
+	struct ebpf_capture_opts o;
+	struct live_ebpf *le;
+	struct lctx *x;
+	int err;
+
+	if (env->cfg->bpf_filter) {
+		pr_warn("--bpf-filter is not supported with --capture ebpf: use --capture pcap\n");
+		return -EINVAL;
+	}
+	le = calloc(1, sizeof(*le));
+	if (!le)
+		return -ENOMEM;
+	x = &le->x;
+	x->env = env;
+	x->fo = env->engine.flow;
+	x->extra = flow_extra_bytes(&x->fo);
+	x->lstate_off = (x->extra + _Alignof(struct lstate) - 1) & ~(_Alignof(struct lstate) - 1);
+	x->splt = x->fo.splt;
+	x->n_dissections = env->dpi ? env->dpi->n_dissections : 0;
+	x->tunnels = env->engine.decode_tunnels;
+	fill_opts(env, &o);
+	x->n_samples = o.n_samples;
+	x->ft = flow_table_new(1 << 14);
+	x->evb = malloc(BATCH * sizeof(*x->evb));
+	if (!x->ft || !x->evb) {
+		flow_table_free(x->ft);
+		free(x->evb);
+		free(le);
+		return -ENOMEM;
+	}
+	if (env->dpi) {
+		err = dpi_new(env->dpi, &x->dpi);
+		if (err)
+			goto out_free;
+	}
+	err = ebpf_capture_open(&o, &x->cap);
+	if (err)
+		goto out_free;
+	*out = le;
+	return 0;
+
+out_free:
+	live_ebpf_close(le);
+	return err;
+}
+
+int live_ebpf_run(struct live_ebpf *le)
+{
+	struct lctx *x = &le->x;
+	pthread_t th;
+	int err;
+
+	err = pthread_create(&th, NULL, worker, x);
+	if (err) {
+		pr_warn("cannot start the capture thread: %s\n", strerror(err));
+		live_request_stop(x->env, LIVE_STOP_ERROR);
+		return -err;
+	}
+	live_supervise(x->env);
+	pthread_join(th, NULL);
+
+	/* Detach first, then the last drain sees every packet metered. */
+	ebpf_capture_detach(x->cap);
+	drain(x);
+	expire(x, live_wall_ms(), true);
+	publish(x);
+	report(x);
+	return 0;
+}

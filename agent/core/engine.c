@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * NFStream's meter loop with n_meters = 1, so output order is NFStream's
+ * order.  Expiry of a flow always goes through expire(): L7 give-up and
+ * result collection, the emit callback, then the flow's memory is freed.
+ */
+#include <stdlib.h>
+
+#include "core/engine.h"
+#include "core/flow_table.h"
+
+#define SCAN_INTERVAL_MS 10
+#define SCAN_BUDGET 1000
+/* A live tick may find many flows due at once (a quiet link after a burst);
+ * a larger budget drains them in a few ticks, still bounding one call. */
+#define TICK_BUDGET 10000
+
+struct engine {
+	struct engine_opts o;
+	struct dpi *dpi;
+	engine_emit_fn emit;
+	void *arg;
+	struct flow_table *ft;
+	uint64_t tick_ms;      /* meter clock: max packet time seen */
+	uint64_t last_scan_ms; /* packet time of the last idle scan */
+	bool stopped;
+	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
+	size_t hot_bytes;   /* what a packet may update: the flow and its statistics */
+	/* Last-seen order, kept with a memory cap or live: head = most idle. */
+	struct flow *lru_head, *lru_tail;
+	struct engine_stats st;
+};
+
+struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_emit_fn emit,
+			  void *arg)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->o = *o;
+	e->dpi = dpi;
+	e->emit = emit;
+	e->arg = arg;
+	e->extra_bytes = flow_extra_bytes(&o->flow);
+	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
+	e->ft = flow_table_new(1 << 14);
+	if (!e->ft) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void engine_flow_free(struct flow *f)
+{
+	dpi_flow_release(&f->dpi);
+	free(f->owner_copy);
+	free(f);
+}
+
+static bool lru_kept(const struct engine *e)
+{
+	return e->o.max_flows_in_memory || e->o.live;
+}
+
+static void lru_unlink(struct engine *e, struct flow *f)
+{
+	if (!lru_kept(e))
+		return;
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		e->lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		e->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+/* Mark @f as the most recently seen flow. */
+static void lru_touch(struct engine *e, struct flow *f)
+{
+	if (!lru_kept(e) || e->lru_tail == f)
+		return;
+	if (f->lru_prev || f->lru_next || e->lru_head == f)
+		lru_unlink(e, f);
+	f->lru_prev = e->lru_tail;
+	if (e->lru_tail)
+		e->lru_tail->lru_next = f;
+	else
+		e->lru_head = f;
+	e->lru_tail = f;
+}
+
+static void destroy_flow(struct engine *e, struct flow *f)
+{
+	lru_unlink(e, f);
+	flow_table_remove(e->ft, f);
+	engine_flow_free(f);
+}
+
+static void expire(struct engine *e, struct flow *f, int expiration_id)
+{
+	lru_unlink(e, f);
+	flow_table_remove(e->ft, f);
+	if (e->dpi)
+		dpi_flow_finish(e->dpi, &f->dpi);
+	if (e->stopped) {
+		engine_flow_free(f);
+		return;
+	}
+	e->st.flows_emitted++;
+	if (e->emit(f, expiration_id, e->arg) > 0)
+		e->stopped = true;
+}
+
+void engine_discard(struct engine *e)
+{
+	struct flow *f;
+
+	while ((f = flow_table_oldest(e->ft)))
+		destroy_flow(e, f);
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	engine_discard(e);
+	flow_table_free(e->ft);
+	free(e);
+}
+
+static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
+{
+	struct flow *f;
+
+	/* Memory cap: make room by exporting the most idle flow early. */
+	while (e->o.max_flows_in_memory && e->lru_head && !e->stopped &&
+	       flow_table_count(e->ft) >= e->o.max_flows_in_memory) {
+		e->st.flows_evicted++;
+		expire(e, e->lru_head, FLOW_EXPIRY_MEMORY);
+	}
+	if (e->stopped)
+		return;
+	f = flow_table_insert(e->ft, h, e->extra_bytes);
+
+	if (!f) {
+		e->st.flows_lost_nomem++;
+		return;
+	}
+	flow_init(f, &e->o.flow, p);
+	lru_touch(e, f);
+	e->st.flows_created++;
+	if (e->dpi)
+		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
+}
+
+/* Offline from the oldest created (NFStream's order), live from the most idle. */
+static void idle_scan(struct engine *e, uint64_t now, int budget)
+{
+	struct flow *f;
+
+	for (int n = 0; n < budget && !e->stopped; n++) {
+		f = e->o.live ? e->lru_head : flow_table_oldest(e->ft);
+		/* now - idle >= last_seen, with last_seen <= now by clamping */
+		if (!f || now - f->last_seen_ms < e->o.idle_timeout_ms)
+			break;
+		expire(e, f, FLOW_EXPIRY_IDLE);
+	}
+}
+
+/* NFStream's meter loop for one valid packet whose key hashes to @h. */
+static void meter(struct engine *e, struct pkt *p, uint64_t h)
+{
+	struct flow *f;
+	bool scan = false;
+
+	e->st.packets_processed++;
+	/* Clamp: time never goes backwards for valid packets. */
+	if (p->time_ms > e->tick_ms)
+		e->tick_ms = p->time_ms;
+	p->time_ms = e->tick_ms;
+	if (p->time_ms - e->last_scan_ms >= SCAN_INTERVAL_MS) {
+		scan = true;
+		e->last_scan_ms = p->time_ms;
+	}
+
+	f = flow_table_lookup(e->ft, p, h);
+	if (!f) {
+		create_flow(e, p, h);
+	} else if (p->time_ms - f->last_seen_ms >= e->o.idle_timeout_ms) {
+		expire(e, f, FLOW_EXPIRY_IDLE);
+		if (!e->stopped)
+			create_flow(e, p, h);
+	} else if (p->time_ms - f->first_seen_ms >= e->o.active_timeout_ms) {
+		expire(e, f, FLOW_EXPIRY_ACTIVE);
+		if (!e->stopped)
+			create_flow(e, p, h);
+	} else {
+		int dir = flow_direction(f, p);
+
+		flow_update(f, &e->o.flow, p, dir);
+		lru_touch(e, f);
+		if (e->dpi)
+			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
+	}
+	if (scan && !e->stopped)
+		idle_scan(e, p->time_ms, SCAN_BUDGET);
+}
+
+void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
+		   struct engine_decoded *d)
+{
+	d->n = n;
+	for (int i = 0; i < n; i++) {
+		const struct frame *f = &fr[i];
+
+		d->v[i] = (uint8_t)decode_frame(f->dlt, f->data, f->caplen, f->len,
+						o->decode_tunnels, &d->pk[i]);
+		if (d->v[i] != DECODE_OK)
+			continue;
+		d->pk[i].time_ms = f->time_ms;
+		d->h[i] = flow_table_hash(&d->pk[i]);
+	}
+}
+
+int engine_meter_decoded(struct engine *e, struct engine_decoded *d)
+{
+	for (int i = 0; i < d->n; i++)
+		if (d->v[i] == DECODE_OK)
+			flow_table_prefetch_bucket(e->ft, d->h[i]);
+	for (int i = 0; i < d->n; i++)
+		if (d->v[i] == DECODE_OK)
+			flow_table_prefetch_flow_bytes(e->ft, d->h[i], e->hot_bytes);
+	for (int i = 0; i < d->n; i++) {
+		if (e->stopped)
+			return 1;
+		e->st.packets_seen++;
+		if (d->v[i] != DECODE_OK) {
+			e->st.packets_ignored++;
+			e->st.ignored[d->v[i]]++;
+			continue;
+		}
+		meter(e, &d->pk[i], d->h[i]);
+	}
+	return e->stopped ? 1 : 0;
+}
+
+int engine_frames(struct engine *e, const struct frame *fr, int n)
+{
+	struct engine_decoded d;
+
+	for (int base = 0; base < n; base += ENGINE_BATCH) {
+		int m = n - base < ENGINE_BATCH ? n - base : ENGINE_BATCH;
+
+		engine_decode(&e->o, fr + base, m, &d);
+		if (engine_meter_decoded(e, &d))
+			return 1;
+	}
+	return e->stopped ? 1 : 0;
+}
+
+int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
+		 uint64_t time_ms)
+{
+	struct frame f = { .dlt = dlt, .data = data, .caplen = caplen, .len = len,
+			   .time_ms = time_ms };
+
+	return engine_frames(e, &f, 1);
+}
+
+/* Creation order is first-seen order (times are clamped), so the flows due
+ * for active expiry are a prefix of it. */
+static void active_scan(struct engine *e, uint64_t now, int budget)
+{
+	struct flow *f;
+
+	for (int n = 0; n < budget && !e->stopped; n++) {
+		f = flow_table_oldest(e->ft);
+		if (!f || now - f->first_seen_ms < e->o.active_timeout_ms)
+			break;
+		expire(e, f, FLOW_EXPIRY_ACTIVE);
+	}
+}
+
+int engine_tick(struct engine *e, uint64_t now_ms)
+{
+	if (now_ms > e->tick_ms)
+		e->tick_ms = now_ms;
+	if (!e->stopped)
+		idle_scan(e, e->tick_ms, TICK_BUDGET);
+	if (!e->stopped)
+		active_scan(e, e->tick_ms, TICK_BUDGET);
+	if (!e->stopped)
+		engine_early_due(&e->o, e->ft, e->tick_ms, TICK_BUDGET);
+	return e->stopped ? 1 : 0;
+}
+
+void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
+		      int budget)
+{
+	if (o->early && now_ms >= o->early_after_ms)
+		flow_table_visit_due(ft, now_ms - o->early_after_ms, budget, o->early,
+				     o->early_arg);
+}
+
+void engine_flush(struct engine *e)
+{
+	struct flow *f;
+
+	while (!e->stopped && (f = flow_table_oldest(e->ft)))
+		expire(e, f, FLOW_EXPIRY_IDLE);
+	engine_discard(e);
+}
+
+bool engine_stopped(const struct engine *e)
+{
+	return e->stopped;
+}
+
+const struct engine_stats *engine_get_stats(const struct engine *e)
+{
+	return &e->st;
+}
+
+size_t engine_flows_cached(const struct engine *e)
+{
+	return flow_table_count(e->ft);
+}
+
+size_t engine_flow_bytes(const struct engine_opts *o)
+{
+	/* the flow, its hash-bucket slot (load <= 1), and its allocations */
+	return sizeof(struct flow) + sizeof(void *) + flow_extra_bytes(&o->flow);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The meter: NFStream's per-meter loop (spec §1.3) over decoded packets.
+ * Clamps packet time to the meter tick, looks the flow up, expires it
+ * lazily (idle, then active) before updating, runs the idle scan from the
+ * oldest-created flow every >= 10 ms of packet time with a budget of 1000
+ * expirations, and flushes in creation order at the end.  Finished flows
+ * go to an emit callback; the engine never formats or writes anything.
+ */
+#ifndef FLOWSIGHT_ENGINE_H
+#define FLOWSIGHT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet/decode.h"
+#include "l7/dpi.h"
+#include "core/flow.h"
+
+struct engine_opts {
+	uint64_t idle_timeout_ms;
+	uint64_t active_timeout_ms;
+	/* 0: unbounded (NFStream).  Otherwise, before a new flow would exceed
+	 * this many cached flows, the least recently seen one is exported
+	 * early with expiration_id FLOW_EXPIRY_MEMORY (2). */
+	uint64_t max_flows_in_memory;
+	struct flow_opts flow;
+	bool decode_tunnels;
+	/* Live capture: the idle scan walks the last-seen order, so a long
+	 * busy flow at the head of the creation order cannot hold back the
+	 * expiry of idle flows behind it (NFStream's head-of-line blocking is
+	 * kept offline only, where the conformance tests pin its order), and
+	 * engine_tick() drives expiry from the wall clock. */
+	bool live;
+	/* Live: engine_tick() calls @early once for each flow about
+	 * @early_after_ms after its first packet, while the flow is still
+	 * cached (process attribution takes its copy of the owner then).
+	 * NULL: never. */
+	void (*early)(struct flow *f, void *arg);
+	void *early_arg;
+	uint64_t early_after_ms;
+};
+
+struct engine_stats {
+	uint64_t packets_seen;      /* frames handed to the engine */
+	uint64_t packets_processed; /* valid packets metered */
+	uint64_t packets_ignored;   /* frames the packet layer rejected */
+	uint64_t ignored[DECODE__MAX];
+	uint64_t flows_created;
+	uint64_t flows_emitted;
+	uint64_t flows_lost_nomem;  /* packets whose flow could not be allocated */
+	uint64_t flows_evicted;     /* exported early by the memory cap */
+};
+
+/*
+ * Called once per finished flow with its expiration_id.  The callee owns
+ * @f from then on and releases it with engine_flow_free(), from any thread:
+ * a finished flow no longer refers to engine or nDPI state.  Return 0 to
+ * go on, > 0 to stop the engine (e.g. max_nflows reached), < 0 on an
+ * output error (the engine goes on; the caller accounts the loss).
+ */
+typedef int (*engine_emit_fn)(struct flow *f, int expiration_id, void *arg);
+
+/* Free a finished flow handed out by the emit callback. */
+void engine_flow_free(struct flow *f);
+
+struct flow_table;
+
+/* engine_opts.early for the flows of @ft first seen at least
+ * @o->early_after_ms before @now_ms, at most @budget of them; nothing when
+ * @o->early is NULL.  engine_tick() calls it; the eBPF capture, which
+ * keeps its own flow table, too. */
+void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
+		      int budget);
+
+struct engine;
+
+/* @dpi may be NULL (L7 off).  Returns NULL on ENOMEM. */
+struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_emit_fn emit,
+			  void *arg);
+void engine_free(struct engine *e);
+
+/*
+ * Meter one frame.  Returns 1 when the engine has been stopped by the emit
+ * callback (the caller stops reading), else 0.
+ */
+int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen, uint32_t len,
+		 uint64_t time_ms);
+
+/*
+ * Meter @n frames in order, exactly as n calls of engine_frame(), but
+ * decoding a batch ahead so flow-table cache misses overlap.  The frames
+ * must stay valid during the call.  Returns 1 when stopped, else 0.
+ */
+int engine_frames(struct engine *e, const struct frame *fr, int n);
+
+/*
+ * engine_frames() in two stages, for a caller that decodes on one thread
+ * and meters on another: engine_decode() needs only the options and
+ * touches no engine state; engine_meter_decoded() then meters the batch
+ * on the engine's thread.  The decoded packets point into the frames
+ * (payload for nDPI): with L7 on, the frames must stay valid until the
+ * batch is metered.  Returns 1 when stopped, else 0.
+ */
+#define ENGINE_BATCH 32
+
+struct engine_decoded {
+	int n;
+	uint8_t v[ENGINE_BATCH]; /* enum decode_verdict */
+	uint64_t h[ENGINE_BATCH];
+	struct pkt pk[ENGINE_BATCH];
+};
+
+void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
+		   struct engine_decoded *d);
+int engine_meter_decoded(struct engine *e, struct engine_decoded *d);
+
+/*
+ * Live mode: advance the meter clock to max(clock, @now_ms) and expire on
+ * it even when no packet arrives (NFStream issues #196/#215): idle flows
+ * from the least recently seen, then active timeouts from the oldest
+ * created (eager here, where NFStream waits for the flow's next packet).
+ * Call it every few milliseconds from the capture loop.  Returns 1 when
+ * the engine has been stopped by the emit callback, else 0.
+ */
+int engine_tick(struct engine *e, uint64_t now_ms);
+
+/* Emit every cached flow in creation order (end of input, signal). */
+void engine_flush(struct engine *e);
+/* Drop every cached flow without emitting it (max_nflows reached). */
+void engine_discard(struct engine *e);
+
+bool engine_stopped(const struct engine *e);
+const struct engine_stats *engine_get_stats(const struct engine *e);
+size_t engine_flows_cached(const struct engine *e);
+
+/* Heap bytes per cached flow for this configuration, excluding nDPI state. */
+size_t engine_flow_bytes(const struct engine_opts *o);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * struct flow: one bidirectional flow and NFStream's flow layer (spec
+ * §1.4): creation from a first packet, per-packet update with direction,
+ * byte/packet counters under the accounting mode, the optional post-mortem
+ * statistics (Welford, as NFStream's C engine computes them) and SPLT.
+ * L7 state is a struct dpi_flow owned by dpi.c.  No I/O, no globals.
+ */
+#ifndef FLOWSIGHT_FLOW_H
+#define FLOWSIGHT_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet/decode.h"
+#include "l7/dpi.h"
+
+enum { FLOW_DIR_SRC2DST = 0, FLOW_DIR_DST2SRC = 1 };
+enum { FLOW_SCOPE_BIDI = 0, FLOW_SCOPE_S2D = 1, FLOW_SCOPE_D2S = 2, FLOW_NSCOPES = 3 };
+
+/* NFStream's expiration_id values, plus ours (documented in README). */
+enum flow_expiry {
+	FLOW_EXPIRY_IDLE = 0,    /* idle timeout, scan, or end of input */
+	FLOW_EXPIRY_ACTIVE = 1,  /* active timeout, lazily on the flow's next packet */
+	FLOW_EXPIRY_CUSTOM = -1, /* NFStream plugin-forced expiry (not produced yet) */
+	FLOW_EXPIRY_MEMORY = 2,  /* ours: exported early, --max-flows-in-memory reached */
+};
+
+/* Statistics of one scope (bidirectional, src2dst or dst2src). */
+struct flow_scope_stats {
+	double mean_ps, m2_ps;     /* Welford over packet sizes */
+	double mean_piat, m2_piat; /* Welford over inter-arrival times */
+	uint64_t min_piat_ms, max_piat_ms;
+	uint64_t flags[8]; /* syn, cwr, ece, urg, ack, psh, rst, fin */
+	uint16_t min_ps, max_ps;
+};
+
+struct flow_stats {
+	struct flow_scope_stats s[FLOW_NSCOPES];
+};
+
+/* First packets of the flow: direction, size and bidirectional PIAT. */
+struct flow_splt {
+	int64_t *piat_ms;
+	int32_t *ps;
+	int8_t *dir;
+};
+
+struct flow {
+	/* Hash and key first: a lookup touches one cache line. */
+	uint64_t hash;
+	uint8_t src_ip[16], dst_ip[16]; /* oriented by the first packet (spec §1.3) */
+	uint16_t src_port, dst_port;
+	uint16_t vlan_id;
+	uint8_t protocol, ip_version, tunnel_id;
+	struct flow *older, *newer;    /* flow_table creation order */
+	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap, live idle scan) */
+	uint8_t src_mac[6], dst_mac[6];
+	/* Core counters: [0] src2dst, [1] dst2src. */
+	uint64_t first_seen_ms, last_seen_ms;
+	uint64_t dir_first_ms[2], dir_last_ms[2];
+	uint64_t dir_packets[2], dir_bytes[2];
+	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
+	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
+	struct dpi_flow dpi;
+	/* Live attribution's early copy of the flow's owner (attr_early()),
+	 * malloc'ed, freed with the flow; NULL when none was taken. */
+	void *owner_copy;
+};
+
+struct flow_opts {
+	uint8_t accounting_mode;  /* 0 raw, 1 ip, 2 transport, 3 payload */
+	bool statistics;
+	uint16_t splt;            /* SPLT length, 0 = off */
+};
+
+/* Size of @p under accounting mode @mode (NFStream's flow_get_packet_size). */
+static inline uint16_t flow_packet_size(const struct pkt *p, uint8_t mode)
+{
+	switch (mode) {
+	case 0:
+		return p->raw_size;
+	case 1:
+		return p->ip_size;
+	case 2:
+		return p->transport_size;
+	default:
+		return p->payload_size;
+	}
+}
+
+/*
+ * Fill a zeroed @f from its first packet.  @f must have been allocated with
+ * flow_extra_bytes(@o) zeroed bytes after it: statistics and SPLT live there.
+ */
+void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
+
+/* Direction of @p relative to @f (NFStream's flow_set_packet_direction). */
+int flow_direction(const struct flow *f, const struct pkt *p);
+
+/* Account packet @p (time already clamped) travelling in direction @dir. */
+void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir);
+
+/* Bytes a flow needs after struct flow under @o (statistics, SPLT). */
+size_t flow_extra_bytes(const struct flow_opts *o);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Writer thread: finished flows are formatted and written on a second
+ * core while the meter goes on.  The meter thread hands over each flow
+ * (ownership included) with its id; the writer renders it through an
+ * exporter and frees it.  Hand-over is by batches under one mutex, with
+ * back-pressure when the writer falls behind, so memory stays bounded.
+ */
+#ifndef FLOWSIGHT_WRITER_H
+#define FLOWSIGHT_WRITER_H
+
+#include <stdint.h>
+
+#include "export/export.h"
+#include "core/flow.h"
+
+struct writer;
+
+/* Start the thread writing to @exp (still owned by the caller).  0 or -errno. */
+int writer_start(struct exporter *exp, struct writer **out);
+
+struct attr;
+/* Attribute every flow written from now on to its process (live only). */
+void writer_set_attr(struct writer *w, struct attr *a);
+
+/*
+ * Queue finished flow @f (the writer owns and frees it) as record @id with
+ * @expiration_id.  Returns 0, or the writer's first output error (-EPIPE
+ * when the reader went away, -ENOSPC ...) so the meter can stop.
+ */
+int writer_push(struct writer *w, struct flow *f, uint64_t id, int expiration_id);
+
+/* Write everything queued so far and flush the exporter; waits for it. */
+void writer_sync(struct writer *w);
+
+/* Write what is queued, stop the thread, free @w.  Returns the first
+ * output error, or 0. */
+int writer_stop(struct writer *w);
+
+#endif
