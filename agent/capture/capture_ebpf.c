@@ -1,28 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * eBPF live capture, userspace half: the flow layer over the kernel's
- * pre-aggregated meters (source_ebpf.c).  Work grows with flows, not
- * packets: per flow it handles the first packets (samples, for nDPI and
- * SPLT) and one drained map entry per drain interval.
- *
- * Every DRAIN interval:
- *   1. drain the kernel's interval map and fold each entry into its flow
- *      (fc_meter_merge: the sums equal one meter fed every packet);
- *   2. decide expiry on wall-clock time (idle, then active) with those
- *      fresh meters, even when no packet arrives (NFStream #196/#215);
- *   3. for expiring flows, forget their kernel sampling state so the next
- *      packet starts a new flow, drain once more (packets that arrived
- *      meanwhile still belong to the old flow), and export them.
- * Samples arrive through the ring buffer, are put in flow order by their
- * index and fed to nDPI exactly as the offline engine feeds packets; once
- * dissection and SPLT need nothing more the kernel is told to stop
- * sampling the flow.  Packets the kernel punts (complex encapsulations,
- * map full) are decoded by agent/decode.c and metered here with the same
- * fc_meter functions.
- *
- * Statistics come from integer sums, not NFStream's Welford updates: the
- * means and standard deviations agree to the last few ulps, not bit for
- * bit (README).
+ * eBPF live capture, userspace half: the engine's backend for flows the
+ * kernel meters (ebpf_tc.c).  Work grows with flows, not packets: per flow
+ * it handles the first packets (samples, for nDPI and SPLT) and one drained
+ * map entry per drain interval.  Every drain interval it folds the kernel's
+ * interval map into the flows (fc_meter_merge: the sums equal one meter fed
+ * every packet) and runs the engine's expiry on the wall clock; before a
+ * batch expires the kernel forgets those flows and one more drain collects
+ * their last packets.  Samples are put in flow order by their index; punted
+ * packets (complex encapsulations, map full) are decoded and metered here.
+ * Statistics come from integer sums, not Welford updates: means and
+ * standard deviations agree to the last few ulps (README).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +20,7 @@
 
 #include "packet/decode.h"
 #include "core/flow_table.h"
+#include "core/engine.h"
 #include "capture/capture_ebpf.h"
 #include "util/log.h"
 #include "capture/source.h"
@@ -40,7 +29,6 @@
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
 #define POLL_MS 50
-#define EARLY_BUDGET 20000 /* flows handed to attribution per poll */
 #define MAX_PENDING 8 /* out-of-order samples held per flow */
 
 /* A sample that arrived before an earlier one of its flow: the event as
@@ -72,39 +60,32 @@ struct lstate {
 	bool oriented;
 	bool punt_fed;        /* created by a punted packet: punts are its samples */
 	bool sampling_done;   /* the kernel was told */
-	bool expiring;
-	int expiration_id;
 	uint32_t next_idx;    /* next sample index to process */
 	uint64_t prev_sample_ms;
 	struct pending_sample *pend[MAX_PENDING];
-	struct flow *next_exp; /* expiring list */
 };
 
 struct lctx {
 	const struct live_env *env;
 	struct ebpf_capture *cap;
 	struct dpi *dpi;
-	struct flow_table *ft;
+	struct engine *eng;
+	struct engine_backend be;
 	struct flow_opts fo;
-	size_t extra;         /* flow_extra_bytes(fo) */
-	size_t lstate_off;    /* extra rounded up to struct lstate's alignment */
 	uint32_t n_samples;
 	uint16_t splt;
 	uint8_t n_dissections;
 	bool tunnels;
-	struct flow *exp_head;
 	struct ev_slot *evb;  /* ring-buffer events waiting for flush_events() */
 	int n_evb;
-	struct fc_flow_key *forget; /* expire()'s keys for the kernel to forget */
+	struct fc_flow_key *forget; /* before_expire()'s keys for the kernel to forget */
 	size_t forget_cap;
-	struct engine_stats es;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
-	bool stopped;
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
 {
-	return (struct lstate *)((uint8_t *)(f + 1) + x->lstate_off);
+	return engine_flow_state(x->eng, f);
 }
 
 /* A pkt carrying just @k's fields in canonical order, for flow_table. */
@@ -126,7 +107,7 @@ static struct flow *flow_find(struct lctx *x, const struct fc_flow_key *k, uint8
 	struct pkt p;
 
 	key_pkt(k, tunnel, &p);
-	return flow_table_lookup(x->ft, &p, flow_table_hash(&p));
+	return engine_flow_find(x->eng, &p, flow_table_hash(&p));
 }
 
 static struct flow *flow_create(struct lctx *x, const struct fc_flow_key *k, uint8_t tunnel)
@@ -135,14 +116,10 @@ static struct flow *flow_create(struct lctx *x, const struct fc_flow_key *k, uin
 	struct flow *f;
 
 	key_pkt(k, tunnel, &p);
-	f = flow_table_insert(x->ft, flow_table_hash(&p), x->lstate_off + sizeof(struct lstate));
-	if (!f) {
-		x->es.flows_lost_nomem++;
+	f = engine_flow_new(x->eng, &p, flow_table_hash(&p));
+	if (!f)
 		return NULL;
-	}
-	flow_init(f, &x->fo, &p); /* key, stats/SPLT pointers; counters come later */
-	LS(x, f)->key = *k;
-	x->es.flows_created++;
+	LS(x, f)->key = *k; /* key, stats/SPLT pointers set; counters come later */
 	return f;
 }
 
@@ -177,8 +154,7 @@ static void touch(struct lctx *x, struct flow *f)
 	const struct lstate *ls = LS(x, f);
 	uint64_t last = ls->acc.last_ms > ls->prev_sample_ms ? ls->acc.last_ms : ls->prev_sample_ms;
 
-	f->last_seen_ms = last;
-	f->first_seen_ms = ls->acc.first_ms ? ls->acc.first_ms : last;
+	engine_flow_seen(x->eng, f, ls->acc.first_ms ? ls->acc.first_ms : last, last);
 }
 
 static bool wants_samples(struct lctx *x, struct flow *f, uint32_t next_idx)
@@ -207,7 +183,7 @@ static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p,
 		struct pkt q = *p;
 
 		q.time_ms = ts_ms;
-		dpi_flow_packet(x->dpi, &f->dpi, &q, idx + 1);
+		engine_flow_sample(x->eng, f, &q, idx + 1);
 	}
 	ls->next_idx = idx + 1;
 	touch(x, f);
@@ -349,7 +325,7 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 
 	if (v != DECODE_OK) {
 		x->punt_ignored++;
-		x->es.ignored[v]++;
+		engine_stats_mut(x->eng)->ignored[v]++;
 		return;
 	}
 	memset(&k, 0, sizeof(k));
@@ -392,13 +368,13 @@ static void find_batch(struct lctx *x, const struct fc_flow_key *const *k, int n
 			continue;
 		key_pkt(k[i], 0, &p[i]);
 		h[i] = flow_table_hash(&p[i]);
-		flow_table_prefetch_bucket(x->ft, h[i]);
+		engine_prefetch_bucket(x->eng, h[i]);
 	}
 	for (i = 0; i < n; i++)
 		if (k[i])
-			flow_table_prefetch_flow(x->ft, h[i]);
+			engine_prefetch_flow(x->eng, h[i]);
 	for (i = 0; i < n; i++) {
-		f[i] = k[i] ? flow_table_lookup(x->ft, &p[i], h[i]) : NULL;
+		f[i] = k[i] ? engine_flow_find(x->eng, &p[i], h[i]) : NULL;
 		if (f[i]) {
 			struct lstate *ls = LS(x, f[i]);
 
@@ -577,30 +553,22 @@ static void release_pending(struct lstate *ls)
 	}
 }
 
-static void export_flow(struct lctx *x, struct flow *f, int expiration_id)
+/* engine_backend.finalize: a flow known only from samples whose packets the
+ * map has not reported (a lost drain) is dropped. */
+static bool be_finalize(struct flow *f, void *state, void *arg)
 {
-	struct lstate *ls = LS(x, f);
+	struct lstate *ls = state;
 
-	flow_table_remove(x->ft, f);
-	release_pending(ls);
-	if (x->dpi)
-		dpi_flow_finish(x->dpi, &f->dpi);
-	/* a flow known only from samples whose packets the map has not
-	 * reported (lost drain) still has its sampled packets counted */
-	if (!(ls->acc.dir[0].packets + ls->acc.dir[1].packets)) {
-		engine_flow_free(f);
-		return;
-	}
-	finalize(x, f);
-	if (x->stopped) {
-		engine_flow_free(f);
-		return;
-	}
-	x->es.flows_emitted++;
-	if (x->env->emit(f, expiration_id, x->env->emit_arg) > 0) {
-		x->stopped = true;
-		live_request_stop(x->env, LIVE_STOP_DONE);
-	}
+	if (!(ls->acc.dir[0].packets + ls->acc.dir[1].packets))
+		return false;
+	finalize(arg, f);
+	return true;
+}
+
+static void be_release(void *state, void *arg)
+{
+	(void)arg;
+	release_pending(state);
 }
 
 static int drain(struct lctx *x)
@@ -625,61 +593,43 @@ static int grow_forget(struct lctx *x)
 	return 0;
 }
 
-/* Steps 2 and 3 of the drain cycle (see the top of the file).  The
- * kernel forgets the expiring flows in one batch, before the drain that
- * collects their last packets. */
-static void expire(struct lctx *x, uint64_t now, bool all)
+/*
+ * engine_backend.before_expire: the kernel forgets the expiring flows in
+ * one batch (their next packet starts a new flow), then one more drain
+ * collects the packets that arrived before it did.
+ */
+static void be_before_expire(struct flow *const *fl, size_t n, void *arg)
 {
-	uint64_t idle = x->env->engine.idle_timeout_ms, active = x->env->engine.active_timeout_ms;
-	struct flow *f, *list = NULL;
+	struct lctx *x = arg;
 	size_t n_forget = 0;
 
-	for (f = flow_table_oldest(x->ft); f; f = f->newer) {
-		uint64_t last = f->last_seen_ms, first = f->first_seen_ms; /* touch() */
-		struct lstate *ls;
-		int id = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct lstate *ls = LS(x, fl[i]);
 
-		if (all || now - last >= idle)
-			id = FLOW_EXPIRY_IDLE;
-		else if (now - first >= active)
-			id = FLOW_EXPIRY_ACTIVE;
-		if (id < 0 || last > now)
-			continue;
-		ls = LS(x, f);
-		ls->expiration_id = id;
-		ls->next_exp = list;
-		list = f;
 		if (n_forget == x->forget_cap && grow_forget(x))
 			ebpf_capture_forget(x->cap, &ls->key);
 		else
 			x->forget[n_forget++] = ls->key;
 	}
 	ebpf_capture_forget_many(x->cap, x->forget, n_forget);
-	if (!list)
-		return;
-	drain(x); /* tails that arrived before the kernel forgot the flows */
-	while (list) {
-		f = list;
-		list = LS(x, f)->next_exp;
-		export_flow(x, f, LS(x, f)->expiration_id);
-	}
+	drain(x);
 }
 
 static void publish(struct lctx *x)
 {
-	uint64_t c[FC_CNT__MAX];
-
+	struct engine_stats *es = engine_stats_mut(x->eng);
 	struct source_stats ks = { 0 };
+	uint64_t c[FC_CNT__MAX];
 
 	ebpf_capture_counters(x->cap, c);
 	/* a GSO/GRO skb counts as its wire segments */
-	x->es.packets_processed = c[FC_CNT_METERED] - c[FC_CNT_GSO_SKBS] + c[FC_CNT_SEGMENTS] +
-				  x->punt_metered;
-	x->es.packets_ignored = c[FC_CNT_NOT_IP] + c[FC_CNT_TRUNC] + c[FC_CNT_FRAGMENT] +
-				c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
+	es->packets_processed = c[FC_CNT_METERED] - c[FC_CNT_GSO_SKBS] + c[FC_CNT_SEGMENTS] +
+				x->punt_metered;
+	es->packets_ignored = c[FC_CNT_NOT_IP] + c[FC_CNT_TRUNC] + c[FC_CNT_FRAGMENT] +
+			      c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
 	ks.recv = c[FC_CNT_PACKETS];
 	ks.drop = c[FC_CNT_PUNT_LOST];
-	live_meter_publish(x->env, 0, &x->es, &ks);
+	live_meter_publish(x->env, 0, es, &ks);
 }
 
 static void *worker(void *arg)
@@ -702,16 +652,21 @@ static void *worker(void *arg)
 			break;
 		}
 		now = live_wall_ms();
-		engine_early_due(&x->env->engine, x->ft, now, EARLY_BUDGET);
+		engine_early(x->eng, now);
 		if (now < next)
 			continue;
-		next = now + drain_ms;
+		/* expiry decides on fresh meters: drain first; a tick that
+		 * stopped at its budget is followed at once by the next */
 		ebpf_capture_sync_clock(x->cap);
 		if (drain(x) < 0) {
 			live_request_stop(x->env, LIVE_STOP_ERROR);
 			break;
 		}
-		expire(x, now, false);
+		if (engine_tick(x->eng, now)) {
+			live_request_stop(x->env, LIVE_STOP_DONE);
+			break;
+		}
+		next = engine_expiry_pending(x->eng) ? now : now + drain_ms;
 		publish(x);
 	}
 	return NULL;
@@ -725,7 +680,7 @@ static void report(struct lctx *x)
 	pr_info("ebpf capture: %llu packets seen, %llu metered in the kernel (%llu GSO/GRO segments), "
 		"%llu flows exported\n", (unsigned long long)c[FC_CNT_PACKETS],
 		(unsigned long long)c[FC_CNT_METERED], (unsigned long long)c[FC_CNT_SEGMENTS],
-		(unsigned long long)x->es.flows_emitted);
+		(unsigned long long)engine_get_stats(x->eng)->flows_emitted);
 	for (int i = FC_CNT_NOT_IP; i < FC_CNT__MAX; i++) {
 		bool loss = i == FC_CNT_PUNT_LOST || i == FC_CNT_SAMPLE_LOST || i == FC_CNT_CTL_FULL;
 
@@ -806,25 +761,13 @@ void live_ebpf_perf_json(struct live_ebpf *le, FILE *f)
 	fputc('}', f);
 }
 
-static void flows_free(struct lctx *x)
-{
-	struct flow *f;
-
-	while ((f = flow_table_oldest(x->ft))) {
-		flow_table_remove(x->ft, f);
-		release_pending(LS(x, f));
-		engine_flow_free(f);
-	}
-}
-
 void live_ebpf_close(struct live_ebpf *le)
 {
 	if (!le)
 		return;
 	ebpf_capture_close(le->x.cap);
-	flows_free(&le->x);
+	engine_free(le->x.eng); /* the flows still cached, unexported */
 	dpi_free(le->x.dpi);
-	flow_table_free(le->x.ft);
 	free(le->x.evb);
 	free(le->x.forget);
 	free(le);
@@ -833,6 +776,7 @@ void live_ebpf_close(struct live_ebpf *le)
 int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 {
 	struct ebpf_capture_opts o;
+	struct engine_opts eo;
 	struct live_ebpf *le;
 	struct lctx *x;
 	int err;
@@ -847,25 +791,34 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 	x = &le->x;
 	x->env = env;
 	x->fo = env->engine.flow;
-	x->extra = flow_extra_bytes(&x->fo);
-	x->lstate_off = (x->extra + _Alignof(struct lstate) - 1) & ~(_Alignof(struct lstate) - 1);
 	x->splt = x->fo.splt;
 	x->n_dissections = env->dpi ? env->dpi->n_dissections : 0;
 	x->tunnels = env->engine.decode_tunnels;
 	fill_opts(env, &o);
 	x->n_samples = o.n_samples;
-	x->ft = flow_table_new(1 << 14);
+	x->be = (struct engine_backend){
+		.state_bytes = sizeof(struct lstate),
+		.before_expire = be_before_expire,
+		.finalize = be_finalize,
+		.release = be_release,
+		.arg = x,
+	};
 	x->evb = malloc(BATCH * sizeof(*x->evb));
-	if (!x->ft || !x->evb) {
-		flow_table_free(x->ft);
-		free(x->evb);
-		free(le);
-		return -ENOMEM;
+	if (!x->evb) {
+		err = -ENOMEM;
+		goto out_free;
 	}
 	if (env->dpi) {
 		err = dpi_new(env->dpi, &x->dpi);
 		if (err)
 			goto out_free;
+	}
+	eo = env->engine;
+	eo.backend = &x->be;
+	x->eng = engine_new(&eo, x->dpi, env->emit, env->emit_arg);
+	if (!x->eng) {
+		err = -ENOMEM;
+		goto out_free;
 	}
 	err = ebpf_capture_open(&o, &x->cap);
 	if (err)
@@ -896,7 +849,7 @@ int live_ebpf_run(struct live_ebpf *le)
 	/* Detach first, then the last drain sees every packet metered. */
 	ebpf_capture_detach(x->cap);
 	drain(x);
-	expire(x, live_wall_ms(), true);
+	engine_flush(x->eng);
 	publish(x);
 	report(x);
 	return 0;

@@ -17,6 +17,12 @@
 
 struct engine {
 	struct engine_opts o;
+	const struct engine_backend *be; /* o.backend */
+	size_t state_off;   /* backend state: after struct flow and extra_bytes */
+	size_t alloc_extra; /* bytes allocated after struct flow */
+	struct flow **batch; /* a tick's expiring flows (TICK_BUDGET) */
+	bool in_expiry;      /* inside before_expire(): no eviction */
+	bool expiry_pending; /* the last tick's expiry stopped at its budget */
 	struct dpi *dpi;
 	engine_emit_fn emit;
 	void *arg;
@@ -42,14 +48,25 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->dpi = dpi;
 	e->emit = emit;
 	e->arg = arg;
+	e->be = o->backend;
 	e->extra_bytes = flow_extra_bytes(&o->flow);
 	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
+	e->state_off = (e->extra_bytes + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	e->alloc_extra = e->be ? e->state_off + e->be->state_bytes : e->extra_bytes;
 	e->ft = flow_table_new(1 << 14);
-	if (!e->ft) {
+	e->batch = o->live ? malloc(TICK_BUDGET * sizeof(*e->batch)) : NULL;
+	if (!e->ft || (o->live && !e->batch)) {
+		flow_table_free(e->ft);
+		free(e->batch);
 		free(e);
 		return NULL;
 	}
 	return e;
+}
+
+void *engine_flow_state(const struct engine *e, const struct flow *f)
+{
+	return (uint8_t *)(f + 1) + e->state_off;
 }
 
 void engine_flow_free(struct flow *f)
@@ -94,26 +111,48 @@ static void lru_touch(struct engine *e, struct flow *f)
 	e->lru_tail = f;
 }
 
-static void destroy_flow(struct engine *e, struct flow *f)
+/* Out of the table and the idle order; the backend's state released. */
+static void unlink_flow(struct engine *e, struct flow *f)
 {
 	lru_unlink(e, f);
 	flow_table_remove(e->ft, f);
+	if (e->be && e->be->release)
+		e->be->release(engine_flow_state(e, f), e->be->arg);
+}
+
+static void destroy_flow(struct engine *e, struct flow *f)
+{
+	unlink_flow(e, f);
 	engine_flow_free(f);
 }
 
 static void expire(struct engine *e, struct flow *f, int expiration_id)
 {
-	lru_unlink(e, f);
-	flow_table_remove(e->ft, f);
+	bool keep = true;
+
+	if (e->be)
+		keep = e->be->finalize(f, engine_flow_state(e, f), e->be->arg);
+	unlink_flow(e, f);
 	if (e->dpi)
 		dpi_flow_finish(e->dpi, &f->dpi);
-	if (e->stopped) {
+	if (e->stopped || !keep) {
 		engine_flow_free(f);
 		return;
 	}
 	e->st.flows_emitted++;
 	if (e->emit(f, expiration_id, e->arg) > 0)
 		e->stopped = true;
+}
+
+/* Expire @f now, after its backend has collected its last packets. */
+static void expire_one(struct engine *e, struct flow *f, int expiration_id)
+{
+	if (e->be && e->be->before_expire) {
+		e->in_expiry = true;
+		e->be->before_expire(&f, 1, e->be->arg);
+		e->in_expiry = false;
+	}
+	expire(e, f, expiration_id);
 }
 
 void engine_discard(struct engine *e)
@@ -130,32 +169,85 @@ void engine_free(struct engine *e)
 		return;
 	engine_discard(e);
 	flow_table_free(e->ft);
+	free(e->batch);
 	free(e);
 }
 
-static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
+/* A new cached flow for @p (hash @h), made room for under the memory cap. */
+static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t h)
 {
 	struct flow *f;
 
 	/* Memory cap: make room by exporting the most idle flow early. */
-	while (e->o.max_flows_in_memory && e->lru_head && !e->stopped &&
+	while (e->o.max_flows_in_memory && e->lru_head && !e->stopped && !e->in_expiry &&
 	       flow_table_count(e->ft) >= e->o.max_flows_in_memory) {
 		e->st.flows_evicted++;
-		expire(e, e->lru_head, FLOW_EXPIRY_MEMORY);
+		expire_one(e, e->lru_head, FLOW_EXPIRY_MEMORY);
 	}
 	if (e->stopped)
-		return;
-	f = flow_table_insert(e->ft, h, e->extra_bytes);
-
+		return NULL;
+	f = flow_table_insert(e->ft, h, e->alloc_extra);
 	if (!f) {
 		e->st.flows_lost_nomem++;
-		return;
+		return NULL;
 	}
 	flow_init(f, &e->o.flow, p);
 	lru_touch(e, f);
 	e->st.flows_created++;
-	if (e->dpi)
+	return f;
+}
+
+static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
+{
+	struct flow *f = insert_flow(e, p, h);
+
+	if (f && e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
+}
+
+struct flow *engine_flow_find(struct engine *e, const struct pkt *key, uint64_t h)
+{
+	return flow_table_lookup(e->ft, key, h);
+}
+
+struct flow *engine_flow_new(struct engine *e, const struct pkt *key, uint64_t h)
+{
+	return insert_flow(e, key, h);
+}
+
+void engine_flow_seen(struct engine *e, struct flow *f, uint64_t first_ms, uint64_t last_ms)
+{
+	f->first_seen_ms = first_ms;
+	if (last_ms != f->last_seen_ms) {
+		f->last_seen_ms = last_ms;
+		lru_touch(e, f);
+	}
+}
+
+void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n)
+{
+	if (e->dpi)
+		dpi_flow_packet(e->dpi, &f->dpi, p, n);
+}
+
+void engine_prefetch_bucket(const struct engine *e, uint64_t h)
+{
+	flow_table_prefetch_bucket(e->ft, h);
+}
+
+void engine_prefetch_flow(const struct engine *e, uint64_t h)
+{
+	flow_table_prefetch_flow(e->ft, h);
+}
+
+bool engine_expiry_pending(const struct engine *e)
+{
+	return e->expiry_pending;
+}
+
+struct engine_stats *engine_stats_mut(struct engine *e)
+{
+	return &e->st;
 }
 
 /* Offline from the oldest created (NFStream's order), live from the most idle. */
@@ -272,18 +364,48 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
 	return engine_frames(e, &f, 1);
 }
 
-/* Creation order is first-seen order (times are clamped), so the flows due
- * for active expiry are a prefix of it. */
-static void active_scan(struct engine *e, uint64_t now, int budget)
+/*
+ * Live expiry on the meter clock @now, at most @budget flows: idle flows
+ * from the least recently seen, then active timeouts from the oldest
+ * created (creation order is first-seen order: times are clamped).  Each
+ * scan stops at the first flow not due.  A flow seen after @now (a
+ * backend's clock ahead of ours) is not due.  The batch goes to the
+ * backend's before_expire() first, then out in the order it was picked.
+ */
+static void expire_due(struct engine *e, uint64_t now, int budget)
 {
+	size_t n = 0;
 	struct flow *f;
 
-	for (int n = 0; n < budget && !e->stopped; n++) {
-		f = flow_table_oldest(e->ft);
-		if (!f || now - f->first_seen_ms < e->o.active_timeout_ms)
+	for (f = e->lru_head; f && n < (size_t)budget; f = f->lru_next) {
+		if (f->last_seen_ms > now || now - f->last_seen_ms < e->o.idle_timeout_ms)
 			break;
-		expire(e, f, FLOW_EXPIRY_ACTIVE);
+		f->expiring = FLOW_EXPIRY_IDLE + 1;
+		e->batch[n++] = f;
 	}
+	for (f = flow_table_oldest(e->ft); f && n < (size_t)budget; f = f->newer) {
+		if (f->first_seen_ms > now || now - f->first_seen_ms < e->o.active_timeout_ms)
+			break;
+		if (f->expiring)
+			continue;
+		f->expiring = FLOW_EXPIRY_ACTIVE + 1;
+		e->batch[n++] = f;
+	}
+	if (n && e->be && e->be->before_expire) {
+		e->in_expiry = true;
+		e->be->before_expire(e->batch, n, e->be->arg);
+		e->in_expiry = false;
+	}
+	for (size_t i = 0; i < n; i++)
+		expire(e, e->batch[i], e->batch[i]->expiring - 1);
+	e->expiry_pending = n == (size_t)budget;
+}
+
+void engine_early(struct engine *e, uint64_t now_ms)
+{
+	if (!e->stopped && e->o.early && now_ms >= e->o.early_after_ms)
+		flow_table_visit_due(e->ft, now_ms - e->o.early_after_ms, TICK_BUDGET, e->o.early,
+				     e->o.early_arg);
 }
 
 int engine_tick(struct engine *e, uint64_t now_ms)
@@ -291,20 +413,9 @@ int engine_tick(struct engine *e, uint64_t now_ms)
 	if (now_ms > e->tick_ms)
 		e->tick_ms = now_ms;
 	if (!e->stopped)
-		idle_scan(e, e->tick_ms, TICK_BUDGET);
-	if (!e->stopped)
-		active_scan(e, e->tick_ms, TICK_BUDGET);
-	if (!e->stopped)
-		engine_early_due(&e->o, e->ft, e->tick_ms, TICK_BUDGET);
+		expire_due(e, e->tick_ms, TICK_BUDGET);
+	engine_early(e, e->tick_ms);
 	return e->stopped ? 1 : 0;
-}
-
-void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
-		      int budget)
-{
-	if (o->early && now_ms >= o->early_after_ms)
-		flow_table_visit_due(ft, now_ms - o->early_after_ms, budget, o->early,
-				     o->early_arg);
 }
 
 void engine_flush(struct engine *e)

@@ -39,6 +39,30 @@ struct engine_opts {
 	void (*early)(struct flow *f, void *arg);
 	void *early_arg;
 	uint64_t early_after_ms;
+	/* NULL: the engine meters every packet itself. */
+	const struct engine_backend *backend;
+};
+
+/*
+ * A capture that meters flows elsewhere (the eBPF capture: the kernel counts
+ * the packets, userspace sees the first ones as samples) keeps its own
+ * state after each flow, feeds the engine through engine_flow_*(), and
+ * says here how to finish a flow.  Expiry, eviction, L7 and the hand-over
+ * stay the engine's: one expiry policy for every capture.
+ */
+struct engine_backend {
+	size_t state_bytes; /* zeroed bytes after each flow, engine_flow_state() */
+	/*
+	 * @n flows are about to expire (one tick's batch, an eviction): e.g.
+	 * tell the kernel to forget them and collect their last packets,
+	 * which may still update them through engine_flow_seen().
+	 */
+	void (*before_expire)(struct flow *const *f, size_t n, void *arg);
+	/* Set @f's exported counters from @state; false: drop it unexported. */
+	bool (*finalize)(struct flow *f, void *state, void *arg);
+	/* Free what @state holds; every flow's, exported or not. */
+	void (*release)(void *state, void *arg);
+	void *arg;
 };
 
 struct engine_stats {
@@ -63,15 +87,6 @@ typedef int (*engine_emit_fn)(struct flow *f, int expiration_id, void *arg);
 
 /* Free a finished flow handed out by the emit callback. */
 void engine_flow_free(struct flow *f);
-
-struct flow_table;
-
-/* engine_opts.early for the flows of @ft first seen at least
- * @o->early_after_ms before @now_ms, at most @budget of them; nothing when
- * @o->early is NULL.  engine_tick() calls it; the eBPF capture, which
- * keeps its own flow table, too. */
-void engine_early_due(const struct engine_opts *o, struct flow_table *ft, uint64_t now_ms,
-		      int budget);
 
 struct engine;
 
@@ -124,6 +139,32 @@ int engine_meter_decoded(struct engine *e, struct engine_decoded *d);
  * the engine has been stopped by the emit callback, else 0.
  */
 int engine_tick(struct engine *e, uint64_t now_ms);
+
+/*
+ * A backend's flows (engine_opts.backend).  @key is a packet carrying the
+ * flow key (addresses, ports, protocol, VLAN, tunnel) and @h its
+ * flow_table_hash().
+ */
+struct flow *engine_flow_find(struct engine *e, const struct pkt *key, uint64_t h);
+/* A new flow for @key, counted and cached (NULL: stopped, or no memory).
+ * Its counters are the backend's to set in finalize(). */
+struct flow *engine_flow_new(struct engine *e, const struct pkt *key, uint64_t h);
+void *engine_flow_state(const struct engine *e, const struct flow *f);
+/* @f's first and last packet times as known so far (expiry, idle order). */
+void engine_flow_seen(struct engine *e, struct flow *f, uint64_t first_ms, uint64_t last_ms);
+/* Packet number @n (1-based) of @f, in flow order: L7 dissection. */
+void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n);
+/* Cache hints for a batch of lookups (flow_table_prefetch_*). */
+void engine_prefetch_bucket(const struct engine *e, uint64_t h);
+void engine_prefetch_flow(const struct engine *e, uint64_t h);
+/* The last engine_tick() stopped at its budget: more flows are due. */
+bool engine_expiry_pending(const struct engine *e);
+/* A backend's counters for the report (packets it metered or ignored). */
+struct engine_stats *engine_stats_mut(struct engine *e);
+
+/* Only engine_opts.early's visit of engine_tick(), at @now_ms (a backend
+ * that ticks seldom calls it more often). */
+void engine_early(struct engine *e, uint64_t now_ms);
 
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);

@@ -53,6 +53,7 @@ struct flow {
 	uint16_t src_port, dst_port;
 	uint16_t vlan_id;
 	uint8_t protocol, ip_version, tunnel_id;
+	uint8_t expiring;              /* engine: picked by this tick's expiry */
 	struct flow *older, *newer;    /* flow_table creation order */
 	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap, live idle scan) */
 	uint8_t src_mac[6], dst_mac[6];
