@@ -3,7 +3,8 @@
 # BPF objects become skeletons there; -MMD -MP tracks header dependencies
 # for both compilers and every object also depends on this Makefile.
 #   make deps     install the Debian packages the project needs (idempotent)
-#   make          build $(BUILD)/flowsight
+#   make          build $(BUILD)/flowsight, libflowsight (.so, .a, .pc) and the plugins
+#   make install  PREFIX=/usr/local DESTDIR=: command, library, headers, plugins, Python
 #   make test     build and run every test layer (tests/run_tests.sh)
 #   make run      live capture with process attribution on the default interface
 #   make demo     generate a demo capture and print its flows (offline engine)
@@ -28,10 +29,10 @@ PKG_CONFIG ?= pkg-config
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN_FLAGS)
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibility=hidden $(SAN_FLAGS)
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread
+LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
@@ -47,10 +48,23 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-AGENT_SRCS := $(wildcard agent/*/*.c)
+# libflowsight is every stage but the command line (agent/cli/) and the
+# plugins; the command is a client of it, linked statically and exporting
+# the plugin API (fs_*) to the plugins it loads.
+AGENT_SRCS := $(filter-out agent/plugins/%,$(wildcard agent/*/*.c))
 AGENT_OBJS := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(AGENT_SRCS))
-LIB_OBJS := $(filter-out $(BUILD)/agent/cli/main.o,$(AGENT_OBJS))
+LIB_OBJS := $(filter-out $(BUILD)/agent/cli/%.o,$(AGENT_OBJS))
 CLI_OBJS := $(filter $(BUILD)/agent/cli/%.o,$(AGENT_OBJS))
+SONAME_MAJOR := 1
+LIB_VERSION := 1.0.0
+LIB_A := $(BUILD)/libflowsight.a
+LIB_SO := $(BUILD)/libflowsight.so.$(LIB_VERSION)
+PLUGIN_SRCS := $(wildcard agent/plugins/*.c)
+PLUGINS := $(patsubst agent/plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+PYDIR ?= $(PREFIX)/lib/python3/dist-packages
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
@@ -63,14 +77,14 @@ FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 10
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli/main.c,$(AGENT_SRCS)))
+FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli/%,$(AGENT_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
-.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build
+.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build install uninstall plugins
 
-all: $(BUILD)/flowsight
+all: $(BUILD)/flowsight $(LIB_SO) $(BUILD)/flowsight.pc $(PLUGINS)
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -102,9 +116,33 @@ $(BUILD)/agent/%.o: agent/%.c Makefile $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flowsight: $(AGENT_OBJS) | $(BUILD)
+$(LIB_A): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,libflowsight.so.$(SONAME_MAJOR) $^ $(LDLIBS) -o $@
+	$(Q)ln -sf libflowsight.so.$(LIB_VERSION) $(BUILD)/libflowsight.so.$(SONAME_MAJOR)
+	$(Q)ln -sf libflowsight.so.$(SONAME_MAJOR) $(BUILD)/libflowsight.so
+
+$(BUILD)/flowsight: $(CLI_OBJS) $(LIB_A) | $(BUILD)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) -o $@
+
+$(BUILD)/flowsight.pc: Makefile | $(BUILD)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
+		'Name: flowsight' 'Description: NFStream flows with process attribution (libflowsight)' \
+		'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -lflowsight' \
+		'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}' > $@
+
+# Plugins: shared objects resolving the plugin API in their host.
+$(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h Makefile
+	$(call msg,PLUGIN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -Iinclude $< -o $@
+
+plugins: $(PLUGINS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -121,7 +159,7 @@ $(BUILD)/pcap_readloop: tools/pcap_readloop.c Makefile | $(BUILD)
 tools: $(TOOL_BINS)
 unit: $(UNIT_BINS)
 
-test check: $(BUILD)/flowsight $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
+test check: all $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 	$(Q)BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/run_tests.sh
 
 # Rewrite the golden expectations that are produced by flowsight itself
@@ -162,6 +200,30 @@ bench-live: $(BUILD)/flowsight
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
+# (shared and static), its headers and pkg-config file, the plugins and the
+# Python package (Debian's python3 reads $(PREFIX)/lib/python3/dist-packages).
+install: all
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight/plugins \
+		$(DESTDIR)$(PYDIR)/flowsight
+	$(Q)install -m 0755 $(BUILD)/flowsight $(DESTDIR)$(PREFIX)/bin/flowsight
+	$(Q)install -m 0644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libflowsight.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libflowsight.so.$(SONAME_MAJOR)
+	$(Q)ln -sf libflowsight.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libflowsight.so
+	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0644 include/flowsight/*.h $(DESTDIR)$(PREFIX)/include/flowsight/
+	$(Q)install -m 0644 $(BUILD)/flowsight.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(Q)for p in $(PLUGINS); do install -m 0755 $$p $(DESTDIR)$(LIBDIR)/flowsight/plugins/; done
+	$(Q)if [ -d python/flowsight ]; then install -m 0644 python/flowsight/*.py $(DESTDIR)$(PYDIR)/flowsight/; \
+		printf '%s\n' '$(LIBDIR)' > $(DESTDIR)$(PYDIR)/flowsight/libdir.txt; fi
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(PREFIX)/bin/flowsight $(DESTDIR)$(LIBDIR)/libflowsight.* \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc
+	$(Q)rm -rf $(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight \
+		$(DESTDIR)$(PYDIR)/flowsight
 
 clean:
 	$(Q)rm -rf build

@@ -41,6 +41,7 @@
 
 #include "attr/attr.h"
 #include "fc_sock.h"
+#include "util/bpf_log.h"
 #include "util/log.h"
 #include "sockets.skel.h"
 
@@ -187,6 +188,7 @@ struct loss_win {
 
 
 struct attr {
+	struct attr_opts o;
 	struct sockets_bpf *skel;
 	struct bpf_link *links[N_HOOKS];
 	bool disabled[N_HOOKS];
@@ -1192,14 +1194,6 @@ static void container_of(struct attr *a, uint64_t cgid, char *out, size_t n)
 	snprintf(out, n, "%s", c->container);
 }
 
-void attr_result_none(struct attr_result *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->pid = r->ppid = r->uid = r->start_ms = -1;
-	r->cgroup_id = -1;
-	r->how = "";
-}
-
 /* uid -> name, cached: NSS reads /etc/passwd on every call. */
 static void user_name(uint32_t uid, char *out, size_t n)
 {
@@ -1223,7 +1217,7 @@ static void user_name(uint32_t uid, char *out, size_t n)
 	snprintf(out, n, "%s", cache[slot].name);
 }
 
-static void fill(struct attr *a, const struct owner_pick *o, struct attr_result *r)
+static void fill(struct attr *a, const struct owner_pick *o, struct proc_info *r)
 {
 	const struct fc_proc *p = o->owner;
 	struct proc_ent *pe;
@@ -1327,7 +1321,7 @@ static bool find_pattern(struct attr *a, const struct flow *f, struct owner_pick
  * caps); the copy does not, so a flow written minutes later is still
  * named when its socket's entries are gone.
  */
-struct owner_copy {
+struct proc_copy {
 	struct fc_proc owner;
 	bool has_owner; /* false: the kernel's own socket */
 	uint8_t how;
@@ -1339,9 +1333,9 @@ void attr_early(struct flow *f, void *arg)
 	struct attr *a = arg;
 	struct owner_pick o = { 0 };
 	enum find_res res;
-	struct owner_copy *c;
+	struct proc_copy *c;
 
-	if (f->owner_copy || (f->ip_version != 4 && f->ip_version != 6))
+	if (f->proc_copy || (f->ip_version != 4 && f->ip_version != 6))
 		return;
 	pthread_mutex_lock(&a->lock);
 	consume(a); /* what happened up to now */
@@ -1354,20 +1348,20 @@ void attr_early(struct flow *f, void *arg)
 		c->has_owner = o.owner != NULL;
 		c->how = o.how;
 		c->others = o.others;
-		f->owner_copy = c;
+		f->proc_copy = c;
 		a->copies++;
 	}
 	pthread_mutex_unlock(&a->lock);
 }
 
-void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
+void attr_lookup(struct attr *a, const struct flow *f, struct proc_info *r)
 {
-	const struct owner_copy *c = f->owner_copy;
+	const struct proc_copy *c = f->proc_copy;
 	struct owner_pick o = { 0 };
 	enum find_res res;
 	bool found;
 
-	attr_result_none(r);
+	proc_info_none(r);
 	if (!a || (f->ip_version != 4 && f->ip_version != 6))
 		return;
 	pthread_mutex_lock(&a->lock);
@@ -1411,29 +1405,6 @@ void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r)
 }
 
 /* ---- set-up ------------------------------------------------------------ */
-
-static char failed_prog[128];
-static libbpf_print_fn_t prev_print;
-
-/* Learn which program failed to load (libbpf names it), pass the rest on. */
-static int capture_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
-{
-	va_list copy;
-	char line[512];
-	const char *p;
-
-	va_copy(copy, ap);
-	vsnprintf(line, sizeof(line), fmt, copy);
-	va_end(copy);
-	p = strstr(line, "prog '");
-	if (p && strstr(line, "failed to load") && !failed_prog[0]) {
-		const char *q = strchr(p + 6, '\'');
-
-		if (q)
-			snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(q - p - 6), p + 6);
-	}
-	return prev_print ? prev_print(lvl, fmt, ap) : 0;
-}
 
 static bool btf_has_tp(const struct btf *vmlinux, const char *tp)
 {
@@ -1508,16 +1479,15 @@ static bool socket_hook(const struct hook *h)
 	return h->kind != HK_ITER && !(h->btf_tp && !strncmp(h->btf_tp, "sched_process_", 14));
 }
 
-/* FLOWSIGHT_ATTR_DISABLE: hooks (program or user-facing names, or
- * "sockets" for every socket hook) left out, as on a kernel without them. */
-static bool disabled_by_env(const struct hook *h)
+/* attr_opts.disable: hooks (program or user-facing names, or "sockets" for
+ * every socket hook) left out, as on a kernel without them. */
+static bool disabled_by_opts(const struct attr *a, const struct hook *h)
 {
-	const char *env = getenv("FLOWSIGHT_ATTR_DISABLE");
 	char list[512], *tok, *save;
 
-	if (!env)
+	if (!a->o.disable)
 		return false;
-	snprintf(list, sizeof(list), "%s", env);
+	snprintf(list, sizeof(list), "%s", a->o.disable);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		if (!strcmp(tok, h->name) || !strcmp(tok, h->prog) ||
 		    (!strcmp(tok, "sockets") && socket_hook(h)))
@@ -1545,7 +1515,7 @@ static void probe_hooks(struct attr *a)
 	for (size_t i = 0; i < N_HOOKS; i++) {
 		const struct hook *h = &hooks[i];
 
-		if (disabled_by_env(h))
+		if (disabled_by_opts(a, h))
 			hook_missing(a, i, "disabled by FLOWSIGHT_ATTR_DISABLE");
 		else if (!strcmp(h->prog, "fs_egress") && !netns_helper)
 			hook_missing(a, i, "its variant is used");
@@ -1577,10 +1547,14 @@ static struct bpf_program *prog_of(struct attr *a, size_t i)
 }
 
 /* Load what the kernel accepts: a program the verifier refuses is
- * reported with its fallback and the object loads without it. */
+ * reported on one line (its verifier's last line, the fallback) and the
+ * object loads without it. */
 static int load(struct attr *a)
 {
 	for (int tries = 0; tries <= (int)N_HOOKS; tries++) {
+		struct bpf_logs logs;
+		const char *refused;
+		char last[160];
 		int err;
 
 		a->skel = sockets_bpf__open();
@@ -1590,33 +1564,32 @@ static int load(struct attr *a)
 			if (a->disabled[i])
 				bpf_program__set_autoload(prog_of(a, i), false);
 		/* a test knob: a tiny ring buffer shows how losses are marked */
-		if (getenv("FLOWSIGHT_ATTR_RINGBUF"))
-			bpf_map__set_max_entries(a->skel->maps.sock_events,
-						 (uint32_t)strtoul(getenv("FLOWSIGHT_ATTR_RINGBUF"),
-								   NULL, 0));
+		if (a->o.ringbuf_bytes)
+			bpf_map__set_max_entries(a->skel->maps.sock_events, a->o.ringbuf_bytes);
 		/* a benchmark's instrument: hooks attached, doing nothing */
-		a->skel->rodata->hooks_inert = getenv("FLOWSIGHT_ATTR_INERT") != NULL;
-		failed_prog[0] = 0;
-		prev_print = libbpf_set_print(capture_print);
+		a->skel->rodata->hooks_inert = a->o.inert;
+		if (bpf_logs_attach(&logs, a->skel->obj)) {
+			sockets_bpf__destroy(a->skel);
+			a->skel = NULL;
+			return -ENOMEM;
+		}
 		err = sockets_bpf__load(a->skel);
-		libbpf_set_print(prev_print);
+		refused = err ? bpf_logs_refused(&logs, a->skel->obj, last, sizeof(last)) : NULL;
+		for (size_t i = 0; refused && i < N_HOOKS; i++) {
+			if (!a->disabled[i] && !strcmp(refused, hooks[i].prog)) {
+				char why[256];
+
+				snprintf(why, sizeof(why), "the kernel refused it: %s", last);
+				hook_missing(a, i, why);
+				break;
+			}
+		}
+		bpf_logs_release(&logs);
 		if (!err)
 			return 0;
 		sockets_bpf__destroy(a->skel);
 		a->skel = NULL;
-		if (err == -EPERM)
-			return err;
-		for (size_t i = 0; i < N_HOOKS; i++) {
-			if (!a->disabled[i] && failed_prog[0] && !strcmp(failed_prog, hooks[i].prog)) {
-				char why[96];
-
-				snprintf(why, sizeof(why), "the kernel refused it: %s", strerror(-err));
-				hook_missing(a, i, why);
-				failed_prog[0] = 0;
-				break;
-			}
-		}
-		if (failed_prog[0] || !err)
+		if (err == -EPERM || !refused)
 			return err;
 	}
 	return -ENOENT;
@@ -1664,13 +1637,10 @@ static void forget_pre_owners(struct attr *a)
 			break;
 }
 
-/* A table cap, lowered by the environment in tests (never raised). */
-static uint32_t env_cap(const char *name, uint32_t cap)
+/* A table cap, lowered in tests (never raised). */
+static uint32_t lowered_cap(uint32_t asked, uint32_t cap)
 {
-	const char *v = getenv(name);
-	unsigned long n = v ? strtoul(v, NULL, 10) : 0;
-
-	return n && n < cap ? (uint32_t)n : cap;
+	return asked && asked < cap ? asked : cap;
 }
 
 static uint64_t our_netns(void)
@@ -1697,8 +1667,9 @@ int attr_open(const struct attr_opts *o, struct attr **out)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
-	a->max_socks = env_cap("FLOWSIGHT_ATTR_MAX_SOCKETS", MAX_SOCKS);
-	a->max_tuples = env_cap("FLOWSIGHT_ATTR_MAX_TUPLES", MAX_TUPLES);
+	a->o = *o;
+	a->max_socks = lowered_cap(o->max_sockets, MAX_SOCKS);
+	a->max_tuples = lowered_cap(o->max_tuples, MAX_TUPLES);
 	a->mono_to_real_ns = real_minus_mono();
 	a->netns = our_netns();
 	a->all_netns = o->all_netns;

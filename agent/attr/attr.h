@@ -17,28 +17,20 @@
 #include <stdio.h>
 
 #include "core/flow.h"
+#include "core/proc.h"
 
 struct attr;
 
 struct attr_opts {
 	uint64_t retain_ms; /* keep closed sockets and exited processes this long */
 	bool all_netns;     /* also name processes of other network namespaces */
-};
-
-/* What the system_* columns show for one flow. */
-struct attr_result {
-	int64_t pid;      /* -1: no process owns the flow */
-	int64_t ppid;
-	int64_t uid;
-	int64_t start_ms; /* process start, epoch ms */
-	int64_t cgroup_id;
-	uint32_t others;  /* other processes that used the socket */
-	const char *how;  /* system_attribution; "" when nothing is known */
-	char name[16];
-	char user[32];
-	char exe[256];
-	char cmdline[512];
-	char container_id[80];
+	/* instruments of tests and benchmarks: hooks left out ("a,b" by program
+	 * or hook name, "sockets": every socket hook), hooks attached but
+	 * recording nothing, a smaller event ring (bytes), lower table caps */
+	const char *disable;
+	bool inert;
+	uint32_t ringbuf_bytes;
+	uint32_t max_sockets, max_tuples;
 };
 
 /* Load and attach the hooks, list the sockets that already exist, start
@@ -48,12 +40,12 @@ int attr_open(const struct attr_opts *o, struct attr **out);
 void attr_close(struct attr *a);
 
 /* Fill @r for flow @f (epoch-ms times).  Thread-safe. */
-void attr_lookup(struct attr *a, const struct flow *f, struct attr_result *r);
+void attr_lookup(struct attr *a, const struct flow *f, struct proc_info *r);
 
 /*
  * Live captures call this (struct engine_opts.early, @arg the attr) once
  * per flow about ATTR_EARLY_MS after its first packet: the owner found then
- * is copied onto the flow (flow->owner_copy), and attr_lookup() falls back
+ * is copied onto the flow (flow->proc_copy), and attr_lookup() falls back
  * on it when the tables no longer hold the flow's socket (closed longer
  * ago than the retention, or evicted at a cap).  The capacity then follows
  * the first second of each flow, not its idle timeout.
@@ -63,9 +55,6 @@ void attr_early(struct flow *f, void *arg);
 
 /* Counters for the performance report, as one JSON object's members. */
 void attr_perf_json(struct attr *a, FILE *f);
-
-/* The defaults: no process. */
-void attr_result_none(struct attr_result *r);
 
 /* One-line summary for the exit report. */
 void attr_summary(struct attr *a, char *buf, size_t n);

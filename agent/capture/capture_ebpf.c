@@ -21,7 +21,7 @@
 #include "packet/decode.h"
 #include "core/flow_table.h"
 #include "core/engine.h"
-#include "capture/capture_ebpf.h"
+#include "capture/capture.h"
 #include "util/log.h"
 #include "capture/source.h"
 #include "capture/ebpf_tc.h"
@@ -66,7 +66,7 @@ struct lstate {
 };
 
 struct lctx {
-	const struct live_env *env;
+	const struct capture_env *env;
 	struct ebpf_capture *cap;
 	struct dpi *dpi;
 	struct engine *eng;
@@ -81,6 +81,7 @@ struct lctx {
 	struct fc_flow_key *forget; /* before_expire()'s keys for the kernel to forget */
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
+	bool plugins;         /* the engine runs plugins on the samples */
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
@@ -165,28 +166,30 @@ static bool wants_samples(struct lctx *x, struct flow *f, uint32_t next_idx)
 }
 
 /* Packet number @idx of the flow, in order: SPLT and nDPI. */
+/* Packet number @idx of the flow, in order: SPLT, nDPI and plugins. */
 static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p, uint32_t idx,
 			    uint8_t dir, uint64_t ts_ms)
 {
 	struct lstate *ls = LS(x, f);
+	uint64_t delta = idx && ts_ms > ls->prev_sample_ms ? ts_ms - ls->prev_sample_ms : 0;
 
 	if (!ls->oriented)
 		orient(x, f, dir, p);
 	if (idx < x->splt) {
 		f->splt.dir[idx] = dir == ls->src_dir ? 0 : 1;
 		f->splt.ps[idx] = flow_packet_size(p, x->fo.accounting_mode);
-		f->splt.piat_ms[idx] = idx && ts_ms > ls->prev_sample_ms ?
-					       (int64_t)(ts_ms - ls->prev_sample_ms) : 0;
+		f->splt.piat_ms[idx] = (int64_t)delta;
 	}
 	ls->prev_sample_ms = ts_ms;
-	if (x->dpi && idx < x->n_dissections) {
+	ls->next_idx = idx + 1;
+	touch(x, f);
+	if ((x->dpi && idx < x->n_dissections) || x->plugins) {
 		struct pkt q = *p;
 
 		q.time_ms = ts_ms;
-		engine_flow_sample(x->eng, f, &q, idx + 1);
+		engine_flow_sample(x->eng, f, &q, idx + 1, dir == ls->src_dir ? 0 : 1, delta,
+				   x->dpi && idx < x->n_dissections);
 	}
-	ls->next_idx = idx + 1;
-	touch(x, f);
 }
 
 /* Decode a sampled frame; the VLAN tag the driver removed is put back. */
@@ -618,7 +621,7 @@ static void be_before_expire(struct flow *const *fl, size_t n, void *arg)
 static void publish(struct lctx *x)
 {
 	struct engine_stats *es = engine_stats_mut(x->eng);
-	struct source_stats ks = { 0 };
+	struct { uint64_t recv, drop; } ks;
 	uint64_t c[FC_CNT__MAX];
 
 	ebpf_capture_counters(x->cap, c);
@@ -629,29 +632,31 @@ static void publish(struct lctx *x)
 			      c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
 	ks.recv = c[FC_CNT_PACKETS];
 	ks.drop = c[FC_CNT_PUNT_LOST];
-	live_meter_publish(x->env, 0, es, &ks);
+	session_meter_publish(x->env->session, 0, es,
+			      &(struct session_kstats){ .recv = ks.recv, .drop = ks.drop });
 }
 
 static void *worker(void *arg)
 {
 	struct lctx *x = arg;
 	uint64_t drain_ms = x->env->engine.idle_timeout_ms / 2;
-	uint64_t next = live_wall_ms();
+	struct session *s = x->env->session;
+	uint64_t next = session_wall_ms();
 
 	if (drain_ms > DRAIN_MAX_MS)
 		drain_ms = DRAIN_MAX_MS;
 	if (drain_ms < DRAIN_MIN_MS)
 		drain_ms = DRAIN_MIN_MS;
-	while (!live_stopping(x->env)) {
+	while (!session_stopping(s)) {
 		uint64_t now;
 		int r = poll_events(x, POLL_MS);
 
 		if (r < 0 && r != -EINTR) {
 			pr_warn("cannot read the capture ring buffer: %s\n", strerror(-r));
-			live_request_stop(x->env, LIVE_STOP_ERROR);
+			session_request_stop(s, SESSION_STOP_ERROR);
 			break;
 		}
-		now = live_wall_ms();
+		now = session_wall_ms();
 		engine_early(x->eng, now);
 		if (now < next)
 			continue;
@@ -659,11 +664,11 @@ static void *worker(void *arg)
 		 * stopped at its budget is followed at once by the next */
 		ebpf_capture_sync_clock(x->cap);
 		if (drain(x) < 0) {
-			live_request_stop(x->env, LIVE_STOP_ERROR);
+			session_request_stop(s, SESSION_STOP_ERROR);
 			break;
 		}
 		if (engine_tick(x->eng, now)) {
-			live_request_stop(x->env, LIVE_STOP_DONE);
+			session_request_stop(s, SESSION_STOP_DONE);
 			break;
 		}
 		next = engine_expiry_pending(x->eng) ? now : now + drain_ms;
@@ -699,15 +704,15 @@ static void report(struct lctx *x)
 			(unsigned long long)x->samples_late);
 }
 
-static void fill_opts(const struct live_env *env, struct ebpf_capture_opts *o)
+static void fill_opts(const struct capture_env *env, struct ebpf_capture_opts *o)
 {
-	const struct fc_config *cfg = env->cfg;
+	const struct fs_options *cfg = env->opts;
 	uint32_t nd = env->dpi ? env->dpi->n_dissections : 0;
 	uint32_t splt = (uint32_t)cfg->splt_analysis;
 
 	memset(o, 0, sizeof(*o));
-	o->ifaces = cfg->ifaces;
-	o->n_ifaces = cfg->n_ifaces;
+	o->ifaces = cfg->interfaces;
+	o->n_ifaces = (int)cfg->n_interfaces;
 	o->n_samples = nd > splt ? nd : splt;
 	if (!o->n_samples)
 		o->n_samples = 1; /* the first packet gives the MAC addresses */
@@ -717,26 +722,7 @@ static void fill_opts(const struct live_env *env, struct ebpf_capture_opts *o)
 	o->flow_map_entries = (uint32_t)cfg->ebpf_map_entries;
 }
 
-bool live_ebpf_usable(const struct live_env *env, char *why, size_t n)
-{
-	const struct fc_config *cfg = env->cfg;
-
-	if (cfg->bpf_filter) {
-		snprintf(why, n, "--bpf-filter needs libpcap");
-		return false;
-	}
-	for (int i = 0; i < cfg->n_ifaces; i++) {
-		char cause[96];
-
-		if (ebpf_capture_check_iface(cfg->ifaces[i], cause, sizeof(cause))) {
-			snprintf(why, n, "'%s': %s", cfg->ifaces[i], cause);
-			return false;
-		}
-	}
-	return ebpf_capture_probe(why, n) == 0;
-}
-
-struct live_ebpf {
+struct capture {
 	struct lctx x;
 };
 
@@ -744,13 +730,15 @@ struct live_ebpf {
 static const char *const counter_keys[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_KEY) };
 #undef FC_COUNTER_KEY
 
-void live_ebpf_perf_json(struct live_ebpf *le, FILE *f)
+/* The kernel's counters (FC_COUNTERS in fc_flow.h) as a JSON object: each
+ * key the counter's name in lower case without FC_CNT_. */
+static void ebpf_report(struct capture *le, FILE *f)
 {
 	const size_t skip = sizeof("FC_CNT_") - 1;
 	uint64_t c[FC_CNT__MAX];
 
 	ebpf_capture_counters(le->x.cap, c);
-	fputs(", \"ebpf\": {", f);
+	fputs("{", f);
 	for (int i = 0; i < FC_CNT__MAX; i++) {
 		/* the key is the counter's name: FC_CNT_PUNT_FULL -> punt_full */
 		fputs(i ? ", \"" : "\"", f);
@@ -761,7 +749,7 @@ void live_ebpf_perf_json(struct live_ebpf *le, FILE *f)
 	fputc('}', f);
 }
 
-void live_ebpf_close(struct live_ebpf *le)
+static void ebpf_close(struct capture *le)
 {
 	if (!le)
 		return;
@@ -773,15 +761,15 @@ void live_ebpf_close(struct live_ebpf *le)
 	free(le);
 }
 
-int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
+static int ebpf_open(const struct capture_env *env, struct capture **out)
 {
 	struct ebpf_capture_opts o;
 	struct engine_opts eo;
-	struct live_ebpf *le;
+	struct capture *le;
 	struct lctx *x;
 	int err;
 
-	if (env->cfg->bpf_filter) {
+	if (env->opts->bpf_filter) {
 		pr_warn("--bpf-filter is not supported with --capture ebpf: use --capture pcap\n");
 		return -EINVAL;
 	}
@@ -815,7 +803,7 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 	}
 	eo = env->engine;
 	eo.backend = &x->be;
-	x->eng = engine_new(&eo, x->dpi, env->emit, env->emit_arg);
+	x->eng = engine_new(&eo, x->dpi, session_emit, env->session);
 	if (!x->eng) {
 		err = -ENOMEM;
 		goto out_free;
@@ -827,11 +815,11 @@ int live_ebpf_open(const struct live_env *env, struct live_ebpf **out)
 	return 0;
 
 out_free:
-	live_ebpf_close(le);
+	ebpf_close(le);
 	return err;
 }
 
-int live_ebpf_run(struct live_ebpf *le)
+static int ebpf_run(struct capture *le)
 {
 	struct lctx *x = &le->x;
 	pthread_t th;
@@ -840,10 +828,10 @@ int live_ebpf_run(struct live_ebpf *le)
 	err = pthread_create(&th, NULL, worker, x);
 	if (err) {
 		pr_warn("cannot start the capture thread: %s\n", strerror(err));
-		live_request_stop(x->env, LIVE_STOP_ERROR);
+		session_request_stop(x->env->session, SESSION_STOP_ERROR);
 		return -err;
 	}
-	live_supervise(x->env);
+	session_supervise(x->env->session);
 	pthread_join(th, NULL);
 
 	/* Detach first, then the last drain sees every packet metered. */
@@ -854,3 +842,17 @@ int live_ebpf_run(struct live_ebpf *le)
 	report(x);
 	return 0;
 }
+
+static void ebpf_summary(struct capture *le, int err)
+{
+	session_live_summary(le->x.env->session, err != 0);
+}
+
+const struct capture_ops capture_ebpf_ops = {
+	.name = "ebpf",
+	.open = ebpf_open,
+	.run = ebpf_run,
+	.report = ebpf_report,
+	.summary = ebpf_summary,
+	.close = ebpf_close,
+};

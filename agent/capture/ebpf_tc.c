@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "util/bpf_log.h"
 #include "util/log.h"
 #include "capture/ebpf_tc.h"
 /* after fc_flow.h: the skeleton names its types */
@@ -55,16 +56,6 @@ struct ebpf_capture {
 const char *ebpf_counter_name(enum fc_counter i)
 {
 	return (unsigned)i < FC_CNT__MAX ? counter_names[i] : "?";
-}
-
-static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
-{
-	/* libbpf's warnings become our debug output: we report causes ourselves */
-	int need = lvl == LIBBPF_DEBUG ? 3 : 2;
-
-	if (log_verbosity() < need)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
 }
 
 static int read_sys_int(const char *ifname, const char *attr, long *out)
@@ -256,11 +247,11 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 
 int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **out)
 {
+	struct bpf_logs logs;
 	struct ebpf_capture *c;
 	uint32_t zero = 0;
 	int err, i;
 
-	libbpf_set_print(libbpf_print);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -290,12 +281,24 @@ int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **o
 		pr_warn("cannot configure the capture BPF object: %s\n", strerror(-err));
 		goto out_destroy;
 	}
-	err = capture_bpf__load(c->skel);
+	err = bpf_logs_attach(&logs, c->skel->obj);
+	if (!err)
+		err = capture_bpf__load(c->skel);
 	if (err) {
-		pr_warn("cannot load the capture BPF programs: %s%s\n", strerror(-err),
-			err == -EPERM ? " (needs root or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)" : "");
+		char last[160];
+		const char *refused = bpf_logs_refused(&logs, c->skel->obj, last, sizeof(last));
+
+		if (refused)
+			pr_warn("cannot load the capture BPF programs: the kernel refused '%s': %s\n",
+				refused, last);
+		else
+			pr_warn("cannot load the capture BPF programs: %s%s\n", strerror(-err),
+				err == -EPERM ? " (needs root or CAP_BPF, CAP_NET_ADMIN and "
+						"CAP_PERFMON)" : "");
+		bpf_logs_release(&logs);
 		goto out_destroy;
 	}
+	bpf_logs_release(&logs);
 	c->fd_flows[0] = bpf_map__fd(c->skel->maps.flows_a);
 	c->fd_flows[1] = bpf_map__fd(c->skel->maps.flows_b);
 	c->fd_ctl = bpf_map__fd(c->skel->maps.flow_ctl);

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "capture/live.h"
+#include "flowsight/flowsight.h"
 #include "util/log.h"
 #include "capture/source.h"
 
@@ -81,7 +81,7 @@ static int activate_error(const char *ifname, pcap_t *p, int rc)
 }
 
 /* Settings before activation; a failure names the step as NFStream does (spec §2). */
-static int configure(pcap_t *p, const struct fc_config *c, const char *ifname)
+static int configure(pcap_t *p, const struct fs_options *c, const char *ifname)
 {
 	int rc;
 
@@ -140,13 +140,13 @@ static int set_filter(pcap_t *p, const char *ifname, const char *expr)
 	return 0;
 }
 
-static int open_if(struct live_if *li, const struct live_env *env, unsigned int if_index)
+static int open_if(struct live_if *li, const struct fs_options *c, unsigned int n_meters,
+		   unsigned int if_index)
 {
-	const struct fc_config *c = env->cfg;
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	int rc, err;
 
-	li->name = c->ifaces[if_index];
+	li->name = c->interfaces[if_index];
 	li->p = pcap_create(li->name, errbuf);
 	if (!li->p)
 		return cannot(li->name, errbuf, -ENODEV);
@@ -166,7 +166,7 @@ static int open_if(struct live_if *li, const struct live_env *env, unsigned int 
 			li->dlt, dn ? dn : "unknown");
 		return -EPROTONOSUPPORT;
 	}
-	if (c->n_meters > 1) {
+	if (n_meters > 1) {
 		err = join_fanout(li->p, li->name, if_index);
 		if (err)
 			return err;
@@ -297,9 +297,9 @@ static const struct source_ops live_ops = {
 	.close = src_close,
 };
 
-int source_live_open(const struct live_env *env, unsigned int meter, struct source **out)
+int source_live_open(const struct fs_options *c, unsigned int n_meters, unsigned int meter,
+		     struct source **out)
 {
-	const struct fc_config *c = env->cfg;
 	struct source_live *s = calloc(1, sizeof(*s));
 	int err = -ENOMEM;
 
@@ -308,7 +308,7 @@ int source_live_open(const struct live_env *env, unsigned int meter, struct sour
 		return -ENOMEM;
 	}
 	s->base.ops = &live_ops;
-	s->n_ifs = (unsigned int)c->n_ifaces;
+	s->n_ifs = (unsigned int)c->n_interfaces;
 	s->count_ifdrop = meter == 0;
 	s->snaplen = (uint32_t)c->snapshot_length;
 	s->ifs = calloc(s->n_ifs, sizeof(*s->ifs));
@@ -316,7 +316,7 @@ int source_live_open(const struct live_env *env, unsigned int meter, struct sour
 	if (!s->ifs || !s->pfd)
 		goto out_close;
 	for (unsigned int i = 0; i < s->n_ifs; i++) {
-		err = open_if(&s->ifs[i], env, i);
+		err = open_if(&s->ifs[i], c, n_meters, i);
 		if (err)
 			goto out_close;
 		s->pfd[i].fd = pcap_get_selectable_fd(s->ifs[i].p);

@@ -23,7 +23,7 @@ struct ra_slot {
 struct readahead {
 	struct source *src;
 	struct engine_opts o;
-	volatile sig_atomic_t *stop;
+	volatile int *stop;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t filled, freed;
@@ -75,7 +75,7 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int readahead_start(struct source *src, const struct engine_opts *o, volatile sig_atomic_t *stop,
+int readahead_start(struct source *src, const struct engine_opts *o, volatile int *stop,
 		    struct readahead **out)
 {
 	struct readahead *ra = calloc(1, sizeof(*ra));

@@ -21,7 +21,7 @@
 struct readahead;
 
 /* Start reading @src.  The thread stops early once *@stop is non-zero. */
-int readahead_start(struct source *src, const struct engine_opts *o, volatile sig_atomic_t *stop,
+int readahead_start(struct source *src, const struct engine_opts *o, volatile int *stop,
 		    struct readahead **out);
 
 /*

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Capture sources behind one interface: main.c pulls frames without
- * knowing whether they come from capture files, libpcap live capture or
- * the eBPF ring buffer.  A frame is valid until the next call.
+ * Frame sources behind one interface: a capture pulls frames without
+ * knowing whether they come from capture files or libpcap live handles.
+ * A frame is valid until the next call.
  */
 #ifndef FLOWSIGHT_SOURCE_H
 #define FLOWSIGHT_SOURCE_H
@@ -68,15 +68,16 @@ int source_pcap_open(const char *const *files, int n, const char *bpf_filter,
  */
 void source_pcap_set_idle_hook(struct source *s, void (*fn)(void *), void *arg);
 
-struct live_env;
+struct fs_options;
 
 /*
- * libpcap live source for meter @meter of @env: one handle per interface
- * of env->cfg (snaplen, promiscuous mode, socket buffer size, BPF filter),
- * joined to a PACKET_FANOUT hash group per interface when there are
- * several meters, so each meter sees whole flows.  Errors are logged with
- * the interface and the cause: -errno, or SOURCE_EFILTER.
+ * libpcap live source for meter @meter of @n_meters: one handle per
+ * interface of @o (snaplen, promiscuous mode, socket buffer size, BPF
+ * filter), joined to a PACKET_FANOUT hash group per interface when there
+ * are several meters, so each meter sees whole flows.  Errors are logged
+ * with the interface and the cause: -errno, or SOURCE_EFILTER.
  */
-int source_live_open(const struct live_env *env, unsigned int meter, struct source **out);
+int source_live_open(const struct fs_options *o, unsigned int n_meters, unsigned int meter,
+		     struct source **out);
 
 #endif

@@ -23,6 +23,8 @@ struct engine {
 	struct flow **batch; /* a tick's expiring flows (TICK_BUDGET) */
 	bool in_expiry;      /* inside before_expire(): no eviction */
 	bool expiry_pending; /* the last tick's expiry stopped at its budget */
+	struct flow **custom; /* backend flows a plugin expired, for the next tick */
+	size_t n_custom, custom_cap;
 	struct dpi *dpi;
 	engine_emit_fn emit;
 	void *arg;
@@ -72,7 +74,8 @@ void *engine_flow_state(const struct engine *e, const struct flow *f)
 void engine_flow_free(struct flow *f)
 {
 	dpi_flow_release(&f->dpi);
-	free(f->owner_copy);
+	free(f->proc_copy);
+	flow_udps_free(f->udps);
 	free(f);
 }
 
@@ -114,6 +117,14 @@ static void lru_touch(struct engine *e, struct flow *f)
 /* Out of the table and the idle order; the backend's state released. */
 static void unlink_flow(struct engine *e, struct flow *f)
 {
+	if (f->custom_expiry && !f->expiring) {
+		/* a plugin's expiry still waits for the tick: forget it */
+		for (size_t i = 0; i < e->n_custom; i++)
+			if (e->custom[i] == f) {
+				e->custom[i] = e->custom[--e->n_custom];
+				break;
+			}
+	}
 	lru_unlink(e, f);
 	flow_table_remove(e->ft, f);
 	if (e->be && e->be->release)
@@ -139,6 +150,8 @@ static void expire(struct engine *e, struct flow *f, int expiration_id)
 		engine_flow_free(f);
 		return;
 	}
+	if (e->o.plugins)
+		e->o.plugins->on_expire(e->o.plugins->arg, f, expiration_id);
 	e->st.flows_emitted++;
 	if (e->emit(f, expiration_id, e->arg) > 0)
 		e->stopped = true;
@@ -170,6 +183,7 @@ void engine_free(struct engine *e)
 	engine_discard(e);
 	flow_table_free(e->ft);
 	free(e->batch);
+	free(e->custom);
 	free(e);
 }
 
@@ -187,6 +201,20 @@ static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t 
 	if (e->stopped)
 		return NULL;
 	f = flow_table_insert(e->ft, h, e->alloc_extra);
+	if (f && e->o.plugins) {
+		const struct engine_plugins *pl = e->o.plugins;
+
+		f->udps = calloc(1, sizeof(*f->udps) + pl->n_values * sizeof(f->udps->v[0]) +
+					    pl->state_bytes);
+		if (!f->udps) {
+			flow_table_remove(e->ft, f);
+			free(f);
+			f = NULL;
+		} else {
+			f->udps->n = pl->n_values;
+			f->udps->state = (uint8_t *)&f->udps->v[pl->n_values];
+		}
+	}
 	if (!f) {
 		e->st.flows_lost_nomem++;
 		return NULL;
@@ -201,8 +229,12 @@ static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
 {
 	struct flow *f = insert_flow(e, p, h);
 
-	if (f && e->dpi)
+	if (!f)
+		return;
+	if (e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
+	if (e->o.plugins && e->o.plugins->on_init(e->o.plugins->arg, f, p))
+		expire(e, f, FLOW_EXPIRY_CUSTOM);
 }
 
 struct flow *engine_flow_find(struct engine *e, const struct pkt *key, uint64_t h)
@@ -224,10 +256,30 @@ void engine_flow_seen(struct engine *e, struct flow *f, uint64_t first_ms, uint6
 	}
 }
 
-void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n)
+void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n, int dir,
+			uint64_t delta_ms, bool l7)
 {
-	if (e->dpi)
+	const struct engine_plugins *pl = e->o.plugins;
+
+	if (e->dpi && l7)
 		dpi_flow_packet(e->dpi, &f->dpi, p, n);
+	if (!pl || f->custom_expiry)
+		return;
+	if (n == 1 ? pl->on_init(pl->arg, f, p) : pl->on_update(pl->arg, f, p, dir, delta_ms)) {
+		f->custom_expiry = 1;
+		if (e->n_custom == e->custom_cap) {
+			size_t cap = e->custom_cap ? e->custom_cap * 2 : 64;
+			struct flow **c = realloc(e->custom, cap * sizeof(*c));
+
+			if (!c) {
+				f->custom_expiry = 0; /* no room: it expires by its timeouts */
+				return;
+			}
+			e->custom = c;
+			e->custom_cap = cap;
+		}
+		e->custom[e->n_custom++] = f;
+	}
 }
 
 void engine_prefetch_bucket(const struct engine *e, uint64_t h)
@@ -293,11 +345,14 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 			create_flow(e, p, h);
 	} else {
 		int dir = flow_direction(f, p);
+		uint64_t delta = p->time_ms - f->last_seen_ms;
 
 		flow_update(f, &e->o.flow, p, dir);
 		lru_touch(e, f);
 		if (e->dpi)
 			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
+		if (e->o.plugins && e->o.plugins->on_update(e->o.plugins->arg, f, p, dir, delta))
+			expire(e, f, FLOW_EXPIRY_CUSTOM);
 	}
 	if (scan && !e->stopped)
 		idle_scan(e, p->time_ms, SCAN_BUDGET);
@@ -372,15 +427,25 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
  * backend's clock ahead of ours) is not due.  The batch goes to the
  * backend's before_expire() first, then out in the order it was picked.
  */
+/* flow.expiring: the expiration_id the flow was picked with, plus 2 (0: not picked) */
+#define PICKED(id) ((uint8_t)((id) + 2))
+
 static void expire_due(struct engine *e, uint64_t now, int budget)
 {
 	size_t n = 0;
 	struct flow *f;
 
+	while (e->n_custom && n < (size_t)budget) {
+		f = e->custom[--e->n_custom];
+		f->expiring = PICKED(FLOW_EXPIRY_CUSTOM);
+		e->batch[n++] = f;
+	}
 	for (f = e->lru_head; f && n < (size_t)budget; f = f->lru_next) {
 		if (f->last_seen_ms > now || now - f->last_seen_ms < e->o.idle_timeout_ms)
 			break;
-		f->expiring = FLOW_EXPIRY_IDLE + 1;
+		if (f->expiring)
+			continue;
+		f->expiring = PICKED(FLOW_EXPIRY_IDLE);
 		e->batch[n++] = f;
 	}
 	for (f = flow_table_oldest(e->ft); f && n < (size_t)budget; f = f->newer) {
@@ -388,7 +453,7 @@ static void expire_due(struct engine *e, uint64_t now, int budget)
 			break;
 		if (f->expiring)
 			continue;
-		f->expiring = FLOW_EXPIRY_ACTIVE + 1;
+		f->expiring = PICKED(FLOW_EXPIRY_ACTIVE);
 		e->batch[n++] = f;
 	}
 	if (n && e->be && e->be->before_expire) {
@@ -397,7 +462,7 @@ static void expire_due(struct engine *e, uint64_t now, int budget)
 		e->in_expiry = false;
 	}
 	for (size_t i = 0; i < n; i++)
-		expire(e, e->batch[i], e->batch[i]->expiring - 1);
+		expire(e, e->batch[i], (int)e->batch[i]->expiring - 2);
 	e->expiry_pending = n == (size_t)budget;
 }
 
@@ -423,7 +488,7 @@ void engine_flush(struct engine *e)
 	struct flow *f;
 
 	while (!e->stopped && (f = flow_table_oldest(e->ft)))
-		expire(e, f, FLOW_EXPIRY_IDLE);
+		expire(e, f, f->custom_expiry ? FLOW_EXPIRY_CUSTOM : FLOW_EXPIRY_IDLE);
 	engine_discard(e);
 }
 

@@ -41,6 +41,8 @@ struct engine_opts {
 	uint64_t early_after_ms;
 	/* NULL: the engine meters every packet itself. */
 	const struct engine_backend *backend;
+	/* NULL: no plugins. */
+	const struct engine_plugins *plugins;
 };
 
 /*
@@ -62,6 +64,23 @@ struct engine_backend {
 	bool (*finalize)(struct flow *f, void *state, void *arg);
 	/* Free what @state holds; every flow's, exported or not. */
 	void (*release)(void *state, void *arg);
+	void *arg;
+};
+
+/*
+ * Plugins (NFStream's NFPlugin) as the engine sees them: per-flow values
+ * and private bytes (struct flow_udps, allocated with each flow), and
+ * callbacks with every packet the engine meters.  on_init and on_update
+ * return true when a plugin asked for the flow's custom expiry
+ * (expiration_id -1): it then expires at once, this packet included.
+ */
+struct engine_plugins {
+	uint32_t n_values;
+	size_t state_bytes;
+	bool (*on_init)(void *arg, struct flow *f, const struct pkt *p);
+	bool (*on_update)(void *arg, struct flow *f, const struct pkt *p, int dir,
+			  uint64_t delta_ms);
+	void (*on_expire)(void *arg, struct flow *f, int expiration_id);
 	void *arg;
 };
 
@@ -152,8 +171,14 @@ struct flow *engine_flow_new(struct engine *e, const struct pkt *key, uint64_t h
 void *engine_flow_state(const struct engine *e, const struct flow *f);
 /* @f's first and last packet times as known so far (expiry, idle order). */
 void engine_flow_seen(struct engine *e, struct flow *f, uint64_t first_ms, uint64_t last_ms);
-/* Packet number @n (1-based) of @f, in flow order: L7 dissection. */
-void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n);
+/*
+ * Packet number @n (1-based) of @f, in flow order, direction @dir (0: the
+ * flow's src sent it): L7 dissection when @l7, and the plugins' callbacks.
+ * A plugin's custom expiry takes effect at the next engine_tick(): the
+ * backend's kernel counts the flow's packets until it is told to forget it.
+ */
+void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, uint64_t n, int dir,
+			uint64_t delta_ms, bool l7);
 /* Cache hints for a batch of lookups (flow_table_prefetch_*). */
 void engine_prefetch_bucket(const struct engine *e, uint64_t h);
 void engine_prefetch_flow(const struct engine *e, uint64_t h);

@@ -5,6 +5,7 @@
  * deviations are bit-identical: Welford updates in double, PIAT statistics
  * started at a scope's second packet, sizes started at its first.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/flow.h"
@@ -174,4 +175,14 @@ size_t flow_extra_bytes(const struct flow_opts *o)
 	if (o->splt)
 		n += (size_t)o->splt * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t));
 	return n;
+}
+
+void flow_udps_free(struct flow_udps *u)
+{
+	if (!u)
+		return;
+	for (uint32_t i = 0; i < u->n; i++)
+		if (u->v[i].type == UDP_STR || u->v[i].type == UDP_LIST)
+			free(u->v[i].v.s);
+	free(u);
 }

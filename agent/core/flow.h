@@ -46,6 +46,33 @@ struct flow_splt {
 	int8_t *dir;
 };
 
+/*
+ * Plugins' values (the udps.* columns) and their private per-flow bytes,
+ * owned by the flow: one allocation, freed with it (flow_udps_free).
+ * A value never set reads as None (an empty CSV field, JSON null).
+ */
+enum { UDP_NONE = 0, UDP_INT, UDP_FLOAT, UDP_STR, UDP_LIST };
+
+struct udp_value {
+	uint8_t type;     /* UDP_* */
+	uint32_t n;       /* UDP_STR: length; UDP_LIST: items */
+	union {
+		int64_t i;
+		double f;
+		char *s;
+		int64_t *list;
+	} v;
+};
+
+struct flow_udps {
+	uint32_t n;       /* values */
+	uint8_t *state;   /* private bytes of the plugins, after v[] */
+	struct udp_value v[];
+};
+
+/* Free @u and the strings and lists it holds (NULL is fine). */
+void flow_udps_free(struct flow_udps *u);
+
 struct flow {
 	/* Hash and key first: a lookup touches one cache line. */
 	uint64_t hash;
@@ -64,9 +91,11 @@ struct flow {
 	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
 	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
 	struct dpi_flow dpi;
-	/* Live attribution's early copy of the flow's owner (attr_early()),
+	/* The attribution step's early copy of the flow's owner (opaque here),
 	 * malloc'ed, freed with the flow; NULL when none was taken. */
-	void *owner_copy;
+	void *proc_copy;
+	struct flow_udps *udps; /* NULL without plugins */
+	int8_t custom_expiry;   /* a plugin set expiration_id to -1 */
 };
 
 struct flow_opts {

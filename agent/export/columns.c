@@ -96,38 +96,57 @@ static const uint16_t field_slot[] = {
 	[CF_PROC_OTHERS] = SI_PROC_OTHERS,
 };
 
-struct schema_builder {
-	struct schema *s;
-	size_t cap;
-	int err;
-};
-
-static void add(struct schema_builder *b, const char *name, enum col_field f, enum col_kind k,
-		uint8_t scope, uint8_t param)
+int schema_add(struct schema *s, const char *name, enum col_field f, enum col_kind k,
+	       uint8_t scope, uint8_t param)
 {
 	struct column *c;
 
-	if (b->err)
-		return;
-	if (b->s->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 128;
-		struct column *nc = realloc(b->s->cols, cap * sizeof(*nc));
+	if (strlen(name) >= sizeof(c->name))
+		return -ENAMETOOLONG;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 128;
+		struct column *nc = realloc(s->cols, cap * sizeof(*nc));
 
-		if (!nc) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s->cols = nc;
-		b->cap = cap;
+		if (!nc)
+			return -ENOMEM;
+		s->cols = nc;
+		s->cap = cap;
 	}
-	c = &b->s->cols[b->s->n++];
+	c = &s->cols[s->n++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->field = f;
 	c->kind = k;
 	c->scope = scope;
 	c->param = param;
-	c->slot = (uint16_t)(field_slot[f] + param);
+	if (f < CF_UDP)
+		c->slot = (uint16_t)(field_slot[f] + param);
+	return 0;
+}
+
+int schema_add_udp(struct schema *s, const char *name, enum col_kind k, uint16_t udp)
+{
+	char full[64];
+	int err;
+
+	snprintf(full, sizeof(full), "udps.%s", name);
+	err = schema_add(s, full, CF_UDP, k, 0, 0);
+	if (!err)
+		s->cols[s->n - 1].udp = udp;
+	return err;
+}
+
+/* Registering the built-in groups: the first error sticks. */
+struct schema_builder {
+	struct schema *s;
+	int err;
+};
+
+static void add(struct schema_builder *b, const char *name, enum col_field f, enum col_kind k,
+		uint8_t scope, uint8_t param)
+{
+	if (!b->err)
+		b->err = schema_add(b->s, name, f, k, scope, param);
 }
 
 static void add_scoped(struct schema_builder *b, uint8_t scope, const char *suffix,
@@ -238,7 +257,7 @@ void schema_release(struct schema *s)
 {
 	free(s->cols);
 	s->cols = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 int schema_find(const struct schema *s, const char *name)
@@ -420,7 +439,7 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 {
 	const struct flow *f = r->flow;
 	const struct dpi_result *l7 = r->l7;
-	const struct attr_result *pr = r->proc;
+	const struct proc_info *pr = r->proc;
 	int64_t *iv = row->i;
 	const char **sv = row->s;
 
@@ -446,8 +465,8 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 	sv[SSTR_CONTENT_TYPE] = l7 ? str_or_empty(l7->content_type) : "";
 	sv[SSTR_JA4] = l7 ? str_or_empty(l7->ja4) : "";
 
-	iv[SI_PROC_PID] = r->proc_pid;
-	sv[SSTR_PROC_NAME] = str_or_empty(r->proc_name);
+	iv[SI_PROC_PID] = pr ? pr->pid : -1;
+	sv[SSTR_PROC_NAME] = pr ? pr->name : "";
 	iv[SI_PROC_PPID] = pr ? pr->ppid : -1;
 	iv[SI_PROC_UID] = pr ? pr->uid : -1;
 	sv[SSTR_PROC_USER] = pr ? pr->user : "";
@@ -460,6 +479,38 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 	iv[SI_PROC_OTHERS] = pr ? pr->others : 0;
 }
 
+/* A plugin's value; never set: None, read as 0, 0.0, "" or []. */
+static void udp_get(const struct column *c, const struct flow *f, struct col_value *v)
+{
+	const struct udp_value *u = f->udps && c->udp < f->udps->n ? &f->udps->v[c->udp] : NULL;
+
+	v->is_null = !u || u->type == UDP_NONE;
+	v->i = 0;
+	v->f = 0.0;
+	v->s = "";
+	v->list = NULL;
+	v->n = 0;
+	if (v->is_null)
+		return;
+	switch (u->type) {
+	case UDP_INT:
+		v->i = u->v.i;
+		v->f = (double)u->v.i;
+		break;
+	case UDP_FLOAT:
+		v->f = u->v.f;
+		v->i = (int64_t)u->v.f;
+		break;
+	case UDP_STR:
+		v->s = u->v.s;
+		break;
+	case UDP_LIST:
+		v->list = u->v.list;
+		v->n = u->n;
+		break;
+	}
+}
+
 void col_get(const struct column *c, const struct flow_record *r, struct col_value *v,
 	     struct col_scratch *sc)
 {
@@ -467,6 +518,11 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	struct col_row row;
 
 	v->kind = c->kind;
+	v->is_null = false;
+	if (c->field == CF_UDP) {
+		udp_get(c, f, v);
+		return;
+	}
 	if (col_is_addr(c)) {
 		sc->text[col_addr_text(c, f, sc->text)] = '\0';
 		v->s = sc->text;

@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attr/attr.h"
 #include "core/flow.h"
+#include "core/proc.h"
+#include "l7/dpi.h"
 
 enum col_kind { COL_INT, COL_FLOAT, COL_STR, COL_LIST };
 
@@ -33,6 +34,7 @@ enum col_field {
 	CF_PROC_PID, CF_PROC_NAME,
 	CF_PROC_PPID, CF_PROC_UID, CF_PROC_USER, CF_PROC_EXE, CF_PROC_CMDLINE,
 	CF_PROC_START, CF_CGROUP_ID, CF_CONTAINER_ID, CF_ATTRIBUTION, CF_PROC_OTHERS,
+	CF_UDP, /* a plugin's value: flow->udps->v[udp] */
 };
 
 struct column {
@@ -45,6 +47,7 @@ struct column {
 	/* COL_INT, COL_FLOAT, COL_STR: where col_row_get() puts the value, in
 	 * i[], f[] or s[]; the address and SPLT columns have none */
 	uint16_t slot;
+	uint16_t udp; /* CF_UDP: index in flow->udps */
 };
 
 struct column_opts {
@@ -58,11 +61,21 @@ struct column_opts {
 
 struct schema {
 	struct column *cols;
-	size_t n;
+	size_t n, cap;
 	uint16_t splt;
 };
 
-/* Build the column list for @o.  0 or -ENOMEM. */
+/*
+ * The column registry: each group of columns registers itself with
+ * schema_add(), the built-in ones in NFStream's order (schema_init()),
+ * then the plugins' udps.* columns.
+ */
+int schema_add(struct schema *s, const char *name, enum col_field f, enum col_kind k,
+	       uint8_t scope, uint8_t param);
+/* A plugin's column @name (without "udps."), value @udp of each flow. */
+int schema_add_udp(struct schema *s, const char *name, enum col_kind k, uint16_t udp);
+
+/* Build the built-in columns for @o.  0 or -ENOMEM. */
 int schema_init(struct schema *s, const struct column_opts *o);
 void schema_release(struct schema *s);
 /* Index of column @name, or -1. */
@@ -74,14 +87,13 @@ struct flow_record {
 	const struct dpi_result *l7; /* NULL when L7 is off */
 	uint64_t id;
 	int expiration_id;
-	int64_t proc_pid;            /* -1 when unknown */
-	const char *proc_name;       /* "" when unknown */
-	const struct attr_result *proc; /* NULL: no attribution (defaults) */
+	const struct proc_info *proc; /* NULL: no process known (-1, "") */
 };
 
 /* A column's value.  Strings point into the record or into @buf. */
 struct col_value {
 	enum col_kind kind;
+	bool is_null; /* CF_UDP never set: NFStream's None */
 	int64_t i;
 	double f;
 	const char *s;

@@ -38,6 +38,7 @@ enum plan_kind {
 	PK_ADDR,  /* col_addr_text(), in quotes */
 	PK_LIST,  /* the SPLT list of col */
 	PK_ANON,  /* col's value, anonymised, as a string */
+	PK_UDP,   /* a plugin's value, of its own kind, or None */
 };
 
 struct plan_op {
@@ -486,6 +487,11 @@ static int plan_init(struct row_plan *pl, const struct schema *s,
 			op->kind = PK_ANON;
 			continue;
 		}
+		if (c->field == CF_UDP) {
+			op->kind = PK_UDP;
+			pl->row_max += FLOAT_TEXT_MAX + 4;
+			continue;
+		}
 		if (col_is_addr(c)) {
 			op->kind = PK_ADDR;
 			pl->row_max += COL_ADDR_TEXT_MAX + 2;
@@ -741,8 +747,37 @@ void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf 
 		case PK_STR:
 			s = row.s[op->slot];
 			break;
+		case PK_UDP:
+			col_get(op->col, r, &v, f->cs);
+			if (v.is_null) {
+				p = stpcpy(p, e->ops->null_text);
+				continue;
+			}
+			if (v.kind == COL_INT) {
+				p = put_int(p, v.i);
+				continue;
+			}
+			if (v.kind == COL_FLOAT) {
+				p = put_float(p, v.f);
+				continue;
+			}
+			if (v.kind == COL_LIST) {
+				need = v.n * (strlen(e->ops->list_sep) + INT_TEXT_MAX) + 8 + pl->row_max;
+				if ((size_t)(out->buf + out->cap - p) < need) {
+					out->len = (size_t)(p - out->buf);
+					p = outbuf_reserve(out, need);
+				}
+				p = put_list(p, e->ops, &v);
+				continue;
+			}
+			s = v.s;
+			break;
 		default: /* PK_ANON */
 			col_get(op->col, r, &v, f->cs);
+			if (v.is_null) {
+				p = stpcpy(p, e->ops->null_text);
+				continue;
+			}
 			anonymise(e, f, &v);
 			s = v.s;
 			break;

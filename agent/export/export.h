@@ -61,6 +61,7 @@ struct export_format_ops {
 	unsigned int string_expansion;
 	const char *row_begin, *row_end;
 	const char *list_open, *list_sep, *list_close;
+	const char *null_text; /* a plugin's None */
 };
 
 extern const struct export_format_ops export_csv_ops;

@@ -68,4 +68,5 @@ const struct export_format_ops export_csv_ops = {
 	.list_open = "\"[",
 	.list_sep = ", ",
 	.list_close = "]\"",
+	.null_text = "",
 };

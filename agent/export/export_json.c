@@ -112,4 +112,5 @@ const struct export_format_ops export_jsonl_ops = {
 	.list_open = "[",
 	.list_sep = ",",
 	.list_close = "]",
+	.null_text = "null",
 };

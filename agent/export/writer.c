@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "attr/attr.h"
 #include "export/columns.h"
 #include "core/engine.h"
 #include "export/writer.h"
@@ -45,7 +44,8 @@ struct batch {
 
 struct writer {
 	struct exporter *exp;
-	struct attr *attr;       /* process attribution, NULL when off */
+	writer_proc_fn proc_fn;  /* process attribution, NULL when off */
+	void *proc_arg;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;       /* queue changed (either side waits on it) */
@@ -69,8 +69,6 @@ static void record_of(const struct item *it, struct flow_record *r)
 		.l7 = it->flow->dpi.res,
 		.id = it->id,
 		.expiration_id = it->expiration_id,
-		.proc_pid = -1,
-		.proc_name = "",
 	};
 }
 
@@ -87,14 +85,12 @@ static void write_batch(struct writer *w, struct batch *b)
 	for (int i = 0; b->state != B_FORMATTED && i < b->n; i++) {
 		struct item *it = &b->it[i];
 		struct flow_record r;
-		struct attr_result proc;
+		struct proc_info proc;
 
 		record_of(it, &r);
-		if (w->attr) {
-			attr_lookup(w->attr, it->flow, &proc);
+		if (w->proc_fn) {
+			w->proc_fn(w->proc_arg, it->flow, &proc);
 			r.proc = &proc;
-			r.proc_pid = proc.pid;
-			r.proc_name = proc.name;
 		}
 		set_err(w, exporter_write(w->exp, &r));
 	}
@@ -111,7 +107,7 @@ static bool help_format(struct writer *w)
 {
 	struct batch *b, *pick = NULL;
 
-	if (!w->fmt || w->attr || !w->head)
+	if (!w->fmt || w->proc_fn || !w->head)
 		return false;
 	for (b = w->head->next; b; b = b->next)
 		if (b->state == B_QUEUED)
@@ -173,10 +169,11 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-void writer_set_attr(struct writer *w, struct attr *a)
+void writer_set_proc(struct writer *w, writer_proc_fn fn, void *arg)
 {
 	pthread_mutex_lock(&w->lock);
-	w->attr = a;
+	w->proc_fn = fn;
+	w->proc_arg = arg;
 	pthread_mutex_unlock(&w->lock);
 }
 

@@ -13,15 +13,19 @@
 
 #include "export/export.h"
 #include "core/flow.h"
+#include "core/proc.h"
 
 struct writer;
 
 /* Start the thread writing to @exp (still owned by the caller).  0 or -errno. */
 int writer_start(struct exporter *exp, struct writer **out);
 
-struct attr;
-/* Attribute every flow written from now on to its process (live only). */
-void writer_set_attr(struct writer *w, struct attr *a);
+/*
+ * A step run on the writer's thread for each flow before it is formatted:
+ * fill @out with the flow's process (attribution).  Set before any push.
+ */
+typedef void (*writer_proc_fn)(void *arg, const struct flow *f, struct proc_info *out);
+void writer_set_proc(struct writer *w, writer_proc_fn fn, void *arg);
 
 /*
  * Queue finished flow @f (the writer owns and frees it) as record @id with

@@ -15,6 +15,8 @@ enum log_level { LOG_WARN = 0, LOG_INFO = 1, LOG_DEBUG = 2 };
 void log_set_verbosity(int v);
 int log_verbosity(void);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning in NFStream's own words, without our prefix. */
+void log_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -30,8 +30,7 @@ static int emit(struct flow *f, int expiration_id, void *arg)
 {
 	struct ctx *c = arg;
 	struct flow_record r = { .flow = f, .l7 = f->dpi.res, .id = c->id++,
-				 .expiration_id = expiration_id, .proc_pid = -1,
-				 .proc_name = "" };
+				 .expiration_id = expiration_id };
 
 	exporter_write(c->csv, &r);
 	exporter_write(c->json, &r);

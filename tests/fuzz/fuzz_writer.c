@@ -110,9 +110,8 @@ struct rec {
 	int64_t piat[SPLT_MAX];
 	int32_t ps[SPLT_MAX];
 	int8_t dir[SPLT_MAX];
-	struct attr_result proc;
+	struct proc_info proc;
 	char str[N_STR - 5][256];
-	char proc_name[64];
 	struct flow_record r;
 	struct dpi_result l7; /* flexible array: last */
 };
@@ -174,7 +173,7 @@ static void fill_numbers(struct input *in, struct rec *x, bool stats, bool splt)
 	x->l7.confidence = (uint8_t)take(in, 1);
 	x->r.id = take(in, 8);
 	x->r.expiration_id = (int)(int32_t)take(in, 4);
-	x->r.proc_pid = (int64_t)take(in, 8);
+	x->proc.pid = (int64_t)take(in, 8);
 	x->proc.ppid = (int64_t)take(in, 8);
 	x->proc.uid = (int64_t)take(in, 8);
 	x->proc.start_ms = (int64_t)take(in, 8);
@@ -195,7 +194,7 @@ static void fill_strings(struct input *in, struct rec *x, bool ja4_null)
 	}
 	if (ja4_null)
 		x->l7.ja4 = NULL;
-	take_str(in, x->proc_name, sizeof(x->proc_name));
+	take_str(in, x->proc.name, sizeof(x->proc.name));
 	take_str(in, x->str[8], sizeof(x->str[8]));
 	x->proc.how = x->str[8];
 	take_str(in, x->proc.user, sizeof(x->proc.user));
@@ -203,7 +202,6 @@ static void fill_strings(struct input *in, struct rec *x, bool ja4_null)
 	take_str(in, x->proc.cmdline, sizeof(x->proc.cmdline));
 	take_str(in, x->proc.container_id, sizeof(x->proc.container_id));
 	x->r.flow = &x->f;
-	x->r.proc_name = x->proc_name;
 }
 
 /* ------------------------------ checking ------------------------------ */

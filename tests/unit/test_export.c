@@ -468,10 +468,8 @@ static int write_two_rows(const struct schema *s, enum export_format fmt, const 
 	struct exporter *ex;
 	struct flow f1, f2;
 	struct dpi_result l7;
-	struct flow_record r1 = { .flow = &f1, .l7 = &l7, .id = 42, .expiration_id = 1,
-				  .proc_pid = -1, .proc_name = "" };
-	struct flow_record r2 = { .flow = &f2, .l7 = NULL, .id = 43, .expiration_id = 0,
-				  .proc_pid = -1, .proc_name = "" };
+	struct flow_record r1 = { .flow = &f1, .l7 = &l7, .id = 42, .expiration_id = 1 };
+	struct flow_record r2 = { .flow = &f2, .l7 = NULL, .id = 43, .expiration_id = 0 };
 	uint64_t written = 0, failed = 0;
 	int err;
 
@@ -647,8 +645,7 @@ static void write_chunked(const char *path, uint64_t per_file, uint64_t rotate, 
 		goto out;
 	for (int i = 0; i < n; i++) {
 		struct flow f;
-		struct flow_record r = { .flow = &f, .id = (uint64_t)i, .proc_pid = -1,
-					 .proc_name = "" };
+		struct flow_record r = { .flow = &f, .id = (uint64_t)i };
 
 		small_flow(&f, 1, (uint16_t)(1000 + i));
 		ASSERT_EQ(exporter_write(ex, &r), 0, "write chunked");
@@ -712,7 +709,8 @@ static void proc_name_out(enum export_format fmt, const char *name, char *out, s
 	struct column_opts o = { .decode_tunnels = true, .system_visibility = 1 };
 	const char *path = path_in(fmt == EXPORT_CSV ? "proc.csv" : "proc.jsonl");
 	struct export_opts eo = { .path = path, .format = fmt };
-	struct flow_record r = { .proc_pid = 7, .proc_name = name };
+	struct proc_info proc;
+	struct flow_record r = { .proc = &proc };
 	struct exporter *ex;
 	struct schema s;
 	struct flow f;
@@ -720,6 +718,9 @@ static void proc_name_out(enum export_format fmt, const char *name, char *out, s
 	char *got, *tail;
 
 	out[0] = '\0';
+	proc_info_none(&proc);
+	proc.pid = 7;
+	snprintf(proc.name, sizeof(proc.name), "%s", name);
 	if (schema_init(&s, &o))
 		abort();
 	eo.schema = &s;
@@ -819,8 +820,7 @@ static char *write_anon(const char *name)
 
 		for (int i = 0; i < 3; i++) {
 			struct flow f;
-			struct flow_record r = { .flow = &f, .id = (uint64_t)i, .proc_pid = -1,
-						 .proc_name = "" };
+			struct flow_record r = { .flow = &f, .id = (uint64_t)i };
 
 			small_flow(&f, rows[i].octet, rows[i].port);
 			exporter_write(ex, &r);

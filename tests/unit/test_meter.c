@@ -141,8 +141,7 @@ static void schema_setup(void)
 
 static struct col_value col(const struct rec *r, const char *name)
 {
-	struct flow_record fr = { .flow = &r->f, .expiration_id = r->exp, .proc_pid = -1,
-				  .proc_name = "" };
+	struct flow_record fr = { .flow = &r->f, .expiration_id = r->exp };
 	struct col_value v;
 	int i = schema_find(&sch, name);
 

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libflowsight's sessions (flowsight.h): the options become a schema, an
+ * engine configuration and a capture; the capture feeds the core session,
+ * whose consumer is either a queue the caller pulls from or the writer
+ * thread; attribution is the step that fills each flow's process as it is
+ * handed out.  Everything a session uses is its own.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/options.h"
+#include "api/session.h"
+#include "attr/attr.h"
+#include "capture/capture.h"
+#include "capture/privs.h"
+#include "export/writer.h"
+#include "util/log.h"
+
+#ifndef FLOWSIGHT_VERSION
+#define FLOWSIGHT_VERSION "0.1.0"
+#endif
+
+#define QUEUE_MAX 65536 /* flows waiting for a live puller: back-pressure beyond */
+
+struct qitem {
+	struct qitem *next;
+	struct flow *f;
+	uint64_t id;
+	int expiration_id;
+};
+
+const char *fs_version(void)
+{
+	return FLOWSIGHT_VERSION;
+}
+
+int api_error(struct fs_session *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static void column_opts_of(const struct fs_options *o, struct column_opts *co)
+{
+	*co = (struct column_opts){
+		.decode_tunnels = o->decode_tunnels,
+		.statistics = o->statistical_analysis,
+		.splt = (uint16_t)o->splt_analysis,
+		.l7 = o->n_dissections > 0,
+		.ja4 = o->ja4,
+		.system_visibility = (int)o->system_visibility_mode,
+	};
+}
+
+int fs_session_new(const struct fs_options *o, struct fs_session **out, char *err, size_t n)
+{
+	struct fs_session *s;
+	char why[512];
+	int rc;
+
+	*out = NULL;
+	rc = fs_options_validate(o, why, sizeof(why));
+	if (rc) {
+		if (err && n)
+			snprintf(err, n, "%s", why);
+		return rc;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		if (err && n)
+			snprintf(err, n, "out of memory");
+		return -ENOMEM;
+	}
+	s->o = *o;
+	s->live = o->n_interfaces > 0;
+	if (o->splt_analysis > 255)
+		log_raw("[WARNING]: The specified splt_analysis parameter is higher than 255. "
+			"High values can impact the performance of the tool.\n");
+	if (s->o.system_visibility_mode && o->n_files == 1) {
+		log_raw("WARNING: system_visibility_mode switched to 0 in offline capture "
+			"(available only for live capture)\n");
+		s->o.system_visibility_mode = 0;
+	}
+	/* NFStream quirk kept: a list of files keeps the columns (-1, "") */
+	column_opts_of(&s->o, &s->co);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->qcv, NULL);
+	rc = plugins_init(s);
+	if (!rc)
+		rc = schema_init(&s->schema, &s->co);
+	if (rc) {
+		if (err && n)
+			snprintf(err, n, "out of memory");
+		fs_session_free(s);
+		return rc;
+	}
+	s->schema_ready = true;
+	*out = s;
+	return 0;
+}
+
+/* Add the plugins' columns to the schema after the built-in ones. */
+static int rebuild_schema(struct fs_session *s)
+{
+	schema_release(&s->schema);
+	s->schema_ready = false;
+	if (schema_init(&s->schema, &s->co))
+		return -ENOMEM;
+	s->schema_ready = true;
+	return plugins_schema(s);
+}
+
+/* Attribution's step for a flow handed out. */
+static void proc_of(void *arg, const struct flow *f, struct proc_info *out)
+{
+	attr_lookup(arg, f, out);
+}
+
+static void attr_report(void *arg, FILE *f)
+{
+	fputc('{', f);
+	attr_perf_json(arg, f);
+	fputc('}', f);
+}
+
+static void capture_report(void *arg, FILE *f)
+{
+	struct fs_session *s = arg;
+
+	s->cap_ops->report(s->cap, f);
+}
+
+/* Pull mode: the session's consumer is a queue. */
+static int queue_push(void *arg, struct flow *f, uint64_t id, int expiration_id)
+{
+	struct fs_session *s = arg;
+	struct qitem *q = malloc(sizeof(*q));
+
+	if (!q) {
+		engine_flow_free(f);
+		return -ENOMEM;
+	}
+	*q = (struct qitem){ NULL, f, id, expiration_id };
+	pthread_mutex_lock(&s->qlock);
+	/* a live capture waits for a slow puller rather than growing without
+	 * bound (its kernel buffers absorb the wait, and count what they drop);
+	 * offline the puller meters on its own thread and never waits here */
+	while (s->live && s->qlen >= QUEUE_MAX && !s->closing)
+		pthread_cond_wait(&s->qcv, &s->qlock);
+	if (s->qtail)
+		s->qtail->next = q;
+	else
+		s->qhead = q;
+	s->qtail = q;
+	s->qlen++;
+	pthread_cond_broadcast(&s->qcv);
+	pthread_mutex_unlock(&s->qlock);
+	return 0;
+}
+
+int fs_session_start(struct fs_session *s)
+{
+	const struct fs_options *o = &s->o;
+	struct session_opts so;
+	bool privs_fallback = false;
+	int err;
+
+	if (s->started)
+		return api_error(s, -EALREADY, "the session was started already");
+	s->started = true;
+	if (s->n_plugins && rebuild_schema(s))
+		return api_error(s, -ENOMEM, "out of memory");
+	s->n_meters = s->live ? options_meters(o->n_meters) : 1;
+	s->dpi = (struct dpi_opts){ .n_dissections = (uint8_t)o->n_dissections, .ja4 = o->ja4 };
+	s->engine = (struct engine_opts){
+		.idle_timeout_ms = o->idle_timeout * 1000,
+		.active_timeout_ms = o->active_timeout * 1000,
+		.max_flows_in_memory = o->max_flows_in_memory,
+		.flow = { .accounting_mode = (uint8_t)o->accounting_mode,
+			  .statistics = o->statistical_analysis,
+			  .splt = (uint16_t)o->splt_analysis },
+		.decode_tunnels = o->decode_tunnels,
+		.live = s->live,
+	};
+	plugins_engine(s, &s->engine);
+	so = (struct session_opts){
+		.max_nflows = o->max_nflows,
+		.perf_report_s = s->live ? o->performance_report : 0,
+		.n_meters = s->n_meters,
+	};
+	err = session_new(&so, &s->core);
+	if (err)
+		return api_error(s, err, "out of memory");
+	session_set_consumer(s->core, &(struct session_consumer){ queue_push, NULL, s });
+	s->env = (struct capture_env){
+		.opts = &s->o,
+		.n_meters = s->n_meters,
+		.engine = s->engine,
+		.dpi = o->n_dissections ? &s->dpi : NULL,
+		.session = s->core,
+	};
+	if (!s->live) {
+		s->cap_ops = &capture_file_ops;
+	} else {
+		s->caps.capture = CAPS_PCAP;
+		s->cap_ops = capture_choose(&s->env, plugins_need_every_packet(s),
+					    &s->caps.auto_fallback);
+		s->caps.capture = s->cap_ops == &capture_ebpf_ops ? CAPS_EBPF : CAPS_PCAP;
+		s->caps.attr = o->system_visibility_mode != 0;
+		(void)privs_fallback;
+		err = caps_require(&s->caps, o->interfaces, (int)o->n_interfaces);
+		if (err)
+			return api_error(s, err, "missing capabilities");
+		if (o->system_visibility_mode) {
+			/* before the capture: sockets opened from now on are all seen */
+			struct attr_opts ao = {
+				.retain_ms = (o->idle_timeout + 60) * 1000,
+				.all_netns = o->system_visibility_all_netns,
+				.disable = s->attr_disable,
+				.inert = s->attr_inert,
+				.max_sockets = s->attr_max_sockets,
+				.max_tuples = s->attr_max_tuples,
+				.ringbuf_bytes = s->attr_ringbuf_bytes,
+			};
+
+			if (attr_open(&ao, &s->attr))
+				pr_warn("process attribution is off: system_process_* columns stay "
+					"-1 and empty\n");
+		}
+		s->caps.attr = s->attr != NULL;
+		if (s->attr) {
+			/* each flow's owner is copied a second in, while its socket is
+			 * surely still in the tables (attr.h) */
+			s->env.engine.early = attr_early;
+			s->env.engine.early_arg = s->attr;
+			s->env.engine.early_after_ms = ATTR_EARLY_MS;
+		}
+	}
+	err = s->cap_ops->open(&s->env, &s->cap);
+	if (err == CAPTURE_EFILTER) {
+		s->cap = NULL;
+		return api_error(s, -EINVAL, "Unable to compile BPF filter.");
+	}
+	if (err) {
+		/* the source said why on the log; -EINVAL is kept for bad parameters */
+		s->cap = NULL;
+		return api_error(s, err == -EINVAL ? -EIO : err, "cannot open the capture: %s",
+				 strerror(err == -EINVAL ? EIO : -err));
+	}
+	if (s->cap_ops->report)
+		session_add_report(s->core, s->cap_ops->name, capture_report, s);
+	if (s->attr)
+		session_add_report(s->core, "attribution", attr_report, s->attr);
+	s->open_ok = true;
+	return 0;
+}
+
+const char *fs_session_capture(const struct fs_session *s)
+{
+	return s->cap_ops && s->open_ok ? s->cap_ops->name : "";
+}
+
+bool fs_session_attribution(const struct fs_session *s)
+{
+	return s->attr != NULL;
+}
+
+/* Live pull: the capture runs on its own thread until it stops. */
+static void *runner(void *arg)
+{
+	struct fs_session *s = arg;
+	int err = s->cap_ops->run(s->cap);
+
+	pthread_mutex_lock(&s->qlock);
+	s->run_err = err;
+	s->qend = true;
+	pthread_cond_broadcast(&s->qcv);
+	pthread_mutex_unlock(&s->qlock);
+	return NULL;
+}
+
+static struct fs_flow *wrap(struct fs_session *s, struct qitem *q)
+{
+	struct fs_flow *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		engine_flow_free(q->f);
+		free(q);
+		return NULL;
+	}
+	w->s = s;
+	w->f = q->f;
+	w->id = q->id;
+	w->expiration_id = q->expiration_id;
+	free(q);
+	if (s->attr) {
+		w->proc = malloc(sizeof(*w->proc));
+		if (w->proc)
+			attr_lookup(s->attr, w->f, w->proc);
+	}
+	return w;
+}
+
+/* Wait for a queued flow: true when one is there; false at the end or
+ * after @timeout_ms (s->timed_out). */
+static bool wait_flow(struct fs_session *s, int timeout_ms)
+{
+	struct timespec dl;
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += timeout_ms / 1000;
+		dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+	}
+	while (!s->qhead && !s->qend) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&s->qcv, &s->qlock);
+		} else if (pthread_cond_timedwait(&s->qcv, &s->qlock, &dl) == ETIMEDOUT) {
+			s->timed_out = !s->qhead;
+			break;
+		}
+	}
+	return s->qhead != NULL;
+}
+
+static void end_error(struct fs_session *s, int err)
+{
+	if (err && !s->err[0])
+		api_error(s, err, "%s", plugins_error(s) ? plugins_error(s) :
+			  err == -EIO ? "capture file error (see the log)" : strerror(-err));
+}
+
+struct fs_flow *fs_session_next(struct fs_session *s, int timeout_ms)
+{
+	struct qitem *q;
+
+	s->timed_out = false;
+	if (!s->open_ok) {
+		if (!s->err[0])
+			api_error(s, -EINVAL, "the session is not started");
+		return NULL;
+	}
+	if (s->exporting)
+		return NULL;
+	if (!s->live) {
+		/* offline: meter on this thread until a flow is out */
+		while (!s->qhead && !s->qend) {
+			int r = s->cap_ops->step(s->cap);
+
+			if (r <= 0) {
+				s->qend = true;
+				end_error(s, r);
+				if (!s->summarized) {
+					s->summarized = true;
+					s->cap_ops->summary(s->cap, r);
+				}
+			}
+		}
+	} else if (!s->runner_started) {
+		int err = pthread_create(&s->runner, NULL, runner, s);
+
+		if (err) {
+			api_error(s, -err, "cannot start the capture thread: %s", strerror(err));
+			return NULL;
+		}
+		s->runner_started = true;
+	}
+	pthread_mutex_lock(&s->qlock);
+	if (!wait_flow(s, timeout_ms)) {
+		if (s->qend && s->live)
+			end_error(s, s->run_err);
+		pthread_mutex_unlock(&s->qlock);
+		return NULL;
+	}
+	q = s->qhead;
+	s->qhead = q->next;
+	if (!s->qhead)
+		s->qtail = NULL;
+	s->qlen--;
+	pthread_cond_broadcast(&s->qcv);
+	pthread_mutex_unlock(&s->qlock);
+	return wrap(s, q);
+}
+
+bool fs_session_timed_out(const struct fs_session *s)
+{
+	return s->timed_out;
+}
+
+void fs_flow_free(struct fs_flow *f)
+{
+	if (!f)
+		return;
+	engine_flow_free(f->f);
+	free(f->proc);
+	free(f->text);
+	free(f->lists);
+	free(f);
+}
+
+void fs_session_stop(struct fs_session *s)
+{
+	if (s->core)
+		session_request_stop(s->core, SESSION_STOP_ASKED);
+	else
+		s->stop_early = 1;
+}
+
+const char *fs_session_error(const struct fs_session *s)
+{
+	return s->err;
+}
+
+/* Export mode: the writer thread is the consumer. */
+static int writer_consume(void *arg, struct flow *f, uint64_t id, int expiration_id)
+{
+	return writer_push(arg, f, id, expiration_id);
+}
+
+static void writer_flush(void *arg)
+{
+	writer_sync(arg);
+}
+
+/* Close the output and report a write error. */
+static int close_output(struct fs_session *s, struct exporter *exp, const char *path, int out_err,
+			uint64_t *written)
+{
+	uint64_t failed = 0;
+	int err = exporter_close(exp, written, &failed);
+
+	if (!err)
+		err = out_err;
+	if (err && err != -EPIPE) {
+		pr_warn("cannot write flow records to '%s': %s (%llu flows not written)\n",
+			path ? path : "stdout", strerror(-err), (unsigned long long)failed);
+		return api_error(s, err, "cannot write flow records to '%s': %s", path ? path :
+				 "stdout", strerror(-err));
+	}
+	return 0;
+}
+
+int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, uint64_t *written)
+{
+	bool anon[512] = { false }, any_anon = false;
+	struct export_opts eo;
+	struct exporter *exp;
+	struct writer *w;
+	int err, run_err, status = 0;
+
+	*written = 0;
+	if (!s->open_ok)
+		return api_error(s, -EINVAL, "the session is not started");
+	for (size_t i = 0; i < wo->n_columns_to_anonymize; i++) {
+		int idx = schema_find(&s->schema, wo->columns_to_anonymize[i]);
+
+		if (idx < 0 || idx >= (int)(sizeof(anon) / sizeof(anon[0]))) {
+			log_raw("WARNING: NFlow do not have %s attribute. Skipping anonymization.\n",
+				wo->columns_to_anonymize[i]);
+			continue;
+		}
+		anon[idx] = any_anon = true;
+	}
+	eo = (struct export_opts){
+		.path = wo->path,
+		.format = wo->format == FS_FORMAT_JSONL ? EXPORT_JSONL : EXPORT_CSV,
+		.flows_per_file = wo->flows_per_file,
+		.rotate_files = wo->rotate_files,
+		.schema = &s->schema,
+		.anonymize = any_anon ? anon : NULL,
+	};
+	if (exporter_open(&eo, &exp))
+		return api_error(s, -EIO, "cannot open the output");
+	err = writer_start(exp, &w);
+	if (err) {
+		pr_warn("cannot start the writer thread: %s\n", strerror(-err));
+		close_output(s, exp, wo->path, 0, written);
+		return api_error(s, err, "cannot start the writer thread");
+	}
+	if (s->attr)
+		writer_set_proc(w, proc_of, s->attr);
+	s->exporting = true;
+	session_set_consumer(s->core, &(struct session_consumer){ writer_consume, writer_flush, w });
+	if (s->stop_early)
+		session_request_stop(s->core, SESSION_STOP_ASKED);
+	if (s->on_attached && (err = s->on_attached(s->on_attached_arg))) {
+		session_request_stop(s->core, SESSION_STOP_ERROR);
+		run_err = err;
+	} else {
+		run_err = s->cap_ops->run(s->cap);
+	}
+	if (!s->summarized) {
+		s->summarized = true;
+		s->cap_ops->summary(s->cap, run_err);
+	}
+	err = writer_stop(w);
+	if (!err)
+		err = session_output_error(s->core);
+	if (close_output(s, exp, wo->path, err, written))
+		status = s->err[0] ? -EIO : -EIO;
+	if (run_err) {
+		end_error(s, run_err);
+		status = run_err;
+	}
+	return status;
+}
+
+void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
+{
+	struct session_meter_stats t;
+
+	memset(st, 0, sizeof(*st));
+	if (!s->core)
+		return;
+	session_meter_sum(s->core, &t);
+	st->flows_expired = session_flows(s->core);
+	st->packets_processed = t.packets_processed;
+	st->packets_ignored = t.packets_ignored;
+	st->packets_dropped_filtered_by_kernel = t.kernel_drop;
+	st->kernel_received = t.kernel_recv;
+	st->interface_dropped = t.kernel_ifdrop;
+}
+
+void fs_session_free(struct fs_session *s)
+{
+	if (!s)
+		return;
+	if (s->core)
+		session_request_stop(s->core, SESSION_STOP_ASKED);
+	pthread_mutex_lock(&s->qlock);
+	s->closing = true;
+	pthread_cond_broadcast(&s->qcv);
+	pthread_mutex_unlock(&s->qlock);
+	if (s->runner_started)
+		pthread_join(s->runner, NULL);
+	if (s->cap && s->open_ok && !s->summarized && s->runner_started) {
+		s->summarized = true;
+		s->cap_ops->summary(s->cap, s->run_err);
+	}
+	if (s->cap)
+		s->cap_ops->close(s->cap);
+	while (s->qhead) {
+		struct qitem *q = s->qhead;
+
+		s->qhead = q->next;
+		engine_flow_free(q->f);
+		free(q);
+	}
+	if (s->attr) {
+		char line[512];
+
+		attr_summary(s->attr, line, sizeof(line));
+		pr_warn("%s\n", line);
+		attr_close(s->attr);
+	}
+	plugins_free(s);
+	session_free(s->core);
+	if (s->schema_ready)
+		schema_release(&s->schema);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->qcv);
+	free(s);
+}

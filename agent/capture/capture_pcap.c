@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libpcap live capture: n_meters threads, each owning its handles (one
+ * per interface, a PACKET_FANOUT hash group when there are several
+ * meters), its nDPI module and its engine, all feeding the one session.
+ * Timers run on the wall clock, so flows expire with no packet arriving
+ * (NFStream #196/#215).  The caller's thread supervises.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "capture/source.h"
+#include "util/log.h"
+
+#define LIVE_BATCH 64
+#define TICK_MS 10        /* wall-clock expiry cadence, NFStream's scan interval */
+#define KSTATS_MS 1000    /* pcap_stats() is a syscall: once a second */
+/*
+ * Live packets reach a meter up to the source's ring timeout (50 ms for
+ * libpcap) after their kernel timestamp.  The meter clock follows the
+ * wall clock this far behind, so that such packets are not clamped
+ * forward (which would distort durations and PIAT); expiry is merely
+ * this much later.  For the same reason the wall clock only drives the
+ * meter once the ring is drained: while a backlog is read, packet time
+ * alone advances the clock, as in NFStream.
+ */
+#define TICK_LAG_MS 200
+
+struct meter {
+	const struct capture_env *env;
+	unsigned int idx;
+	struct source *src;
+	struct dpi *dpi;
+	struct engine *eng;
+	pthread_t thread;
+	bool running;
+	int err;
+};
+
+struct capture {
+	const struct capture_env *env;
+	struct meter *meters;
+	unsigned int n;
+};
+
+static void meter_publish(struct meter *m, bool kernel)
+{
+	struct source_stats ks;
+	struct session_kstats k;
+
+	if (kernel && m->src->ops->stats) {
+		m->src->ops->stats(m->src, &ks);
+		k = (struct session_kstats){ ks.recv, ks.drop, ks.ifdrop };
+	}
+	session_meter_publish(m->env->session, m->idx, engine_get_stats(m->eng),
+			      kernel && m->src->ops->stats ? &k : NULL);
+}
+
+struct meter_clock {
+	uint64_t last_tick_ms, last_publish_ms, last_kstats_ms;
+};
+
+/* Wall-clock work after a read; true when the engine was stopped. */
+static bool meter_timers(struct meter *m, struct meter_clock *c, bool drained)
+{
+	uint64_t now = session_wall_ms();
+	bool kernel = now - c->last_kstats_ms >= KSTATS_MS;
+
+	if (drained && now - c->last_tick_ms >= TICK_MS) {
+		c->last_tick_ms = now;
+		if (engine_tick(m->eng, now - TICK_LAG_MS))
+			return true;
+	}
+	if (now - c->last_publish_ms >= TICK_MS) {
+		c->last_publish_ms = now;
+		if (kernel)
+			c->last_kstats_ms = now;
+		meter_publish(m, kernel);
+	}
+	return false;
+}
+
+static void *meter_main(void *arg)
+{
+	struct meter *m = arg;
+	struct session *s = m->env->session;
+	struct frame fr[LIVE_BATCH];
+	struct meter_clock clock = { 0 };
+
+	while (!session_stopping(s)) {
+		int n = source_next(m->src, fr, LIVE_BATCH);
+
+		if (n > 0 && engine_frames(m->eng, fr, n))
+			break;
+		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
+			m->err = n; /* logged by the source; a live source never ends */
+			session_request_stop(s, n ? SESSION_STOP_ERROR : SESSION_STOP_DONE);
+			break;
+		}
+		/* fewer frames than asked for: the rings were empty */
+		if (meter_timers(m, &clock, n < LIVE_BATCH))
+			break;
+	}
+	engine_flush(m->eng); /* past max_nflows the session drops them */
+	meter_publish(m, true);
+	return NULL;
+}
+
+static int meter_open(struct meter *m, const struct capture_env *env, unsigned int idx)
+{
+	int err;
+
+	m->env = env;
+	m->idx = idx;
+	err = source_live_open(env->opts, env->n_meters, idx, &m->src);
+	if (err)
+		return err == SOURCE_EFILTER ? CAPTURE_EFILTER : err;
+	if (env->dpi) {
+		err = dpi_new(env->dpi, &m->dpi);
+		if (err)
+			return err;
+	}
+	m->eng = engine_new(&env->engine, m->dpi, session_emit, env->session);
+	if (!m->eng) {
+		pr_warn("out of memory\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pcap_close_capture(struct capture *c)
+{
+	if (!c)
+		return;
+	for (unsigned int i = 0; c->meters && i < c->n; i++) {
+		engine_free(c->meters[i].eng);
+		dpi_free(c->meters[i].dpi);
+		source_close(c->meters[i].src);
+	}
+	free(c->meters);
+	free(c);
+}
+
+static int pcap_open_capture(const struct capture_env *env, struct capture **out)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (c)
+		c->meters = calloc(env->n_meters, sizeof(*c->meters));
+	if (!c || !c->meters) {
+		free(c);
+		pr_warn("out of memory\n");
+		return -ENOMEM;
+	}
+	c->env = env;
+	c->n = env->n_meters;
+	/* one after the other: nDPI's module setup is not known to be thread-safe */
+	for (unsigned int i = 0; i < c->n; i++) {
+		err = meter_open(&c->meters[i], env, i);
+		if (err) {
+			pcap_close_capture(c);
+			return err;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+static int pcap_run(struct capture *c)
+{
+	struct session *s = c->env->session;
+	int err = 0;
+
+	for (unsigned int i = 0; i < c->n; i++) {
+		struct meter *m = &c->meters[i];
+		int rc = pthread_create(&m->thread, NULL, meter_main, m);
+
+		if (rc) {
+			pr_warn("cannot start meter %u: %s\n", i, strerror(rc));
+			session_request_stop(s, SESSION_STOP_ERROR);
+			err = -rc;
+			break;
+		}
+		m->running = true;
+	}
+	session_supervise(s);
+	for (unsigned int i = 0; i < c->n; i++) {
+		struct meter *m = &c->meters[i];
+
+		if (!m->running)
+			continue;
+		pthread_join(m->thread, NULL);
+		m->running = false;
+		if (m->err && !err)
+			err = m->err;
+	}
+	return err;
+}
+
+static void pcap_summary(struct capture *c, int err)
+{
+	session_live_summary(c->env->session, err != 0);
+}
+
+const struct capture_ops capture_pcap_ops = {
+	.name = "pcap",
+	.open = pcap_open_capture,
+	.run = pcap_run,
+	.summary = pcap_summary,
+	.close = pcap_close_capture,
+};

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The session: one locked sink in front of the consumer, which numbers the
+ * flows in hand-over order and stops at max_nflows (later flows are
+ * dropped, as NFStream drops what is still cached); the stop flag; the
+ * meters' counters and NFStream's performance report; the supervisor.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/session.h"
+#include "util/log.h"
+
+#define SUPERVISE_MS 100 /* output pacing */
+#define MAX_REPORTS 4
+
+struct report_extra {
+	const char *key;
+	void (*fn)(void *arg, FILE *f);
+	void *arg;
+};
+
+struct session {
+	struct session_opts o;
+	pthread_mutex_t lock;
+	struct session_consumer c;
+	uint64_t next_id;   /* ids handed out = flows exported */
+	uint64_t synced_id; /* next_id at the last sync */
+	bool done;          /* max_nflows reached or the consumer left: drop the rest */
+	int out_err;
+	volatile int stop;
+	struct session_meter_stats *meters;
+	struct report_extra extra[MAX_REPORTS];
+	int n_extra;
+};
+
+#define STORE(dst, v) __atomic_store_n(&(dst), (v), __ATOMIC_RELAXED)
+#define LOAD(src) __atomic_load_n(&(src), __ATOMIC_RELAXED)
+
+int session_new(const struct session_opts *o, struct session **out)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->o = *o;
+	if (!s->o.n_meters)
+		s->o.n_meters = 1;
+	s->meters = calloc(s->o.n_meters, sizeof(*s->meters));
+	if (!s->meters) {
+		free(s);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return 0;
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s->meters);
+	free(s);
+}
+
+void session_set_consumer(struct session *s, const struct session_consumer *c)
+{
+	s->c = *c;
+}
+
+void session_request_stop(struct session *s, int why)
+{
+	int running = 0;
+
+	/* keep the first reason: a signal is not overwritten by a late error */
+	__atomic_compare_exchange_n(&s->stop, &running, why, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+bool session_stopping(const struct session *s)
+{
+	return LOAD(s->stop) != 0;
+}
+
+int session_stop_reason(const struct session *s)
+{
+	return LOAD(s->stop);
+}
+
+volatile int *session_stop_flag(struct session *s)
+{
+	return &s->stop;
+}
+
+int session_emit(struct flow *f, int expiration_id, void *arg)
+{
+	struct session *s = arg;
+	bool stop;
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->done) {
+		pthread_mutex_unlock(&s->lock);
+		engine_flow_free(f);
+		return 1;
+	}
+	err = s->c.push(s->c.arg, f, s->next_id++, expiration_id);
+	if (err && !s->out_err)
+		s->out_err = err;
+	s->done = err == -EPIPE || (s->o.max_nflows && s->next_id >= s->o.max_nflows);
+	stop = s->done;
+	pthread_mutex_unlock(&s->lock);
+	if (stop)
+		session_request_stop(s, SESSION_STOP_DONE);
+	return stop ? 1 : 0;
+}
+
+uint64_t session_flows(struct session *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->next_id;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int session_output_error(struct session *s)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->out_err;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void session_sync(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->next_id != s->synced_id && s->c.sync) {
+		s->c.sync(s->c.arg);
+		s->synced_id = s->next_id;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void session_meter_publish(struct session *s, unsigned int meter, const struct engine_stats *es,
+			   const struct session_kstats *ks)
+{
+	struct session_meter_stats *m = &s->meters[meter];
+
+	STORE(m->packets_processed, es->packets_processed);
+	STORE(m->packets_ignored, es->packets_ignored);
+	if (!ks)
+		return;
+	STORE(m->kernel_recv, ks->recv);
+	STORE(m->kernel_drop, ks->drop);
+	STORE(m->kernel_ifdrop, ks->ifdrop);
+}
+
+void session_meter_sum(const struct session *s, struct session_meter_stats *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned int i = 0; i < s->o.n_meters; i++) {
+		struct session_meter_stats *m = &s->meters[i];
+
+		t->packets_processed += LOAD(m->packets_processed);
+		t->packets_ignored += LOAD(m->packets_ignored);
+		t->kernel_recv += LOAD(m->kernel_recv);
+		t->kernel_drop += LOAD(m->kernel_drop);
+		t->kernel_ifdrop += LOAD(m->kernel_ifdrop);
+	}
+}
+
+void session_add_report(struct session *s, const char *key, void (*fn)(void *arg, FILE *f),
+			void *arg)
+{
+	if (s->n_extra < MAX_REPORTS)
+		s->extra[s->n_extra++] = (struct report_extra){ key, fn, arg };
+}
+
+/* NFStream's report line: json.dumps() of the same keys, in its spacing,
+ * then ours (the capture's kernel counters, attribution). */
+static void perf_report(struct session *s)
+{
+	struct session_meter_stats t;
+
+	session_meter_sum(s, &t);
+	flockfile(stderr);
+	fprintf(stderr, "{\"flows_expired\": %" PRIu64 ", \"packets_processed\": %" PRIu64
+		", \"packets_ignored\": %" PRIu64 ", \"packets_dropped_filtered_by_kernel\": %"
+		PRIu64 ", \"meters_packets_processing_balance\": [",
+		session_flows(s), t.packets_processed, t.packets_ignored, t.kernel_drop);
+	for (unsigned int i = 0; i < s->o.n_meters; i++)
+		fprintf(stderr, "%s%" PRIu64, i ? ", " : "", LOAD(s->meters[i].packets_processed));
+	fputc(']', stderr);
+	for (int i = 0; i < s->n_extra; i++) {
+		fprintf(stderr, ", \"%s\": ", s->extra[i].key);
+		s->extra[i].fn(s->extra[i].arg, stderr);
+	}
+	fputs("}\n", stderr);
+	funlockfile(stderr);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t session_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void session_supervise(struct session *s)
+{
+	uint64_t period = s->o.perf_report_s * 1000;
+	uint64_t next_report = period ? mono_ms() + period : UINT64_MAX;
+
+	while (!session_stopping(s)) {
+		poll(NULL, 0, SUPERVISE_MS); /* a signal cuts it short */
+		session_sync(s);
+		if (mono_ms() >= next_report) {
+			perf_report(s);
+			next_report += period;
+		}
+	}
+}
+
+void session_live_summary(struct session *s, bool failed)
+{
+	struct session_meter_stats t;
+
+	session_meter_sum(s, &t);
+	if (failed && !t.kernel_recv && !t.packets_processed && !t.packets_ignored)
+		return;
+	pr_warn("capture ended: %" PRIu64 " packets metered, %" PRIu64
+		" ignored; kernel: %" PRIu64 " received, %" PRIu64 " dropped, %" PRIu64
+		" dropped by the interface; %" PRIu64 " flows exported\n", t.packets_processed,
+		t.packets_ignored, t.kernel_recv, t.kernel_drop, t.kernel_ifdrop, session_flows(s));
+}
