@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "packet/decode.h"
+#include "flowsight/flowsight.h"
 #include "util/log.h"
 #include "capture/source.h"
 
@@ -66,58 +67,88 @@ struct source_pcap {
 	bool have_prog;
 	int dlt;
 	uint64_t packets_in_file;
+	int guard;           /* slot of the mapping's SIGBUS guard, -1 */
 };
 
 /*
  * A mapped file cut short under the reader (truncated by another process)
  * makes the pages past its new end fault with SIGBUS.  The handler puts a
- * zero page there, so the access completes, and records it; the reader
- * stops at its next record with an error naming the cause, and the flows
- * read so far are exported as after any damaged file.  One mapping at a
- * time: files are read one after the other on one thread.
+ * zero page there, so the access completes, and records it on the mapping's
+ * slot; the reader stops at its next record with an error naming the cause,
+ * and the flows read so far are exported as after any damaged file.  The
+ * handler is process-wide, so files are mapped only once the application
+ * asked for it (fs_enable_mapped_reads()); otherwise they are read in
+ * chunks.  A fault outside our mappings goes to the handler before ours.
  */
-static struct {
+#define GUARD_SLOTS 16
+
+struct guard_slot {
 	uint8_t *volatile base;
 	volatile size_t len;
-	size_t page;
 	volatile sig_atomic_t hit;
-} guard;
+};
+
+static struct guard_slot guard[GUARD_SLOTS];
+static size_t guard_page;
+static struct sigaction guard_prev;
+static volatile int guard_on;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	uint8_t *a = si->si_addr, *base = guard.base;
+	uint8_t *a = si->si_addr;
 
-	(void)uc;
-	if (base && a >= base && a < base + guard.len &&
-	    mmap((void *)((uintptr_t)a & ~(uintptr_t)(guard.page - 1)), guard.page, PROT_READ,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
-		guard.hit = 1;
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		uint8_t *base = guard[i].base;
+
+		if (base && a >= base && a < base + guard[i].len &&
+		    mmap((void *)((uintptr_t)a & ~(uintptr_t)(guard_page - 1)), guard_page,
+			 PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+			guard[i].hit = 1;
+			return;
+		}
+	}
+	/* not ours: as the process would have handled it without us */
+	if (guard_prev.sa_flags & SA_SIGINFO)
+		guard_prev.sa_sigaction(sig, si, uc);
+	else if (guard_prev.sa_handler != SIG_IGN && guard_prev.sa_handler != SIG_DFL)
+		guard_prev.sa_handler(sig);
+	else
+		signal(sig, SIG_DFL); /* returning re-raises it, fatal as usual */
+}
+
+void fs_enable_mapped_reads(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+	if (__atomic_exchange_n(&guard_on, 1, __ATOMIC_SEQ_CST))
 		return;
-	}
-	signal(sig, SIG_DFL); /* not ours: returning re-raises it, fatal as usual */
+	guard_page = (size_t)sysconf(_SC_PAGESIZE);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &guard_prev);
 }
 
-static void guard_map(uint8_t *base, size_t len)
+/* A slot for mapping @base, or -1 (then the file is read in chunks). */
+static int guard_map(uint8_t *base, size_t len)
 {
-	static bool installed;
+	if (!__atomic_load_n(&guard_on, __ATOMIC_SEQ_CST))
+		return -1;
+	for (int i = 0; i < GUARD_SLOTS; i++) {
+		uint8_t *none = NULL;
 
-	if (!installed) {
-		struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
-
-		guard.page = (size_t)sysconf(_SC_PAGESIZE);
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, NULL);
-		installed = true;
+		guard[i].hit = 0;
+		guard[i].len = len;
+		if (__atomic_compare_exchange_n(&guard[i].base, &none, base, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return i;
 	}
-	guard.hit = 0;
-	guard.len = len;
-	guard.base = base;
+	return -1;
 }
 
-static void guard_unmap(void)
+static void guard_unmap(int slot)
 {
-	guard.base = NULL;
-	guard.len = 0;
+	if (slot < 0)
+		return;
+	__atomic_store_n(&guard[slot].base, NULL, __ATOMIC_SEQ_CST);
 }
 
 static void close_file(struct source_pcap *s)
@@ -133,7 +164,8 @@ static void close_file(struct source_pcap *s)
 	if (s->classic)
 		close(s->fd);
 	if (s->map_len) {
-		guard_unmap();
+		guard_unmap(s->guard);
+		s->guard = -1;
 		munmap(s->buf, s->map_len);
 	} else
 		free(s->buf);
@@ -155,7 +187,7 @@ static inline uint32_t rd32(const uint8_t *p, bool swapped)
  * -EIO. */
 static int cut_short(struct source_pcap *s)
 {
-	if (!s->map_len || !guard.hit)
+	if (!s->map_len || s->guard < 0 || !guard[s->guard].hit)
 		return 0;
 	if (s->no_fill)
 		return -EAGAIN;
@@ -182,8 +214,12 @@ static bool map_classic(struct source_pcap *s, int fd, const struct stat *st)
 	m = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
 		return false;
+	s->guard = guard_map(m, (size_t)st->st_size);
+	if (s->guard < 0) {
+		munmap(m, (size_t)st->st_size);
+		return false;
+	}
 	madvise(m, (size_t)st->st_size, MADV_SEQUENTIAL);
-	guard_map(m, (size_t)st->st_size);
 	s->buf = m;
 	s->map_len = s->len = (size_t)st->st_size;
 	s->map_ready = s->map_dropped = s->map_fetched = 0;
@@ -332,7 +368,8 @@ static int unmap_classic(struct source_pcap *s)
 		free(buf);
 		return -EIO;
 	}
-	guard_unmap();
+	guard_unmap(s->guard);
+	s->guard = -1;
 	munmap(s->buf, s->map_len);
 	s->buf = buf;
 	s->map_len = 0;
@@ -608,6 +645,7 @@ int source_pcap_open(const char *const *files, int n, const char *bpf_filter, st
 	s->n_files = n;
 	s->filter = bpf_filter;
 	s->cur = -1;
+	s->guard = -1;
 	err = open_file(s, 0);
 	if (err) {
 		free(s);

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 	}
 	fs_set_log(NULL, NULL, cfg.verbose);
 	fs_route_libbpf_log();
+	fs_enable_mapped_reads();
 	if (fs_session_new(&cfg.o, &s, err, sizeof(err))) {
 		fprintf(stderr, "flowsight: %s\n", err);
 		return 2;

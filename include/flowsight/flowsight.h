@@ -274,6 +274,15 @@ struct fs_stats {
 
 FS_API void fs_session_stats(const struct fs_session *s, struct fs_stats *st);
 
+/*
+ * Read regular capture files through a memory mapping (no copy of their
+ * bytes) instead of in chunks.  A file cut short while it is read would
+ * then fault (SIGBUS), so this installs a SIGBUS handler that turns such a
+ * fault into the file's read error and hands any other fault to the
+ * handler before it.  Process-wide: for applications that allow it.
+ */
+FS_API void fs_enable_mapped_reads(void);
+
 /* ---- diagnostics -------------------------------------------------------- */
 
 enum fs_log_level { FS_LOG_WARN = 0, FS_LOG_INFO = 1, FS_LOG_DEBUG = 2 };
