@@ -69,7 +69,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPF_TEST_SRCS := $(wildcard tests/bpf/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS)) \
+	$(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
 TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 
 # Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
@@ -145,6 +147,11 @@ $(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flow
 plugins: $(PLUGINS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# BPF_PROG_TEST_RUN fixture tests (root; they skip without it)
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB_OBJS) Makefile | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 

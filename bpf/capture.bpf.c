@@ -4,7 +4,7 @@
  * (parse.bpf.h), add it to its flow's struct fc_meter in a hash map under
  * the entry's bpf_spin_lock, and copy the first cfg.n_samples packets of
  * each flow into the ring buffer for nDPI and SPLT.  Userspace
- * (agent/live_ebpf.c) drains the flow maps; it never sees the other packets.
+ * (agent/capture/capture_ebpf.c) drains the flow maps; it never sees the other packets.
  *
  * Draining without losing packets: there are two interval maps.  Programs
  * write to map `interval & 1`; userspace starts the next interval, waits
@@ -54,11 +54,11 @@ struct flow_map {
 	__type(value, struct fc_flow_val);
 };
 
-/* fc_flow_key -> fc_flow_val of the current interval; drained by live_ebpf */
+/* fc_flow_key -> fc_flow_val of the current interval; drained by capture_ebpf.c */
 struct flow_map flows_a SEC(".maps");
 struct flow_map flows_b SEC(".maps");
 
-/* fc_flow_key -> fc_flow_ctl for every live flow; deleted at expiry by live_ebpf */
+/* fc_flow_key -> fc_flow_ctl for every live flow; deleted at expiry by capture_ebpf.c */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -67,7 +67,7 @@ struct {
 	__type(value, struct fc_flow_ctl);
 } flow_ctl SEC(".maps");
 
-/* struct fc_event records (samples and punted packets) -> live_ebpf */
+/* struct fc_event records (samples and punted packets) -> capture_ebpf.c */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);

@@ -5,12 +5,12 @@
  * an Ethernet frame into the flow key, the sizes under NFStream's four
  * accounting modes and the TCP flags.
  *
- * It decides exactly as agent/decode.c does, but only for the frames it can
+ * It decides exactly as agent/packet/decode.c does, but only for the frames it can
  * judge completely: Ethernet with up to two 802.1Q tags, IPv4 and IPv6 (with
  * the extension headers nDPI skips), TCP/UDP/ICMP and other protocols.
  * Everything rarer or stranger (LLC/SNAP, MPLS, PPPoE, IP-in-IP, tunnel
  * ports, headers outside the linear data, lengths that disagree with the
- * frame) is PUNTed: the frame goes to userspace whole and agent/decode.c
+ * frame) is PUNTed: the frame goes to userspace whole and agent/packet/decode.c
  * decides.  So the kernel never guesses, and live agrees with offline.
  *
  * Byte order: every field of struct fc_parsed is host order.

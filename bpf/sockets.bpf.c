@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Socket ownership for process attribution (agent/attr.c joins it to flows).
+ * Socket ownership for process attribution (agent/attr/ joins it to flows).
  *
  * Ownership is recorded where it happens, in process context: cgroup
  * sock_create, connect4/6, sendmsg4/6, recvmsg4/6 and post_bind4/6, and
@@ -644,8 +644,9 @@ int fs_egress(struct __sk_buff *skb)
 	return egress(skb, true);
 }
 
-/* For kernels where cgroup_skb programs lack bpf_get_netns_cookie (before
- * 6.12): the socket's namespace then comes from the other hooks only. */
+/* For kernels whose cgroup_skb programs may not call bpf_get_netns_cookie
+ * (6.1, Debian's 6.12): the socket's namespace then comes from the other
+ * hooks only.  attr_bpf.c loads it when fs_egress is refused. */
 SEC("cgroup_skb/egress")
 int fs_egress_compat(struct __sk_buff *skb)
 {

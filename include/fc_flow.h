@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The flow ABI between bpf/capture.bpf.c and agent/live_ebpf.c, and the
+ * The flow ABI between bpf/capture.bpf.c and agent/capture/capture_ebpf.c, and the
  * meter both sides run: the kernel adds packets to a struct fc_meter in a
  * hash-map value under its bpf_spin_lock; userspace merges the drained
  * meters of successive intervals (and the packets punted to it) with the

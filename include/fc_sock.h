@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * ABI between bpf/sockets.bpf.c (socket ownership, process lifetime) and
- * agent/attr.c (the process table and the flow join).  Compiled by both
+ * agent/attr/ (the process table and the flow join).  Compiled by both
  * sides: only fixed-size types, no pointers.
  *
  * Records travel through one ring buffer; each starts with struct

@@ -2,7 +2,7 @@
 /*
  * Minimal selftests-style assertions for flowsight's C unit tests.
  * Each ASSERT_* prints one line on failure and evaluates to a bool so a
- * test can bail out early; TEST_MAIN() prints the per-binary summary that
+ * test can bail out early; TEST_SUMMARY() prints the per-binary summary that
  * tests/run_tests.sh adds up.  No dependency on any agent module.
  */
 #ifndef FLOWSIGHT_TEST_H

@@ -284,3 +284,32 @@ unsigned int options_meters(uint64_t requested)
 	}
 	return n ? (unsigned int)n : 1;
 }
+
+int fs_writer_options_set(struct fs_writer_options *w, const char *name, const char *value,
+			  char *err, size_t n)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		const char *error;
+	} wp[] = {
+		{ "flows_per_file", offsetof(struct fs_writer_options, flows_per_file),
+		  "Please specify a valid flows_per_file parameter (>= 0)." },
+		{ "rotate_files", offsetof(struct fs_writer_options, rotate_files),
+		  "Please specify a valid rotate_files parameter (>= 0)." },
+	};
+
+	for (size_t i = 0; i < sizeof(wp) / sizeof(wp[0]); i++) {
+		if (strcmp(name, wp[i].name))
+			continue;
+		if (parse_u64(value, 0, UINT64_MAX, (uint64_t *)((char *)w + wp[i].off))) {
+			if (err && n)
+				snprintf(err, n, "%s", wp[i].error);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (err && n)
+		snprintf(err, n, "unknown parameter '%s'", name);
+	return -ENOENT;
+}

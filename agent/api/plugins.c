@@ -454,31 +454,21 @@ int fs_flow_set_list(struct fs_flow *w, size_t col, const int64_t *v, size_t n)
 int fs_flow_get_udp(const struct fs_flow *cw, size_t col, struct fs_value *v)
 {
 	const struct plugin_host *h = cw->host;
-	const struct udp_value *u;
+	struct col_value cv;
 
 	if (!h || col >= h->p->n_columns || !cw->f->udps)
 		return -EINVAL;
-	u = &cw->f->udps->v[h->col_base + col];
-	memset(v, 0, sizeof(*v));
-	v->type = h->p->columns[col].type;
-	v->is_null = u->type == UDP_NONE;
-	v->s = "";
-	switch (u->type) {
-	case UDP_INT:
-		v->i = u->v.i;
-		break;
-	case UDP_FLOAT:
-		v->f = u->v.f;
-		break;
-	case UDP_STR:
-		v->s = u->v.s;
-		v->len = u->n;
-		break;
-	case UDP_LIST:
-		v->list = u->v.list;
-		v->n = u->n;
-		break;
-	}
+	col_udp_value(&cw->f->udps->v[h->col_base + col], &cv);
+	*v = (struct fs_value){
+		.type = h->p->columns[col].type,
+		.is_null = cv.is_null,
+		.i = cv.i,
+		.f = cv.f,
+		.s = cv.s,
+		.len = strlen(cv.s),
+		.list = cv.list,
+		.n = cv.n,
+	};
 	return 0;
 }
 

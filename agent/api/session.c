@@ -238,7 +238,7 @@ int fs_session_start(struct fs_session *s)
 					"-1 and empty\n");
 		}
 		s->caps.attr = s->attr != NULL;
-		if (s->attr) {
+		if (s->attr && !s->attr_no_early) {
 			/* each flow's owner is copied a second in, while its socket is
 			 * surely still in the tables (attr.h) */
 			s->env.engine.early = attr_early;

@@ -53,6 +53,17 @@ void attr_lookup(struct attr *a, const struct flow *f, struct proc_info *r);
 #define ATTR_EARLY_MS 1000
 void attr_early(struct flow *f, void *arg);
 
+/*
+ * The tables alone, fed by attr_feed() instead of the kernel (tests): @netns
+ * is taken for our namespace's cookie.  Free with attr_close().
+ */
+struct attr *attr_new_detached(const struct attr_opts *o, uint64_t netns);
+/* One record as the kernel writes it (struct fc_sock_event or
+ * fc_proc_event, @size bytes), handled at once. */
+void attr_feed(struct attr *a, const void *rec, size_t size);
+/* Run the purge over every table now. */
+void attr_purge_all(struct attr *a);
+
 /* Counters for the performance report, as one JSON object's members. */
 void attr_perf_json(struct attr *a, FILE *f);
 

@@ -594,14 +594,6 @@ void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX])
 	free(v);
 }
 
-int ebpf_capture_iface_index(const struct ebpf_capture *c, uint32_t ifindex)
-{
-	for (int i = 0; i < c->n_ifs; i++)
-		if ((uint32_t)c->ifs[i].ifindex == ifindex)
-			return i;
-	return -1;
-}
-
 int ebpf_capture_prog_fd(const struct ebpf_capture *c, bool egress)
 {
 	return bpf_program__fd(egress ? c->skel->progs.fs_tc_egress : c->skel->progs.fs_tc_ingress);

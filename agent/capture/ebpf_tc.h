@@ -4,7 +4,7 @@
  * bpf/capture.bpf.c (configured between open and load), attaches it as
  * clsact filters on each interface (ingress and egress; ingress only on
  * loopback, where every packet passes both), and offers the three
- * operations the flow layer (live_ebpf.c) needs: read ring-buffer events,
+ * operations the flow layer (capture_ebpf.c) needs: read ring-buffer events,
  * drain the interval flow map, and steer per-flow sampling.  No flow
  * semantics here.
  */
@@ -91,9 +91,6 @@ void ebpf_capture_forget_many(struct ebpf_capture *c, struct fc_flow_key *k, siz
 /* Sum of the per-CPU counters (enum fc_counter). */
 void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX]);
 const char *ebpf_counter_name(enum fc_counter i);
-
-/* Interface index -> position in opts.ifaces, or -1. */
-int ebpf_capture_iface_index(const struct ebpf_capture *c, uint32_t ifindex);
 
 /* Program fd of the TC program (tests run it with BPF_PROG_TEST_RUN). */
 int ebpf_capture_prog_fd(const struct ebpf_capture *c, bool egress);

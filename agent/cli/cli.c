@@ -7,7 +7,6 @@
  * the command's own.  A bad value prints its message and exits 2 before
  * any capture starts.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +21,7 @@ enum opt_type {
 	OT_IFACE,   /* append to ifaces[] */
 	OT_OUTPUT,  /* -o */
 	OT_FORMAT,  /* csv|jsonl */
-	OT_U64,     /* a writer option within [0, UINT64_MAX] */
+	OT_WRITER,  /* a writer option, by the library's name */
 	OT_COLUMNS, /* comma-separated list into anon_cols[] */
 	OT_PLUGIN,  /* PATH[:key=value,...] */
 	OT_VERBOSE,
@@ -35,58 +34,54 @@ struct cli_opt {
 	int short_opt;   /* 0: long only */
 	enum opt_type type;
 	const char *param; /* OT_PARAM: the library's name; else the metavar */
-	size_t off;        /* OT_U64: in struct fc_config */
 	const char *err;   /* NFStream's message for a bad value (own options) */
 	const char *help;  /* own options */
 };
 
 #define SRC_ERR "Please specify a pcap file path or a valid network interface name as source."
-#define OFF(f) offsetof(struct fc_config, f)
 
 static const struct cli_opt cli_opts[] = {
-	{ "read", 'r', OT_FILE, "FILE", 0, SRC_ERR,
+	{ "read", 'r', OT_FILE, "FILE", SRC_ERR,
 	  "read packets from a pcap/pcapng FILE; repeat to read several files as one stream" },
-	{ "interface", 'i', OT_IFACE, "IFACE", 0, SRC_ERR,
+	{ "interface", 'i', OT_IFACE, "IFACE", SRC_ERR,
 	  "capture live on IFACE; repeat to capture on several interfaces at once" },
-	{ "capture", 0, OT_PARAM, "capture", 0, NULL, NULL },
-	{ "n-meters", 0, OT_PARAM, "n_meters", 0, NULL, NULL },
-	{ "performance-report", 0, OT_PARAM, "performance_report", 0, NULL, NULL },
-	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", 0, NULL, NULL },
-	{ "output", 'o', OT_OUTPUT, "PATH", 0, NULL,
+	{ "capture", 0, OT_PARAM, "capture", NULL, NULL },
+	{ "n-meters", 0, OT_PARAM, "n_meters", NULL, NULL },
+	{ "performance-report", 0, OT_PARAM, "performance_report", NULL, NULL },
+	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", NULL, NULL },
+	{ "output", 'o', OT_OUTPUT, "PATH", NULL,
 	  "write flow records to PATH (default: standard output)" },
-	{ "format", 'F', OT_FORMAT, "csv|jsonl", 0,
+	{ "format", 'F', OT_FORMAT, "csv|jsonl",
 	  "Please specify a valid format parameter (possible values: csv, jsonl).",
 	  "output format: NFStream CSV (default) or JSON lines" },
-	{ "decode-tunnels", 0, OT_PARAM, "decode_tunnels", 0, NULL, NULL },
-	{ "bpf-filter", 0, OT_PARAM, "bpf_filter", 0, NULL, NULL },
-	{ "snapshot-length", 0, OT_PARAM, "snapshot_length", 0, NULL, NULL },
-	{ "promiscuous-mode", 0, OT_PARAM, "promiscuous_mode", 0, NULL, NULL },
-	{ "socket-buffer-size", 0, OT_PARAM, "socket_buffer_size", 0, NULL, NULL },
-	{ "idle-timeout", 0, OT_PARAM, "idle_timeout", 0, NULL, NULL },
-	{ "active-timeout", 0, OT_PARAM, "active_timeout", 0, NULL, NULL },
-	{ "accounting-mode", 0, OT_PARAM, "accounting_mode", 0, NULL, NULL },
-	{ "n-dissections", 0, OT_PARAM, "n_dissections", 0, NULL, NULL },
-	{ "statistical-analysis", 0, OT_PARAM, "statistical_analysis", 0, NULL, NULL },
-	{ "splt-analysis", 0, OT_PARAM, "splt_analysis", 0, NULL, NULL },
-	{ "max-nflows", 0, OT_PARAM, "max_nflows", 0, NULL, NULL },
-	{ "max-flows-in-memory", 0, OT_PARAM, "max_flows_in_memory", 0, NULL, NULL },
-	{ "system-visibility-mode", 0, OT_PARAM, "system_visibility_mode", 0, NULL, NULL },
-	{ "system-visibility-netns", 0, OT_PARAM, "system_visibility_netns", 0, NULL, NULL },
-	{ "flows-per-file", 0, OT_U64, "N", OFF(w.flows_per_file),
-	  "Please specify a valid flows_per_file parameter (>= 0).",
+	{ "decode-tunnels", 0, OT_PARAM, "decode_tunnels", NULL, NULL },
+	{ "bpf-filter", 0, OT_PARAM, "bpf_filter", NULL, NULL },
+	{ "snapshot-length", 0, OT_PARAM, "snapshot_length", NULL, NULL },
+	{ "promiscuous-mode", 0, OT_PARAM, "promiscuous_mode", NULL, NULL },
+	{ "socket-buffer-size", 0, OT_PARAM, "socket_buffer_size", NULL, NULL },
+	{ "idle-timeout", 0, OT_PARAM, "idle_timeout", NULL, NULL },
+	{ "active-timeout", 0, OT_PARAM, "active_timeout", NULL, NULL },
+	{ "accounting-mode", 0, OT_PARAM, "accounting_mode", NULL, NULL },
+	{ "n-dissections", 0, OT_PARAM, "n_dissections", NULL, NULL },
+	{ "statistical-analysis", 0, OT_PARAM, "statistical_analysis", NULL, NULL },
+	{ "splt-analysis", 0, OT_PARAM, "splt_analysis", NULL, NULL },
+	{ "max-nflows", 0, OT_PARAM, "max_nflows", NULL, NULL },
+	{ "max-flows-in-memory", 0, OT_PARAM, "max_flows_in_memory", NULL, NULL },
+	{ "system-visibility-mode", 0, OT_PARAM, "system_visibility_mode", NULL, NULL },
+	{ "system-visibility-netns", 0, OT_PARAM, "system_visibility_netns", NULL, NULL },
+	{ "flows-per-file", 0, OT_WRITER, "N", NULL,
 	  "split the output into files of N flows: PATH.0.csv, PATH.1.csv ... (default 0)" },
-	{ "rotate-files", 0, OT_U64, "N", OFF(w.rotate_files),
-	  "Please specify a valid rotate_files parameter (>= 0).",
+	{ "rotate-files", 0, OT_WRITER, "N", NULL,
 	  "with --flows-per-file, reuse file indexes modulo N (default 0)" },
-	{ "columns-to-anonymize", 0, OT_COLUMNS, "COL,...", 0, NULL,
+	{ "columns-to-anonymize", 0, OT_COLUMNS, "COL,...", NULL,
 	  "replace these columns by keyed BLAKE2b-512 digests (fresh key per run)" },
-	{ "ja4", 0, OT_PARAM, "ja4", 0, NULL, NULL },
-	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", 0, NULL,
+	{ "ja4", 0, OT_PARAM, "ja4", NULL, NULL },
+	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,
 	  "run the NFPlugin in PATH.so (udps.* columns); repeat for several, run in order" },
-	{ "verbose", 'v', OT_VERBOSE, NULL, 0, NULL,
+	{ "verbose", 'v', OT_VERBOSE, NULL, NULL,
 	  "more diagnostics on stderr (repeatable; -vv adds libbpf's logs)" },
-	{ "help", 'h', OT_HELP, NULL, 0, NULL, "show this help and exit" },
-	{ "version", 'V', OT_VERSION, NULL, 0, NULL, "show the version and exit" },
+	{ "help", 'h', OT_HELP, NULL, NULL, "show this help and exit" },
+	{ "version", 'V', OT_VERSION, NULL, NULL, "show the version and exit" },
 };
 
 #define N_OPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
@@ -152,21 +147,6 @@ static int bad_value(const struct cli_opt *o, const char *val)
 	return CLI_EXIT_USAGE;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 {
 	char err[512];
@@ -193,10 +173,19 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 			return bad_value(o, val);
 		c->w.path = val;
 		break;
-	case OT_U64:
-		if (parse_u64(val, (uint64_t *)((char *)c + o->off)))
-			return bad_value(o, val);
+	case OT_WRITER: {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s", o->name);
+		for (char *p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (fs_writer_options_set(&c->w, name, val, err, sizeof(err))) {
+			fprintf(stderr, "flowsight: %s\n", err);
+			return CLI_EXIT_USAGE;
+		}
 		break;
+	}
 	case OT_FORMAT:
 		if (val && !strcmp(val, "csv"))
 			c->w.format = FS_FORMAT_CSV;

@@ -68,6 +68,7 @@ static void set_knobs(struct fs_session *s)
 		{ "FLOWSIGHT_ATTR_RINGBUF", "attr_ringbuf_bytes" },
 		{ "FLOWSIGHT_ATTR_MAX_SOCKETS", "attr_max_sockets" },
 		{ "FLOWSIGHT_ATTR_MAX_TUPLES", "attr_max_tuples" },
+		{ "FLOWSIGHT_ATTR_NO_EARLY", "attr_no_early" },
 	};
 
 	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {

@@ -479,11 +479,8 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 	iv[SI_PROC_OTHERS] = pr ? pr->others : 0;
 }
 
-/* A plugin's value; never set: None, read as 0, 0.0, "" or []. */
-static void udp_get(const struct column *c, const struct flow *f, struct col_value *v)
+void col_udp_value(const struct udp_value *u, struct col_value *v)
 {
-	const struct udp_value *u = f->udps && c->udp < f->udps->n ? &f->udps->v[c->udp] : NULL;
-
 	v->is_null = !u || u->type == UDP_NONE;
 	v->i = 0;
 	v->f = 0.0;
@@ -520,7 +517,7 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 	v->kind = c->kind;
 	v->is_null = false;
 	if (c->field == CF_UDP) {
-		udp_get(c, f, v);
+		col_udp_value(f->udps && c->udp < f->udps->n ? &f->udps->v[c->udp] : NULL, v);
 		return;
 	}
 	if (col_is_addr(c)) {

@@ -141,6 +141,10 @@ struct col_scratch {
 	int64_t list[];
 };
 
+/* A plugin's value @u (NULL: none) as a column value; never set: None,
+ * read as 0, 0.0, "" or []. */
+void col_udp_value(const struct udp_value *u, struct col_value *v);
+
 /*
  * Value of column @c for @r.  @scratch must have room for the schema's SPLT
  * length in list[] (see col_scratch_new).

@@ -36,16 +36,24 @@ int bpf_logs_attach(struct bpf_logs *l, struct bpf_object *obj)
 	return 0;
 }
 
-/* The last non-empty line of @log at @out. */
+/* The verifier's last word in @log at @out: its last line that is not
+ * one of the statistics it ends with ("processed N insns ...", "verification
+ * time ..."). */
 static void last_line(const char *log, size_t len, char *out, size_t n)
 {
 	const char *end = log + len, *start;
 
-	while (end > log && (end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	start = end;
-	while (start > log && start[-1] != '\n')
-		start--;
+	for (;;) {
+		while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		start = end;
+		while (start > log && start[-1] != '\n')
+			start--;
+		if (start == log || (strncmp(start, "processed ", 10) &&
+				     strncmp(start, "verification time", 17)))
+			break;
+		end = start;
+	}
 	snprintf(out, n, "%.*s", (int)(end - start), start);
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * One logger for the whole agent.  Diagnostics go to stderr, flow records
- * never do.  Messages are lowercase, quote their subject and end with the
- * cause.  -v raises the verbosity; libbpf output is funnelled through
- * log_libbpf_print() demoted one level.
+ * One logger for the whole library.  Diagnostics go to the sink
+ * (fs_set_log; stderr by default), flow records never do.  Messages are
+ * lowercase, quote their subject and end with the cause.  -v raises the
+ * verbosity; libbpf's own messages come through log_libbpf_print()
+ * (util/bpf_log.h) when the application routes them here.
  */
 #ifndef FLOWSIGHT_LOG_H
 #define FLOWSIGHT_LOG_H

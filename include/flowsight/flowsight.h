@@ -209,7 +209,8 @@ FS_API void fs_session_set_attached(struct fs_session *s, int (*fn)(void *arg), 
  * Instruments for tests and benchmarks, set before fs_session_start():
  * "attr_disable" (hooks left out, "a,b" or "sockets"), "attr_inert" (hooks
  * attached, recording nothing), "attr_ringbuf_bytes", "attr_max_sockets",
- * "attr_max_tuples" (lower table caps).  0 or -EINVAL.
+ * "attr_max_tuples" (lower table caps), "attr_no_early" (no early copies of
+ * the owners: flows rely on the tables alone).  0 or -EINVAL.
  */
 FS_API int fs_session_set_knob(struct fs_session *s, const char *name, const char *value);
 
@@ -249,6 +250,11 @@ struct fs_writer_options {
 	const char *const *columns_to_anonymize;
 	size_t n_columns_to_anonymize;
 };
+
+/* Set to_csv's flows_per_file or rotate_files from text, with NFStream's
+ * message on a bad value.  0, -EINVAL, or -ENOENT for another name. */
+FS_API int fs_writer_options_set(struct fs_writer_options *w, const char *name, const char *value,
+				 char *err, size_t n);
 
 /*
  * Run the session to its end into a CSV or JSON-lines writer (NFStream's

@@ -85,7 +85,7 @@ def main():
         if not m:
             problems.append("no packet summary on stderr")
         # -v's lines: the summary, and the note that IPv4 DTLS certificates
-        # are kept from nDPI 4.2 (agent/dpi.c, dtls_certificate())
+        # are kept from nDPI 4.2 (agent/l7/dpi.c, dtls_certificate())
         other = [l for l in err.splitlines()
                  if not re.search(r"packets: \d+ processed|flows exported|DTLS certificates over IPv4 "
                                   r"are not given to nDPI 4.2", l)]

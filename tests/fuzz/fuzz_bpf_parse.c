@@ -17,7 +17,7 @@
  *     four accounting sizes nested, each mode's repeated-header part no
  *     larger than the size, the flow key canonical and the same from
  *     either end;
- *   - agent/decode.c, given the wire frame (the removed tag put back),
+ *   - agent/packet/decode.c, given the wire frame (the removed tag put back),
  *     agrees: an OK frame decodes to the same addresses, ports, VLAN,
  *     protocol, TCP flags and sizes, and TRUNC, FRAGMENT, IPV6_EXT and
  *     NOT_IP are the same verdicts there.  PUNT is always allowed: it

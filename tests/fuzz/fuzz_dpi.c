@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target: the nDPI feed path (agent/dpi.c) without the engine in
+ * libFuzzer target: the nDPI feed path (agent/l7/dpi.c) without the engine in
  * front of it: packets of up to four interleaved flows go straight into
  * dpi_flow_packet() as the engine would hand them (decoded by decode.c,
  * numbered per flow), then every flow ends through dpi_flow_finish() (the

@@ -312,7 +312,7 @@ def _attr_pcap():
     check_attr("attr_pcap")
 
 
-# tp_btf hooks of agent/attr.c and the tracefs event each one needs
+# tp_btf hooks of agent/attr/attr_bpf.c and the tracefs event each one needs
 TP_HOOKS = {
     "tp_btf/sock_send_length": "sock/sock_send_length",
     "tp_btf/sock_recv_length": "sock/sock_recv_length",

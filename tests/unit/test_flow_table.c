@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for agent/flow_table.c: lookups in both directions, which
+ * Unit tests for agent/core/flow_table.c: lookups in both directions, which
  * fields are part of the key, the creation-order list under removal from
  * head, middle and tail, growth past the initial 1024 buckets, the
  * visiting cursor (each flow once, in order, whatever is removed), and the

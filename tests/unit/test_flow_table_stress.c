@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Randomised check of agent/flow_table.c's open addressing against a plain
+ * Randomised check of agent/core/flow_table.c's open addressing against a plain
  * array: inserts, removals in any order, lookups in both directions and
  * growth, with hashes forced into a handful of values (long probe runs,
  * runs that wrap around the end of the slot array, equal hashes for

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for agent/ja4.c: ClientHellos built byte by byte that reproduce
+ * Unit tests for agent/l7/ja4.c: ClientHellos built byte by byte that reproduce
  * the values published in FoxIO's technical_details/JA4.md and README.md,
  * two real captures from CyberChef's JA4 test vectors, and edge cases
  * (GREASE, no SNI/ALPN, >99 entries, every truncation, split records, fuzz).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * bpf/capture.bpf.c against agent/decode.c, through BPF_PROG_TEST_RUN.
+ * bpf/capture.bpf.c against agent/packet/decode.c, through BPF_PROG_TEST_RUN.
  *
  * Every Ethernet frame of the project's synthetic captures (tools/mkpcap:
  * VLAN, MPLS, PPPoE, LLC/SNAP, IPv4 options and fragments, IPv6 extension
@@ -455,6 +455,7 @@ static void test_drain_loses_nothing(void)
 {
 	struct blaster b = { .repeat = 1000 };
 	uint64_t total = 0, drains = 0, c[FC_CNT__MAX];
+	int drain_err = 0;
 	pthread_t th;
 
 	if (!ASSERT_EQ(open_capture(&R, 0), 0, "load capture"))
@@ -462,16 +463,21 @@ static void test_drain_loses_nothing(void)
 	b.prog_fd = ebpf_capture_prog_fd(R.cap, false);
 	if (!ASSERT_EQ(pthread_create(&th, NULL, blast, &b), 0, "thread"))
 		goto out;
-	/* the blaster runs until 30 drains have overlapped it */
+	/* the blaster runs until 30 drains have overlapped it; a failed drain
+	 * stops it too (and fails the case) */
 	while (!b.done) {
-		if (ebpf_capture_drain(R.cap, count_entry, &total) < 0)
+		drain_err = ebpf_capture_drain(R.cap, count_entry, &total);
+		if (drain_err < 0) {
+			b.stop = 1;
 			break;
+		}
 		ebpf_capture_consume(R.cap, ignore_event, NULL);
 		if (++drains == 30)
 			b.stop = 1;
 	}
 	pthread_join(th, NULL);
-	ebpf_capture_drain(R.cap, count_entry, &total);
+	ASSERT_TRUE(drain_err >= 0, "every drain while the traffic ran");
+	ASSERT_TRUE(ebpf_capture_drain(R.cap, count_entry, &total) >= 0, "the last drain");
 	ebpf_capture_counters(R.cap, c);
 	printf("  %llu packets metered across %llu drains\n", (unsigned long long)total,
 	       (unsigned long long)drains);
@@ -513,22 +519,33 @@ static void test_map_full_overflow(void)
 	ASSERT_EQ(c[FC_CNT_PUNT_FULL], pkts - 4 * 3, "packets beyond the map went to userspace");
 	ASSERT_EQ(c[FC_CNT_PUNT_LOST], 0, "none lost");
 	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL], pkts, "every packet accounted");
-	R.samples_bad = 0;
-	/* samples: only the 4 flows in the map are sampled */
+	/* the events were written while other frames ran: their bytes are not
+	 * the last frame's, so samples are counted, not compared */
 	{
-		int bad = 0;
+		int bad = 0, sampled = 0, flows = 0, full = 0;
 
-		if (ebpf_capture_drain(R.cap, on_entry, &R) >= 0) {
-			ebpf_capture_consume(R.cap, on_event, &R);
-			for (size_t i = 0; i < TABLE_SIZE; i++) {
-				struct acc *a = &R.tab[i];
+		ASSERT_TRUE(ebpf_capture_drain(R.cap, on_entry, &R) >= 0, "drain");
+		ASSERT_TRUE(ebpf_capture_consume(R.cap, on_event, &R) >= 0, "consume");
+		for (size_t i = 0; i < TABLE_SIZE; i++) {
+			struct acc *a = &R.tab[i];
 
-				if (a->used && (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
-						!dir_equal(&a->exp.dir[1], &a->act.dir[1])))
-					bad++;
-			}
+			if (!a->used)
+				continue;
+			flows++;
+			if (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
+			    !dir_equal(&a->exp.dir[1], &a->act.dir[1]))
+				bad++;
+			if (a->samples)
+				sampled++;
+			if (a->samples == 2 && a->sample_mask == 3)
+				full++;
 		}
+		ASSERT_EQ(flows, 64, "every flow seen");
 		ASSERT_EQ(bad, 0, "kernel + punted = every flow's packets");
+		/* only the 4 flows the map holds are sampled (the others are
+		 * punted whole), each its first n_samples = 2 packets */
+		ASSERT_EQ(sampled, 4, "flows sampled");
+		ASSERT_EQ(full, 4, "two samples, indexes 0 and 1, each");
 	}
 	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
 	ebpf_capture_close(R.cap);

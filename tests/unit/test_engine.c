@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Unit tests for the meter (agent/engine.c + agent/flow.c): crafted
+ * Unit tests for the meter (agent/core/engine.c + agent/core/flow.c): crafted
  * Ethernet frames with chosen packet times go through engine_frame(), the
  * emit callback deep-copies each finished flow, and the exported values
  * (read back with col_get, as the writers do) are checked against NFStream
