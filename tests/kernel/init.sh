@@ -187,8 +187,9 @@ workload() { # phase port
 	kv "${ph}_lo_end" "$(lo_stats)"
 }
 
-# 1 MB through lo in one TCP connection: segments of up to 64 KiB (GSO on
-# lo, never split), the eBPF capture's large-packet path on this kernel
+# 1 MB through lo in one TCP connection: frames of up to 64 KiB (GSO on
+# lo, which never splits them), the eBPF capture's large-packet path on
+# this kernel
 bulk() { # phase port
 	local ph=$1 port=$2 srv cli
 
@@ -210,8 +211,7 @@ bulk() { # phase port
 	kv "${ph}_lo_bulk" "$(lo_stats)"
 }
 
-# The 4th and 5th field of a connection's netstat line ending in STATE
-# whose foreign address is 127.0.0.1:PORT: the client's local address.
+# The local address of the client connected to 127.0.0.1:PORT, in STATE.
 client_addr() { # port state
 	netstat -tn | awk -v peer="127.0.0.1:$1" -v st="$2" \
 		'$5 == peer && $6 == st { print $4; exit }'
