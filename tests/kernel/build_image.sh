@@ -114,7 +114,7 @@ stage_image() {
 			cp "$mdir/kernel/$mod" "$STAGE/lib/modules/"
 			echo "${mod##*/}" >>"$STAGE/lib/modules/load"
 		elif [ -e "$mdir/kernel/$mod.xz" ]; then
-			xz -dc "$mdir/kernel/$mod.xz" >"$STAGE/lib/modules/${mod##*/}"
+			"$BUSYBOX" xzcat "$mdir/kernel/$mod.xz" >"$STAGE/lib/modules/${mod##*/}"
 			echo "${mod##*/}" >>"$STAGE/lib/modules/load"
 		else
 			grep -qx "kernel/$mod" "$mdir/modules.builtin" ||
