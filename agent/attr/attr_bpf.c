@@ -271,8 +271,9 @@ static int attr_load(struct attr *a)
 		if (refused && !strcmp(refused, "fs_egress")) {
 			size_t e = attr_hook_index("fs_egress"), c = attr_hook_index("fs_egress_compat");
 
-			pr_info("attribution: %s: %s; the variant without bpf_get_netns_cookie is "
-				"used\n", hooks[e].name, last);
+			pr_info("attribution: %s: this kernel does not give cgroup_skb programs "
+				"bpf_get_netns_cookie; its variant without it is used\n",
+				hooks[e].name);
 			attr_hook_missing(a, e, "its variant is used");
 			if (!attr_disabled_by_opts(a, &hooks[c]) && a->cg_fd >= 0)
 				a->disabled[c] = false;

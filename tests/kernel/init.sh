@@ -59,9 +59,10 @@ dump_err() { # name file
 kv kernel "$(uname -r)"
 kv cpus "$(nproc)"
 kv unprivileged_bpf_disabled "$(cat /proc/sys/kernel/unprivileged_bpf_disabled)"
-for m in sch_ingress cls_bpf; do
-	insmod /lib/modules/$m.ko
-	kv insmod_$m $?
+# the modules build_image.sh found this kernel to have as modules, in order
+for m in $(cat /lib/modules/load 2>/dev/null); do
+	insmod /lib/modules/$m
+	kv insmod_${m%.ko} $?
 done
 # What the kernel offers, the reference for the agent's own probing:
 # tracefs lists every tracepoint whether or not BTF describes it.
@@ -80,6 +81,15 @@ for f in /sys/kernel/btf/vmlinux /sys/kernel/tracing/kprobe_events \
 		kv missing "$f"
 	fi
 done
+# What an optional accelerator could use here (flowsight has none yet):
+# a kprobe, a multi-kprobe and an fentry program attached to a kernel
+# function, and whether cgroup_skb programs may call bpf_get_netns_cookie
+kprobe_fentry | while read -r k v; do
+	kv "accel_$k" "$v"
+done
+# a second loopback address: the UDP datagrams of the attribution phases
+# and the kernel's answers go there, apart from the pings to 127.0.0.1
+ip addr add 127.0.0.2/8 dev lo
 
 lo_stats() {
 	echo "$(cat /sys/class/net/lo/statistics/tx_packets)" \
@@ -138,10 +148,20 @@ fs_stop_all() {
 	FS_PIDS=""
 }
 
+wait_listen() { # port
+	local n=0
+
+	while ! netstat -ltn | grep -q ":$1 "; do
+		[ $n -lt 500 ] || break
+		sleep 0.01
+		n=$((n + 1))
+	done
+}
+
 # ping, then one TCP exchange on PORT; lo's counters around each part are
 # the reference for the packet and byte counts.
 workload() { # phase port
-	local ph=$1 port=$2 srv cli n=0
+	local ph=$1 port=$2 srv cli
 
 	kv "${ph}_lo_start" "$(lo_stats)"
 	/bin/ping -c 5 127.0.0.1 >/tmp/$ph.ping &
@@ -152,11 +172,7 @@ workload() { # phase port
 	/bin/nc -l -p $port >/tmp/$ph.srv &
 	srv=$!
 	started "${ph}_server" $srv
-	while ! netstat -ltn | grep -q ":$port "; do
-		[ $n -lt 500 ] || break
-		sleep 0.01
-		n=$((n + 1))
-	done
+	wait_listen $port
 	echo hello | /bin/nc 127.0.0.1 $port &
 	cli=$!
 	started "${ph}_client" $cli
@@ -171,10 +187,11 @@ workload() { # phase port
 	kv "${ph}_lo_end" "$(lo_stats)"
 }
 
-# 1 MB through lo in one TCP connection: segments of up to 64 KiB (GSO on
-# lo, never split), the eBPF capture's large-packet path on this kernel
+# 1 MB through lo in one TCP connection: frames of up to 64 KiB (GSO on
+# lo, which never splits them), the eBPF capture's large-packet path on
+# this kernel
 bulk() { # phase port
-	local ph=$1 port=$2 srv cli n=0
+	local ph=$1 port=$2 srv cli
 
 	# the server's input stays open (a FIFO this shell holds): at its end
 	# nc would close the connection, and the client would stop sending
@@ -183,11 +200,7 @@ bulk() { # phase port
 	/bin/nc -l -p $port <&3 >/dev/null &
 	srv=$!
 	exec 3>&-
-	while ! netstat -ltn | grep -q ":$port "; do
-		[ $n -lt 500 ] || break
-		sleep 0.01
-		n=$((n + 1))
-	done
+	wait_listen $port
 	head -c 1000000 /dev/zero | /bin/nc 127.0.0.1 $port &
 	cli=$!
 	wait $cli
@@ -196,6 +209,205 @@ bulk() { # phase port
 	kv "${ph}_bulk_server_rc" $?
 	sleep 1
 	kv "${ph}_lo_bulk" "$(lo_stats)"
+}
+
+# The local address of the client connected to 127.0.0.1:PORT, in STATE.
+client_addr() { # port state
+	netstat -tn | awk -v peer="127.0.0.1:$1" -v st="$2" \
+		'$5 == peer && $6 == st { print $4; exit }'
+}
+
+# Recv-Q, Send-Q of the connected socket LOCAL -> FOREIGN (nc listens on
+# IPv6: its sockets show IPv4-mapped addresses).
+queues() { # local-address foreign-address
+	netstat -tn | awk -v l="$1" -v f="$2" \
+		'{ sub(/^::ffff:/, "", $4); sub(/^::ffff:/, "", $5) }
+		$4 == l && $5 == f { print $2, $3; exit }'
+}
+
+poll() { # command...: until it succeeds, 200 tries 50 ms apart
+	local n=0
+
+	until "$@"; do
+		[ $n -lt 200 ] || return 1
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
+
+# PID is stopped (SIGSTOP delivered): a listener stopped in accept() leaves
+# it, but takes a connection first if one came meanwhile
+stopped() { # pid
+	[ "$(cut -d' ' -f3 /proc/$1/stat)" = T ]
+}
+
+# The connections waiting in PORT's accept queue (a listener's Recv-Q).
+backlog() { # port
+	netstat -ltn | awk -v p=":$1" 'substr($4, length($4) - length(p) + 1) == p { print $2; exit }'
+}
+
+# A connection opened before flowsight starts.  Its listener is stopped
+# before the client connects and never accepts: the connection's other end
+# waits in the accept queue, held by no process, so the client's socket is
+# the one the start-up iterators (iter/task_file, iter/tcp) must name.
+PRE_SRV="" PRE_CLI=""
+preexisting_open() { # phase port
+	local ph=$1 port=$2 addr
+
+	/bin/nc -l -p $port >/dev/null &
+	PRE_SRV=$!
+	wait_listen $port
+	kill -STOP $PRE_SRV
+	poll stopped $PRE_SRV
+	# its input: a FIFO it holds open itself (no end of input, no FIN)
+	mkfifo /tmp/$ph.pre
+	exec 3<>/tmp/$ph.pre
+	/bin/nc 127.0.0.1 $port <&3 >/dev/null &
+	PRE_CLI=$!
+	exec 3>&-
+	started "${ph}_pre_client" $PRE_CLI
+	poll established $port
+	addr=$(client_addr $port ESTABLISHED)
+	kv "${ph}_pre_backlog" "$(backlog $port)"
+	kv "${ph}_pre_client_port" "${addr##*:}"
+	kv "${ph}_pre_client_exe" "$(readlink /proc/$PRE_CLI/exe)"
+	kv "${ph}_pre_client_cmdline" "$(tr '\0' ' ' </proc/$PRE_CLI/cmdline)"
+}
+
+established() { # port
+	[ -n "$(client_addr $1 ESTABLISHED)" ]
+}
+
+pre_sent() { # local-address port: sent, acknowledged, in the server's queue
+	[ "$(queues "$1" 127.0.0.1:$2)" = "0 0" ] &&
+		[ "$(queues 127.0.0.1:$2 "$1")" = "4 0" ]
+}
+
+# The preexisting connection carries "pre\n" under flowsight; the kernel
+# acknowledges it for the stopped listener.
+preexisting_use() { # phase port
+	local ph=$1 port=$2 addr
+
+	addr=$(client_addr $port ESTABLISHED)
+	kv "${ph}_lo_pre_start" "$(lo_stats)"
+	echo pre >/tmp/$ph.pre
+	poll pre_sent "$addr" $port
+	kv "${ph}_pre_acked" $?
+	sleep 1
+	kv "${ph}_lo_pre_end" "$(lo_stats)"
+}
+
+# the stopped listeners, and the preexisting connection's client
+preexisting_close() {
+	kill -KILL $PRE_CLI $PRE_SRV $FORK_SRV
+	wait $PRE_CLI $PRE_SRV $FORK_SRV 2>/dev/null
+}
+
+logged() { # file n: syslogd wrote the n messages of logger -t fsk
+	[ "$(grep -c ' fsk: ' "$1" 2>/dev/null)" = "$2" ]
+}
+
+# UDP: busybox syslogd forwards each message it gets as one datagram from
+# an unconnected socket (sendto) to 127.0.0.2:PORT, where nothing listens:
+# the kernel answers each with an ICMP port unreachable.  -L also writes
+# the messages to a file, after sending them: its lines say when all left.
+udp_exchange() { # phase port
+	local ph=$1 port=$2 pid
+
+	rm -f /dev/log
+	kv "${ph}_lo_udp_start" "$(lo_stats)"
+	/bin/syslogd -n -L -O /tmp/$ph.syslog -R 127.0.0.2:$port &
+	pid=$!
+	started "${ph}_syslogd" $pid
+	poll test -S /dev/log
+	for m in one two three; do
+		/bin/logger -t fsk $m
+	done
+	poll logged /tmp/$ph.syslog 3
+	kv "${ph}_syslog_lines" "$(grep -c ' fsk: ' /tmp/$ph.syslog)"
+	sleep 1
+	kv "${ph}_lo_udp_end" "$(lo_stats)"
+	kill $pid
+	wait $pid
+}
+
+# A socket used after fork: nc connects, before flowsight starts, to a
+# second stopped listener and runs /tmp/fork.sh on the connection (-e).
+# Under flowsight the script, told to go, answers once from a forked
+# subshell and once itself, then ends (and the connection with it).  The
+# owner is the process the start-up iterators found holding the socket;
+# the subshell is another process using it.
+FORK_SRV="" FORK_CLI=""
+comm_is() { # pid name
+	[ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]
+}
+
+fork_open() { # phase port
+	local ph=$1 port=$2 addr
+
+	printf '#!/bin/sh\nread go </tmp/go\n(echo child)\necho parent\n' >/tmp/fork.sh
+	chmod 755 /tmp/fork.sh
+	rm -f /tmp/go
+	mkfifo /tmp/go
+	/bin/nc -l -p $port >/dev/null &
+	FORK_SRV=$!
+	wait_listen $port
+	kill -STOP $FORK_SRV
+	poll stopped $FORK_SRV
+	/bin/nc 127.0.0.1 $port -e /tmp/fork.sh &
+	FORK_CLI=$!
+	poll comm_is $FORK_CLI fork.sh
+	poll established $port
+	addr=$(client_addr $port ESTABLISHED)
+	kv "${ph}_fork_client_pid" $FORK_CLI
+	kv "${ph}_fork_client_comm" "$(cat /proc/$FORK_CLI/comm)"
+	kv "${ph}_fork_backlog" "$(backlog $port)"
+	kv "${ph}_fork_client_port" "${addr##*:}"
+	kv "${ph}_fork_client_exe" "$(readlink /proc/$FORK_CLI/exe)"
+	kv "${ph}_fork_client_cmdline" "$(tr '\0' ' ' </proc/$FORK_CLI/cmdline)"
+}
+
+# "child\nparent\n" and the FIN acknowledged: 13 bytes and the FIN's
+# sequence number wait in the server's queue, the client is in FIN_WAIT2
+fork_sent() { # local-address port
+	[ "$(queues 127.0.0.1:$2 "$1")" = "14 0" ] &&
+		netstat -tn | grep -q "$1 *127.0.0.1:$2 *FIN_WAIT2"
+}
+
+fork_use() { # phase port
+	local ph=$1 port=$2 addr
+
+	addr=$(client_addr $port ESTABLISHED)
+	kv "${ph}_lo_fork_start" "$(lo_stats)"
+	echo go >/tmp/go
+	wait $FORK_CLI
+	kv "${ph}_fork_client_rc" $?
+	poll fork_sent "$addr" $port
+	kv "${ph}_fork_acked" $?
+	sleep 1
+	kv "${ph}_lo_fork_end" "$(lo_stats)"
+}
+
+# The attribution phase: the main workload, then the cases that need no
+# second namespace, each between lo's counters.
+attr_phase() { # phase capture port
+	local ph=$1 base=$3
+
+	preexisting_open $ph $((base + 200))
+	fork_open $ph $((base + 400))
+	fs_start $ph --capture $2 --system-visibility-mode 2
+	if [ $2 = ebpf ]; then
+		# all of flowsight's programs are loaded now: their verifier cost here
+		prog_stats | sort -u | while read -r prog insns; do
+			kv "verified_$prog" "$insns"
+		done
+	fi
+	workload $ph $base
+	preexisting_use $ph $((base + 200))
+	udp_exchange $ph $((base + 300))
+	fork_use $ph $((base + 400))
+	fs_stop_all
+	preexisting_close
 }
 
 # (a)+(b): both captures at once on the same exchange, no attribution;
@@ -207,16 +419,8 @@ bulk count 9100
 fs_stop_all
 
 # (c): attribution with each capture
-fs_start attr_ebpf --capture ebpf --system-visibility-mode 2
-# all of flowsight's programs are loaded now: their verifier cost here
-prog_stats | sort -u | while read -r prog insns; do
-	kv "verified_$prog" "$insns"
-done
-workload attr_ebpf 9001
-fs_stop_all
-fs_start attr_pcap --capture pcap --system-visibility-mode 2
-workload attr_pcap 9002
-fs_stop_all
+attr_phase attr_ebpf ebpf 9001
+attr_phase attr_pcap pcap 9002
 
 echo "@@FSK done"
 sync
