@@ -49,6 +49,12 @@ __u64 target_netns;
  * Read-only data: when false, the verifier removes the test's branch.
  */
 const volatile bool hooks_inert = false;
+/*
+ * A test's instrument (FLOWSIGHT_ATTR_REFUSE): makes the verifier refuse
+ * fs_sock_create, so that tests see how a refused program is reported on
+ * a kernel that takes them all.  False: the verifier removes the branch.
+ */
+const volatile bool refuse_sock_create = false;
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -371,6 +377,8 @@ int fs_sock_create(struct bpf_sock *ctx)
 
 	if (hooks_inert)
 		return 1;
+	if (refuse_sock_create)
+		return *(volatile __u32 *)(long)ctx->family; /* a number taken for a pointer */
 	netns = bpf_get_netns_cookie(ctx);
 	if (!inet_family(ctx->family) || other_netns(netns))
 		return 1;

@@ -437,6 +437,10 @@ int fs_session_set_knob(struct fs_session *s, const char *name, const char *valu
 		return knob_u32(value, &s->attr_max_sockets);
 	if (!strcmp(name, "attr_max_tuples"))
 		return knob_u32(value, &s->attr_max_tuples);
+	if (!strcmp(name, "attr_refuse")) {
+		s->attr_refuse = value && strcmp(value, "0");
+		return 0;
+	}
 	if (!strcmp(name, "attr_no_early")) {
 		s->attr_no_early = value && strcmp(value, "0");
 		return 0;

@@ -110,6 +110,11 @@ static const struct fs_param_def params[] = {
 	    "columns",
 	    "Please specify a valid ja4 parameter (possible values: True, False)." },
 	  P_FLAG, OFF(ja4), 0, 1, NULL },
+	{ { "split_on_owner", "0|1", "live capture with --system-visibility-mode: end a flow where "
+	    "another process's socket starts using its 5-tuple (expiration_id -1), so each flow "
+	    "has one owner (default 0)",
+	    "Please specify a valid split_on_owner parameter (possible values: True, False)." },
+	  P_BOOL, OFF(split_on_owner), 0, 1, NULL },
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
@@ -255,6 +260,16 @@ int fs_options_validate(const struct fs_options *o, char *err, size_t n)
 	}
 	if (bad) {
 		snprintf(err, n, "%s", bad);
+		return -EINVAL;
+	}
+	if (o->split_on_owner && (!o->n_interfaces || !o->system_visibility_mode)) {
+		snprintf(err, n, "split_on_owner needs a live capture with system_visibility_mode 1 "
+				 "or 2: the owner of a packet is known only then");
+		return -EINVAL;
+	}
+	if (o->split_on_owner && o->capture == FS_CAPTURE_EBPF) {
+		snprintf(err, n, "split_on_owner needs the libpcap capture: the eBPF capture counts "
+				 "a flow's packets in the kernel before their owner is known");
 		return -EINVAL;
 	}
 	return 0;

@@ -120,6 +120,23 @@ static int rebuild_schema(struct fs_session *s)
 	return plugins_schema(s);
 }
 
+/* --split-on-owner: attribution's owner changes into an engine. */
+static void apply_split(void *arg, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb,
+			uint8_t protocol, uint8_t ip_version, uint64_t at_ms)
+{
+	struct pkt k = { .src_port = pa, .dst_port = pb, .protocol = protocol,
+			 .ip_version = ip_version };
+
+	memcpy(k.src_ip, a, 16);
+	memcpy(k.dst_ip, b, 16);
+	engine_split_at(arg, &k, at_ms);
+}
+
+static void engine_splits(void *arg, struct engine *e, uint64_t *cursor)
+{
+	attr_splits(arg, cursor, apply_split, e);
+}
+
 /* Attribution's step for a flow handed out. */
 static void proc_of(void *arg, const struct flow *f, struct proc_info *out)
 {
@@ -213,7 +230,10 @@ int fs_session_start(struct fs_session *s)
 		s->cap_ops = &capture_file_ops;
 	} else {
 		s->caps.capture = CAPS_PCAP;
-		s->cap_ops = capture_choose(&s->env, plugins_need_every_packet(s),
+		/* a plugin that reads every packet, or a split at the owner's
+		 * change, needs the packets themselves: libpcap */
+		s->cap_ops = capture_choose(&s->env, plugins_need_every_packet(s) ||
+							     o->split_on_owner,
 					    &s->caps.auto_fallback);
 		s->caps.capture = s->cap_ops == &capture_ebpf_ops ? CAPS_EBPF : CAPS_PCAP;
 		s->caps.attr = o->system_visibility_mode != 0;
@@ -231,6 +251,8 @@ int fs_session_start(struct fs_session *s)
 				.max_sockets = s->attr_max_sockets,
 				.max_tuples = s->attr_max_tuples,
 				.ringbuf_bytes = s->attr_ringbuf_bytes,
+				.splits = o->split_on_owner,
+				.refuse_sock_create = s->attr_refuse,
 			};
 
 			if (attr_open(&ao, &s->attr))
@@ -238,6 +260,10 @@ int fs_session_start(struct fs_session *s)
 					"-1 and empty\n");
 		}
 		s->caps.attr = s->attr != NULL;
+		if (s->attr && o->split_on_owner) {
+			s->env.engine.splits = engine_splits;
+			s->env.engine.splits_arg = s->attr;
+		}
 		if (s->attr && !s->attr_no_early) {
 			/* each flow's owner is copied a second in, while its socket is
 			 * surely still in the tables (attr.h) */

@@ -196,3 +196,18 @@ void attr_close(struct attr *a)
 	free(a);
 }
 
+
+void attr_splits(struct attr *a, uint64_t *cursor, attr_split_fn fn, void *arg)
+{
+	pthread_mutex_lock(&a->lock);
+	attr_consume(a);
+	if (a->n_splits - *cursor > N_SPLITS)
+		*cursor = a->n_splits - N_SPLITS; /* older ones were overwritten */
+	for (; *cursor < a->n_splits; (*cursor)++) {
+		const struct tup_key *k = &a->splits[*cursor % N_SPLITS].k;
+
+		fn(arg, k->a, k->pa, k->b, k->pb, k->protocol, k->ip_version,
+		   attr_to_real_ms(a, a->splits[*cursor % N_SPLITS].at_ns));
+	}
+	pthread_mutex_unlock(&a->lock);
+}

@@ -29,8 +29,12 @@ struct attr_opts {
 	 * recording nothing, a smaller event ring (bytes), lower table caps */
 	const char *disable;
 	bool inert;
+	bool refuse_sock_create; /* the verifier refuses fs_sock_create (tests) */
 	uint32_t ringbuf_bytes;
 	uint32_t max_sockets, max_tuples;
+	/* --split-on-owner: record when a second socket starts using a 5-tuple
+	 * another process's socket used (attr_splits()) */
+	bool splits;
 };
 
 /* Load and attach the hooks, list the sockets that already exist, start
@@ -63,6 +67,18 @@ struct attr *attr_new_detached(const struct attr_opts *o, uint64_t netns);
 void attr_feed(struct attr *a, const void *rec, size_t size);
 /* Run the purge over every table now. */
 void attr_purge_all(struct attr *a);
+
+/*
+ * --split-on-owner: every 5-tuple a second socket started to use while
+ * another process's socket held it, since *@cursor (each reader keeps its
+ * own, starting at 0): @fn gets the tuple's two ends, its protocol and IP
+ * version, and the epoch ms of the second socket's first record.  Reads
+ * the kernel's pending records first, so that a packet captured after the
+ * socket's first use finds its split.
+ */
+typedef void (*attr_split_fn)(void *arg, const uint8_t *a, uint16_t pa, const uint8_t *b,
+			      uint16_t pb, uint8_t protocol, uint8_t ip_version, uint64_t at_ms);
+void attr_splits(struct attr *a, uint64_t *cursor, attr_split_fn fn, void *arg);
 
 /* Counters for the performance report, as one JSON object's members. */
 void attr_perf_json(struct attr *a, FILE *f);

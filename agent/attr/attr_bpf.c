@@ -255,6 +255,9 @@ static int attr_load(struct attr *a)
 			bpf_map__set_max_entries(a->skel->maps.sock_events, a->o.ringbuf_bytes);
 		/* a benchmark's instrument: hooks attached, doing nothing */
 		a->skel->rodata->hooks_inert = a->o.inert;
+		/* a test's: a program the verifier refuses */
+		a->skel->rodata->refuse_sock_create = a->o.refuse_sock_create &&
+						      !a->disabled[attr_hook_index("fs_sock_create")];
 		if (bpf_logs_attach(&logs, a->skel->obj)) {
 			sockets_bpf__destroy(a->skel);
 			a->skel = NULL;

@@ -49,6 +49,33 @@ static bool attr_event_tup_key(const struct attr *a, const struct fc_sock_event 
 	return ours || !k->flags;
 }
 
+/*
+ * --split-on-owner: socket @e announces exact tuple @k, which another
+ * process's socket used within the retention: the flow on it changes owner
+ * at @e's time.  Once per socket and tuple (the tuple entry then exists).
+ */
+static void note_split(struct attr *a, const struct tup_key *k, uint32_t kb,
+		       const struct fc_sock_event *e)
+{
+	const struct sock_ent *me = attr_sock_find(a, e->cookie);
+
+	for (const struct tup_ent *t = a->tups[kb]; t; t = t->next) {
+		const struct sock_ent *o;
+
+		if (memcmp(&t->k, k, sizeof(*k)) || !t->cookie)
+			continue;
+		if (t->cookie == e->cookie)
+			return; /* announced before: already split */
+		o = attr_sock_find(a, t->cookie);
+		if (!o || !o->owner.tgid || o->owner.tgid == me->owner.tgid)
+			continue;
+		a->splits[a->n_splits % N_SPLITS].k = *k;
+		a->splits[a->n_splits % N_SPLITS].at_ns = e->h.ts_ns;
+		a->n_splits++;
+		return;
+	}
+}
+
 /* Socket event @e; @k, @kb and @local_a: its tuple key (attr_event_tup_key()),
  * the key's bucket and which end is the socket's. */
 static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, const struct tup_key *k,
@@ -97,6 +124,8 @@ static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, co
 		} else if (e->cookie) {
 			attr_note_loss(a, e->h.ts_ns, e->h.ts_ns); /* no room for its owner */
 		}
+		if (k && a->o.splits && e->h.kind == FC_SEV_TUPLE && !k->flags && s && s->owner.tgid)
+			note_split(a, k, kb, e);
 		if (k) {
 			t = attr_tup_add(a, k, kb, local_a, attr_event_netns(a, e), e->cookie,
 					 e->h.ts_ns, e->how == FC_HOW_LISTENER);

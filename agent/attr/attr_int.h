@@ -28,6 +28,7 @@
 #define TCP_TIMEWAIT_NS 60000000000ull /* the kernel's TCP_TIMEWAIT_LEN */
 #define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
 #define ATTR_N_HOOKS 23 /* entries of attr_bpf.c's hooks[] */
+#define N_SPLITS 4096   /* owner changes kept for the engines to read */
 
 /* The labels of enum fc_how (system_attribution). */
 extern const char *const attr_how_names[FC_HOW_MAX];
@@ -137,6 +138,11 @@ struct attr {
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
 	uint64_t loss_check_ns;
+	struct {               /* --split-on-owner: a ring of owner changes */
+		struct tup_key k;
+		uint64_t at_ns;
+	} splits[N_SPLITS];
+	uint64_t n_splits;     /* ever recorded; the ring holds the last N_SPLITS */
 	struct loss_win *loss; /* sorted, disjoint (attr_note_loss) */
 	size_t n_loss, loss_cap;
 	uint64_t events, preexisting;

@@ -64,6 +64,75 @@ static void attr_take_socket(struct owner_pick *out, const struct tup_ent *t, co
  * one (the most specific for a server), else the newest socket whose owner
  * is known.
  */
+/*
+ * Of the owned sockets that carried tuple @k during the flow, its creator:
+ * the first to use the tuple among those still open when the flow began
+ * (else, all having closed just before, within the grace, the newest).  A
+ * later process whose socket reused the 5-tuple inside the same flow (a
+ * fixed UDP port with SO_REUSEADDR, a TCP port reused after TIME_WAIT)
+ * is counted in others, never named.
+ */
+static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t b,
+			      uint64_t first_ms, uint64_t last_ms, struct owner_pick *out)
+{
+	const struct tup_ent *best = NULL, *newest = NULL;
+	const struct sock_ent *best_s = NULL, *newest_s = NULL;
+	uint32_t seen[8], n_seen = 0, others = 0;
+
+	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
+		const struct sock_ent *s;
+
+		if (memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
+		    !attr_valid_for(a, t, first_ms, last_ms))
+			continue;
+		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		if (!s || !s->owner.tgid)
+			continue;
+		if (!newest) {
+			newest = t; /* the list is newest first */
+			newest_s = s;
+		}
+		if (s->close_ns && attr_to_real_ms(a, s->close_ns) < first_ms)
+			continue; /* closed before the flow's first packet */
+		if (!best || t->first_ns < best->first_ns) {
+			best = t;
+			best_s = s;
+		}
+	}
+	if (!best) {
+		best = newest;
+		best_s = newest_s;
+	}
+	if (!best)
+		return false;
+	/* the other processes that used the tuple during the flow */
+	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
+		const struct sock_ent *s;
+		bool dup = false;
+
+		if (t == best || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
+		    !attr_valid_for(a, t, first_ms, last_ms))
+			continue;
+		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		/* it used the tuple while the flow lasted (no slack here: one
+		 * that began after the flow's last packet carried none of it) */
+		if (!s || !s->owner.tgid || s->owner.tgid == best_s->owner.tgid ||
+		    (s->close_ns && attr_to_real_ms(a, s->close_ns) < first_ms) ||
+		    attr_to_real_ms(a, t->first_ns) > last_ms)
+			continue;
+		for (uint32_t i = 0; i < n_seen; i++)
+			dup = dup || seen[i] == s->owner.tgid;
+		if (dup)
+			continue;
+		if (n_seen < 8)
+			seen[n_seen++] = s->owner.tgid;
+		others++;
+	}
+	attr_take_socket(out, best, best_s);
+	out->others += others;
+	return true;
+}
+
 static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t first_ms,
 		 uint64_t last_ms, struct owner_pick *out)
 {
@@ -74,6 +143,8 @@ static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint6
 		attr_take_acceptor(out, t, t->cookie ? attr_sock_find(a, t->cookie) : NULL);
 		return true;
 	}
+	if (attr_pick_creator(a, k, b, first_ms, last_ms, out))
+		return true;
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
 
@@ -81,10 +152,6 @@ static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint6
 		    !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
-		if (s && s->owner.tgid) {
-			attr_take_socket(out, t, s);
-			return true;
-		}
 		if ((s && s->how == FC_HOW_KERNEL) || (!s && t->kernel_held)) {
 			out->owner = NULL; /* the kernel's own socket: no process */
 			out->how = FC_HOW_KERNEL;

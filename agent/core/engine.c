@@ -24,6 +24,7 @@ struct engine {
 	bool in_expiry;      /* inside before_expire(): no eviction */
 	bool expiry_pending; /* the last tick's expiry stopped at its budget */
 	struct flow **custom; /* backend flows a plugin expired, for the next tick */
+	uint64_t split_cursor; /* engine_opts.splits's, ours */
 	size_t n_custom, custom_cap;
 	struct dpi *dpi;
 	engine_emit_fn emit;
@@ -343,6 +344,10 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 		expire(e, f, FLOW_EXPIRY_ACTIVE);
 		if (!e->stopped)
 			create_flow(e, p, h);
+	} else if (f->split_at_ms && p->time_ms >= f->split_at_ms) {
+		expire(e, f, FLOW_EXPIRY_CUSTOM); /* --split-on-owner */
+		if (!e->stopped)
+			create_flow(e, p, h);
 	} else {
 		int dir = flow_direction(f, p);
 		uint64_t delta = p->time_ms - f->last_seen_ms;
@@ -374,8 +379,19 @@ void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
 	}
 }
 
+void engine_split_at(struct engine *e, const struct pkt *key, uint64_t at_ms)
+{
+	struct flow *f = flow_table_lookup(e->ft, key, flow_table_hash(key));
+
+	/* a flow begun before the change; the earliest change wins */
+	if (f && f->first_seen_ms <= at_ms && (!f->split_at_ms || at_ms < f->split_at_ms))
+		f->split_at_ms = at_ms;
+}
+
 int engine_meter_decoded(struct engine *e, struct engine_decoded *d)
 {
+	if (e->o.splits)
+		e->o.splits(e->o.splits_arg, e, &e->split_cursor);
 	for (int i = 0; i < d->n; i++)
 		if (d->v[i] == DECODE_OK)
 			flow_table_prefetch_bucket(e->ft, d->h[i]);

@@ -17,6 +17,8 @@
 #include "l7/dpi.h"
 #include "core/flow.h"
 
+struct engine;
+
 struct engine_opts {
 	uint64_t idle_timeout_ms;
 	uint64_t active_timeout_ms;
@@ -43,6 +45,13 @@ struct engine_opts {
 	const struct engine_backend *backend;
 	/* NULL: no plugins. */
 	const struct engine_plugins *plugins;
+	/*
+	 * --split-on-owner: called before each batch of packets; it calls
+	 * engine_split_at() for each 5-tuple whose owner changed since
+	 * *@cursor (the engine's own).  NULL: never.
+	 */
+	void (*splits)(void *arg, struct engine *e, uint64_t *cursor);
+	void *splits_arg;
 };
 
 /*
@@ -186,6 +195,13 @@ void engine_prefetch_flow(const struct engine *e, uint64_t h);
 bool engine_expiry_pending(const struct engine *e);
 /* A backend's counters for the report (packets it metered or ignored). */
 struct engine_stats *engine_stats_mut(struct engine *e);
+
+/*
+ * The flow of @key (a packet carrying its two ends, protocol and version;
+ * VLAN and tunnel 0) changes owner at @at_ms: its first packet from then on
+ * ends it (expiration_id -1) and starts a new flow.
+ */
+void engine_split_at(struct engine *e, const struct pkt *key, uint64_t at_ms);
 
 /* Only engine_opts.early's visit of engine_tick(), at @now_ms (a backend
  * that ticks seldom calls it more often). */

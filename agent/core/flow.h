@@ -96,6 +96,7 @@ struct flow {
 	void *proc_copy;
 	struct flow_udps *udps; /* NULL without plugins */
 	int8_t custom_expiry;   /* a plugin set expiration_id to -1 */
+	uint64_t split_at_ms;   /* --split-on-owner: a packet from then on starts a new flow */
 };
 
 struct flow_opts {

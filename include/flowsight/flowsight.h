@@ -67,6 +67,9 @@ struct fs_options {
 	uint64_t max_flows_in_memory;    /* 0: no cap */
 	bool system_visibility_all_netns;
 	bool ja4;                        /* client_fingerprint_ja4 column */
+	bool split_on_owner;             /* live, with system_visibility_mode: a flow
+					    ends where another process's socket
+					    starts using its 5-tuple */
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -210,7 +213,8 @@ FS_API void fs_session_set_attached(struct fs_session *s, int (*fn)(void *arg), 
  * "attr_disable" (hooks left out, "a,b" or "sockets"), "attr_inert" (hooks
  * attached, recording nothing), "attr_ringbuf_bytes", "attr_max_sockets",
  * "attr_max_tuples" (lower table caps), "attr_no_early" (no early copies of
- * the owners: flows rely on the tables alone).  0 or -EINVAL.
+ * the owners: flows rely on the tables alone), "attr_refuse" (the verifier
+ * refuses one attribution program, cgroup/sock_create).  0 or -EINVAL.
  */
 FS_API int fs_session_set_knob(struct fs_session *s, const char *name, const char *value);
 

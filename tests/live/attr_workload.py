@@ -15,6 +15,8 @@ workload itself knows.  Output: one JSON object per line on stdout.
   forked SRV PORT         a connected UDP socket used by parent and child
   passed SRV PORT         a TCP connection handed to another process (SCM_RIGHTS)
   time-wait N SRV PORT    N TCP connections this side ends first: left in TIME_WAIT
+  reused SRV PORT LPORT   two processes one after the other send 3 datagrams each
+                          from the same UDP port LPORT (SO_REUSEADDR): one 5-tuple
   poll FILE               NFStream's method: /proc every 100 ms until SIGTERM
 """
 import ctypes
@@ -223,6 +225,30 @@ def poll(path):
         json.dump(seen, f)
 
 
+def reused(srv, port, lport):
+    """Two processes, one after the other, send from UDP port @lport to
+    @srv:@port: the second reuses the first's 5-tuple inside one flow."""
+    for i, name in enumerate(("fs-reuse-a", "fs-reuse-b")):
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(rd)
+            set_name(name)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", lport))
+            for k in range(3):
+                s.sendto(b"%s %d" % (name.encode(), k), (srv, port))
+                time.sleep(0.05)
+            os.write(wr, json.dumps({"pid": os.getpid(), "name": name}).encode())
+            os._exit(0)
+        os.close(wr)
+        rec = json.loads(os.read(rd, 4096))
+        os.waitpid(pid, 0)
+        out(pid=rec["pid"], name=name, lport=lport, dport=port, order=i)
+        time.sleep(0.3)
+
+
 def time_wait(n, srv, port):
     """@n connections to @srv:@port, each ended from here (end_first())."""
     for _ in range(n):
@@ -248,6 +274,8 @@ def main():
         poll(args[0])
     elif cmd == "time-wait":
         time_wait(int(args[0]), args[1], int(args[2]))
+    elif cmd == "reused":
+        reused(args[0], int(args[1]), int(args[2]))
 
 
 if __name__ == "__main__":

@@ -595,6 +595,83 @@ def _():
     check(any("sockets found at start" in l for l in fs.lines), "no start-up line: %r" % fs.lines)
 
 
+def reuse_run(capture, args=()):
+    """Flows of two processes that send in turn from one UDP 5-tuple."""
+    srv = Proc(NS_B, "udp-server", "9100")
+    srv.first()
+    fs = Flowsight(capture, 2, args=args)
+    recs = Proc(NS_A, "reused", IP_B, "9100", "41000").wait()
+    time.sleep(0.5)
+    rows = fs.stop()
+    srv.p.kill()
+    srv.p.wait()
+    got = [r for r in rows if r["protocol"] == 17 and 41000 in (r["src_port"], r["dst_port"])]
+    return recs, got
+
+
+@case("reused_tuple_names_its_creator")
+def _():
+    """Issue 15: a later process on the same 5-tuple inside one flow is
+    counted in system_process_others; the flow is its creator's."""
+    for capture in ("ebpf", "pcap"):
+        recs, got = reuse_run(capture)
+        check(len(got) == 1, "%s: %d flows, expected one: %r" % (capture, len(got), got))
+        f = got[0]
+        check(f["bidirectional_packets"] == 12, "%s: packets %r (3 + 3 each way)" %
+              (capture, f["bidirectional_packets"]))
+        check((f["system_process_pid"], f["system_process_name"]) ==
+              (recs[0]["pid"], "fs-reuse-a"), "%s: named %r, expected the creator %r" %
+              (capture, (f["system_process_pid"], f["system_process_name"]), recs[0]))
+        check(f["system_process_others"] == 1, "%s: others %r" %
+              (capture, f["system_process_others"]))
+
+
+@case("split_on_owner_one_owner_per_flow")
+def _():
+    """--split-on-owner 1: the second process's first datagram ends the
+    first's flow (expiration_id -1) and starts its own: each flow one
+    owner, exact packet counts."""
+    recs, got = reuse_run("auto", args=("--split-on-owner", "1"))
+    got.sort(key=lambda r: r["bidirectional_first_seen_ms"])
+    check(len(got) == 2, "%d flows, expected two: %r" % (len(got), got))
+    for f, r in zip(got, recs):
+        check((f["system_process_pid"], f["system_process_name"]) == (r["pid"], r["name"]),
+              "flow named %r, expected %r" % ((f["system_process_pid"],
+                                               f["system_process_name"]), r))
+        check(f["bidirectional_packets"] == 6 and f["src2dst_packets"] == 3,
+              "packets %r/%r, expected 3 + 3" % (f["bidirectional_packets"],
+                                                 f["src2dst_packets"]))
+        check(f["system_process_others"] == 0, "others %r" % f["system_process_others"])
+    check(got[0]["expiration_id"] == -1, "the first ended by the split: %r" %
+          got[0]["expiration_id"])
+    # the eBPF capture cannot split where a packet's owner changes
+    fs = subprocess.run(nsexec(NS_A, FS, "-i", T_A, "--capture", "ebpf",
+                               "--system-visibility-mode", "2", "--split-on-owner", "1"),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check(fs.returncode == 2 and b"needs the libpcap capture" in fs.stderr,
+          "ebpf with --split-on-owner: exit %d %r" % (fs.returncode, fs.stderr))
+
+
+@case("refused_program_one_line")
+def _():
+    """Issue 15: a program the verifier refuses is one line by default (the
+    hook, the verifier's last word, the fallback), never libbpf's dump of
+    the verifier log; the whole log comes with -vv.  A test knob makes the
+    verifier refuse cgroup/sock_create on a kernel that takes them all."""
+    fs = Flowsight("ebpf", 2, env={"FLOWSIGHT_ATTR_REFUSE": "1"})
+    fs.stop()
+    about = [l for l in fs.lines if "sock_create" in l or "fs_sock_create" in l]
+    check(about == ["flowsight: attribution: hook cgroup/sock_create unavailable (the kernel "
+                    "refused it: R1 invalid mem access 'scalar'); fallback: owners are named "
+                    "at the first connect, bind, send or receive"], "lines: %r" % fs.lines)
+    check(len(fs.lines) <= 4 and not any("LOAD LOG" in l or "processed" in l or "libbpf" in l
+                                         for l in fs.lines), "noise: %r" % fs.lines)
+    fs = Flowsight("ebpf", 2, env={"FLOWSIGHT_ATTR_REFUSE": "1"}, args=("-vv",))
+    fs.stop()
+    check(any("verifier log of 'fs_sock_create'" in l for l in fs.lines) and
+          any("invalid mem access" in l for l in fs.lines), "no verifier log at -vv")
+
+
 @case("benchmark_knobs")
 def _():
     """tools/bench_attr.py's instruments: FLOWSIGHT_ATTR_INERT keeps every

@@ -351,6 +351,32 @@ static void test_eviction_precise(void)
 	attr_close(a);
 }
 
+/* A later process reusing the 5-tuple inside the flow (SO_REUSEADDR UDP):
+ * the creator is named, the other counted. */
+static void test_reused_tuple_creator(void)
+{
+	struct attr *a = tables(0);
+	struct flow f = mk_flow(IPPROTO_UDP, "10.9.4.1", 5000, "10.9.4.2", 9000, -1000);
+	struct proc_info r;
+
+	f.last_seen_ms = f.first_seen_ms + 900;
+	FEED(a, sock_ev(FC_SEV_TUPLE, 600, PID_A, "first", FC_HOW_SEND, IPPROTO_UDP, "10.9.4.1",
+			5000, "10.9.4.2", 9000, 0, -1000));
+	FEED(a, sock_ev(FC_SEV_CLOSE, 600, 0, "", 0, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, -600));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 601, PID_B, "second", FC_HOW_SEND, IPPROTO_UDP, "10.9.4.1",
+			5000, "10.9.4.2", 9000, 0, -500));
+	attr_lookup(a, &f, &r);
+	ASSERT_EQ(r.pid, PID_A, "the creator");
+	ASSERT_STREQ(r.name, "first", "the creator's name");
+	ASSERT_EQ(r.others, 1, "the later process counted");
+	/* a flow beginning after the first socket closed is the second's */
+	f = mk_flow(IPPROTO_UDP, "10.9.4.1", 5000, "10.9.4.2", 9000, -400);
+	attr_lookup(a, &f, &r);
+	ASSERT_EQ(r.pid, PID_B, "a flow of the second alone");
+	ASSERT_EQ(r.others, 0, "nobody else");
+	attr_close(a);
+}
+
 static void test_purge(void)
 {
 	struct attr_opts o = { .retain_ms = 1 };
@@ -380,6 +406,7 @@ int main(void)
 	RUN_TEST(test_many_losses_all_marked);
 	RUN_TEST(test_kernel_held_evictions);
 	RUN_TEST(test_eviction_precise);
+	RUN_TEST(test_reused_tuple_creator);
 	RUN_TEST(test_purge);
 	return TEST_SUMMARY();
 }
