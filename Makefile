@@ -132,11 +132,14 @@ $(BUILD)/flowsight: $(CLI_OBJS) $(LIB_A) | $(BUILD)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) -o $@
 
+# pkg-config file for PREFIX/LIBDIR (written again by `make install` for its own)
+PC_TEXT = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
+	'Name: flowsight' 'Description: NFStream flows with process attribution (libflowsight)' \
+	'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -lflowsight' \
+	'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}'
+
 $(BUILD)/flowsight.pc: Makefile | $(BUILD)
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
-		'Name: flowsight' 'Description: NFStream flows with process attribution (libflowsight)' \
-		'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -lflowsight' \
-		'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}' > $@
+	$(Q)printf '%s\n' $(PC_TEXT) > $@
 
 # Plugins: shared objects resolving the plugin API in their host.
 $(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h Makefile
@@ -221,7 +224,7 @@ install: all
 	$(Q)ln -sf libflowsight.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libflowsight.so
 	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 0644 include/flowsight/*.h $(DESTDIR)$(PREFIX)/include/flowsight/
-	$(Q)install -m 0644 $(BUILD)/flowsight.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(Q)printf '%s\n' $(PC_TEXT) > $(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc
 	$(Q)for p in $(PLUGINS); do install -m 0755 $$p $(DESTDIR)$(LIBDIR)/flowsight/plugins/; done
 	$(Q)if [ -d python/flowsight ]; then install -m 0644 python/flowsight/*.py $(DESTDIR)$(PYDIR)/flowsight/; \
 		printf '%s\n' '$(LIBDIR)' > $(DESTDIR)$(PYDIR)/flowsight/libdir.txt; fi

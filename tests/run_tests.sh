@@ -44,6 +44,8 @@ for t in "$BUILD"/tests/test_*; do
 done
 layer cli python3 tests/cli/test_cli.py
 layer golden tests/golden/run_golden.sh
+# libflowsight installed (DESTDIR) and used through pkg-config, shared and static.
+layer install tests/install/test_install.sh
 layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l7
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py
