@@ -15,10 +15,16 @@
  * the addresses of every packet a local socket sends and announces each new
  * tuple of that socket once (TUPLE record: cookie, tuple, owner).  That is
  * exact for TCP, connected and unconnected UDP, ping and raw sockets alike.
- * recvmsg4/6 announce the peers of unconnected UDP servers, post_bind4/6 the
- * bound ports (listeners), and the accept exit tracepoint the accepted
- * 5-tuple with the acceptor.  Nothing here guesses from a port alone; the
- * join in userspace ranks exact tuples above bound ports.
+ * recvmsg4/6 announce the peers of unconnected UDP servers and post_bind4/6
+ * the bound ports (listeners).  An accepted socket starts as a clone of its
+ * listener's storage and becomes, at its first send or receive, the
+ * acceptor's ("accept").  Nothing here guesses from a port alone; the join
+ * in userspace ranks exact tuples above bound ports.
+ *
+ * What each hook costs is paid by every process of the host, so the set is
+ * small: no syscall tracepoint (one puts every system call of every task on
+ * the slow path), no per-state-change hook (TCP sockets end at their
+ * release, and one no process holds when TIME_WAIT would end).
  *
  * Processes: tp_btf sched_process_exec/fork/exit give exe, arguments and a
  * tombstone, so a process that exited 1 ms after its connection is still
@@ -38,8 +44,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by userspace once tp_btf/inet_sock_set_state is attached. */
-bool tcp_close_hooked;
 /* Network namespace (cookie) whose sockets are reported; 0: all. */
 __u64 target_netns;
 /*
@@ -172,7 +176,7 @@ static __always_inline void set_tuple(struct fc_sock_event *e, const struct tupl
 }
 
 static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_owner *st,
-				      const struct tuple *t, __u8 how)
+				      const struct tuple *t, __u8 how, __u8 sflags)
 {
 	struct fc_sock_event *e;
 
@@ -192,6 +196,7 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 		e->owner = st->owner;
 	e->others = st->others;
 	e->how = how;
+	e->sflags = sflags;
 	if (t)
 		set_tuple(e, t);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
@@ -203,7 +208,7 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
  * record leaves the hash out, so the next packet retries.  True when @t is
  * known to userspace (now or before). */
 static __always_inline bool announce_as(struct sk_owner *st, __u64 cookie, const struct tuple *t,
-					__u8 how)
+					__u8 how, __u8 sflags)
 {
 	__u64 h = tuple_hash(t);
 	__u32 i;
@@ -212,7 +217,7 @@ static __always_inline bool announce_as(struct sk_owner *st, __u64 cookie, const
 	for (i = 0; i < N_RECENT; i++)
 		if (st->recent[i] == h)
 			return true;
-	if (!emit_sock(FC_SEV_TUPLE, cookie, st, t, how))
+	if (!emit_sock(FC_SEV_TUPLE, cookie, st, t, how, sflags))
 		return false;
 	i = st->next_recent++ & (N_RECENT - 1);
 	st->recent[i] = h;
@@ -222,7 +227,7 @@ static __always_inline bool announce_as(struct sk_owner *st, __u64 cookie, const
 
 static __always_inline void announce(struct sk_owner *st, __u64 cookie, const struct tuple *t)
 {
-	announce_as(st, cookie, t, st->how);
+	announce_as(st, cookie, t, st->how, 0);
 }
 
 static __always_inline void forget_announced(struct sk_owner *st)
@@ -262,6 +267,10 @@ static __always_inline void note_use(struct sk_owner *st, __u8 how, __u64 cookie
 	if (!st->netns)
 		st->netns = netns;
 	if (!st->have || st->how == FC_HOW_LISTENER) {
+		/* an accepted socket's first user is the process that accepted
+		 * it (or one it was handed to before any use) */
+		if (st->how == FC_HOW_LISTENER)
+			how = FC_HOW_ACCEPT;
 		proc_current(&st->owner);
 		st->have = 1;
 		st->how = how;
@@ -286,7 +295,7 @@ static __always_inline void note_use(struct sk_owner *st, __u8 how, __u64 cookie
 	}
 	/* Tuples already announced carry the old owner: say it changed. */
 	if (changed && st->announced)
-		emit_sock(FC_SEV_OWNER, cookie, st, NULL, st->how);
+		emit_sock(FC_SEV_OWNER, cookie, st, NULL, st->how, 0);
 }
 
 static __always_inline __u64 netns_of(const struct sock *sk)
@@ -509,7 +518,7 @@ static __always_inline void post_bind(struct bpf_sock *ctx, bool v6)
 	if (st->how == FC_HOW_CREATE || st->how == FC_HOW_SEND) {
 		st->how = FC_HOW_BIND;
 		if (st->announced)
-			emit_sock(FC_SEV_OWNER, st->cookie, st, NULL, st->how);
+			emit_sock(FC_SEV_OWNER, st->cookie, st, NULL, st->how, 0);
 	}
 	if (tuple_of_bpf_sock(ctx, &t, v6))
 		return;
@@ -544,12 +553,9 @@ int fs_sock_release(struct bpf_sock *ctx)
 		return 1;
 	if (!inet_family(ctx->family))
 		return 1;
-	/* TCP ends at TCP_CLOSE (inet_sock_set_state), after its FINs */
-	if (ctx->protocol == IPPROTO_TCP && tcp_close_hooked)
-		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, 0);
 	if (st && st->announced)
-		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL, st->how);
+		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL, st->how, 0);
 	return 1;
 }
 
@@ -638,8 +644,8 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 		st->netns = bpf_get_netns_cookie(skb);
 	/* a listener sends for connections not yet accepted (SYN-ACK) */
 	if (sk->state == BPF_TCP_LISTEN)
-		announce_as(st, cookie, &t, FC_HOW_LISTENER);
-	else if (announce_as(st, cookie, &t, st->how) && t.protocol == IPPROTO_TCP)
+		announce_as(st, cookie, &t, FC_HOW_LISTENER, FC_SF_LISTENING);
+	else if (announce_as(st, cookie, &t, st->how, 0) && t.protocol == IPPROTO_TCP)
 		st->fixed = 1; /* a TCP socket past listen has one tuple for life */
 	return 1;
 }
@@ -716,69 +722,6 @@ int BPF_PROG(fs_recv_length, struct sock *sk, int ret, int flags)
 		return 0;
 	if (ret > 0)
 		length_use(sk, FC_HOW_RECV);
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(fs_set_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	struct sk_owner *st;
-
-	if (hooks_inert)
-		return 0;
-	if (newstate != TCP_CLOSE)
-		return 0;
-	st = bpf_sk_storage_get(&sk_owners, (struct sock *)sk, 0, 0);
-	if (st && st->announced)
-		emit_sock(FC_SEV_CLOSE, st->cookie, st, NULL, st->how);
-	return 0;
-}
-
-/* accept()/accept4() returned fd @ret: the acceptor owns that connection.
- * The new socket is reached through the caller's fd table. */
-static __always_inline void accept_exit(long ret)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds, *file;
-	struct socket *sock;
-	struct sock *sk;
-	struct tuple t;
-	struct sk_owner st = {};
-
-	if (ret < 0)
-		return;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), fds + ret) || !file)
-		return;
-	sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
-		return;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || other_netns(netns_of(sk)) || tuple_of_sk(sk, &t))
-		return;
-	proc_current(&st.owner);
-	st.have = 1;
-	st.how = FC_HOW_ACCEPT;
-	st.netns = netns_of(sk);
-	emit_sock(FC_SEV_ACCEPT, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), &st, &t,
-		  FC_HOW_ACCEPT);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int fs_accept4_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	if (hooks_inert)
-		return 0;
-	accept_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int fs_accept_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	if (hooks_inert)
-		return 0;
-	accept_exit(ctx->ret);
 	return 0;
 }
 
@@ -992,7 +935,7 @@ static __always_inline void iter_full_sock(struct seq_file *seq, struct sock *sk
 	}
 	if (!dead && !BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
 		return; /* a descriptor holds it, or it waits in an accept queue */
-	/* storage so that its TCP_CLOSE / release ends the tuple */
+	/* storage, so that a UDP socket's release ends the tuple (a TCP one no process holds is taken to end when TIME_WAIT would: attr_events.c) */
 	st = bpf_sk_storage_get(&sk_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
 		st->cookie = cookie;

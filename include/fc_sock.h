@@ -56,12 +56,16 @@ struct fc_proc {
 enum fc_sev_kind {
 	FC_SEV_TUPLE = 1, /* socket @cookie carries this 5-tuple (or bound port) */
 	FC_SEV_OWNER,     /* socket @cookie's owner/how/others changed */
-	FC_SEV_ACCEPT,    /* accept() returned a socket with this 5-tuple */
 	FC_SEV_CLOSE,     /* socket @cookie released */
 	FC_SEV_EXEC,      /* struct fc_proc_event */
 	FC_SEV_FORK,
 	FC_SEV_EXIT,
 };
+
+/* Record flags: FC_SF_LISTENING, a listening socket's record of a
+ * connection's handshake (its SYN-ACK): the connection's own socket, once
+ * announced, names it better. */
+#define FC_SF_LISTENING 0x1
 
 /* Tuple flags */
 #define FC_TF_LOCAL_ANY 0x1  /* bound to every local address */
@@ -74,10 +78,10 @@ struct fc_sev_hdr {
 	__u64 netns;  /* cookie of the socket's network namespace (0 for process records) */
 };
 
-/* FC_SEV_TUPLE, FC_SEV_OWNER, FC_SEV_ACCEPT, FC_SEV_CLOSE */
+/* FC_SEV_TUPLE, FC_SEV_OWNER, FC_SEV_CLOSE */
 struct fc_sock_event {
 	struct fc_sev_hdr h;
-	__u64 cookie;        /* 0 when unknown (ACCEPT) */
+	__u64 cookie;        /* the socket's (bpf_get_socket_cookie) */
 	struct fc_proc owner;
 	__u32 others;        /* other processes that used the socket */
 	__u8 how;            /* enum fc_how */
@@ -85,7 +89,8 @@ struct fc_sock_event {
 	__u8 ip_version;     /* 4 or 6 */
 	__u8 flags;          /* FC_TF_* */
 	__u16 lport, rport;  /* host order; 0 for ICMP */
-	__u8 _pad[4];
+	__u8 sflags;         /* FC_SF_* */
+	__u8 _pad[3];
 	__u8 laddr[16], raddr[16]; /* IPv4 in the first 4 bytes */
 };
 

@@ -27,7 +27,7 @@
 
 /* ---- hooks, their probes and fallbacks ---------------------------------- */
 
-enum hook_kind { HK_CGROUP, HK_TRACE, HK_SYSCALL_TP, HK_ITER };
+enum hook_kind { HK_CGROUP, HK_TRACE, HK_ITER };
 
 struct hook {
 	const char *prog;
@@ -53,9 +53,9 @@ static const struct hook hooks[] = {
 	{ "fs_recvmsg6", "cgroup/recvmsg6", HK_CGROUP, NULL,
 	  "peers of unconnected IPv6 UDP servers match the bound port only" },
 	{ "fs_post_bind4", "cgroup/post_bind4", HK_CGROUP, NULL,
-	  "IPv4 listeners are not known before their first accept, send or receive" },
+	  "IPv4 listeners are not known before their first send or receive" },
 	{ "fs_post_bind6", "cgroup/post_bind6", HK_CGROUP, NULL,
-	  "IPv6 listeners are not known before their first accept, send or receive" },
+	  "IPv6 listeners are not known before their first send or receive" },
 	{ "fs_sock_release", "cgroup/sock_release", HK_CGROUP, NULL,
 	  "UDP sockets end at their last record plus the retention time" },
 	{ "fs_egress", "cgroup_skb/egress", HK_CGROUP, NULL,
@@ -65,13 +65,7 @@ static const struct hook hooks[] = {
 	{ "fs_send_length", "tp_btf/sock_send_length", HK_TRACE, "sock_send_length",
 	  "senders are named by the cgroup hooks only (connect, sendmsg, bind)" },
 	{ "fs_recv_length", "tp_btf/sock_recv_length", HK_TRACE, "sock_recv_length",
-	  "accepted sockets are named by accept or by their listener" },
-	{ "fs_set_state", "tp_btf/inet_sock_set_state", HK_TRACE, "inet_sock_set_state",
-	  "TCP sockets end when their descriptor is released" },
-	{ "fs_accept4_exit", "tracepoint/syscalls/sys_exit_accept4", HK_SYSCALL_TP, NULL,
-	  "accepted connections are named at their first send or receive, else by the listener" },
-	{ "fs_accept_exit", "tracepoint/syscalls/sys_exit_accept", HK_SYSCALL_TP, NULL,
-	  "accepted connections are named at their first send or receive, else by the listener" },
+	  "accepted sockets are named at their first send, else by their listener" },
 	{ "fs_exec", "tp_btf/sched_process_exec", HK_TRACE, "sched_process_exec",
 	  "exe and cmdline are read from /proc while the process lives" },
 	{ "fs_fork", "tp_btf/sched_process_fork", HK_TRACE, "sched_process_fork",
@@ -99,30 +93,6 @@ static bool attr_btf_has_tp(const struct btf *vmlinux, const char *tp)
 
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
-}
-
-/* The path is reachable with our effective ids and capabilities (tracefs
- * is mode 0700: a non-root agent needs CAP_DAC_READ_SEARCH, as libbpf's
- * open of the id file will). */
-static bool attr_reachable(const char *path)
-{
-	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
-}
-
-/* tracefs, needed by libbpf to find a syscall tracepoint's id. */
-static bool attr_tracefs_event(const char *event)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/id", event);
-	if (attr_reachable(path))
-		return true;
-	if (!attr_reachable("/sys/kernel/tracing/events"))
-		mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL);
-	if (attr_reachable(path))
-		return true;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/id", event);
-	return attr_reachable(path);
 }
 
 #define CG_PRIVATE "/run/flowsight/cgroup2"
@@ -213,9 +183,6 @@ static void attr_probe_hooks(struct attr *a)
 		else if (h->btf_tp && !attr_btf_has_tp(vmlinux, h->btf_tp))
 			attr_hook_missing(a, i, vmlinux ? "the kernel has no such tracepoint"
 						   : "no kernel BTF");
-		else if (h->kind == HK_SYSCALL_TP &&
-			 !attr_tracefs_event(strchr(h->name, '/') + 1))
-			attr_hook_missing(a, i, "no syscall tracepoints (CONFIG_FTRACE_SYSCALLS) or no tracefs");
 	}
 	btf__free(vmlinux);
 }
@@ -410,7 +377,6 @@ int attr_bpf_start(struct attr *a)
 	if (a->skel->rodata->hooks_inert)
 		pr_warn("attribution: FLOWSIGHT_ATTR_INERT is set: the socket hooks record nothing "
 			"(a benchmark's setting)\n");
-	a->skel->bss->tcp_close_hooked = a->links[attr_hook_index("fs_set_state")] != NULL;
 	/* only the sockets of the captured namespace unless asked: the others'
 	 * tuples may mirror ours (both ends of a veth are local somewhere) */
 	a->skel->bss->target_netns = a->all_netns ? 0 : a->netns;

@@ -42,8 +42,7 @@ static bool attr_event_tup_key(const struct attr *a, const struct fc_sock_event 
 {
 	bool ours = attr_netns_ours(a, e->h.netns);
 
-	if ((!(e->h.kind == FC_SEV_TUPLE && e->ip_version) && e->h.kind != FC_SEV_ACCEPT) ||
-	    (!ours && !a->all_netns))
+	if (!(e->h.kind == FC_SEV_TUPLE && e->ip_version) || (!ours && !a->all_netns))
 		return false;
 	*local_a = attr_tup_key_of(k, e);
 	return ours || !k->flags;
@@ -128,21 +127,11 @@ static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, co
 			note_split(a, k, kb, e);
 		if (k) {
 			t = attr_tup_add(a, k, kb, local_a, attr_event_netns(a, e), e->cookie,
-					 e->h.ts_ns, e->how == FC_HOW_LISTENER);
+					 e->h.ts_ns, e->sflags & FC_SF_LISTENING);
 			/* a socket no process holds (iter/tcp, iter/udp) names nobody,
 			 * even once its entry has left the socket table */
 			if (t && e->how == FC_HOW_KERNEL && !e->owner.tgid)
 				t->kernel_held = true;
-		}
-		break;
-	case FC_SEV_ACCEPT:
-		if (!k)
-			break;
-		t = attr_tup_add(a, k, kb, local_a, attr_event_netns(a, e), e->cookie, e->h.ts_ns, false);
-		if (t) {
-			t->has_acceptor = true;
-			t->acceptor = e->owner;
-			attr_proc_of_owner(a, &e->owner);
 		}
 		break;
 	case FC_SEV_CLOSE:

@@ -27,7 +27,7 @@
 #define EV_BATCH 64 /* socket events handled together */
 #define TCP_TIMEWAIT_NS 60000000000ull /* the kernel's TCP_TIMEWAIT_LEN */
 #define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
-#define ATTR_N_HOOKS 23 /* entries of attr_bpf.c's hooks[] */
+#define ATTR_N_HOOKS 20 /* entries of attr_bpf.c's hooks[] */
 #define N_SPLITS 4096   /* owner changes kept for the engines to read */
 
 /* The labels of enum fc_how (system_attribution). */
@@ -61,10 +61,8 @@ struct tup_ent {
 	uint64_t netns;      /* the socket's network namespace (cookie); 0 read as ours */
 	bool local_a;        /* the socket's own end is k.a (exact keys) */
 	uint64_t first_ns, last_ns;
-	bool has_acceptor;
 	bool from_listener;  /* the listener's record of a handshake */
 	bool kernel_held;    /* announced as held by no process */
-	struct fc_proc acceptor;
 };
 
 struct proc_ent {
@@ -164,9 +162,9 @@ struct attr {
 };
 
 /* attr_tables.c: clocks, hashing, the socket, tuple and process tables */
-uint32_t attr_hash64(uint64_t x);;
-uint32_t attr_hash_tup(const struct tup_key *k);;
-uint64_t attr_mono_ns(void);;
+uint32_t attr_hash64(uint64_t x);
+uint32_t attr_hash_tup(const struct tup_key *k);
+uint64_t attr_mono_ns(void);
 void attr_note_loss(struct attr *a, uint64_t from_ns, uint64_t to_ns);
 /* Socket @cookie was evicted from the table while it had an owner. */
 bool attr_lost_sock(struct attr *a, uint64_t cookie);
@@ -177,37 +175,37 @@ bool attr_lost_key(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t
 /* A loss window meets [@first_ms, @last_ms] (epoch ms, with SLACK_MS). */
 bool attr_lost_between(struct attr *a, uint64_t first_ms, uint64_t last_ms);
 /* Drop the windows that ended before @before_ns. */
-void attr_forget_losses(struct attr *a, uint64_t before_ns);;
-struct proc_ent *attr_proc_find(struct attr *a, uint32_t tgid, uint64_t start_ns);;
-struct proc_ent *attr_proc_get(struct attr *a, uint32_t tgid, uint64_t start_ns);;
-struct proc_ent *attr_proc_of_owner(struct attr *a, const struct fc_proc *o);;
-int64_t attr_real_minus_mono(void);;
-struct sock_ent *attr_sock_find(struct attr *a, uint64_t cookie);;
-struct sock_ent *attr_sock_get(struct attr *a, uint64_t cookie);;
-uint64_t attr_to_real_ms(const struct attr *a, uint64_t ns);;
+void attr_forget_losses(struct attr *a, uint64_t before_ns);
+struct proc_ent *attr_proc_find(struct attr *a, uint32_t tgid, uint64_t start_ns);
+struct proc_ent *attr_proc_get(struct attr *a, uint32_t tgid, uint64_t start_ns);
+struct proc_ent *attr_proc_of_owner(struct attr *a, const struct fc_proc *o);
+int64_t attr_real_minus_mono(void);
+struct sock_ent *attr_sock_find(struct attr *a, uint64_t cookie);
+struct sock_ent *attr_sock_get(struct attr *a, uint64_t cookie);
+uint64_t attr_to_real_ms(const struct attr *a, uint64_t ns);
 struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b, bool local_a,
-			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener);;
+			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener);
 bool attr_tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, const uint8_t *y,
-			  uint16_t py, uint8_t protocol, uint8_t ip_version);;
-bool attr_tup_key_of(struct tup_key *k, const struct fc_sock_event *ev);;
+			  uint16_t py, uint8_t protocol, uint8_t ip_version);
+bool attr_tup_key_of(struct tup_key *k, const struct fc_sock_event *ev);
 
 /* attr_host.c: what /proc, the interfaces and the cgroup tree say */
-void attr_container_of(struct attr *a, uint64_t cgid, char *out, size_t n);;
-bool attr_is_local(struct attr *a, const uint8_t *addr, uint8_t ipv);;
-void attr_proc_fill_from_proc(struct proc_ent *p);;
-void attr_refresh_local(struct attr *a);;
-void attr_user_name(struct attr *a, uint32_t uid, char *out, size_t n);;
+void attr_container_of(struct attr *a, uint64_t cgid, char *out, size_t n);
+bool attr_is_local(struct attr *a, const uint8_t *addr, uint8_t ipv);
+void attr_proc_fill_from_proc(struct proc_ent *p);
+void attr_refresh_local(struct attr *a);
+void attr_user_name(struct attr *a, uint32_t uid, char *out, size_t n);
 
 /* attr_events.c: the kernel's records into the tables */
-void attr_check_loss(struct attr *a);;
-void attr_consume(struct attr *a);;
-void attr_flush_batch(struct attr *a);;
+void attr_check_loss(struct attr *a);
+void attr_consume(struct attr *a);
+void attr_flush_batch(struct attr *a);
 void attr_queue_event(struct attr *a, const void *e);
 /* One ring-buffer record (libbpf's ring_buffer_sample_fn): @ctx the attr. */
 int attr_ringbuf_cb(void *ctx, void *data, size_t size);
 /* Drop what no flow can need any more, in buckets [@from, @to). */
 void attr_purge(struct attr *a, uint32_t from, uint32_t to);
-void *attr_event_thread(void *arg);;
+void *attr_event_thread(void *arg);
 
 /* attr_bpf.c: the hooks, their probes, loading and the start-up iterators */
 /* Probe, load and attach the hooks, then list the sockets that exist.

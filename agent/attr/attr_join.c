@@ -41,15 +41,6 @@ static bool attr_tup_ours(const struct attr *a, const struct tup_ent *t)
 	return t->netns == a->netns;
 }
 
-/* The acceptor of @t (@s: its socket, if still held) as the owner. */
-static void attr_take_acceptor(struct owner_pick *out, const struct tup_ent *t,
-			  const struct sock_ent *s)
-{
-	out->owner = &t->acceptor;
-	out->how = FC_HOW_ACCEPT;
-	out->others = s ? s->others : 0;
-}
-
 /* The owner of socket @s, which carries @t. */
 static void attr_take_socket(struct owner_pick *out, const struct tup_ent *t, const struct sock_ent *s)
 {
@@ -58,12 +49,6 @@ static void attr_take_socket(struct owner_pick *out, const struct tup_ent *t, co
 	out->others = s->others;
 }
 
-/*
- * The owner under @k (bucket @b: attr_hash_tup()) for a flow seen [first_ms,
- * last_ms], among our namespace's sockets: an accept record if there is
- * one (the most specific for a server), else the newest socket whose owner
- * is known.
- */
 /*
  * Of the owned sockets that carried tuple @k during the flow, its creator:
  * the first to use the tuple among those still open when the flow began
@@ -88,13 +73,17 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
 		if (!s || !s->owner.tgid)
 			continue;
-		if (!newest) {
-			newest = t; /* the list is newest first */
+		/* the list is newest first; a listener's record of the handshake
+		 * (SYN-ACK) names the connection only when its own socket is
+		 * not known */
+		if (!newest || (newest->from_listener && !t->from_listener)) {
+			newest = t;
 			newest_s = s;
 		}
 		if (s->close_ns && attr_to_real_ms(a, s->close_ns) < first_ms)
 			continue; /* closed before the flow's first packet */
-		if (!best || t->first_ns < best->first_ns) {
+		if (!best || (best->from_listener && !t->from_listener) ||
+		    (best->from_listener == t->from_listener && t->first_ns < best->first_ns)) {
 			best = t;
 			best_s = s;
 		}
@@ -110,7 +99,7 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		const struct sock_ent *s;
 		bool dup = false;
 
-		if (t == best || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
+		if (t == best || t->from_listener || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
 		    !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
@@ -133,16 +122,14 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 	return true;
 }
 
+/*
+ * The owner under @k (bucket @b: attr_hash_tup()) for a flow seen [first_ms,
+ * last_ms], among our namespace's sockets: the creator (attr_pick_creator()),
+ * else a socket the kernel holds, or one whose owner was lost at a cap.
+ */
 static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t first_ms,
 		 uint64_t last_ms, struct owner_pick *out)
 {
-	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
-		if (!t->has_acceptor || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
-		    !attr_valid_for(a, t, first_ms, last_ms))
-			continue;
-		attr_take_acceptor(out, t, t->cookie ? attr_sock_find(a, t->cookie) : NULL);
-		return true;
-	}
 	if (attr_pick_creator(a, k, b, first_ms, last_ms, out))
 		return true;
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
@@ -176,8 +163,7 @@ enum foreign_pick { FP_NONE, FP_FOUND, FP_AMBIGUOUS };
  * @src_a, among the sockets of other namespaces: a container's traffic on a
  * bridge or veth of ours.  Between two such sockets, the ends of one
  * connection, the source's end (the process that opened the flow) is taken
- * before the other; on one end an acceptor before a socket, as attr_pick()
- * ranks.  Sockets of several namespaces on the same end mean the same
+ * before the other.  Sockets of several namespaces on the same end mean the same
  * addresses are in use in each of them, and nothing says which one this
  * flow crossed: nobody is named.
  */
@@ -188,7 +174,6 @@ static enum foreign_pick attr_pick_foreign(struct attr *a, const struct tup_key 
 	for (int end = 0; end < 2; end++) {
 		bool want_a = end == 0 ? src_a : !src_a;
 		uint64_t netns = 0;
-		bool accepted = false;
 
 		for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 			struct sock_ent *s;
@@ -197,18 +182,14 @@ static enum foreign_pick attr_pick_foreign(struct attr *a, const struct tup_key 
 			    !attr_valid_for(a, t, first_ms, last_ms))
 				continue;
 			s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
-			if (!t->has_acceptor && !(s && s->owner.tgid))
+			if (!(s && s->owner.tgid))
 				continue;
 			if (netns && netns != t->netns)
 				return FP_AMBIGUOUS;
-			if (netns && (accepted || !t->has_acceptor))
+			if (netns)
 				continue;
 			netns = t->netns;
-			accepted = t->has_acceptor;
-			if (accepted)
-				attr_take_acceptor(out, t, s);
-			else
-				attr_take_socket(out, t, s);
+			attr_take_socket(out, t, s);
 		}
 		if (netns)
 			return FP_FOUND;

@@ -411,12 +411,12 @@ static void attr_tup_evict_oldest(struct attr *a)
 		struct tup_ent *t = *victim;
 
 		*victim = t->next;
-		/* what goes with it is an owner: the acceptor, its socket's, or
-		 * (the socket went first) a socket evicted with an owner; a
-		 * socket no process held names nobody, nothing is lost */
+		/* what goes with it is an owner: its socket's, or (the socket
+		 * went first) a socket evicted with an owner; a socket no
+		 * process held names nobody, nothing is lost */
 		struct sock_ent *s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
 
-		if (t->has_acceptor || (s ? s->owner.tgid != 0 : attr_lost_sock(a, t->cookie)))
+		if (s ? s->owner.tgid != 0 : attr_lost_sock(a, t->cookie))
 			remember_lost(a, t);
 		free(t);
 		a->n_tups--;
@@ -425,10 +425,8 @@ static void attr_tup_evict_oldest(struct attr *a)
 }
 
 /*
- * Record that socket @cookie carries tuple @k.  An accept record (cookie
- * 0: the kernel had not made one yet) and the accepted socket's own tuple
- * record are one entry, whichever comes first; the listener's record of
- * the handshake stays apart.
+ * Record that socket @cookie carries tuple @k.  The listener's record of a
+ * handshake (@listener) stays apart from the accepted socket's own.
  */
 struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b, bool local_a,
 			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener)
@@ -444,16 +442,7 @@ struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
 		if (s && s->close_ns)
 			break; /* ended: a new socket on the same tuple */
-		if (cookie && t->cookie == cookie) {
-			t->last_ns = ts;
-			return t;
-		}
-		if (!t->cookie && cookie && !listener) {
-			t->cookie = cookie;
-			t->last_ns = ts;
-			return t;
-		}
-		if (!cookie && t->cookie && !t->from_listener && !t->has_acceptor) {
+		if (t->cookie == cookie) {
 			t->last_ns = ts;
 			return t;
 		}

@@ -151,8 +151,8 @@ static void attr_optional(void)
 		int cap;
 		const char *without;
 	} opt[] = {
-		{ CAP_SYS_ADMIN, "cgroup2 and tracefs must already be mounted (flowsight "
-				 "mounts them only with it)" },
+		{ CAP_SYS_ADMIN, "cgroup2 must already be mounted (flowsight mounts it only "
+				 "with it)" },
 		{ CAP_SYS_PTRACE, "the exe of other users' processes started before flowsight "
 				  "stays empty" },
 		{ CAP_DAC_READ_SEARCH, "container ids cannot be resolved from cgroup ids "

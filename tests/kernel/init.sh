@@ -67,11 +67,8 @@ done
 # What the kernel offers, the reference for the agent's own probing:
 # tracefs lists every tracepoint whether or not BTF describes it.
 for f in /sys/kernel/btf/vmlinux /sys/kernel/tracing/kprobe_events \
-	/sys/kernel/tracing/events/syscalls/sys_exit_accept4 \
-	/sys/kernel/tracing/events/syscalls/sys_exit_accept \
 	/sys/kernel/tracing/events/sock/sock_send_length \
 	/sys/kernel/tracing/events/sock/sock_recv_length \
-	/sys/kernel/tracing/events/sock/inet_sock_set_state \
 	/sys/kernel/tracing/events/sched/sched_process_exec \
 	/sys/kernel/tracing/events/sched/sched_process_fork \
 	/sys/kernel/tracing/events/sched/sched_process_exit; do

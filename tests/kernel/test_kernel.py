@@ -572,7 +572,6 @@ def bpf_programs():
 TP_HOOKS = {
     "tp_btf/sock_send_length": "sock/sock_send_length",
     "tp_btf/sock_recv_length": "sock/sock_recv_length",
-    "tp_btf/inet_sock_set_state": "sock/inet_sock_set_state",
     "tp_btf/sched_process_exec": "sched/sched_process_exec",
     "tp_btf/sched_process_fork": "sched/sched_process_fork",
     "tp_btf/sched_process_exit": "sched/sched_process_exit",
@@ -623,9 +622,6 @@ def _probe():
     # the hooks a kernel may lack, and the reason agent/attr/attr_bpf.c then gives
     lacking = {h: "the kernel has no such tracepoint" for h, ev in TP_HOOKS.items()
                if not tracefs_has(ev)}
-    lacking.update({s: "no syscall tracepoints (CONFIG_FTRACE_SYSCALLS) or no tracefs"
-                    for s in progs.values() if s.startswith("tracepoint/syscalls/")
-                    and not tracefs_has(s.split("/", 1)[1])})
     for name in ("attr_ebpf", "attr_pcap"):
         err = stderr(name)
         bad = [l for l in err if "attribution:" in l and

@@ -5,7 +5,8 @@
  * attr_lookup() must name each flow exactly as README "Process attribution"
  * says: the exact 5-tuple inside the socket's lifetime, never a stale or
  * later socket, then the exact peer of a socket bound to every address,
- * then a bound port (`listener` for TCP); accept, kernel-held sockets,
+ * then a bound port (`listener` for TCP); accepted sockets before their
+ * listener's handshake record, kernel-held sockets,
  * other namespaces, losses, eviction order and purge.  Runs unprivileged.
  */
 #include <arpa/inet.h>
@@ -182,13 +183,35 @@ static void test_accept_kernel_netns(void)
 {
 	struct attr *a = tables(0);
 	struct flow acc = mk_flow(IPPROTO_TCP, "10.9.0.5", 42000, "10.9.0.1", 22, 0);
+	struct flow acc2 = mk_flow(IPPROTO_TCP, "10.9.0.7", 42003, "10.9.0.1", 22, 0);
 	struct flow kern = mk_flow(IPPROTO_TCP, "10.9.0.6", 42001, "10.9.0.1", 9, 0);
 	struct flow foreign = mk_flow(IPPROTO_TCP, "10.9.0.1", 42002, "10.9.0.2", 443, 0);
 	struct fc_sock_event e;
 
-	FEED(a, sock_ev(FC_SEV_ACCEPT, 0, PID_B, "sshd", FC_HOW_ACCEPT, IPPROTO_TCP, "10.9.0.1", 22,
+	/* the listener's record of the handshake (its SYN-ACK), then the
+	 * accepted socket's, named at its first use by the acceptor */
+	e = sock_ev(FC_SEV_TUPLE, 18, PID_A, "sshd-master", FC_HOW_LISTENER, IPPROTO_TCP,
+		    "10.9.0.1", 22, "10.9.0.5", 42000, 0, -6);
+	e.sflags = FC_SF_LISTENING;
+	attr_feed(a, &e, sizeof(e));
+	named(a, &acc, PID_A, "sshd-master", "listener", "a handshake only its listener saw");
+	FEED(a, sock_ev(FC_SEV_TUPLE, 19, PID_B, "sshd", FC_HOW_ACCEPT, IPPROTO_TCP, "10.9.0.1", 22,
 			"10.9.0.5", 42000, 0, -5));
-	named(a, &acc, PID_B, "sshd", "accept", "accepted connection");
+	named(a, &acc, PID_B, "sshd", "accept", "accepted connection, before its listener");
+	{
+		struct proc_info r;
+
+		attr_lookup(a, &acc, &r);
+		ASSERT_EQ(r.others, 0, "the listener is not another user of the connection");
+	}
+	/* an accepted socket that sent (an ACK) before any process used it
+	 * carries its listener's owner until the acceptor's first use */
+	FEED(a, sock_ev(FC_SEV_TUPLE, 22, PID_A, "sshd-master", FC_HOW_LISTENER, IPPROTO_TCP,
+			"10.9.0.1", 22, "10.9.0.7", 42003, 0, -5));
+	named(a, &acc2, PID_A, "sshd-master", "listener", "accepted, not used yet");
+	FEED(a, sock_ev(FC_SEV_OWNER, 22, PID_B, "sshd", FC_HOW_ACCEPT, 0, "0.0.0.0", 0, "0.0.0.0",
+			0, 0, -4));
+	named(a, &acc2, PID_B, "sshd", "accept", "accepted, then used by its acceptor");
 	/* a socket no process holds (orphan, TIME_WAIT): exact, named nobody */
 	FEED(a, sock_ev(FC_SEV_TUPLE, 20, 0, "", FC_HOW_KERNEL, IPPROTO_TCP, "10.9.0.1", 9,
 			"10.9.0.6", 42001, 0, -5));
