@@ -64,6 +64,13 @@ void attr_feed(struct attr *a, const void *rec, size_t size);
 /* Run the purge over every table now. */
 void attr_purge_all(struct attr *a);
 
+/* The counters both reports show, read at once. */
+struct attr_stats {
+	uint64_t events, lost, evicted, copies, copies_used, ambiguous;
+	uint64_t sockets, tuples, processes; /* held now */
+};
+void attr_get_stats(struct attr *a, struct attr_stats *st);
+
 /* Counters for the performance report, as one JSON object's members. */
 void attr_perf_json(struct attr *a, FILE *f);
 
