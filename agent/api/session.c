@@ -629,7 +629,7 @@ static void put_kernel(void *arg, const char *name, const char *help, uint64_t v
 	struct counters_out *o = arg;
 
 	(void)help;
-	put(o, "capture_kernel", HELP_KERNEL, o->s->ifaces_joined, "counter", name, v);
+	put(o, "ebpf_kernel", HELP_KERNEL, o->s->ifaces_joined, "counter", name, v);
 }
 
 /* The eBPF kernel's reasons for ignoring a packet, by counter name. */

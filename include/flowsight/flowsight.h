@@ -325,7 +325,7 @@ FS_API void fs_session_stats(const struct fs_session *s, struct fs_stats *st);
  *                                          in the kernel ring: ps_drop, or the
  *                                          eBPF ring buffer), interface
  *                                          (ps_ifdrop)
- *   capture_kernel    {interface, counter} the eBPF capture's kernel counters
+ *   ebpf_kernel       {interface, counter} the eBPF capture's kernel counters
  *                                          (FC_COUNTERS: packets, metered,
  *                                          punt_full, sample_lost, ...)
  *
