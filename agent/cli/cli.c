@@ -640,9 +640,9 @@ static void print_config(const struct fc_config *c)
 	}
 	if (c->verbose)
 		printf("verbose %d\n", c->verbose);
-	if (!c->w.clickhouse_user && getenv(ENV_CH_USER))
+	if (c->w.clickhouse_user && c->w.clickhouse_user == getenv(ENV_CH_USER))
 		printf("# clickhouse-user from $%s\n", ENV_CH_USER);
-	if (!c->w.clickhouse_password && getenv(ENV_CH_PASSWORD))
+	if (c->w.clickhouse_password && c->w.clickhouse_password == getenv(ENV_CH_PASSWORD))
 		printf("# clickhouse-password from $%s\n", ENV_CH_PASSWORD);
 }
 

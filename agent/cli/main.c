@@ -64,6 +64,7 @@ static void install_signals(void)
 struct attached {
 	struct fs_session *s;
 	struct metrics *metrics; /* bound, not serving yet; NULL without --metrics-listen */
+	int verbosity;
 };
 
 /* Once the capture is attached: shed every capability it no longer uses,
@@ -86,6 +87,8 @@ static int on_attached(void *arg)
 		cli_err("%s", err);
 		return rc;
 	}
+	if (a->metrics)
+		cli_info(a->verbosity, "metrics on http://%s/metrics", metrics_where(a->metrics));
 	return 0;
 }
 
@@ -173,9 +176,8 @@ int main(int argc, char **argv)
 		return rc == -EINVAL ? 2 : 1; /* a bad parameter, or a bad source */
 	}
 	att.s = s;
+	att.verbosity = config_verbosity(&cfg);
 	fs_session_set_attached(s, on_attached, &att);
-	if (att.metrics)
-		cli_info(config_verbosity(&cfg), "metrics on http://%s/metrics", cfg.metrics_listen);
 	rc = fs_session_export(s, &cfg.w, &written);
 	if (stop_signal && config_verbosity(&cfg))
 		cli_info(1, "%s received: cached flows exported", strsignal(stop_signal));

@@ -307,8 +307,14 @@ int metrics_listen(const char *spec, struct metrics **out, char *err, size_t n)
 		snprintf(err, n, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(m->where, sizeof(m->where), "%s", spec);
 	m->v6 = res->ai_family == AF_INET6;
+	{
+		char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+
+		getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host), port, sizeof(port),
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+		snprintf(m->where, sizeof(m->where), m->v6 ? "[%s]:%s" : "%s:%s", host, port);
+	}
 	m->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (m->fd < 0)
 		goto fail;
@@ -347,6 +353,11 @@ int metrics_start(struct metrics *m, struct fs_session *s, char *err, size_t n)
 		return -EIO;
 	}
 	return 0;
+}
+
+const char *metrics_where(const struct metrics *m)
+{
+	return m->where;
 }
 
 void metrics_stop(struct metrics *m)

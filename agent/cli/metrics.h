@@ -27,6 +27,9 @@ int metrics_parse(const char *spec, char *err, size_t n);
  * 0, or -errno with a one-line reason in @err. */
 int metrics_listen(const char *spec, struct metrics **out, char *err, size_t n);
 
+/* The address bound, ADDR:PORT or [ADDR6]:PORT. */
+const char *metrics_where(const struct metrics *m);
+
 /* Serve @s's counters from now on (its own thread).  0 or -errno (@err). */
 int metrics_start(struct metrics *m, struct fs_session *s, char *err, size_t n);
 
