@@ -43,7 +43,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndp
 	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
 	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
-	libmicrohttpd-dev prometheus systemd dpkg-dev groff-base man-db
+	libmicrohttpd-dev prometheus systemd systemd-container dpkg-dev groff-base man-db passwd
 
 ifeq ($(V),1)
 Q :=
