@@ -36,7 +36,7 @@ int metrics_start(struct metrics *m, struct fs_session *s, char *err, size_t n);
 /* Stop serving, close the socket, free.  Before fs_session_free(). */
 void metrics_stop(struct metrics *m);
 
-/* The exposition text of @s into a malloc'd string (tests, --metrics). */
+/* The exposition text of @s, a malloc'd string of *@len bytes. */
 char *metrics_render(struct fs_session *s, size_t *len);
 
 #endif
