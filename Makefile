@@ -4,7 +4,9 @@
 # for both compilers and every object also depends on this Makefile.
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make          build $(BUILD)/flowsight, libflowsight (.so, .a, .pc) and the plugins
-#   make install  PREFIX=/usr/local DESTDIR=: command, library, headers, plugins, Python
+#   make install  PREFIX=/usr/local DESTDIR=: command, library, headers, plugins, Python,
+#                 man page, systemd unit, default configuration, logrotate file
+#   make deb      a Debian package of all that (dpkg-deb), in $(BUILD)/
 #   make test     build and run every test layer (tests/run_tests.sh)
 #   make run      live capture with process attribution on the default interface
 #   make demo     generate a demo capture and print its flows (offline engine)
@@ -33,12 +35,16 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibi
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
+# the command only: its metrics server (the library starts no listener)
+CLI_LDLIBS := -lmicrohttpd
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
-	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind
+	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
+	libmicrohttpd-dev prometheus systemd systemd-container dpkg-dev groff-base man-db passwd \
+	nginx-light apache2-utils
 
 ifeq ($(V),1)
 Q :=
@@ -65,6 +71,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 PYDIR ?= $(PREFIX)/lib/python3/dist-packages
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+VERSION := $(shell sed -n 's/^\#define FLOWSIGHT_VERSION "\(.*\)"/\1/p' agent/api/session.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
@@ -84,9 +94,9 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuz
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
-.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build install uninstall plugins
+.PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build install uninstall plugins deb
 
-all: $(BUILD)/flowsight $(LIB_SO) $(BUILD)/flowsight.pc $(PLUGINS)
+all: $(BUILD)/flowsight $(LIB_SO) $(BUILD)/flowsight.pc $(PLUGINS) $(BUILD)/flowsight.8
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -130,16 +140,21 @@ $(LIB_SO): $(LIB_OBJS)
 
 $(BUILD)/flowsight: $(CLI_OBJS) $(LIB_A) | $(BUILD)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) $(CLI_LDLIBS) -o $@
 
-# pkg-config file for PREFIX/LIBDIR (written again by `make install` for its own)
-PC_TEXT = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
-	'Name: flowsight' 'Description: NFStream flows with process attribution (libflowsight)' \
-	'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -lflowsight' \
-	'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}'
+# the pkg-config file for PREFIX/LIBDIR (written again by install, for its own)
+PC_TEXT = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \
+		'Name: flowsight' 'Description: NFStream flows with process attribution (libflowsight)' \
+		'Version: $(LIB_VERSION)' 'Libs: -L$${libdir} -lflowsight' \
+		'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}'
 
 $(BUILD)/flowsight.pc: Makefile | $(BUILD)
-	$(Q)printf '%s\n' $(PC_TEXT) > $@
+	$(Q)$(PC_TEXT) > $@
+
+# The man page, from the option table that --help prints.
+$(BUILD)/flowsight.8: $(BUILD)/flowsight
+	$(call msg,MAN,$@)
+	$(Q)$(BUILD)/flowsight --man > $@
 
 # Plugins: shared objects resolving the plugin API in their host.
 $(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h Makefile
@@ -212,28 +227,71 @@ bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
-# (shared and static), its headers and pkg-config file, the plugins and the
-# Python package (Debian's python3 reads $(PREFIX)/lib/python3/dist-packages).
+# (shared and static), its headers and pkg-config file, the plugins, the
+# Python package (Debian's python3 reads $(PREFIX)/lib/python3/dist-packages),
+# the man page, the systemd unit and the logrotate file; the default
+# configuration (SYSCONFDIR/flowsight/flowsight.conf) unless one is there.
 install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight/plugins \
-		$(DESTDIR)$(PYDIR)/flowsight
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/flowsight \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	$(Q)install -m 0755 $(BUILD)/flowsight $(DESTDIR)$(PREFIX)/bin/flowsight
 	$(Q)install -m 0644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf libflowsight.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libflowsight.so.$(SONAME_MAJOR)
 	$(Q)ln -sf libflowsight.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/libflowsight.so
 	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	$(Q)install -m 0644 include/flowsight/*.h $(DESTDIR)$(PREFIX)/include/flowsight/
-	$(Q)printf '%s\n' $(PC_TEXT) > $(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc
+	$(Q)$(PC_TEXT) > $(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc
 	$(Q)for p in $(PLUGINS); do install -m 0755 $$p $(DESTDIR)$(LIBDIR)/flowsight/plugins/; done
-	$(Q)if [ -d python/flowsight ]; then install -m 0644 python/flowsight/*.py $(DESTDIR)$(PYDIR)/flowsight/; \
+	$(Q)if [ -d python/flowsight ]; then install -d $(DESTDIR)$(PYDIR)/flowsight; \
+		install -m 0644 python/flowsight/*.py $(DESTDIR)$(PYDIR)/flowsight/; \
 		printf '%s\n' '$(LIBDIR)' > $(DESTDIR)$(PYDIR)/flowsight/libdir.txt; fi
+	$(Q)install -m 0644 $(BUILD)/flowsight.8 $(DESTDIR)$(MANDIR)/man8/flowsight.8
+	$(Q)sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/flowsight.service.in > $(DESTDIR)$(UNITDIR)/flowsight.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/flowsight.service
+	$(Q)install -m 0644 packaging/flowsight.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/flowsight
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/flowsight/flowsight.conf ] || \
+		install -m 0644 packaging/flowsight.conf $(DESTDIR)$(SYSCONFDIR)/flowsight/flowsight.conf
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(PREFIX)/bin/flowsight $(DESTDIR)$(LIBDIR)/libflowsight.* \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc
+		$(DESTDIR)$(LIBDIR)/pkgconfig/flowsight.pc $(DESTDIR)$(UNITDIR)/flowsight.service \
+		$(DESTDIR)$(MANDIR)/man8/flowsight.8 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/flowsight
 	$(Q)rm -rf $(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight \
 		$(DESTDIR)$(PYDIR)/flowsight
+
+# make deb: `make install PREFIX=/usr` into a staging tree, the maintainer
+# scripts of packaging/debian/ (the service's user, its state directory,
+# purge), dependencies from dpkg-shlibdeps, then dpkg-deb.
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_ROOT = $(BUILD)/deb/root
+DEB_FILE = $(BUILD)/flowsight_$(VERSION)_$(DEB_ARCH).deb
+deb: all
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(DEB_ROOT)/DEBIAN $(BUILD)/deb/shlibs/debian
+	$(Q)$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc \
+		PYDIR=/usr/lib/python3/dist-packages DESTDIR=$(abspath $(DEB_ROOT))
+	$(Q)gzip -9n $(DEB_ROOT)/usr/share/man/man8/flowsight.8
+	$(Q)install -d $(DEB_ROOT)/usr/share/doc/flowsight
+	$(Q)printf '%s\n' 'flowsight, libflowsight: GPL-2.0-only (see the SPDX lines of the sources).' \
+		> $(DEB_ROOT)/usr/share/doc/flowsight/copyright
+	$(Q)install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \
+		$(DEB_ROOT)/DEBIAN/
+	$(Q)install -m 0644 packaging/debian/conffiles $(DEB_ROOT)/DEBIAN/
+	$(Q)printf 'Source: flowsight\n\nPackage: flowsight\nArchitecture: any\n' \
+		> $(BUILD)/deb/shlibs/debian/control
+	$(Q)deps=$$(cd $(BUILD)/deb/shlibs && dpkg-shlibdeps -O -e$(abspath $(DEB_ROOT))/usr/bin/flowsight \
+		-e$(abspath $(DEB_ROOT))/usr/lib/libflowsight.so.$(LIB_VERSION) 2>/dev/null \
+		| sed -n 's/^shlibs:Depends=//p'); \
+	[ -n "$$deps" ] || { echo "make deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@SIZE@|$$size|" \
+		-e "s|@DEPENDS@|$$deps, passwd|" packaging/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	$(Q)(cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | LC_ALL=C sort \
+		| xargs md5sum) > $(BUILD)/deb/md5sums && mv $(BUILD)/deb/md5sums $(DEB_ROOT)/DEBIAN/
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE) >/dev/null
+	$(Q)echo "$(DEB_FILE)"
 
 clean:
 	$(Q)rm -rf build

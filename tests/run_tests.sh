@@ -56,6 +56,9 @@ layer valgrind python3 tests/conformance/valgrind_sweep.py
 layer live python3 tests/live/test_live.py
 # Least privilege: exact capabilities per mode as uid 65534, the drop after attach.
 layer privilege python3 tests/live/test_privilege.py
+# The service: configuration files, secrets, metrics (scraped by Prometheus),
+# SIGHUP, the unit under a real systemd, the Debian package.
+layer service python3 tests/service/test_service.py
 # Process attribution from BPF socket hooks, same namespaces discipline.
 layer attribution python3 tests/live/test_attribution.py
 # The same agent on Debian 12's own kernels, 6.1 and 6.12 (bookworm-security),

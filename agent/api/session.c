@@ -62,6 +62,39 @@ static void column_opts_of(const struct fs_options *o, struct column_opts *co)
 	};
 }
 
+#define VERDICT_NAME(name, text) [name] = #name,
+static const char *const verdict_names[DECODE__MAX] = { DECODE_VERDICTS(VERDICT_NAME) };
+#undef VERDICT_NAME
+
+/* The decoder's verdicts as label values: DECODE_NOT_IP -> not_ip. */
+static void verdict_keys(struct fs_session *s)
+{
+	for (int v = 0; v < DECODE__MAX; v++) {
+		const char *p = verdict_names[v] + sizeof("DECODE_") - 1;
+		size_t n = 0;
+
+		for (; *p && n < sizeof(s->verdict_key[v]) - 1; p++)
+			s->verdict_key[v][n++] = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+		s->verdict_key[v][n] = '\0';
+	}
+}
+
+static char *join_ifaces(const struct fs_options *o)
+{
+	size_t len = 1;
+	char *j;
+
+	for (size_t i = 0; i < o->n_interfaces; i++)
+		len += strlen(o->interfaces[i] ? o->interfaces[i] : "") + 1;
+	j = calloc(1, len);
+	for (size_t i = 0; j && i < o->n_interfaces; i++) {
+		if (i)
+			strcat(j, ",");
+		strcat(j, o->interfaces[i] ? o->interfaces[i] : "");
+	}
+	return j;
+}
+
 int fs_session_new(const struct fs_options *o, struct fs_session **out, char *err, size_t n)
 {
 	struct fs_session *s;
@@ -83,6 +116,14 @@ int fs_session_new(const struct fs_options *o, struct fs_session **out, char *er
 	}
 	s->o = *o;
 	s->live = o->n_interfaces > 0;
+	verdict_keys(s);
+	s->ifaces_joined = join_ifaces(o);
+	if (!s->ifaces_joined) {
+		free(s);
+		if (err && n)
+			snprintf(err, n, "out of memory");
+		return -ENOMEM;
+	}
 	if (o->splt_analysis > 255)
 		log_raw("[WARNING]: The specified splt_analysis parameter is higher than 255. "
 			"High values can impact the performance of the tool.\n");
@@ -214,6 +255,7 @@ int fs_session_start(struct fs_session *s)
 		.max_nflows = o->max_nflows,
 		.perf_report_s = s->live ? o->performance_report : 0,
 		.n_meters = s->n_meters,
+		.n_ifaces = s->live ? (unsigned int)o->n_interfaces : 0,
 	};
 	err = session_new(&so, &s->core);
 	if (err)
@@ -519,6 +561,7 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 	}
 	if (s->attr)
 		writer_set_proc(w, proc_of, s->attr);
+	writer_set_counters(w, &s->written, session_reopen_gen(s->core));
 	s->exporting = true;
 	session_set_consumer(s->core, &(struct session_consumer){ writer_consume, writer_flush, w });
 	if (s->stop_early)
@@ -548,6 +591,7 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
 {
 	struct session_meter_stats t;
+	uint64_t written;
 
 	memset(st, 0, sizeof(*st));
 	if (!s->core)
@@ -559,6 +603,157 @@ void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
 	st->packets_dropped_filtered_by_kernel = t.kernel_drop;
 	st->kernel_received = t.kernel_recv;
 	st->interface_dropped = t.kernel_ifdrop;
+	st->flows_cached = t.flows_cached;
+	written = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+	st->flows_written = written;
+	st->output_reopened = *session_reopen_gen(s->core);
+	if (s->exporting) {
+		st->export_queue = st->flows_expired > written ? st->flows_expired - written : 0;
+	} else {
+		pthread_mutex_lock((pthread_mutex_t *)&s->qlock);
+		st->export_queue = s->qlen;
+		pthread_mutex_unlock((pthread_mutex_t *)&s->qlock);
+	}
+	if (s->attr) {
+		struct attr_stats a;
+
+		attr_get_stats(s->attr, &a);
+		st->attr_events = a.events;
+		st->attr_lost = a.lost;
+		st->attr_evicted = a.evicted;
+		st->attr_early_copies = a.copies;
+		st->attr_early_copies_used = a.copies_used;
+		st->attr_sockets = a.sockets;
+		st->attr_tuples = a.tuples;
+		st->attr_processes = a.processes;
+	}
+}
+
+/* fs_session_counters()' output, bounded by its array. */
+struct counters_out {
+	const struct fs_session *s;
+	struct fs_counter *out;
+	size_t max, n;
+};
+
+static void put(struct counters_out *o, const char *family, const char *help, const char *iface,
+		const char *label, const char *key, uint64_t v)
+{
+	if (o->n < o->max)
+		o->out[o->n] = (struct fs_counter){ family, help, iface, label, key, v };
+	o->n++;
+}
+
+static const char HELP_RECEIVED[] = "Packets that reached the capture (libpcap: the kernel's "
+	"ps_recv; eBPF: seen by the TC program; files: read).";
+static const char HELP_DROPPED[] = "Packets lost before metering: ring (no room in the kernel "
+	"ring or the eBPF ring buffer), interface (dropped by the interface).";
+static const char HELP_KERNEL[] = "The eBPF capture's kernel counters (FC_COUNTERS).";
+
+static void put_kernel(void *arg, const char *name, const char *help, uint64_t v)
+{
+	struct counters_out *o = arg;
+
+	(void)help;
+	put(o, "ebpf_kernel", HELP_KERNEL, o->s->ifaces_joined, "counter", name, v);
+}
+
+/* The eBPF kernel's reasons for ignoring a packet, by counter name. */
+static const char *const kernel_ignored[] = { "not_ip", "trunc", "fragment", "ipv6_ext",
+					      "dup_iface" };
+
+struct kernel_ignored_sum {
+	uint64_t v[sizeof(kernel_ignored) / sizeof(kernel_ignored[0])];
+	uint64_t packets, ring_lost;
+	bool any;
+};
+
+static void sum_kernel(void *arg, const char *name, const char *help, uint64_t v)
+{
+	struct kernel_ignored_sum *k = arg;
+
+	(void)help;
+	k->any = true;
+	for (size_t i = 0; i < sizeof(kernel_ignored) / sizeof(kernel_ignored[0]); i++)
+		if (!strcmp(name, kernel_ignored[i]))
+			k->v[i] = v;
+	if (!strcmp(name, "packets"))
+		k->packets = v;
+	if (!strcmp(name, "punt_lost"))
+		k->ring_lost = v;
+}
+
+size_t fs_session_counters(const struct fs_session *s, struct fs_counter *out, size_t max)
+{
+	static const char help_metered[] = "Packets metered into flows.";
+	static const char help_ignored[] = "Packets not metered, by reason (the decoder's "
+		"verdicts; the eBPF kernel's own).";
+	struct counters_out o = { s, out, max, 0 };
+	struct kernel_ignored_sum k = { 0 };
+	struct session_meter_stats t;
+	const char *all;
+
+	if (!s->core || !s->open_ok)
+		return 0;
+	all = s->ifaces_joined;
+	session_meter_sum(s->core, &t);
+	if (s->cap_ops->counters)
+		s->cap_ops->counters(s->cap, sum_kernel, &k);
+	/* received and dropped: per interface where the kernel counts so */
+	if (!s->live) {
+		put(&o, "packets_received", HELP_RECEIVED, all, NULL, NULL,
+		    t.packets_processed + t.packets_ignored);
+	} else if (k.any) {
+		put(&o, "packets_received", HELP_RECEIVED, all, NULL, NULL, k.packets);
+	} else {
+		for (size_t i = 0; i < s->o.n_interfaces; i++) {
+			struct session_kstats ks;
+
+			session_iface_sum(s->core, (unsigned int)i, &ks);
+			put(&o, "packets_received", HELP_RECEIVED, s->o.interfaces[i], NULL, NULL,
+			    ks.recv);
+		}
+	}
+	put(&o, "packets_metered", help_metered, all, NULL, NULL, t.packets_processed);
+	for (int v = 1; v < DECODE__MAX; v++) {
+		uint64_t n = t.ignored[v];
+
+		for (size_t i = 0; i < sizeof(kernel_ignored) / sizeof(kernel_ignored[0]); i++)
+			if (!strcmp(s->verdict_key[v], kernel_ignored[i]))
+				n += k.v[i];
+		put(&o, "packets_ignored", help_ignored, all, "reason", s->verdict_key[v], n);
+	}
+	for (size_t i = 0; k.any && i < sizeof(kernel_ignored) / sizeof(kernel_ignored[0]); i++) {
+		bool shared = false;
+
+		for (int v = 1; v < DECODE__MAX; v++)
+			shared = shared || !strcmp(s->verdict_key[v], kernel_ignored[i]);
+		if (!shared)
+			put(&o, "packets_ignored", help_ignored, all, "reason", kernel_ignored[i],
+			    k.v[i]);
+	}
+	if (s->live && k.any) {
+		put(&o, "packets_dropped", HELP_DROPPED, all, "reason", "ring", k.ring_lost);
+	} else if (s->live) {
+		for (size_t i = 0; i < s->o.n_interfaces; i++) {
+			struct session_kstats ks;
+
+			session_iface_sum(s->core, (unsigned int)i, &ks);
+			put(&o, "packets_dropped", HELP_DROPPED, s->o.interfaces[i], "reason", "ring",
+			    ks.drop);
+			put(&o, "packets_dropped", HELP_DROPPED, s->o.interfaces[i], "reason",
+			    "interface", ks.ifdrop);
+		}
+	}
+	if (s->cap_ops->counters)
+		s->cap_ops->counters(s->cap, put_kernel, &o);
+	return o.n;
+}
+
+void fs_session_reopen_output(struct fs_session *s)
+{
+	if (s->core)
+		session_request_reopen(s->core);
 }
 
 void fs_session_free(struct fs_session *s)
@@ -599,5 +794,6 @@ void fs_session_free(struct fs_session *s)
 		schema_release(&s->schema);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->qcv);
+	free(s->ifaces_joined);
 	free(s);
 }

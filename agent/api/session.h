@@ -62,6 +62,10 @@ struct fs_session {
 	pthread_t runner;
 	bool runner_started;
 	int run_err;
+	/* counters for other threads (fs_session_stats, fs_session_counters) */
+	uint64_t written;     /* flows the writer has output (atomic) */
+	char *ifaces_joined;  /* every interface, "a,b" ("" for files) */
+	char verdict_key[DECODE__MAX][24]; /* DECODE_NOT_IP -> not_ip */
 };
 
 /* A finished flow handed out (fs_session_next). */

@@ -109,6 +109,18 @@ static void counts(struct attr *a, struct attr_counts *c)
 	pthread_mutex_unlock(&a->lock);
 }
 
+void attr_get_stats(struct attr *a, struct attr_stats *st)
+{
+	struct attr_counts c;
+
+	counts(a, &c);
+	*st = (struct attr_stats){
+		.events = c.events, .lost = c.lost, .evicted = c.evicted, .copies = c.copies,
+		.copies_used = c.copies_used, .ambiguous = c.ambiguous, .sockets = c.socks,
+		.tuples = c.tups, .processes = c.procs,
+	};
+}
+
 void attr_summary(struct attr *a, char *buf, size_t n)
 {
 	struct attr_counts c;

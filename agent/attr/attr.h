@@ -80,6 +80,13 @@ typedef void (*attr_split_fn)(void *arg, const uint8_t *a, uint16_t pa, const ui
 			      uint16_t pb, uint8_t protocol, uint8_t ip_version, uint64_t at_ms);
 void attr_splits(struct attr *a, uint64_t *cursor, attr_split_fn fn, void *arg);
 
+/* The counters both reports show, read at once. */
+struct attr_stats {
+	uint64_t events, lost, evicted, copies, copies_used, ambiguous;
+	uint64_t sockets, tuples, processes; /* held now */
+};
+void attr_get_stats(struct attr *a, struct attr_stats *st);
+
 /* Counters for the performance report, as one JSON object's members. */
 void attr_perf_json(struct attr *a, FILE *f);
 

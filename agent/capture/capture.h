@@ -30,6 +30,9 @@ struct capture_env {
 
 struct capture;
 
+/* One of a capture's own counters: @name (snake_case), one line of @help. */
+typedef void (*capture_counter_fn)(void *arg, const char *name, const char *help, uint64_t v);
+
 struct capture_ops {
 	const char *name;
 	/* Open every source now (files, interfaces, kernel programs), so a bad
@@ -44,6 +47,9 @@ struct capture_ops {
 	int (*step)(struct capture *c);
 	/* A value for the performance report (`{...}`), or NULL. */
 	void (*report)(struct capture *c, FILE *f);
+	/* Its own counters as last published, or NULL: @fn for each, in a
+	 * fixed order.  Any thread, while the capture is open. */
+	void (*counters)(struct capture *c, capture_counter_fn fn, void *arg);
 	/* The exit summary line(s) on the log. */
 	void (*summary)(struct capture *c, int err);
 	void (*close)(struct capture *c);

@@ -82,6 +82,8 @@ struct lctx {
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
 	bool plugins;         /* the engine runs plugins on the samples */
+	uint64_t kcnt[FC_CNT__MAX]; /* the kernel's counters as last published */
+	char kkey[FC_CNT__MAX][24]; /* their names: FC_CNT_PUNT_FULL -> punt_full */
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
@@ -632,7 +634,10 @@ static void publish(struct lctx *x)
 			      c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
 	ks.recv = c[FC_CNT_PACKETS];
 	ks.drop = c[FC_CNT_PUNT_LOST];
-	session_meter_publish(x->env->session, 0, es,
+	/* the kernel's ignored packets by their reason, beside the decoder's */
+	for (int i = 0; i < FC_CNT__MAX; i++)
+		__atomic_store_n(&x->kcnt[i], c[i], __ATOMIC_RELAXED);
+	session_meter_publish(x->env->session, 0, x->eng,
 			      &(struct session_kstats){ .recv = ks.recv, .drop = ks.drop });
 }
 
@@ -749,6 +754,19 @@ static void ebpf_report(struct capture *le, FILE *f)
 	fputc('}', f);
 }
 
+#define FC_COUNTER_HELP(name, text) [name] = text,
+static const char *const counter_help[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_HELP) };
+#undef FC_COUNTER_HELP
+
+/* The kernel's counters as last published (with the packet counters), for
+ * the metrics: name as in the report (punt_full), help from FC_COUNTERS. */
+static void ebpf_counters(struct capture *le, capture_counter_fn fn, void *arg)
+{
+	for (int i = 0; i < FC_CNT__MAX; i++)
+		fn(arg, le->x.kkey[i], counter_help[i],
+		   __atomic_load_n(&le->x.kcnt[i], __ATOMIC_RELAXED));
+}
+
 static void ebpf_close(struct capture *le)
 {
 	if (!le)
@@ -778,6 +796,14 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 		return -ENOMEM;
 	x = &le->x;
 	x->env = env;
+	for (int i = 0; i < FC_CNT__MAX; i++) {
+		const char *p = counter_keys[i] + sizeof("FC_CNT_") - 1;
+		size_t n = 0;
+
+		for (; *p && n < sizeof(x->kkey[i]) - 1; p++)
+			x->kkey[i][n++] = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+		x->kkey[i][n] = '\0';
+	}
 	x->fo = env->engine.flow;
 	x->splt = x->fo.splt;
 	x->n_dissections = env->dpi ? env->dpi->n_dissections : 0;
@@ -853,6 +879,7 @@ const struct capture_ops capture_ebpf_ops = {
 	.open = ebpf_open,
 	.run = ebpf_run,
 	.report = ebpf_report,
+	.counters = ebpf_counters,
 	.summary = ebpf_summary,
 	.close = ebpf_close,
 };

@@ -113,6 +113,7 @@ static void finish(struct capture *c)
 		engine_discard(c->eng); /* max_nflows reached: NFStream drops the rest */
 	else
 		engine_flush(c->eng);
+	session_meter_publish(c->env->session, 0, c->eng, NULL);
 }
 
 /*
@@ -126,6 +127,9 @@ static int file_step(struct capture *c)
 
 	if (c->finished)
 		return 0;
+	/* the counters of the batch before, for readers on other threads
+	 * (fs_session_stats): a few relaxed stores per batch */
+	session_meter_publish(s, 0, c->eng, NULL);
 	if (!c->started) {
 		c->started = true;
 		/* a thread that cannot start: read on this one */

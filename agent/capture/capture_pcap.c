@@ -48,15 +48,27 @@ struct capture {
 
 static void meter_publish(struct meter *m, bool kernel)
 {
+	const struct source_ops *ops = m->src->ops;
+	struct session *s = m->env->session;
+	struct session_kstats k = { 0 };
 	struct source_stats ks;
-	struct session_kstats k;
 
-	if (kernel && m->src->ops->stats) {
-		m->src->ops->stats(m->src, &ks);
+	kernel = kernel && (ops->stats || ops->if_stats);
+	if (kernel && ops->if_stats) {
+		/* per interface (the metrics' breakdown), summed for the meter */
+		for (unsigned int i = 0; i < m->env->opts->n_interfaces; i++) {
+			ops->if_stats(m->src, i, &ks);
+			session_iface_publish(s, m->idx, i,
+					      &(struct session_kstats){ ks.recv, ks.drop, ks.ifdrop });
+			k.recv += ks.recv;
+			k.drop += ks.drop;
+			k.ifdrop += ks.ifdrop;
+		}
+	} else if (kernel) {
+		ops->stats(m->src, &ks);
 		k = (struct session_kstats){ ks.recv, ks.drop, ks.ifdrop };
 	}
-	session_meter_publish(m->env->session, m->idx, engine_get_stats(m->eng),
-			      kernel && m->src->ops->stats ? &k : NULL);
+	session_meter_publish(s, m->idx, m->eng, kernel ? &k : NULL);
 }
 
 struct meter_clock {

@@ -260,20 +260,33 @@ static int src_next(struct source *base, struct frame *f, int max)
 	return s->nb ? s->nb : -EAGAIN;
 }
 
+/* Interface @i's kernel counters as this meter's handle sees them. */
+static void src_if_stats(struct source *base, unsigned int i, struct source_stats *st)
+{
+	struct source_live *s = (struct source_live *)base;
+	struct pcap_stat ps;
+
+	memset(st, 0, sizeof(*st));
+	if (i >= s->n_ifs || pcap_stats(s->ifs[i].p, &ps))
+		return;
+	st->recv = ps.ps_recv;
+	st->drop = ps.ps_drop;
+	if (s->count_ifdrop)
+		st->ifdrop = ps.ps_ifdrop;
+}
+
 static void src_stats(struct source *base, struct source_stats *st)
 {
 	struct source_live *s = (struct source_live *)base;
 
 	memset(st, 0, sizeof(*st));
 	for (unsigned int i = 0; i < s->n_ifs; i++) {
-		struct pcap_stat ps;
+		struct source_stats one;
 
-		if (pcap_stats(s->ifs[i].p, &ps))
-			continue;
-		st->recv += ps.ps_recv;
-		st->drop += ps.ps_drop;
-		if (s->count_ifdrop)
-			st->ifdrop += ps.ps_ifdrop;
+		src_if_stats(base, i, &one);
+		st->recv += one.recv;
+		st->drop += one.drop;
+		st->ifdrop += one.ifdrop;
 	}
 }
 
@@ -294,6 +307,7 @@ static const struct source_ops live_ops = {
 	.name = "pcap-live",
 	.next = src_next,
 	.stats = src_stats,
+	.if_stats = src_if_stats,
 	.close = src_close,
 };
 

@@ -31,6 +31,9 @@ struct source_ops {
 	int (*next)(struct source *s, struct frame *f, int max);
 	/* Optional (NULL for files): fill @st.  Same thread as next(). */
 	void (*stats)(struct source *s, struct source_stats *st);
+	/* Optional: the same for the source's interface @i alone (its index
+	 * in fs_options.interfaces); stats() is their sum. */
+	void (*if_stats)(struct source *s, unsigned int i, struct source_stats *st);
 	void (*close)(struct source *s);
 };
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * flowsight, the command: a client of libflowsight (flowsight.h).  It
- * parses the command line, opens a session, drops its privileges once the
- * capture is attached, and exports every flow to CSV or JSON lines.  What
+ * parses the command line (and --config's file), opens a session, drops
+ * its privileges once the capture is attached, serves its metrics
+ * (--metrics-listen) and exports every flow to CSV or JSON lines.  What
  * is process-wide is done here only: signals (SIGINT/SIGTERM stop the
- * session, every cached flow is still exported), libbpf's log hook, the
- * allocator's tuning and the exit status: 0 success, 1 input or output
- * error, 2 invalid arguments.
+ * session, every cached flow is still exported; SIGHUP reopens the
+ * output), libbpf's log hook, the allocator's tuning and the exit status:
+ * 0 success, 1 input or output error, 2 invalid arguments.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -17,6 +18,8 @@
 
 #include "cli/caps.h"
 #include "cli/cli.h"
+#include "cli/clilog.h"
+#include "cli/metrics.h"
 #include "flowsight/flowsight.h"
 
 static struct fs_session *running;
@@ -32,6 +35,17 @@ static void on_signal(int sig)
 	errno = saved_errno;
 }
 
+/* logrotate: the output file is opened anew at its path */
+static void on_hangup(int sig)
+{
+	int saved_errno = errno;
+
+	(void)sig;
+	if (running)
+		fs_session_reopen_output(running); /* async-signal-safe */
+	errno = saved_errno;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -41,22 +55,41 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* Once the capture is attached: shed every capability it no longer uses. */
-static int drop_privileges(void *arg)
+struct attached {
+	struct fs_session *s;
+	struct metrics *metrics; /* bound, not serving yet; NULL without --metrics-listen */
+	int verbosity;
+};
+
+/* Once the capture is attached: shed every capability it no longer uses,
+ * then serve the metrics (their thread gets only what is kept). */
+static int on_attached(void *arg)
 {
-	struct fs_session *s = arg;
+	struct attached *a = arg;
+	struct fs_session *s = a->s;
 	struct caps_mode m = {
 		.capture = !strcmp(fs_session_capture(s), "ebpf") ? CAPS_EBPF :
 			   !strcmp(fs_session_capture(s), "pcap") ? CAPS_PCAP : CAPS_NO_CAPTURE,
 		.attr = fs_session_attribution(s),
 	};
+	char err[256];
+	int rc;
 
-	if (m.capture == CAPS_NO_CAPTURE)
-		return 0;
-	return caps_drop(&m);
+	if (m.capture != CAPS_NO_CAPTURE && (rc = caps_drop(&m)))
+		return rc;
+	if (a->metrics && (rc = metrics_start(a->metrics, s, err, sizeof(err)))) {
+		cli_err("%s", err);
+		return rc;
+	}
+	if (a->metrics)
+		cli_info(a->verbosity, "metrics on http://%s/metrics", metrics_where(a->metrics));
+	return 0;
 }
 
 /* Test and benchmark instruments, from the environment (never the library's). */
@@ -82,7 +115,8 @@ static void set_knobs(struct fs_session *s)
 
 int main(int argc, char **argv)
 {
-	struct fc_config cfg;
+	static struct fc_config cfg;
+	struct attached att = { 0 };
 	struct fs_session *s;
 	uint64_t written = 0;
 	char err[512];
@@ -99,6 +133,7 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	mallopt(M_TOP_PAD, 16 << 20);
 
+	clilog_detect();
 	switch (cli_parse(argc, argv, &cfg)) {
 	case CLI_OK:
 		break;
@@ -107,16 +142,16 @@ int main(int argc, char **argv)
 	default:
 		return 2;
 	}
-	fs_set_log(NULL, NULL, cfg.verbose);
+	clilog_library(config_verbosity(&cfg));
 	fs_route_libbpf_log();
 	fs_enable_mapped_reads();
 	if (fs_session_new(&cfg.o, &s, err, sizeof(err))) {
-		fprintf(stderr, "flowsight: %s\n", err);
+		cli_err("%s", err);
 		return 2;
 	}
 	for (int i = 0; i < cfg.n_plugins; i++) {
 		if (fs_session_add_plugin(s, cfg.plugins[i].path, cfg.plugins[i].config)) {
-			fprintf(stderr, "flowsight: %s\n", fs_session_error(s));
+			cli_err("%s", fs_session_error(s));
 			fs_session_free(s);
 			return 2;
 		}
@@ -126,19 +161,29 @@ int main(int argc, char **argv)
 	running = s;
 	if (stop_signal)
 		fs_session_stop(s);
+	/* the listener before the capture: a port in use leaves no output */
+	if (cfg.metrics_listen && metrics_listen(cfg.metrics_listen, &att.metrics, err, sizeof(err))) {
+		cli_err("%s", err);
+		running = NULL;
+		fs_session_free(s);
+		return 1;
+	}
 	/* the sources first: a bad file, interface or filter leaves no output */
 	rc = fs_session_start(s);
 	if (rc) {
 		running = NULL;
+		metrics_stop(att.metrics);
 		fs_session_free(s);
 		return rc == -EINVAL ? 2 : 1; /* a bad parameter, or a bad source */
 	}
-	fs_session_set_attached(s, drop_privileges, s);
+	att.s = s;
+	att.verbosity = config_verbosity(&cfg);
+	fs_session_set_attached(s, on_attached, &att);
 	rc = fs_session_export(s, &cfg.w, &written);
-	if (stop_signal && cfg.verbose)
-		fprintf(stderr, "flowsight: %s received: cached flows exported\n",
-			strsignal(stop_signal));
+	if (stop_signal && config_verbosity(&cfg))
+		cli_info(1, "%s received: cached flows exported", strsignal(stop_signal));
 	running = NULL;
+	metrics_stop(att.metrics); /* before the session it reads */
 	fs_session_free(s);
 	return rc ? 1 : 0;
 }

@@ -35,6 +35,9 @@ struct session {
 	int out_err;
 	volatile int stop;
 	struct session_meter_stats *meters;
+	struct session_kstats *ifk; /* [meter * n_ifaces + iface] */
+	volatile unsigned int reopen_gen;
+	unsigned int reopen_synced;
 	struct report_extra extra[MAX_REPORTS];
 	int n_extra;
 };
@@ -52,7 +55,10 @@ int session_new(const struct session_opts *o, struct session **out)
 	if (!s->o.n_meters)
 		s->o.n_meters = 1;
 	s->meters = calloc(s->o.n_meters, sizeof(*s->meters));
-	if (!s->meters) {
+	if (s->meters && s->o.n_ifaces)
+		s->ifk = calloc((size_t)s->o.n_meters * s->o.n_ifaces, sizeof(*s->ifk));
+	if (!s->meters || (s->o.n_ifaces && !s->ifk)) {
+		free(s->meters);
 		free(s);
 		return -ENOMEM;
 	}
@@ -67,6 +73,7 @@ void session_free(struct session *s)
 		return;
 	pthread_mutex_destroy(&s->lock);
 	free(s->meters);
+	free(s->ifk);
 	free(s);
 }
 
@@ -144,26 +151,74 @@ int session_output_error(struct session *s)
 
 void session_sync(struct session *s)
 {
+	unsigned int gen = LOAD(s->reopen_gen);
+
 	pthread_mutex_lock(&s->lock);
-	if (s->next_id != s->synced_id && s->c.sync) {
+	if ((s->next_id != s->synced_id || gen != s->reopen_synced) && s->c.sync) {
 		s->c.sync(s->c.arg);
 		s->synced_id = s->next_id;
+		s->reopen_synced = gen;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
 
-void session_meter_publish(struct session *s, unsigned int meter, const struct engine_stats *es,
-			   const struct session_kstats *ks)
+void session_request_reopen(struct session *s)
+{
+	__atomic_add_fetch(&s->reopen_gen, 1, __ATOMIC_RELAXED);
+}
+
+const volatile unsigned int *session_reopen_gen(const struct session *s)
+{
+	return &s->reopen_gen;
+}
+
+void session_meter_publish_stats(struct session *s, unsigned int meter,
+				 const struct engine_stats *es, uint64_t cached,
+				 const struct session_kstats *ks)
 {
 	struct session_meter_stats *m = &s->meters[meter];
 
 	STORE(m->packets_processed, es->packets_processed);
 	STORE(m->packets_ignored, es->packets_ignored);
+	STORE(m->flows_cached, cached);
+	for (int v = 0; v < DECODE__MAX; v++)
+		STORE(m->ignored[v], es->ignored[v]);
 	if (!ks)
 		return;
 	STORE(m->kernel_recv, ks->recv);
 	STORE(m->kernel_drop, ks->drop);
 	STORE(m->kernel_ifdrop, ks->ifdrop);
+}
+
+void session_meter_publish(struct session *s, unsigned int meter, const struct engine *e,
+			   const struct session_kstats *ks)
+{
+	session_meter_publish_stats(s, meter, engine_get_stats(e), engine_flows_cached(e), ks);
+}
+
+void session_iface_publish(struct session *s, unsigned int meter, unsigned int iface,
+			   const struct session_kstats *ks)
+{
+	struct session_kstats *k;
+
+	if (iface >= s->o.n_ifaces || meter >= s->o.n_meters)
+		return;
+	k = &s->ifk[(size_t)meter * s->o.n_ifaces + iface];
+	STORE(k->recv, ks->recv);
+	STORE(k->drop, ks->drop);
+	STORE(k->ifdrop, ks->ifdrop);
+}
+
+void session_iface_sum(const struct session *s, unsigned int iface, struct session_kstats *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned int m = 0; iface < s->o.n_ifaces && m < s->o.n_meters; m++) {
+		struct session_kstats *k = &s->ifk[(size_t)m * s->o.n_ifaces + iface];
+
+		t->recv += LOAD(k->recv);
+		t->drop += LOAD(k->drop);
+		t->ifdrop += LOAD(k->ifdrop);
+	}
 }
 
 void session_meter_sum(const struct session *s, struct session_meter_stats *t)
@@ -177,6 +232,9 @@ void session_meter_sum(const struct session *s, struct session_meter_stats *t)
 		t->kernel_recv += LOAD(m->kernel_recv);
 		t->kernel_drop += LOAD(m->kernel_drop);
 		t->kernel_ifdrop += LOAD(m->kernel_ifdrop);
+		t->flows_cached += LOAD(m->flows_cached);
+		for (int v = 0; v < DECODE__MAX; v++)
+			t->ignored[v] += LOAD(m->ignored[v]);
 	}
 }
 

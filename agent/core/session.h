@@ -47,12 +47,15 @@ struct session_meter_stats {
 	uint64_t kernel_recv;
 	uint64_t kernel_drop;
 	uint64_t kernel_ifdrop;
+	uint64_t flows_cached;
+	uint64_t ignored[DECODE__MAX]; /* packets_ignored by decode verdict */
 };
 
 struct session_opts {
 	uint64_t max_nflows;      /* 0: no limit */
 	uint64_t perf_report_s;   /* live: report interval, 0 off */
 	unsigned int n_meters;    /* counter slots */
+	unsigned int n_ifaces;    /* live: per-interface kernel counter slots */
 };
 
 struct session;
@@ -81,11 +84,31 @@ int session_stop_reason(const struct session *s);
 /* The stop flag itself, for code that polls a volatile int. */
 volatile int *session_stop_flag(struct session *s);
 
-/* Meter @meter's counters (and kernel counters when @ks), relaxed stores. */
-void session_meter_publish(struct session *s, unsigned int meter, const struct engine_stats *es,
+/* Meter @meter's counters from its engine @e (and kernel counters when
+ * @ks), relaxed stores: any thread may read them while it meters. */
+void session_meter_publish(struct session *s, unsigned int meter, const struct engine *e,
 			   const struct session_kstats *ks);
+/* The same for counters a backend keeps itself (@es), @cached flows. */
+void session_meter_publish_stats(struct session *s, unsigned int meter,
+				 const struct engine_stats *es, uint64_t cached,
+				 const struct session_kstats *ks);
 /* The sum over the meters. */
 void session_meter_sum(const struct session *s, struct session_meter_stats *t);
+
+/* Meter @meter's kernel counters of interface @iface (< n_ifaces). */
+void session_iface_publish(struct session *s, unsigned int meter, unsigned int iface,
+			   const struct session_kstats *ks);
+/* Interface @iface's kernel counters, summed over the meters. */
+void session_iface_sum(const struct session *s, unsigned int iface, struct session_kstats *t);
+
+/*
+ * Ask the consumer to reopen its output (logrotate): async-signal-safe.
+ * The generation counts the requests; the consumer compares it with the
+ * one it last served.  The next sync point reaches the consumer even when
+ * no flow was exported since the last one.
+ */
+void session_request_reopen(struct session *s);
+const volatile unsigned int *session_reopen_gen(const struct session *s);
 
 /*
  * Add `, "<key>": ...` to each performance report line: @fn writes the

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "export/export.h"
@@ -621,6 +622,34 @@ static void close_chunk(struct exporter *e)
 			e->err = -errno;
 	}
 	e->fd = -1;
+}
+
+int exporter_reopen(struct exporter *e)
+{
+	struct stat st;
+	int fd, err;
+
+	if (!e->own_fd || !e->path_buf)
+		return 0; /* standard output stays */
+	err = exporter_flush(e);
+	if (err)
+		return err;
+	/* the path anew (logrotate moved the file away), or the same file
+	 * when nobody did: appended to, its header written when it is empty */
+	fd = open(e->path_buf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("cannot reopen output '%s': %s (still writing to the file open before)\n",
+			e->path_buf, strerror(-err));
+		return 0;
+	}
+	if (close(e->fd) && !e->err)
+		e->err = -errno;
+	e->fd = fd;
+	if (!fstat(fd, &st) && st.st_size == 0)
+		e->ops->header(&e->out, e->o.schema);
+	pr_info("output '%s' reopened\n", e->path_buf);
+	return e->err;
 }
 
 int exporter_open(const struct export_opts *o, struct exporter **out)

@@ -110,6 +110,10 @@ void exporter_format(const struct exporter *e, struct row_fmt *f, struct outbuf 
 int exporter_write_rows(struct exporter *e, const struct outbuf *rows, uint64_t n);
 /* Push buffered rows to the output.  0 or -errno. */
 int exporter_flush(struct exporter *e);
+/* Flush, then write to the output's path opened anew (logrotate moved the
+ * file: a new one with its header; else appended to).  A path that cannot
+ * be opened is logged and the file open before is kept.  0 or -errno. */
+int exporter_reopen(struct exporter *e);
 /* Flush and close; returns the first error seen.  Frees @e. */
 int exporter_close(struct exporter *e, uint64_t *written, uint64_t *failed);
 

@@ -60,6 +60,9 @@ struct writer {
 	struct batch *cur;       /* meter-private batch being filled */
 	uint64_t syncs_asked;
 	struct row_fmt *fmt;     /* the meter's, when it may format (else NULL) */
+	uint64_t *written;       /* flows output, for other threads (may be NULL) */
+	const volatile unsigned int *reopen_gen; /* reopen when it changes */
+	unsigned int reopen_seen;
 };
 
 static void record_of(const struct item *it, struct flow_record *r)
@@ -80,6 +83,14 @@ static void set_err(struct writer *w, int err)
 
 static void write_batch(struct writer *w, struct batch *b)
 {
+	if (w->reopen_gen) {
+		unsigned int gen = __atomic_load_n(w->reopen_gen, __ATOMIC_RELAXED);
+
+		if (gen != w->reopen_seen) {
+			w->reopen_seen = gen;
+			set_err(w, exporter_reopen(w->exp));
+		}
+	}
 	if (b->state == B_FORMATTED)
 		set_err(w, exporter_write_rows(w->exp, &b->text, (uint64_t)b->n));
 	for (int i = 0; b->state != B_FORMATTED && i < b->n; i++) {
@@ -96,6 +107,8 @@ static void write_batch(struct writer *w, struct batch *b)
 	}
 	if (b->sync)
 		set_err(w, exporter_flush(w->exp));
+	if (w->written)
+		__atomic_add_fetch(w->written, (uint64_t)b->n, __ATOMIC_RELAXED);
 }
 
 /*
@@ -174,6 +187,17 @@ void writer_set_proc(struct writer *w, writer_proc_fn fn, void *arg)
 	pthread_mutex_lock(&w->lock);
 	w->proc_fn = fn;
 	w->proc_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void writer_set_counters(struct writer *w, uint64_t *written,
+			 const volatile unsigned int *reopen_gen)
+{
+	pthread_mutex_lock(&w->lock);
+	w->written = written;
+	w->reopen_gen = reopen_gen;
+	if (reopen_gen)
+		w->reopen_seen = *reopen_gen;
 	pthread_mutex_unlock(&w->lock);
 }
 

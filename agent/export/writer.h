@@ -28,6 +28,15 @@ typedef void (*writer_proc_fn)(void *arg, const struct flow *f, struct proc_info
 void writer_set_proc(struct writer *w, writer_proc_fn fn, void *arg);
 
 /*
+ * Optional, before any push: @written counts the flows the writer has
+ * output (relaxed atomic adds, for readers on other threads); when
+ * *@reopen_gen changes, the writer reopens its output before the next
+ * batch (exporter_reopen).  Either may be NULL.
+ */
+void writer_set_counters(struct writer *w, uint64_t *written,
+			 const volatile unsigned int *reopen_gen);
+
+/*
  * Queue finished flow @f (the writer owns and frees it) as record @id with
  * @expiration_id.  Returns 0, or the writer's first output error (-EPIPE
  * when the reader went away, -ENOSPC ...) so the meter can stop.

@@ -253,6 +253,13 @@ struct fs_writer_options {
 	uint64_t rotate_files;       /* to_csv(rotate_files) */
 	const char *const *columns_to_anonymize;
 	size_t n_columns_to_anonymize;
+	/*
+	 * Credentials of a database sink (ClickHouse), as the application's
+	 * configuration gives them: the library never reads the environment
+	 * or a file for them.  NULL: none.  Not copied.
+	 */
+	const char *clickhouse_user;
+	const char *clickhouse_password;
 };
 
 /* Set to_csv's flows_per_file or rotate_files from text, with NFStream's
@@ -271,7 +278,13 @@ FS_API int fs_session_export(struct fs_session *s, const struct fs_writer_option
 
 /* ---- counters ----------------------------------------------------------- */
 
-/* The performance report's counters (NFStream's keys), and more. */
+/*
+ * The performance report's counters (NFStream's keys), and more.  Any
+ * thread may read them while the session runs (until fs_session_free):
+ * what the meters published last, at most a second old for live captures
+ * (the eBPF capture publishes at each drain of its kernel map), exact once
+ * the session has ended.
+ */
 struct fs_stats {
 	uint64_t flows_expired;       /* flows handed out so far */
 	uint64_t packets_processed;
@@ -279,10 +292,73 @@ struct fs_stats {
 	uint64_t packets_dropped_filtered_by_kernel;
 	uint64_t kernel_received;
 	uint64_t interface_dropped;
-	uint64_t flows_cached;
+	uint64_t flows_cached;        /* flows the meters hold now */
+	uint64_t export_queue;        /* flows handed out and not written yet (export), or
+				       * waiting for fs_session_next (pull) */
+	uint64_t flows_written;       /* flows the writer has output (fs_session_export) */
+	uint64_t output_reopened;     /* fs_session_reopen_output() requests */
+	/* process attribution (zero without it) */
+	uint64_t attr_events;         /* socket and process records read */
+	uint64_t attr_lost;           /* records lost or unrecorded (flows marked lost) */
+	uint64_t attr_evicted;        /* closed sockets evicted at the table caps */
+	uint64_t attr_early_copies;   /* owners copied onto flows a second in */
+	uint64_t attr_early_copies_used;
+	uint64_t attr_sockets;        /* held now */
+	uint64_t attr_tuples;
+	uint64_t attr_processes;
 };
 
 FS_API void fs_session_stats(const struct fs_session *s, struct fs_stats *st);
+
+/*
+ * The counters behind fs_stats broken down, for a metrics exporter: by
+ * interface and by reason.  Each entry is one value of a family:
+ *
+ *   packets_received  {interface}          packets that reached the capture
+ *                                          (libpcap: ps_recv; eBPF: seen by
+ *                                          the TC program; files: read)
+ *   packets_metered   {interface}          packets metered into flows
+ *   packets_ignored   {interface, reason}  not metered, by decode verdict
+ *                                          (reason: too_short, linktype, l2,
+ *                                          not_ip, ip_trunc, fragment,
+ *                                          ipv6_ext, tunnel; the eBPF kernel's:
+ *                                          not_ip, trunc, fragment, ipv6_ext,
+ *                                          dup_iface); they add up to
+ *                                          fs_stats.packets_ignored
+ *   packets_dropped   {interface, reason}  lost before metering: ring (no room
+ *                                          in the kernel ring: ps_drop, or the
+ *                                          eBPF ring buffer), interface
+ *                                          (ps_ifdrop)
+ *   ebpf_kernel       {interface, counter} the eBPF capture's kernel counters
+ *                                          (FC_COUNTERS: packets, metered,
+ *                                          punt_full, sample_lost, ...)
+ *
+ * @interface names the interface a value counts, or, when the capture
+ * counts several together (the eBPF program's counters, the meters'
+ * verdicts), their names joined by ','; "" for capture files.  @label is
+ * the second label's name (NULL for none) and @key its value.  Strings
+ * live as long as the session.  Fills up to @max entries of @out and
+ * returns how many there are (call with 0 to size the array).  Any
+ * thread, as fs_session_stats().
+ */
+struct fs_counter {
+	const char *family;
+	const char *help;      /* one line for the family */
+	const char *interface;
+	const char *label;
+	const char *key;
+	uint64_t value;
+};
+FS_API size_t fs_session_counters(const struct fs_session *s, struct fs_counter *out, size_t max);
+
+/*
+ * Reopen the output file of fs_session_export() (after logrotate renamed
+ * it): the flows written from then on go to a file created anew at the
+ * same path, with its header; no flow is lost or written twice.  Served
+ * within about 100 ms by a live session, at the next flows by a file.
+ * Async-signal-safe (a SIGHUP handler); standard output is kept.
+ */
+FS_API void fs_session_reopen_output(struct fs_session *s);
 
 /*
  * Read regular capture files through a memory mapping (no copy of their

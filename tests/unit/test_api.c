@@ -9,7 +9,9 @@
  *  - columnar batches equal the flows one by one, across batch boundaries;
  *  - two sessions at once, alternately on one thread and on two threads,
  *    give what each gives alone;
- *  - parameters: NFStream's messages, a missing file, a bad filter, stop.
+ *  - parameters: NFStream's messages, a missing file, a bad filter, stop;
+ *  - counters (fs_session_stats, fs_session_counters) after an export:
+ *    the ignored reasons add up, the queue is empty, all flows written.
  * Needs $MKPCAP (run_tests.sh sets it); ../shared's mixed.pcap adds a
  * larger case when present.
  */
@@ -533,6 +535,71 @@ static void test_stop_flushes(void)
 	fs_session_free(s);
 }
 
+/* The value of @family{reason=@key} in @c (n entries), or -1. */
+static long long counter(const struct fs_counter *c, size_t n, const char *family, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(c[i].family, family) &&
+		    ((!key && !c[i].key) || (key && c[i].key && !strcmp(c[i].key, key))))
+			return (long long)c[i].value;
+	return -1;
+}
+
+/*
+ * fs_session_stats() and fs_session_counters() after an export of
+ * eth_non_ip_ignored (8 packets: 2 metered, 6 ignored: 1 too short, 1 bad
+ * link layer, 4 not IP; 2 flows), as the exit summary counts them.
+ */
+static void test_counters(void)
+{
+	char cap[256], out[300];
+	struct fs_counter c[64];
+	struct fs_session *s;
+	struct fs_writer_options w = { 0 };
+	struct fs_stats st;
+	uint64_t written = 0;
+	size_t n;
+	long long sum = 0;
+
+	if (!capture("eth_non_ip_ignored", cap, sizeof(cap))) {
+		ASSERT_TRUE(false, "mkpcap eth_non_ip_ignored");
+		return;
+	}
+	s = open_file(cap, false);
+	if (!ASSERT_TRUE(s != NULL, "session"))
+		return;
+	ASSERT_EQ(fs_session_counters(s, NULL, 0) > 0, 1, "counters before the run");
+	snprintf(out, sizeof(out), "%s/counters.csv", tmpdir);
+	w.path = out;
+	ASSERT_EQ(fs_session_export(s, &w, &written), 0, "export");
+	ASSERT_EQ(written, 2, "flows written");
+	fs_session_stats(s, &st);
+	ASSERT_EQ(st.flows_expired, 2, "flows_expired");
+	ASSERT_EQ(st.flows_written, 2, "flows_written");
+	ASSERT_EQ(st.export_queue, 0, "export_queue");
+	ASSERT_EQ(st.flows_cached, 0, "flows_cached");
+	ASSERT_EQ(st.packets_processed, 2, "packets_processed");
+	ASSERT_EQ(st.packets_ignored, 6, "packets_ignored");
+	n = fs_session_counters(s, c, sizeof(c) / sizeof(c[0]));
+	ASSERT_TRUE(n > 0 && n <= sizeof(c) / sizeof(c[0]), "counters fit");
+	ASSERT_EQ(counter(c, n, "packets_received", NULL), 8, "packets_received");
+	ASSERT_EQ(counter(c, n, "packets_metered", NULL), 2, "packets_metered");
+	ASSERT_EQ(counter(c, n, "packets_ignored", "too_short"), 1, "too_short");
+	ASSERT_EQ(counter(c, n, "packets_ignored", "l2"), 1, "l2");
+	ASSERT_EQ(counter(c, n, "packets_ignored", "not_ip"), 4, "not_ip");
+	ASSERT_EQ(counter(c, n, "packets_ignored", "fragment"), 0, "fragment");
+	ASSERT_EQ(counter(c, n, "packets_ignored", "ok"), -1, "no 'ok' reason");
+	ASSERT_EQ(counter(c, n, "packets_dropped", "ring"), -1, "no drops offline");
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_STREQ(c[i].interface, "", "files: no interface");
+		if (!strcmp(c[i].family, "packets_ignored"))
+			sum += (long long)c[i].value;
+	}
+	ASSERT_EQ(sum, 6, "reasons add up to packets_ignored");
+	ASSERT_EQ(fs_session_counters(s, c, 2), n, "the count does not depend on max");
+	fs_session_free(s);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/fs-api-XXXXXX");
@@ -545,6 +612,7 @@ int main(void)
 	RUN_TEST(test_batch_equals_one_by_one);
 	RUN_TEST(test_two_sessions_at_once);
 	RUN_TEST(test_stop_flushes);
+	RUN_TEST(test_counters);
 	{
 		char cmd[128];
 
