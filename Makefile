@@ -260,6 +260,10 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man8/flowsight.8 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/flowsight
 	$(Q)rm -rf $(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight \
 		$(DESTDIR)$(PYDIR)/flowsight
+	$(Q)conf=$(DESTDIR)$(SYSCONFDIR)/flowsight/flowsight.conf; \
+	if [ -e $$conf ] && ! cmp -s $$conf packaging/flowsight.conf; then \
+		echo "uninstall: $$conf kept (edited)"; \
+	else rm -f $$conf; rmdir $(DESTDIR)$(SYSCONFDIR)/flowsight 2>/dev/null || true; fi
 
 # make deb: `make install PREFIX=/usr` into a staging tree, the maintainer
 # scripts of packaging/debian/ (the service's user, its state directory,

@@ -108,7 +108,19 @@ else
 	S=$((S + 1))
 fi
 
-# uninstall leaves nothing of ours
+# uninstall keeps an edited configuration file and says so
+conf="$dest/etc/flowsight/flowsight.conf"
+echo "interface fsx0" >> "$conf"
+said=$(make -s uninstall DESTDIR="$dest" PREFIX=/usr 2>&1)
+if [ -f "$conf" ] && printf '%s' "$said" | grep -q "flowsight.conf kept (edited)"; then
+	pass uninstall_keeps_edited_config
+else
+	fail uninstall_keeps_edited_config "conf $( [ -f "$conf" ] && echo kept || echo removed): $said"
+fi
+rm -f "$conf"
+
+# uninstall leaves nothing of ours (the configuration file is the packaged one)
+make -s install DESTDIR="$dest" PREFIX=/usr >/dev/null 2>&1
 make -s uninstall DESTDIR="$dest" PREFIX=/usr >/dev/null 2>&1
 left=$(find "$dest" -type f | head -5)
 [ -z "$left" ] && pass uninstall || fail uninstall "left: $left"
