@@ -414,6 +414,10 @@ static __always_inline void sock_addr_use(struct bpf_sock_addr *ctx, __u8 how)
 		return;
 	}
 	note_use(st, how, bpf_get_socket_cookie(ctx), netns);
+	/* a TCP socket may be disconnected (AF_UNSPEC) and connect again:
+	 * its next tuple is announced like its first */
+	if (how == FC_HOW_CONNECT)
+		st->fixed = 0;
 }
 
 SEC("cgroup/connect4")
@@ -579,9 +583,11 @@ static __always_inline int egress(struct __sk_buff *skb, bool netns_helper)
 	if (!sk || !inet_family(sk->family))
 		return 1;
 	/* A connected TCP socket whose tuple is announced sends nothing new:
-	 * leave before parsing (most packets of a host take this exit). */
+	 * leave before parsing (most packets of a host take this exit).  No
+	 * clone carries fixed (a listener's storage never has it), so the
+	 * storage is this socket's own. */
 	st = bpf_sk_storage_get(&sk_owners, sk, 0, 0);
-	if (st && st->fixed && st->cookie == bpf_get_socket_cookie(skb))
+	if (st && st->fixed)
 		return 1;
 	if (skb->protocol == ETH_P_IP_BE) {
 		struct iphdr ip;
