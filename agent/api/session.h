@@ -61,6 +61,8 @@ struct fs_session {
 	pthread_t runner;
 	bool runner_started;
 	int run_err;
+	struct pcapng *pcapng; /* --pcapng-out */
+	bool pcapng_closed;
 };
 
 /* A finished flow handed out (fs_session_next). */
