@@ -33,12 +33,14 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibi
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
+CLI_LDLIBS := $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
-	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind
+	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
+	libncurses-dev tmux tshark tcpdump
 
 ifeq ($(V),1)
 Q :=
@@ -130,7 +132,7 @@ $(LIB_SO): $(LIB_OBJS)
 
 $(BUILD)/flowsight: $(CLI_OBJS) $(LIB_A) | $(BUILD)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -rdynamic $(CLI_OBJS) $(LIB_A) $(LDLIBS) $(CLI_LDLIBS) -o $@
 
 $(BUILD)/flowsight.pc: Makefile | $(BUILD)
 	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$${prefix}/include' '' \

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/top.h"
 
 enum opt_type {
 	OT_PARAM,   /* a library parameter, by name */
@@ -24,6 +25,8 @@ enum opt_type {
 	OT_WRITER,  /* a writer option, by the library's name */
 	OT_COLUMNS, /* comma-separated list into anon_cols[] */
 	OT_PLUGIN,  /* PATH[:key=value,...] */
+	OT_TOP,
+	OT_PROGRESS,
 	OT_VERBOSE,
 	OT_HELP,
 	OT_VERSION,
@@ -76,6 +79,14 @@ static const struct cli_opt cli_opts[] = {
 	{ "columns-to-anonymize", 0, OT_COLUMNS, "COL,...", NULL,
 	  "replace these columns by keyed BLAKE2b-512 digests (fresh key per run)" },
 	{ "ja4", 0, OT_PARAM, "ja4", NULL, NULL },
+	{ "pcapng-out", 0, OT_PARAM, "pcapng_out", NULL, NULL },
+	{ "top", 0, OT_TOP, NULL, NULL,
+	  "live view of traffic per process, refreshed every second (as 'flowsight top'); "
+	  "flow records go to -o only" },
+	{ "progress", 0, OT_PROGRESS, "0|1",
+	  "Please specify a valid progress parameter (possible values: 0, 1).",
+	  "offline: one self-updating progress line on stderr (default: when stderr is a "
+	  "terminal and the run takes over 2 s)" },
 	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,
 	  "run the NFPlugin in PATH.so (udps.* columns); repeat for several, run in order" },
 	{ "verbose", 'v', OT_VERBOSE, NULL, NULL,
@@ -113,12 +124,15 @@ void config_defaults(struct fc_config *c)
 	memset(c, 0, sizeof(*c));
 	fs_options_init(&c->o);
 	c->w.format = FS_FORMAT_CSV;
+	c->progress = -1;
 }
 
 void cli_usage(FILE *out)
 {
 	fprintf(out, "Usage: flowsight -r FILE [-r FILE ...] [OPTION]...\n"
 		     "       flowsight -i IFACE [-i IFACE ...] [OPTION]...\n"
+		     "       flowsight top [-i IFACE ...] [OPTION]...   (default: the interface of "
+		     "the default route)\n"
 		     "NFStream-compatible flow records from captures, with process attribution.\n\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
@@ -216,6 +230,17 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 		c->plugins[c->n_plugins++].config = colon ? colon + 1 : "";
 		break;
 	}
+	case OT_TOP:
+		c->top = true;
+		break;
+	case OT_PROGRESS:
+		if (val && !strcmp(val, "0"))
+			c->progress = 0;
+		else if (val && !strcmp(val, "1"))
+			c->progress = 1;
+		else
+			return bad_value(o, val);
+		break;
 	case OT_VERBOSE:
 		c->verbose++;
 		break;
@@ -237,6 +262,13 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	int ch, idx;
 
 	config_defaults(c);
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		/* flowsight top ...: the same options after the word */
+		c->top = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	shortopts[ns++] = ':';
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
@@ -290,6 +322,13 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 		fprintf(stderr, "Try 'flowsight --help' for more information.\n");
 		return CLI_EXIT_USAGE;
 	}
+	if (c->top && c->n_files) {
+		fprintf(stderr, "flowsight: top needs a live capture (-i IFACE), not files (-r)\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->top && !c->n_ifaces)
+		c->ifaces[c->n_ifaces++] = top_default_interface(c->default_iface,
+							      sizeof(c->default_iface));
 	if (!c->n_files && !c->n_ifaces) {
 		fprintf(stderr, "flowsight: %s\n", SRC_ERR);
 		return CLI_EXIT_USAGE;

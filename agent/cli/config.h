@@ -34,6 +34,9 @@ struct fc_config {
 	struct fc_plugin_arg plugins[FC_MAX_PLUGINS]; /* --plugin, in order */
 	int n_plugins;
 	int verbose;
+	bool top;     /* flowsight top, --top */
+	int progress; /* --progress: -1 when stderr is a terminal, 0 off, 1 on */
+	char default_iface[64]; /* top without -i */
 };
 
 void config_defaults(struct fc_config *c);
