@@ -384,8 +384,7 @@ static void draw(struct top *t)
 		 sort_name(t->sort));
 	put_line(y++, line, false);
 	if (LINES < 4 || COLS < 40) {
-		snprintf(line, sizeof(line), "terminal too small (%dx%d): showing what fits", COLS,
-			 LINES);
+		snprintf(line, sizeof(line), "too small (%dx%d): showing what fits", COLS, LINES);
 		put_line(LINES - 1, line, true);
 		if (LINES < 3) {
 			refresh();
@@ -424,8 +423,8 @@ static void draw(struct top *t)
 			put_line(y++, line, i == t->sel);
 		}
 		if ((int)t->n_rows > avail && avail >= 0) {
-			snprintf(line, sizeof(line), "%zu more processes below (terminal too small: "
-				 "%dx%d)", t->n_rows - (size_t)(avail > 0 ? avail : 0), COLS, LINES);
+			snprintf(line, sizeof(line), "too small (%dx%d): %zu more processes", COLS,
+				 LINES, t->n_rows - (size_t)(avail > 0 ? avail : 0));
 			put_line(LINES - 1, line, true);
 		} else if (narrow) {
 			snprintf(line, sizeof(line), "narrow terminal (%d columns): user, container, "
@@ -457,8 +456,8 @@ static void draw(struct top *t)
 			put_line(y++, line, false);
 		}
 		if ((int)r->flows > avail) {
-			snprintf(line, sizeof(line), "%u more flows below (terminal too small: %dx%d)",
-				 r->flows - (uint32_t)(avail > 0 ? avail : 0), COLS, LINES);
+			snprintf(line, sizeof(line), "too small (%dx%d): %u more flows", COLS, LINES,
+				 r->flows - (uint32_t)(avail > 0 ? avail : 0));
 			put_line(LINES - 1, line, true);
 		}
 	}
@@ -487,6 +486,10 @@ static bool key(struct top *t, int ch)
 	case 'k':
 		if (t->sel)
 			select_row(t, t->sel - 1);
+		return true;
+	case KEY_HOME:
+	case 'g':
+		select_row(t, 0);
 		return true;
 	case KEY_DOWN:
 	case 'j':

@@ -188,7 +188,7 @@ static void write_headers(struct pcapng *w)
 	for (unsigned int i = 0; i < w->o.n_ifaces; i++) {
 		const struct pcapng_iface *f = &w->o.ifaces[i];
 		size_t nl = strlen(f->name);
-		uint32_t len = (uint32_t)(20 + 4 + PAD4(nl) + 4 + 4 + 4 + 4);
+		uint32_t len = (uint32_t)(20 + 4 + PAD4(nl) + 8 + 4);
 		uint16_t lt[2] = { (uint16_t)f->dlt, 0 };
 		uint8_t tsresol = 6;
 
