@@ -6,7 +6,7 @@
 #   make          build $(BUILD)/flowsight, libflowsight (.so, .a, .pc) and the plugins
 #   make install  PREFIX=/usr/local DESTDIR=: command, library, headers, plugins, Python
 #   make test     build and run every test layer (tests/run_tests.sh)
-#   make run      live capture with process attribution on the default interface
+#   make run      flowsight top on the default interface (a terminal), else live CSV
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
 #   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
@@ -178,11 +178,15 @@ golden-update: $(BUILD)/flowsight
 
 # The main job: live capture on the default interface (the one of the
 # default route, else the first interface that is up) with process
-# attribution; Ctrl-C stops it and flushes every flow.
+# attribution: flowsight top when standard output is a terminal (q quits),
+# else the CSV stream; Ctrl-C stops it and flushes every flow.
 run: $(BUILD)/flowsight
 	$(Q)dev=$$(ip -o route show default 2>/dev/null | awk '{for(i=1;i<NF;i++) if ($$i=="dev") {print $$(i+1); exit}}'); \
 	[ -n "$$dev" ] || dev=$$(ip -o link show up 2>/dev/null | awk -F': ' '$$2!="lo"{print $$2; exit}' | cut -d@ -f1); \
 	[ -n "$$dev" ] || dev=lo; \
+	if [ -t 1 ]; then \
+		echo "flowsight: top on $$dev: traffic per process (q to quit)" >&2; \
+		exec $(BUILD)/flowsight top -i $$dev --system-visibility-mode 2 $(RUN_ARGS); fi; \
 	echo "flowsight: live capture on $$dev with process attribution (Ctrl-C to stop)" >&2; \
 	exec $(BUILD)/flowsight -i $$dev --system-visibility-mode 2 --statistical-analysis $(RUN_ARGS)
 
@@ -209,6 +213,7 @@ bench-live: $(BUILD)/flowsight
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_top.py $(BENCH_TOP_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins and the

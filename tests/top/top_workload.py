@@ -84,6 +84,8 @@ def udp(name, dst, port, n, size):
 
 
 def udp_ports(dst, base, n):
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))
     socks = []
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
