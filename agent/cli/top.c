@@ -7,8 +7,9 @@
  * Receive and send are from this host's side: a flow whose src address is
  * one of this namespace's addresses sends src2dst; else it receives it.
  *
- * Keys: r, b, f sort by rate, bytes, flows; up/down select a process;
- * Enter shows its flows, Enter/Esc/Left goes back; q quits.
+ * Keys: r, b, f sort by rate, bytes, flows; up/down (k/j) select a
+ * process, Home (g) follows the first row again (as at start); Enter shows
+ * the selected process's flows, Enter/Esc/Left goes back; q quits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,7 @@ struct top {
 	int64_t sel_pid;       /* the selected process, kept across refreshes */
 	char sel_how[16];
 	size_t sel;
+	bool follow_top;       /* nothing chosen yet (or Home): the first row */
 	bool drill;
 	struct in6_addr local[MAX_LOCAL];
 	int n_local;
@@ -260,7 +262,7 @@ static bool take(struct top *t)
 	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
 	/* keep the same process selected */
 	t->sel = 0;
-	for (size_t i = 0; i < t->n_rows; i++)
+	for (size_t i = 0; i < t->n_rows && !t->follow_top; i++)
 		if (t->rows[i].pid == t->sel_pid &&
 		    (t->sel_pid >= 0 || !strcmp(t->rows[i].how, t->sel_how)))
 			t->sel = i;
@@ -484,15 +486,18 @@ static bool key(struct top *t, int ch)
 		break;
 	case KEY_UP:
 	case 'k':
+		t->follow_top = false;
 		if (t->sel)
 			select_row(t, t->sel - 1);
 		return true;
 	case KEY_HOME:
 	case 'g':
 		select_row(t, 0);
+		t->follow_top = true;
 		return true;
 	case KEY_DOWN:
 	case 'j':
+		t->follow_top = false;
 		select_row(t, t->sel + 1);
 		return true;
 	case '\n':
@@ -510,7 +515,8 @@ static bool key(struct top *t, int ch)
 	}
 	cmp_sort = t->sort;
 	qsort(t->rows, t->n_rows, sizeof(*t->rows), row_cmp);
-	for (size_t i = 0; i < t->n_rows; i++)
+	t->sel = 0;
+	for (size_t i = 0; i < t->n_rows && !t->follow_top; i++)
 		if (t->rows[i].pid == t->sel_pid)
 			t->sel = i;
 	return true;
@@ -518,7 +524,7 @@ static bool key(struct top *t, int ch)
 
 void top_run(struct fs_session *s, volatile sig_atomic_t *stop, bool tty, volatile int *export_done)
 {
-	struct top t = { .s = s, .sel_pid = -2 };
+	struct top t = { .s = s, .sel_pid = -2, .follow_top = true };
 	uint64_t next = 0;
 
 	t.sn = fs_snapshot_new();
@@ -543,7 +549,7 @@ void top_run(struct fs_session *s, volatile sig_atomic_t *stop, bool tty, volati
 	noecho();
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	set_escdelay(25);
+	set_escdelay(100); /* a slow or loaded terminal may split a key's sequence */
 	timeout(100);
 	while (!*stop) {
 		uint64_t now = now_ms();
@@ -553,8 +559,6 @@ void top_run(struct fs_session *s, volatile sig_atomic_t *stop, bool tty, volati
 			next = now + 1000;
 			if (*export_done || !take(&t))
 				t.ended = true;
-			if (t.sel_pid == -2 && t.n_rows)
-				select_row(&t, 0);
 			draw(&t);
 		}
 		ch = getch();

@@ -240,8 +240,9 @@ def top_terminal(capture):
     wait_for("sort by flows", lambda: "sort: flows" in screen())
     tmux("send-keys", "-t", "top", "r")
     wait_for("sort by rate", lambda: "sort: rate" in screen() and rows(screen())[:2] == want)
-    # drill-down: the flows of the selected process, the first one
-    tmux("send-keys", "-t", "top", "Home", "Enter")
+    # drill-down: the flows of the selected process, the first one ('g', as
+    # Home: no escape sequence that a loaded machine could split)
+    tmux("send-keys", "-t", "top", "g", "Enter")
     flow = "%s:%d > %s:5001" % (IP_A, f["sport"], IP_B)
     wait_for("the flow of fsfast", lambda: "flows of %d fsfast" % f["pid"] in screen() and
              flow in screen())
