@@ -8,7 +8,7 @@
 #                 man page, systemd unit, default configuration, logrotate file
 #   make deb      a Debian package of all that (dpkg-deb), in $(BUILD)/
 #   make test     build and run every test layer (tests/run_tests.sh)
-#   make run      live capture with process attribution on the default interface
+#   make run      flowsight top on the default interface (a terminal), else live CSV
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
 #   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
@@ -35,8 +35,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibi
 CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
-# the command only: its metrics server (the library starts no listener)
-CLI_LDLIBS := -lmicrohttpd
+# the command only: its metrics server (the library starts no listener) and top
+CLI_LDLIBS := -lmicrohttpd $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
@@ -44,7 +44,7 @@ DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndp
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
 	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
 	libmicrohttpd-dev prometheus systemd systemd-container dpkg-dev groff-base man-db passwd \
-	nginx-light apache2-utils
+	nginx-light apache2-utils libncurses-dev tmux tshark tcpdump
 
 ifeq ($(V),1)
 Q :=
@@ -194,11 +194,15 @@ golden-update: $(BUILD)/flowsight
 
 # The main job: live capture on the default interface (the one of the
 # default route, else the first interface that is up) with process
-# attribution; Ctrl-C stops it and flushes every flow.
+# attribution: flowsight top when standard output is a terminal (q quits),
+# else the CSV stream; Ctrl-C stops it and flushes every flow.
 run: $(BUILD)/flowsight
 	$(Q)dev=$$(ip -o route show default 2>/dev/null | awk '{for(i=1;i<NF;i++) if ($$i=="dev") {print $$(i+1); exit}}'); \
 	[ -n "$$dev" ] || dev=$$(ip -o link show up 2>/dev/null | awk -F': ' '$$2!="lo"{print $$2; exit}' | cut -d@ -f1); \
 	[ -n "$$dev" ] || dev=lo; \
+	if [ -t 1 ]; then \
+		echo "flowsight: top on $$dev: traffic per process (q to quit)" >&2; \
+		exec $(BUILD)/flowsight top -i $$dev --system-visibility-mode 2 $(RUN_ARGS); fi; \
 	echo "flowsight: live capture on $$dev with process attribution (Ctrl-C to stop)" >&2; \
 	exec $(BUILD)/flowsight -i $$dev --system-visibility-mode 2 --statistical-analysis $(RUN_ARGS)
 
@@ -225,6 +229,7 @@ bench-live: $(BUILD)/flowsight
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_top.py $(BENCH_TOP_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins, the

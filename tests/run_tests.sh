@@ -61,6 +61,8 @@ layer privilege python3 tests/live/test_privilege.py
 layer service python3 tests/service/test_service.py
 # Process attribution from BPF socket hooks, same namespaces discipline.
 layer attribution python3 tests/live/test_attribution.py
+# flowsight top in tmux, process-labelled pcapng read back, the progress line.
+layer top python3 tests/top/test_top.py
 # The same agent on Debian 12's own kernels, 6.1 and 6.12 (bookworm-security),
 # booted under QEMU (TCG), a layer each.  Both boot at once (a guest keeps
 # about one CPU busy), then each output is counted as any layer's.

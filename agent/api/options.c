@@ -115,6 +115,11 @@ static const struct fs_param_def params[] = {
 	    "has one owner (default 0)",
 	    "Please specify a valid split_on_owner parameter (possible values: True, False)." },
 	  P_BOOL, OFF(split_on_owner), 0, 1, NULL },
+	{ { "pcapng_out", "FILE", "live capture: write the packets metered to FILE as pcapng, each "
+	    "labelled with its flow and owning process (libpcap: every packet; ebpf: the sampled "
+	    "first packets of each flow)",
+	    "Please specify a valid pcapng_out parameter (a file path; live capture only)." },
+	  P_STR, OFF(pcapng_out), 0, 0, NULL },
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
@@ -258,6 +263,8 @@ int fs_options_validate(const struct fs_options *o, char *err, size_t n)
 			bad = p->pub.error;
 		}
 	}
+	if (!bad && o->pcapng_out && (!*o->pcapng_out || !o->n_interfaces))
+		bad = options_param("pcapng_out")->pub.error;
 	if (bad) {
 		snprintf(err, n, "%s", bad);
 		return -EINVAL;

@@ -19,6 +19,7 @@
 #include "attr/attr.h"
 #include "capture/capture.h"
 #include "capture/privs.h"
+#include "export/pcapng.h"
 #include "export/writer.h"
 #include "util/log.h"
 
@@ -226,6 +227,56 @@ static int queue_push(void *arg, struct flow *f, uint64_t id, int expiration_id)
 	return 0;
 }
 
+/* --pcapng-out: the file is created once the capture is open (the
+ * interfaces' link types are known), before any packet is metered. */
+static int open_pcapng(struct fs_session *s)
+{
+	const struct fs_options *o = &s->o;
+	struct pcapng_iface *ifs = calloc(o->n_interfaces, sizeof(*ifs));
+	struct pcapng_opts po;
+	int err;
+
+	if (!ifs)
+		return api_error(s, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_interfaces; i++)
+		ifs[i] = (struct pcapng_iface){
+			.name = o->interfaces[i],
+			.dlt = s->cap_ops->iface_dlt ? s->cap_ops->iface_dlt(s->cap, (unsigned int)i) : 1,
+			.snaplen = (uint32_t)o->snapshot_length,
+		};
+	po = (struct pcapng_opts){
+		.path = o->pcapng_out,
+		.ifaces = ifs,
+		.n_ifaces = (unsigned int)o->n_interfaces,
+		.n_producers = s->n_meters,
+		.attr = s->attr,
+		.visibility = (int)o->system_visibility_mode,
+		/* with attribution, packets wait for their flow's owner: about the
+		 * time its early copy is taken (attr.h) */
+		.hold_ms = s->attr ? ATTR_EARLY_MS : 0,
+	};
+	err = pcapng_open(&po, &s->pcapng);
+	free(ifs);
+	if (err)
+		return api_error(s, err, "cannot write packets to '%s': %s", o->pcapng_out,
+				 strerror(-err));
+	s->env.pcapng = s->pcapng;
+	return 0;
+}
+
+/* Close the pcapng file once the capture is done: its write error, if any. */
+static int close_pcapng(struct fs_session *s)
+{
+	int err;
+
+	if (!s->pcapng || s->pcapng_closed)
+		return 0;
+	s->pcapng_closed = true;
+	err = pcapng_close(s->pcapng);
+	s->pcapng = NULL;
+	return err;
+}
+
 int fs_session_start(struct fs_session *s)
 {
 	const struct fs_options *o = &s->o;
@@ -261,6 +312,7 @@ int fs_session_start(struct fs_session *s)
 	if (err)
 		return api_error(s, err, "out of memory");
 	session_set_consumer(s->core, &(struct session_consumer){ queue_push, NULL, s });
+	s->engine.serials = session_serials(s->core);
 	s->env = (struct capture_env){
 		.opts = &s->o,
 		.n_meters = s->n_meters,
@@ -325,6 +377,8 @@ int fs_session_start(struct fs_session *s)
 		return api_error(s, err == -EINVAL ? -EIO : err, "cannot open the capture: %s",
 				 strerror(err == -EINVAL ? EIO : -err));
 	}
+	if (o->pcapng_out && (err = open_pcapng(s)))
+		return err;
 	if (s->cap_ops->report)
 		session_add_report(s->core, s->cap_ops->name, capture_report, s);
 	if (s->attr)
@@ -581,6 +635,13 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		err = session_output_error(s->core);
 	if (close_output(s, exp, wo->path, err, written))
 		status = s->err[0] ? -EIO : -EIO;
+	err = close_pcapng(s);
+	if (err && !status) {
+		/* said once on the log when it happened */
+		api_error(s, err, "cannot write packets to '%s': %s", s->o.pcapng_out,
+			  strerror(-err));
+		status = err;
+	}
 	if (run_err) {
 		end_error(s, run_err);
 		status = run_err;
@@ -756,6 +817,23 @@ void fs_session_reopen_output(struct fs_session *s)
 		session_request_reopen(s->core);
 }
 
+void fs_session_progress(const struct fs_session *s, struct fs_progress *p)
+{
+	struct session_progress *sp;
+
+	memset(p, 0, sizeof(*p));
+	if (!s->core || s->live)
+		return;
+	sp = session_progress(s->core);
+	p->bytes_read = __atomic_load_n(&sp->bytes_read, __ATOMIC_RELAXED);
+	p->bytes_total = __atomic_load_n(&sp->bytes_total, __ATOMIC_RELAXED);
+	p->file_bytes_read = __atomic_load_n(&sp->file_read, __ATOMIC_RELAXED);
+	p->file_bytes_total = __atomic_load_n(&sp->file_total, __ATOMIC_RELAXED);
+	p->file = __atomic_load_n(&sp->file, __ATOMIC_RELAXED);
+	p->n_files = __atomic_load_n(&sp->n_files, __ATOMIC_RELAXED);
+	p->done = __atomic_load_n(&sp->done, __ATOMIC_RELAXED) != 0;
+}
+
 void fs_session_free(struct fs_session *s)
 {
 	if (!s)
@@ -772,6 +850,7 @@ void fs_session_free(struct fs_session *s)
 		s->summarized = true;
 		s->cap_ops->summary(s->cap, s->run_err);
 	}
+	close_pcapng(s);
 	if (s->cap)
 		s->cap_ops->close(s->cap);
 	while (s->qhead) {

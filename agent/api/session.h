@@ -66,6 +66,8 @@ struct fs_session {
 	uint64_t written;     /* flows the writer has output (atomic) */
 	char *ifaces_joined;  /* every interface, "a,b" ("" for files) */
 	char verdict_key[DECODE__MAX][24]; /* DECODE_NOT_IP -> not_ip */
+	struct pcapng *pcapng; /* --pcapng-out */
+	bool pcapng_closed;
 };
 
 /* A finished flow handed out (fs_session_next). */

@@ -26,6 +26,9 @@ struct capture_env {
 	struct engine_opts engine;     /* for each engine the capture creates */
 	const struct dpi_opts *dpi;    /* NULL: L7 off; else one module per engine */
 	struct session *session;
+	/* --pcapng-out: set after open(), before run(); the capture's engines
+	 * tap their packets into producer i per meter i when opts->pcapng_out */
+	struct pcapng *pcapng;
 };
 
 struct capture;
@@ -50,6 +53,8 @@ struct capture_ops {
 	/* Its own counters as last published, or NULL: @fn for each, in a
 	 * fixed order.  Any thread, while the capture is open. */
 	void (*counters)(struct capture *c, capture_counter_fn fn, void *arg);
+	/* Live: link type of interface @i (pcapng's interface blocks). */
+	int (*iface_dlt)(struct capture *c, unsigned int i);
 	/* The exit summary line(s) on the log. */
 	void (*summary)(struct capture *c, int err);
 	void (*close)(struct capture *c);

@@ -25,6 +25,8 @@
 #include "util/log.h"
 #include "capture/source.h"
 #include "capture/ebpf_tc.h"
+#include "export/pcapng.h"
+#include <net/if.h>
 
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
@@ -84,6 +86,9 @@ struct lctx {
 	bool plugins;         /* the engine runs plugins on the samples */
 	uint64_t kcnt[FC_CNT__MAX]; /* the kernel's counters as last published */
 	char kkey[FC_CNT__MAX][24]; /* their names: FC_CNT_PUNT_FULL -> punt_full */
+	struct pcapng_producer *prod; /* --pcapng-out: the samples and punted packets */
+	unsigned int *ifindex;        /* of each interface, for pcapng */
+	struct snap_buf snap;
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
@@ -250,6 +255,33 @@ static void process_pending(struct lctx *x, struct flow *f)
 	}
 }
 
+/* A sampled or punted packet to the pcapng file, its removed VLAN tag put
+ * back, on the interface it came from. */
+static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *data,
+		      struct flow *f)
+{
+	uint8_t buf[FC_SNAP_MAX + 4];
+	const uint8_t *fr = data;
+	uint32_t caplen = ev->caplen, len = ev->len;
+	uint16_t iface = 0;
+
+	if (ev->vlan_tagged && caplen >= 12 && caplen + 4 <= FC_SNAP_MAX + 4) {
+		memcpy(buf, data, 12);
+		buf[12] = 0x81;
+		buf[13] = 0x00;
+		buf[14] = (uint8_t)(ev->vlan_tci >> 8);
+		buf[15] = (uint8_t)ev->vlan_tci;
+		memcpy(buf + 16, data + 12, caplen - 12);
+		fr = buf;
+		caplen += 4;
+		len += 4;
+	}
+	for (unsigned int i = 0; i < x->env->opts->n_interfaces; i++)
+		if (x->ifindex[i] == ev->ifindex)
+			iface = (uint16_t)i;
+	pcapng_add(x->prod, iface, ev->ts_ms * 1000, fr, caplen, len, f);
+}
+
 /* @f: the sample's flow, or NULL when it has none yet. */
 static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *data,
 		      struct flow *f)
@@ -264,6 +296,18 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			return;
 	}
 	ls = LS(x, f);
+	if (ev->idx == 0 && !ls->oriented) {
+		/* orient before the tap labels the flow with its key */
+		struct pkt q;
+
+		if (decode_event(x, ev, data, buf, &q) == DECODE_OK)
+			orient(x, f, ev->dir, &q);
+	}
+	if (x->prod) {
+		if (!f->first_seen_ms)
+			f->first_seen_ms = ev->ts_ms;
+		tap_event(x, ev, data, f);
+	}
 	if (ev->idx < ls->next_idx) {
 		x->samples_late++;
 		return;
@@ -331,6 +375,8 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 	if (v != DECODE_OK) {
 		x->punt_ignored++;
 		engine_stats_mut(x->eng)->ignored[v]++;
+		if (x->prod)
+			tap_event(x, ev, data, NULL);
 		return;
 	}
 	memset(&k, 0, sizeof(k));
@@ -344,6 +390,11 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 		LS(x, f)->punt_fed = true;
 	}
 	ls = LS(x, f);
+	if (x->prod) {
+		if (!f->first_seen_ms)
+			f->first_seen_ms = t;
+		tap_event(x, ev, data, f);
+	}
 	x->punt_metered++;
 	if (t < ls->acc.last_ms)
 		t = ls->acc.last_ms;
@@ -641,6 +692,36 @@ static void publish(struct lctx *x)
 			      &(struct session_kstats){ .recv = ks.recv, .drop = ks.drop });
 }
 
+static void snap_one(void *arg, struct flow *f)
+{
+	struct lctx *x = arg;
+	const struct lstate *ls = LS(x, f);
+	const struct fc_dir_meter *d[2] = { &ls->acc.dir[ls->src_dir], &ls->acc.dir[ls->src_dir ^ 1] };
+	struct fs_open_flow *o;
+
+	if (!(d[0]->packets + d[1]->packets))
+		return; /* samples only so far: the next drain counts it */
+	o = snap_buf_add_flow(&x->snap, f, x->dpi);
+	if (!o)
+		return;
+	o->first_seen_ms = ls->acc.first_ms;
+	o->last_seen_ms = ls->acc.last_ms;
+	o->src2dst_packets = d[0]->packets;
+	o->src2dst_bytes = d[0]->bytes;
+	o->dst2src_packets = d[1]->packets;
+	o->dst2src_bytes = d[1]->bytes;
+}
+
+/* Answer a snapshot: drain the kernel's interval map first, so the
+ * counters are those of now, then copy the flows. */
+static void snapshot(struct lctx *x)
+{
+	drain(x);
+	x->snap.taken_ms = session_wall_ms();
+	engine_visit(x->eng, snap_one, x);
+	session_snap_publish(x->env->session, 0, &x->snap);
+}
+
 static void *worker(void *arg)
 {
 	struct lctx *x = arg;
@@ -648,6 +729,7 @@ static void *worker(void *arg)
 	struct session *s = x->env->session;
 	uint64_t next = session_wall_ms();
 
+	x->prod = pcapng_producer(x->env->pcapng, 0);
 	if (drain_ms > DRAIN_MAX_MS)
 		drain_ms = DRAIN_MAX_MS;
 	if (drain_ms < DRAIN_MIN_MS)
@@ -663,6 +745,10 @@ static void *worker(void *arg)
 		}
 		now = session_wall_ms();
 		engine_early(x->eng, now);
+		if (session_snap_wanted(s, 0))
+			snapshot(x);
+		if (x->prod)
+			pcapng_commit(x->prod, false);
 		if (now < next)
 			continue;
 		/* expiry decides on fresh meters: drain first; a tick that
@@ -776,6 +862,8 @@ static void ebpf_close(struct capture *le)
 	dpi_free(le->x.dpi);
 	free(le->x.evb);
 	free(le->x.forget);
+	free(le->x.ifindex);
+	snap_buf_free(&le->x.snap);
 	free(le);
 }
 
@@ -818,7 +906,8 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 		.arg = x,
 	};
 	x->evb = malloc(BATCH * sizeof(*x->evb));
-	if (!x->evb) {
+	x->ifindex = calloc(env->opts->n_interfaces, sizeof(*x->ifindex));
+	if (!x->evb || !x->ifindex) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -837,6 +926,8 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 	err = ebpf_capture_open(&o, &x->cap);
 	if (err)
 		goto out_free;
+	for (size_t i = 0; i < env->opts->n_interfaces; i++)
+		x->ifindex[i] = if_nametoindex(env->opts->interfaces[i]);
 	*out = le;
 	return 0;
 
@@ -866,6 +957,8 @@ static int ebpf_run(struct capture *le)
 	engine_flush(x->eng);
 	publish(x);
 	report(x);
+	if (x->prod)
+		pcapng_commit(x->prod, true);
 	return 0;
 }
 
@@ -874,8 +967,16 @@ static void ebpf_summary(struct capture *le, int err)
 	session_live_summary(le->x.env->session, err != 0);
 }
 
+static int ebpf_iface_dlt(struct capture *le, unsigned int i)
+{
+	(void)le;
+	(void)i;
+	return 1; /* DLT_EN10MB: the TC programs see Ethernet frames */
+}
+
 const struct capture_ops capture_ebpf_ops = {
 	.name = "ebpf",
+	.iface_dlt = ebpf_iface_dlt,
 	.open = ebpf_open,
 	.run = ebpf_run,
 	.report = ebpf_report,

@@ -27,8 +27,30 @@ struct capture {
 	struct readahead *ra; /* step(): started at the first step when used */
 	bool use_readahead;
 	bool started, finished;
+	struct snap_buf snap;
 	struct frame fr[FRAMES];
 };
+
+static void snap_one(void *arg, struct flow *f)
+{
+	struct capture *c = arg;
+
+	snap_buf_add_flow(&c->snap, f, c->dpi);
+}
+
+/* Counters for fs_session_stats() and the progress line, and a snapshot
+ * when one is asked for: after every batch, relaxed stores only. */
+static void step_publish(struct capture *c)
+{
+	struct session *s = c->env->session;
+
+	session_meter_publish(s, 0, c->eng, NULL);
+	if (session_snap_wanted(s, 0)) {
+		c->snap.taken_ms = session_wall_ms();
+		engine_visit(c->eng, snap_one, c);
+		session_snap_publish(s, 0, &c->snap);
+	}
+}
 
 /* Every input is a regular file (no idle hook, no waiting on a pipe). */
 static bool all_regular(const char *const *files, size_t n)
@@ -59,6 +81,7 @@ static void file_close(struct capture *c)
 	engine_free(c->eng);
 	dpi_free(c->dpi);
 	source_close(c->src);
+	snap_buf_free(&c->snap);
 	free(c);
 }
 
@@ -89,6 +112,7 @@ static int file_open(const struct capture_env *env, struct capture **out)
 		goto fail;
 	}
 	source_pcap_set_idle_hook(c->src, flush_output, c);
+	source_pcap_set_progress(c->src, session_progress(env->session));
 	c->use_readahead = !c->dpi && all_regular(o->files, o->n_files);
 	*out = c;
 	return 0;
@@ -113,7 +137,7 @@ static void finish(struct capture *c)
 		engine_discard(c->eng); /* max_nflows reached: NFStream drops the rest */
 	else
 		engine_flush(c->eng);
-	session_meter_publish(c->env->session, 0, c->eng, NULL);
+	step_publish(c);
 }
 
 /*
@@ -127,9 +151,6 @@ static int file_step(struct capture *c)
 
 	if (c->finished)
 		return 0;
-	/* the counters of the batch before, for readers on other threads
-	 * (fs_session_stats): a few relaxed stores per batch */
-	session_meter_publish(s, 0, c->eng, NULL);
 	if (!c->started) {
 		c->started = true;
 		/* a thread that cannot start: read on this one */
@@ -144,8 +165,10 @@ static int file_step(struct capture *c)
 	if (c->ra) {
 		struct engine_decoded *d = readahead_next(c->ra, &r);
 
-		if (d && !engine_meter_decoded(c->eng, d))
+		if (d && !engine_meter_decoded(c->eng, d)) {
+			step_publish(c);
 			return 1;
+		}
 		if (!d && r < 0 && (r != -EINTR || !session_stopping(s))) {
 			finish(c);
 			return r;
@@ -154,8 +177,10 @@ static int file_step(struct capture *c)
 		return 0;
 	}
 	r = source_next(c->src, c->fr, FRAMES);
-	if (r > 0 && !engine_frames(c->eng, c->fr, r))
+	if (r > 0 && !engine_frames(c->eng, c->fr, r)) {
+		step_publish(c);
 		return 1;
+	}
 	finish(c);
 	if (r < 0 && (r != -EINTR || !session_stopping(s)))
 		return r; /* logged by the source */

@@ -13,6 +13,7 @@
 
 #include "capture/capture.h"
 #include "capture/source.h"
+#include "export/pcapng.h"
 #include "util/log.h"
 
 #define LIVE_BATCH 64
@@ -38,6 +39,8 @@ struct meter {
 	pthread_t thread;
 	bool running;
 	int err;
+	struct pcapng_producer *prod; /* --pcapng-out */
+	struct snap_buf snap;
 };
 
 struct capture {
@@ -71,6 +74,31 @@ static void meter_publish(struct meter *m, bool kernel)
 	session_meter_publish(s, m->idx, m->eng, kernel ? &k : NULL);
 }
 
+/* engine_opts.tap: every packet to the pcapng file, with its flow. */
+static void meter_tap(void *arg, const struct frame *fr, struct flow *f)
+{
+	struct meter *m = arg;
+
+	if (m->prod)
+		pcapng_add(m->prod, fr->iface, fr->time_ms * 1000 + fr->us, fr->data, fr->caplen, fr->len,
+		   f);
+}
+
+static void snap_one(void *arg, struct flow *f)
+{
+	struct meter *m = arg;
+
+	snap_buf_add_flow(&m->snap, f, m->dpi);
+}
+
+/* Answer a snapshot with the flows cached now. */
+static void meter_snapshot(struct meter *m)
+{
+	m->snap.taken_ms = session_wall_ms();
+	engine_visit(m->eng, snap_one, m);
+	session_snap_publish(m->env->session, m->idx, &m->snap);
+}
+
 struct meter_clock {
 	uint64_t last_tick_ms, last_publish_ms, last_kstats_ms;
 };
@@ -92,6 +120,10 @@ static bool meter_timers(struct meter *m, struct meter_clock *c, bool drained)
 			c->last_kstats_ms = now;
 		meter_publish(m, kernel);
 	}
+	if (session_snap_wanted(m->env->session, m->idx))
+		meter_snapshot(m);
+	if (m->prod)
+		pcapng_commit(m->prod, false);
 	return false;
 }
 
@@ -102,6 +134,7 @@ static void *meter_main(void *arg)
 	struct frame fr[LIVE_BATCH];
 	struct meter_clock clock = { 0 };
 
+	m->prod = pcapng_producer(m->env->pcapng, m->idx);
 	while (!session_stopping(s)) {
 		int n = source_next(m->src, fr, LIVE_BATCH);
 
@@ -118,11 +151,14 @@ static void *meter_main(void *arg)
 	}
 	engine_flush(m->eng); /* past max_nflows the session drops them */
 	meter_publish(m, true);
+	if (m->prod)
+		pcapng_commit(m->prod, true);
 	return NULL;
 }
 
 static int meter_open(struct meter *m, const struct capture_env *env, unsigned int idx)
 {
+	struct engine_opts eo;
 	int err;
 
 	m->env = env;
@@ -135,7 +171,12 @@ static int meter_open(struct meter *m, const struct capture_env *env, unsigned i
 		if (err)
 			return err;
 	}
-	m->eng = engine_new(&env->engine, m->dpi, session_emit, env->session);
+	eo = env->engine;
+	if (env->opts->pcapng_out) {
+		eo.tap = meter_tap;
+		eo.tap_arg = m;
+	}
+	m->eng = engine_new(&eo, m->dpi, session_emit, env->session);
 	if (!m->eng) {
 		pr_warn("out of memory\n");
 		return -ENOMEM;
@@ -150,6 +191,7 @@ static void pcap_close_capture(struct capture *c)
 	for (unsigned int i = 0; c->meters && i < c->n; i++) {
 		engine_free(c->meters[i].eng);
 		dpi_free(c->meters[i].dpi);
+		snap_buf_free(&c->meters[i].snap);
 		source_close(c->meters[i].src);
 	}
 	free(c->meters);
@@ -218,8 +260,14 @@ static void pcap_summary(struct capture *c, int err)
 	session_live_summary(c->env->session, err != 0);
 }
 
+static int pcap_iface_dlt(struct capture *c, unsigned int i)
+{
+	return source_live_dlt(c->meters[0].src, i);
+}
+
 const struct capture_ops capture_pcap_ops = {
 	.name = "pcap",
+	.iface_dlt = pcap_iface_dlt,
 	.open = pcap_open_capture,
 	.run = pcap_run,
 	.summary = pcap_summary,

@@ -24,6 +24,7 @@
 #include "flowsight/flowsight.h"
 #include "util/log.h"
 #include "capture/source.h"
+#include "core/session.h"
 
 /* libpcap's bound on a record's captured length (MAXIMUM_SNAPLEN). */
 #define MAX_CAPLEN 262144
@@ -68,7 +69,42 @@ struct source_pcap {
 	int dlt;
 	uint64_t packets_in_file;
 	int guard;           /* slot of the mapping's SIGBUS guard, -1 */
+	/* reading position (fs_session_progress) */
+	struct session_progress *pos_out;
+	uint64_t fpos;       /* classic: bytes taken from the file descriptor */
+	uint64_t done_before; /* bytes of the files finished before this one */
+	uint64_t cur_size;   /* this file's size; 0: unknown */
 };
+
+#define PSTORE(dst, v) __atomic_store_n(&(dst), (v), __ATOMIC_RELAXED)
+
+/* Bytes of the current file consumed up to the next record. */
+static uint64_t file_pos(struct source_pcap *s)
+{
+	if (!s->p)
+		return 0;
+	if (s->classic)
+		return s->fpos - (s->len - s->off);
+	if (pcap_file(s->p)) {
+		long at = ftell(pcap_file(s->p));
+
+		return at > 0 ? (uint64_t)at : 0;
+	}
+	return 0;
+}
+
+static void publish_pos(struct source_pcap *s)
+{
+	uint64_t at;
+
+	if (!s->pos_out || !s->p)
+		return;
+	at = file_pos(s);
+	PSTORE(s->pos_out->file, (uint32_t)s->cur);
+	PSTORE(s->pos_out->file_total, s->cur_size);
+	PSTORE(s->pos_out->file_read, at);
+	PSTORE(s->pos_out->bytes_read, s->done_before + at);
+}
 
 /*
  * A mapped file cut short under the reader (truncated by another process)
@@ -222,6 +258,7 @@ static bool map_classic(struct source_pcap *s, int fd, const struct stat *st)
 	madvise(m, (size_t)st->st_size, MADV_SEQUENTIAL);
 	s->buf = m;
 	s->map_len = s->len = (size_t)st->st_size;
+	s->fpos = (uint64_t)st->st_size;
 	s->map_ready = s->map_dropped = s->map_fetched = 0;
 	s->off = 24; /* the file header, already read */
 	s->eof = true;
@@ -286,6 +323,7 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 		return 0;
 	}
 	s->regular = S_ISREG(st->st_mode);
+	s->fpos = sizeof(h);
 	s->len = s->off = 0;
 	s->eof = false;
 	s->map_len = 0;
@@ -371,6 +409,7 @@ static int unmap_classic(struct source_pcap *s)
 	guard_unmap(s->guard);
 	s->guard = -1;
 	munmap(s->buf, s->map_len);
+	s->fpos = s->map_len;
 	s->buf = buf;
 	s->map_len = 0;
 	s->len = tail;
@@ -416,6 +455,7 @@ static int fill(struct source_pcap *s, size_t need)
 		if (n == 0)
 			s->eof = true;
 		s->len += (size_t)n;
+		s->fpos += (uint64_t)n;
 	}
 	return 0;
 }
@@ -530,6 +570,8 @@ static int open_file(struct source_pcap *s, int idx)
 	}
 	s->cur = idx;
 	s->packets_in_file = 0;
+	s->cur_size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	publish_pos(s);
 	return 0;
 }
 
@@ -572,10 +614,22 @@ static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 			f->caplen = h->caplen;
 			f->len = h->len;
 			f->time_ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
+			f->us = (uint16_t)(h->ts.tv_usec % 1000);
+			f->iface = 0;
 			return 1;
 		}
 		if (rc == PCAP_ERROR_BREAK) {
+			uint64_t at = file_pos(s);
+
+			if (s->pos_out) {
+				/* the whole file: its size when it did not grow */
+				PSTORE(s->pos_out->file_read, at);
+				PSTORE(s->pos_out->bytes_read, s->done_before + at);
+			}
+			s->done_before += at;
 			close_file(s);
+			if (s->pos_out && s->cur + 1 >= s->n_files)
+				PSTORE(s->pos_out->done, 1);
 			continue;
 		}
 		if (strstr(pcap_geterr(s->p), strerror(EINTR)))
@@ -608,6 +662,7 @@ static int pcap_src_next(struct source *base, struct frame *f, int max)
 	while (n < max && s->classic && pcap_src_next1(s, &f[n]) == 1)
 		n++;
 	s->no_fill = false;
+	publish_pos(s);
 	return n;
 }
 
@@ -625,6 +680,26 @@ void source_pcap_set_idle_hook(struct source *base, void (*fn)(void *), void *ar
 
 	s->idle_fn = fn;
 	s->idle_arg = arg;
+}
+
+void source_pcap_set_progress(struct source *base, struct session_progress *p)
+{
+	struct source_pcap *s = (struct source_pcap *)base;
+	uint64_t total = 0;
+
+	s->pos_out = p;
+	for (int i = 0; i < s->n_files; i++) {
+		struct stat st;
+
+		if (stat(s->files[i], &st) || !S_ISREG(st.st_mode)) {
+			total = 0;
+			break;
+		}
+		total += (uint64_t)st.st_size;
+	}
+	PSTORE(p->n_files, (uint32_t)s->n_files);
+	PSTORE(p->bytes_total, total);
+	publish_pos(s);
 }
 
 static const struct source_ops pcap_file_ops = {

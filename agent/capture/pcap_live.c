@@ -49,6 +49,7 @@ struct source_live {
 	struct frame *batch;   /* the caller's array, during next() */
 	int nb, max;
 	int dlt;               /* of the interface being dispatched */
+	uint16_t cur_if;       /* index of that interface */
 };
 
 static int cannot(const char *ifname, const char *cause, int err)
@@ -197,6 +198,8 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *d
 	f->caplen = caplen;
 	f->len = h->len;
 	f->time_ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
+	f->us = (uint16_t)(h->ts.tv_usec % 1000);
+	f->iface = s->cur_if;
 	s->used += caplen;
 }
 
@@ -208,6 +211,7 @@ static int dispatch(struct source_live *s)
 		int want = s->max - s->nb;
 
 		s->dlt = li->dlt;
+		s->cur_if = (uint16_t)((s->rr + k) % s->n_ifs);
 		if (pcap_dispatch(li->p, want, on_packet, (u_char *)s) < 0) {
 			pr_warn("capture on '%s' failed: %s\n", li->name, pcap_geterr(li->p));
 			return -EIO;
@@ -301,6 +305,13 @@ static void src_close(struct source *base)
 	free(s->pfd);
 	free(s->arena);
 	free(s);
+}
+
+int source_live_dlt(struct source *base, unsigned int i)
+{
+	struct source_live *s = (struct source_live *)base;
+
+	return i < s->n_ifs ? s->ifs[i].dlt : 1;
 }
 
 static const struct source_ops live_ops = {

@@ -71,6 +71,12 @@ int source_pcap_open(const char *const *files, int n, const char *bpf_filter,
  */
 void source_pcap_set_idle_hook(struct source *s, void (*fn)(void *), void *arg);
 
+struct session_progress;
+
+/* Publish the reading position of an offline source into @p (relaxed
+ * stores after each batch; @p's totals are set now). */
+void source_pcap_set_progress(struct source *s, struct session_progress *p);
+
 struct fs_options;
 
 /*
@@ -82,5 +88,7 @@ struct fs_options;
  */
 int source_live_open(const struct fs_options *o, unsigned int n_meters, unsigned int meter,
 		     struct source **out);
+/* The link type of interface @i of a live source. */
+int source_live_dlt(struct source *s, unsigned int i);
 
 #endif

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/clilog.h"
 #include "cli/metrics.h"
+#include "cli/top.h"
 
 enum opt_type {
 	OT_PARAM,   /* a library parameter, by name */
@@ -36,6 +37,8 @@ enum opt_type {
 	OT_SECRET,  /* a credential: configuration file only */
 	OT_CONFIG,  /* --config PATH: command line only */
 	OT_CHECK,   /* --check-config */
+	OT_TOP,
+	OT_PROGRESS,
 	OT_VERBOSE,
 	OT_MAN,
 	OT_HELP,
@@ -97,6 +100,14 @@ static const struct cli_opt cli_opts[] = {
 	{ "columns-to-anonymize", 0, OT_COLUMNS, "COL,...", NULL,
 	  "replace these columns by keyed BLAKE2b-512 digests (fresh key per run)", 0 },
 	{ "ja4", 0, OT_PARAM, "ja4", NULL, NULL, 0 },
+	{ "pcapng-out", 0, OT_PARAM, "pcapng_out", NULL, NULL, 0 },
+	{ "top", 0, OT_TOP, NULL, NULL,
+	  "live view of traffic per process, refreshed every second (as 'flowsight top'); "
+	  "flow records go to -o only", ONLY_CMDLINE },
+	{ "progress", 0, OT_PROGRESS, "0|1",
+	  "Please specify a valid progress parameter (possible values: 0, 1).",
+	  "offline: one self-updating progress line on stderr (default: when stderr is a "
+	  "terminal and the run takes over 2 s)", 0 },
 	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,
 	  "run the NFPlugin in PATH.so (udps.* columns); repeat for several, run in order", 0 },
 	{ "metrics-listen", 0, OT_METRICS, "[ADDR:]PORT", NULL,
@@ -153,6 +164,7 @@ void config_defaults(struct fc_config *c)
 	fs_options_init(&c->o);
 	c->w.format = FS_FORMAT_CSV;
 	c->log_level = -1;
+	c->progress = -1;
 }
 
 int config_verbosity(const struct fc_config *c)
@@ -171,6 +183,8 @@ void cli_usage(FILE *out)
 {
 	fprintf(out, "Usage: flowsight -r FILE [-r FILE ...] [OPTION]...\n"
 		     "       flowsight -i IFACE [-i IFACE ...] [OPTION]...\n"
+		     "       flowsight top [-i IFACE ...] [OPTION]...   (default: the interface of "
+		     "the default route)\n"
 		     "NFStream-compatible flow records from captures, with process attribution.\n\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
@@ -384,6 +398,17 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 			return CLI_EXIT_USAGE;
 		}
 		c->metrics_listen = val;
+		break;
+	case OT_TOP:
+		c->top = true;
+		break;
+	case OT_PROGRESS:
+		if (val && !strcmp(val, "0"))
+			c->progress = 0;
+		else if (val && !strcmp(val, "1"))
+			c->progress = 1;
+		else
+			return bad_value(o, val);
 		break;
 	case OT_LOGLEVEL:
 		if (val && !strcmp(val, "warning"))
@@ -657,6 +682,13 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	int ch, idx, n_seen = 0, r;
 
 	config_defaults(c);
+	if (argc > 1 && !strcmp(argv[1], "top")) {
+		/* flowsight top ...: the same options after the word */
+		c->top = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	shortopts[ns++] = ':';
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
@@ -730,6 +762,13 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 		c->w.clickhouse_user = getenv(ENV_CH_USER);
 	if (!c->w.clickhouse_password)
 		c->w.clickhouse_password = getenv(ENV_CH_PASSWORD);
+	if (c->top && c->n_files) {
+		cli_err("top needs a live capture (-i IFACE), not files (-r)");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->top && !c->n_ifaces)
+		c->ifaces[c->n_ifaces++] = top_default_interface(c->default_iface,
+							      sizeof(c->default_iface));
 	if (!c->n_files && !c->n_ifaces) {
 		cli_err("%s", SRC_ERR);
 		return CLI_EXIT_USAGE;

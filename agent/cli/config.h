@@ -54,6 +54,9 @@ struct fc_config {
 	bool in_file;                       /* applying the configuration file */
 	struct fc_applied applied[FC_MAX_APPLIED];
 	int n_applied;
+	bool top;     /* flowsight top, --top */
+	int progress; /* --progress: -1 when stderr is a terminal, 0 off, 1 on */
+	char default_iface[64]; /* top without -i */
 };
 
 void config_defaults(struct fc_config *c);

@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@
 #include "cli/cli.h"
 #include "cli/clilog.h"
 #include "cli/metrics.h"
+#include "cli/progress.h"
+#include "cli/top.h"
 #include "flowsight/flowsight.h"
 
 static struct fs_session *running;
@@ -113,6 +117,40 @@ static void set_knobs(struct fs_session *s)
 	}
 }
 
+/* top: the flows are exported on this thread while the view runs. */
+struct export_job {
+	struct fs_session *s;
+	const struct fs_writer_options *w;
+	uint64_t written;
+	int rc;
+	volatile int done;
+};
+
+static void *export_main(void *arg)
+{
+	struct export_job *j = arg;
+
+	j->rc = fs_session_export(j->s, j->w, &j->written);
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int run_top(struct fs_session *s, const struct fs_writer_options *w)
+{
+	struct export_job j = { .s = s, .w = w };
+	pthread_t th;
+	int err = pthread_create(&th, NULL, export_main, &j);
+
+	if (err) {
+		fprintf(stderr, "flowsight: cannot start the export thread: %s\n", strerror(err));
+		return -err;
+	}
+	top_run(s, &stop_signal, isatty(STDOUT_FILENO), &j.done);
+	fs_session_stop(s);
+	pthread_join(th, NULL);
+	return j.rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fc_config cfg;
@@ -141,6 +179,13 @@ int main(int argc, char **argv)
 		return 0;
 	default:
 		return 2;
+	}
+	if (cfg.top) {
+		/* top is about processes; its records go to -o only */
+		if (!cfg.o.system_visibility_mode)
+			cfg.o.system_visibility_mode = 2;
+		if (!cfg.w.path)
+			cfg.w.path = "/dev/null";
 	}
 	clilog_library(config_verbosity(&cfg));
 	fs_route_libbpf_log();
@@ -179,7 +224,15 @@ int main(int argc, char **argv)
 	att.s = s;
 	att.verbosity = config_verbosity(&cfg);
 	fs_session_set_attached(s, on_attached, &att);
-	rc = fs_session_export(s, &cfg.w, &written);
+	if (cfg.top) {
+		rc = run_top(s, &cfg.w);
+	} else {
+		struct progress *p = cfg.n_files ? progress_start(s, cfg.progress, att.verbosity)
+						 : NULL;
+
+		rc = fs_session_export(s, &cfg.w, &written);
+		progress_stop(p);
+	}
 	if (stop_signal && config_verbosity(&cfg))
 		cli_info(1, "%s received: cached flows exported", strsignal(stop_signal));
 	running = NULL;

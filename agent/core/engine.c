@@ -38,7 +38,16 @@ struct engine {
 	/* Last-seen order, kept with a memory cap or live: head = most idle. */
 	struct flow *lru_head, *lru_tail;
 	struct engine_stats st;
+	uint64_t serial;              /* without o.serials */
+	const struct frame *tap_fr;   /* engine_frames(): the chunk being metered */
 };
+
+/* The tap sees frame @i of the chunk being metered, with its flow. */
+static inline void tap(struct engine *e, int i, struct flow *f)
+{
+	if (e->o.tap && e->tap_fr)
+		e->o.tap(e->o.tap_arg, &e->tap_fr[i], f);
+}
 
 struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_emit_fn emit,
 			  void *arg)
@@ -75,6 +84,8 @@ void *engine_flow_state(const struct engine *e, const struct flow *f)
 void engine_flow_free(struct flow *f)
 {
 	dpi_flow_release(&f->dpi);
+	if (f->tag)
+		f->tag->put(f->tag);
 	free(f->proc_copy);
 	flow_udps_free(f->udps);
 	free(f);
@@ -221,15 +232,17 @@ static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t 
 		return NULL;
 	}
 	flow_init(f, &e->o.flow, p);
+	f->serial = e->o.serials ? __atomic_add_fetch(e->o.serials, 1, __ATOMIC_RELAXED) : ++e->serial;
 	lru_touch(e, f);
 	e->st.flows_created++;
 	return f;
 }
 
-static void create_flow(struct engine *e, const struct pkt *p, uint64_t h)
+static void create_flow(struct engine *e, const struct pkt *p, uint64_t h, int i)
 {
 	struct flow *f = insert_flow(e, p, h);
 
+	tap(e, i, f);
 	if (!f)
 		return;
 	if (e->dpi)
@@ -317,8 +330,9 @@ static void idle_scan(struct engine *e, uint64_t now, int budget)
 	}
 }
 
-/* NFStream's meter loop for one valid packet whose key hashes to @h. */
-static void meter(struct engine *e, struct pkt *p, uint64_t h)
+/* NFStream's meter loop for one valid packet whose key hashes to @h
+ * (frame @i of the chunk, for the tap). */
+static void meter(struct engine *e, struct pkt *p, uint64_t h, int i)
 {
 	struct flow *f;
 	bool scan = false;
@@ -335,19 +349,19 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 
 	f = flow_table_lookup(e->ft, p, h);
 	if (!f) {
-		create_flow(e, p, h);
+		create_flow(e, p, h, i);
 	} else if (p->time_ms - f->last_seen_ms >= e->o.idle_timeout_ms) {
 		expire(e, f, FLOW_EXPIRY_IDLE);
 		if (!e->stopped)
-			create_flow(e, p, h);
+			create_flow(e, p, h, i);
 	} else if (p->time_ms - f->first_seen_ms >= e->o.active_timeout_ms) {
 		expire(e, f, FLOW_EXPIRY_ACTIVE);
 		if (!e->stopped)
-			create_flow(e, p, h);
+			create_flow(e, p, h, i);
 	} else if (f->split_at_ms && p->time_ms >= f->split_at_ms) {
 		expire(e, f, FLOW_EXPIRY_CUSTOM); /* --split-on-owner */
 		if (!e->stopped)
-			create_flow(e, p, h);
+			create_flow(e, p, h, i);
 	} else {
 		int dir = flow_direction(f, p);
 		uint64_t delta = p->time_ms - f->last_seen_ms;
@@ -356,6 +370,7 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h)
 		lru_touch(e, f);
 		if (e->dpi)
 			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
+		tap(e, i, f);
 		if (e->o.plugins && e->o.plugins->on_update(e->o.plugins->arg, f, p, dir, delta))
 			expire(e, f, FLOW_EXPIRY_CUSTOM);
 	}
@@ -405,9 +420,10 @@ int engine_meter_decoded(struct engine *e, struct engine_decoded *d)
 		if (d->v[i] != DECODE_OK) {
 			e->st.packets_ignored++;
 			e->st.ignored[d->v[i]]++;
+			tap(e, i, NULL);
 			continue;
 		}
-		meter(e, &d->pk[i], d->h[i]);
+		meter(e, &d->pk[i], d->h[i], i);
 	}
 	return e->stopped ? 1 : 0;
 }
@@ -420,9 +436,13 @@ int engine_frames(struct engine *e, const struct frame *fr, int n)
 		int m = n - base < ENGINE_BATCH ? n - base : ENGINE_BATCH;
 
 		engine_decode(&e->o, fr + base, m, &d);
-		if (engine_meter_decoded(e, &d))
+		e->tap_fr = fr + base;
+		if (engine_meter_decoded(e, &d)) {
+			e->tap_fr = NULL;
 			return 1;
+		}
 	}
+	e->tap_fr = NULL;
 	return e->stopped ? 1 : 0;
 }
 
@@ -497,6 +517,17 @@ int engine_tick(struct engine *e, uint64_t now_ms)
 		expire_due(e, e->tick_ms, TICK_BUDGET);
 	engine_early(e, e->tick_ms);
 	return e->stopped ? 1 : 0;
+}
+
+void engine_visit(struct engine *e, void (*fn)(void *arg, struct flow *f), void *arg)
+{
+	for (struct flow *f = flow_table_oldest(e->ft); f; f = f->newer)
+		fn(arg, f);
+}
+
+struct dpi *engine_dpi(const struct engine *e)
+{
+	return e->dpi;
 }
 
 void engine_flush(struct engine *e)

@@ -52,6 +52,17 @@ struct engine_opts {
 	 */
 	void (*splits)(void *arg, struct engine *e, uint64_t *cursor);
 	void *splits_arg;
+	/* Each new flow's serial is ++*serials, shared by the engines of a
+	 * session (atomic); NULL: the engine's own count. */
+	uint64_t *serials;
+	/*
+	 * Every frame given to engine_frames() or engine_frame(), once it is
+	 * metered, with the flow it updated: NULL when the packet layer ignored
+	 * it or no flow could be made.  On the engine's thread; the flow is
+	 * valid during the call only (it may set f->tag).  NULL: no tap.
+	 */
+	void (*tap)(void *arg, const struct frame *fr, struct flow *f);
+	void *tap_arg;
 };
 
 /*
@@ -206,6 +217,12 @@ void engine_split_at(struct engine *e, const struct pkt *key, uint64_t at_ms);
 /* Only engine_opts.early's visit of engine_tick(), at @now_ms (a backend
  * that ticks seldom calls it more often). */
 void engine_early(struct engine *e, uint64_t now_ms);
+
+/* Call @fn for every cached flow in creation order (serials increasing);
+ * @fn must not insert or remove flows. */
+void engine_visit(struct engine *e, void (*fn)(void *arg, struct flow *f), void *arg);
+/* The L7 module of the engine (NULL: L7 off). */
+struct dpi *engine_dpi(const struct engine *e);
 
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);

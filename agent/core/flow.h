@@ -73,6 +73,14 @@ struct flow_udps {
 /* Free @u and the strings and lists it holds (NULL is fine). */
 void flow_udps_free(struct flow_udps *u);
 
+/*
+ * Something a packet tap keeps with a flow (the pcapng writer's label):
+ * put() drops the flow's reference when the flow is freed, on any thread.
+ */
+struct flow_tag {
+	void (*put)(struct flow_tag *t);
+};
+
 struct flow {
 	/* Hash and key first: a lookup touches one cache line. */
 	uint64_t hash;
@@ -95,6 +103,8 @@ struct flow {
 	 * malloc'ed, freed with the flow; NULL when none was taken. */
 	void *proc_copy;
 	struct flow_udps *udps; /* NULL without plugins */
+	struct flow_tag *tag;   /* a packet tap's, released with the flow; NULL */
+	uint64_t serial;        /* the flow's number in its session, from 1 (engine_opts.serials) */
 	int8_t custom_expiry;   /* a plugin set expiration_id to -1 */
 	uint64_t split_at_ms;   /* --split-on-owner: a packet from then on starts a new flow */
 };

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/session.h"
+#include "flowsight/flowsight.h"
 #include "util/log.h"
 
 #define SUPERVISE_MS 100 /* output pacing */
@@ -40,6 +41,16 @@ struct session {
 	unsigned int reopen_synced;
 	struct report_extra extra[MAX_REPORTS];
 	int n_extra;
+	struct session_progress progress;
+	uint64_t serials;
+	/* snapshots: the generation asked for, and per meter the one answered */
+	uint64_t snap_gen;
+	pthread_mutex_t snap_lock;
+	pthread_cond_t snap_cv;
+	struct snap_slot {
+		uint64_t gen;       /* answered */
+		struct snap_buf b;  /* under snap_lock */
+	} *snap;
 };
 
 #define STORE(dst, v) __atomic_store_n(&(dst), (v), __ATOMIC_RELAXED)
@@ -57,12 +68,17 @@ int session_new(const struct session_opts *o, struct session **out)
 	s->meters = calloc(s->o.n_meters, sizeof(*s->meters));
 	if (s->meters && s->o.n_ifaces)
 		s->ifk = calloc((size_t)s->o.n_meters * s->o.n_ifaces, sizeof(*s->ifk));
-	if (!s->meters || (s->o.n_ifaces && !s->ifk)) {
+	s->snap = calloc(s->o.n_meters, sizeof(*s->snap));
+	if (!s->meters || (s->o.n_ifaces && !s->ifk) || !s->snap) {
 		free(s->meters);
+		free(s->ifk);
+		free(s->snap);
 		free(s);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->snap_lock, NULL);
+	pthread_cond_init(&s->snap_cv, NULL);
 	*out = s;
 	return 0;
 }
@@ -72,9 +88,122 @@ void session_free(struct session *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->snap_lock);
+	pthread_cond_destroy(&s->snap_cv);
+	for (unsigned int i = 0; i < s->o.n_meters; i++)
+		snap_buf_free(&s->snap[i].b);
+	free(s->snap);
 	free(s->meters);
 	free(s->ifk);
 	free(s);
+}
+
+struct session_progress *session_progress(struct session *s)
+{
+	return &s->progress;
+}
+
+uint64_t *session_serials(struct session *s)
+{
+	return &s->serials;
+}
+
+struct fs_open_flow *snap_buf_add(struct snap_buf *b)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct fs_open_flow *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		b->v = v;
+		b->cap = cap;
+	}
+	memset(&b->v[b->n], 0, sizeof(b->v[0]));
+	return &b->v[b->n++];
+}
+
+struct fs_open_flow *snap_buf_add_flow(struct snap_buf *b, const struct flow *f, struct dpi *dpi)
+{
+	struct fs_open_flow *o = snap_buf_add(b);
+
+	if (!o)
+		return NULL;
+	o->serial = f->serial;
+	memcpy(o->src_ip, f->src_ip, 16);
+	memcpy(o->dst_ip, f->dst_ip, 16);
+	o->src_port = f->src_port;
+	o->dst_port = f->dst_port;
+	o->vlan_id = f->vlan_id;
+	o->protocol = f->protocol;
+	o->ip_version = f->ip_version;
+	o->tunnel_id = f->tunnel_id;
+	o->first_seen_ms = f->first_seen_ms;
+	o->last_seen_ms = f->last_seen_ms;
+	o->src2dst_packets = f->dir_packets[0];
+	o->src2dst_bytes = f->dir_bytes[0];
+	o->dst2src_packets = f->dir_packets[1];
+	o->dst2src_bytes = f->dir_bytes[1];
+	o->taken_ms = b->taken_ms;
+	dpi_flow_app_name(dpi, &f->dpi, o->application_name, sizeof(o->application_name));
+	return o;
+}
+
+void snap_buf_free(struct snap_buf *b)
+{
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+bool session_snap_wanted(struct session *s, unsigned int meter)
+{
+	return LOAD(s->snap_gen) != LOAD(s->snap[meter].gen);
+}
+
+void session_snap_publish(struct session *s, unsigned int meter, struct snap_buf *b)
+{
+	struct snap_slot *sl = &s->snap[meter];
+	struct snap_buf old;
+
+	pthread_mutex_lock(&s->snap_lock);
+	old = sl->b;
+	sl->b = *b;
+	*b = old;
+	b->n = 0;
+	STORE(sl->gen, LOAD(s->snap_gen));
+	pthread_cond_broadcast(&s->snap_cv);
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
+unsigned int session_snap_collect(struct session *s, int timeout_ms,
+				  void (*fn)(void *arg, const struct snap_buf *b), void *arg)
+{
+	struct timespec dl;
+	unsigned int answered = 0;
+	uint64_t gen;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->snap_lock);
+	gen = __atomic_add_fetch(&s->snap_gen, 1, __ATOMIC_RELAXED);
+	for (;;) {
+		answered = 0;
+		for (unsigned int i = 0; i < s->o.n_meters; i++)
+			answered += LOAD(s->snap[i].gen) == gen;
+		if (answered == s->o.n_meters || session_stopping(s))
+			break;
+		if (pthread_cond_timedwait(&s->snap_cv, &s->snap_lock, &dl) == ETIMEDOUT)
+			break;
+	}
+	for (unsigned int i = 0; i < s->o.n_meters; i++)
+		fn(arg, s->snap[i].b.v || s->snap[i].gen ? &s->snap[i].b : NULL);
+	pthread_mutex_unlock(&s->snap_lock);
+	return answered;
 }
 
 void session_set_consumer(struct session *s, const struct session_consumer *c)

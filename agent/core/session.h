@@ -51,6 +51,14 @@ struct session_meter_stats {
 	uint64_t ignored[DECODE__MAX]; /* packets_ignored by decode verdict */
 };
 
+/* Offline reading position (struct fs_progress), stored by the reader with
+ * relaxed atomics and read by anyone. */
+struct session_progress {
+	uint64_t bytes_read, bytes_total, file_read, file_total;
+	uint32_t file, n_files;
+	uint32_t done;
+};
+
 struct session_opts {
 	uint64_t max_nflows;      /* 0: no limit */
 	uint64_t perf_report_s;   /* live: report interval, 0 off */
@@ -94,6 +102,44 @@ void session_meter_publish_stats(struct session *s, unsigned int meter,
 				 const struct session_kstats *ks);
 /* The sum over the meters. */
 void session_meter_sum(const struct session *s, struct session_meter_stats *t);
+
+/* The reading position the file capture stores into. */
+struct session_progress *session_progress(struct session *s);
+
+/* The serial counter every engine of the session shares (engine_opts.serials). */
+uint64_t *session_serials(struct session *s);
+
+/*
+ * Open-flow snapshots (fs_session_snapshot): a reader asks, each meter
+ * answers from its own thread when it next looks, by copying its cached
+ * flows into its buffer and publishing it; the reader then merges the
+ * meters' buffers.  A meter's buffer, filled on the meter's thread only:
+ */
+struct fs_open_flow;
+struct snap_buf {
+	struct fs_open_flow *v;
+	size_t n, cap;
+	uint64_t taken_ms;
+};
+/* Add flow @f to @b with its key, times and counters as they are in @f
+ * (the engine's own meters), and the L7 name so far (@dpi may be NULL). */
+struct fs_open_flow *snap_buf_add_flow(struct snap_buf *b, const struct flow *f, struct dpi *dpi);
+/* The next entry of @b (zeroed), or NULL without memory. */
+struct fs_open_flow *snap_buf_add(struct snap_buf *b);
+void snap_buf_free(struct snap_buf *b);
+/* A snapshot was asked for and meter @meter has not answered it yet:
+ * cheap, for every turn of a meter's loop. */
+bool session_snap_wanted(struct session *s, unsigned int meter);
+/* Publish @b as meter @meter's answer (its buffer is swapped with the
+ * slot's, so no copy is made); @b is then empty, ready for the next. */
+void session_snap_publish(struct session *s, unsigned int meter, struct snap_buf *b);
+/*
+ * Ask every meter and wait up to @timeout_ms for their answers; then call
+ * @fn with each meter's published buffer under its lock (NULL for a meter
+ * that never answered).  Returns how many answered this request.
+ */
+unsigned int session_snap_collect(struct session *s, int timeout_ms,
+				  void (*fn)(void *arg, const struct snap_buf *b), void *arg);
 
 /* Meter @meter's kernel counters of interface @iface (< n_ifaces). */
 void session_iface_publish(struct session *s, unsigned int meter, unsigned int iface,

@@ -8,6 +8,7 @@
  * NFStream reads at expiry) and the ndpi_flow_struct is freed right away.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,6 +364,19 @@ void dpi_flow_finish(struct dpi *d, struct dpi_flow *f)
 		giveup(d, f);
 	f->completed = 0; /* force collection in complete() */
 	complete(d, f);
+}
+
+void dpi_flow_app_name(struct dpi *d, const struct dpi_flow *f, char *buf, size_t n)
+{
+	ndpi_protocol proto = { .master_protocol = f->master_proto, .app_protocol = f->app_proto };
+
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (f->res && f->res->application_name)
+		snprintf(buf, n, "%s", f->res->application_name);
+	else if (d && (f->master_proto || f->app_proto))
+		ndpi_protocol2name(d->mod, proto, buf, (u_int)n);
 }
 
 void dpi_flow_release(struct dpi_flow *f)

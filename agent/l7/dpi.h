@@ -67,6 +67,12 @@ void dpi_flow_packet(struct dpi *d, struct dpi_flow *f, const struct pkt *p,
 /* At expiry: give up if still unknown, collect the result, free nDPI state. */
 void dpi_flow_finish(struct dpi *d, struct dpi_flow *f);
 
+/*
+ * The application name found so far for a live flow (nDPI's name, e.g.
+ * "TLS.YouTube"), "" while nothing is known.  On the flow's meter thread.
+ */
+void dpi_flow_app_name(struct dpi *d, const struct dpi_flow *f, char *buf, size_t n);
+
 /* Free everything the flow's DPI state holds. */
 void dpi_flow_release(struct dpi_flow *f);
 

@@ -46,6 +46,8 @@ struct frame {
 	uint32_t caplen;    /* bytes at data */
 	uint32_t len;       /* original frame length */
 	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
+	uint16_t us;        /* tv_usec % 1000: the packet's time is time_ms * 1000 + us µs */
+	uint16_t iface;     /* live: index of the interface in the options (0 offline) */
 };
 
 /* Why a frame was ignored; DECODE_OK (0) means valid. */

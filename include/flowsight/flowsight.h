@@ -70,6 +70,9 @@ struct fs_options {
 	bool split_on_owner;             /* live, with system_visibility_mode: a flow
 					    ends where another process's socket
 					    starts using its 5-tuple */
+	/* live: write the packets metered to this pcapng file, each labelled
+	 * with its flow and process (README "Process-labelled pcapng"); NULL */
+	const char *pcapng_out;
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -77,7 +80,7 @@ FS_API void fs_options_init(struct fs_options *o);
 /*
  * Every parameter by its NFStream name ("idle_timeout"; ours too:
  * "capture", "ebpf_map_entries", "max_flows_in_memory",
- * "system_visibility_netns" own|all, "ja4"), in NFStreamer's validation
+ * "system_visibility_netns" own|all, "ja4", "pcapng_out"), in NFStreamer's validation
  * order; NULL past the last.  Sources are not parameters here.
  */
 struct fs_param {
@@ -359,6 +362,78 @@ FS_API size_t fs_session_counters(const struct fs_session *s, struct fs_counter 
  * Async-signal-safe (a SIGHUP handler); standard output is kept.
  */
 FS_API void fs_session_reopen_output(struct fs_session *s);
+
+/*
+ * How far the capture files have been read (offline sessions; zeros for
+ * live ones).  Any thread, at any rate: the reader publishes the position
+ * after each batch of packets, and at the end of each file bytes_read
+ * reaches its size exactly.  A separate call, so that struct fs_stats
+ * keeps its size.  With packets and flows from fs_session_stats() this is
+ * what a progress display needs (the command's --progress line).
+ */
+struct fs_progress {
+	uint64_t bytes_read;       /* of all files, so far */
+	uint64_t bytes_total;      /* sum of the files' sizes at start; 0: unknown (a pipe) */
+	uint64_t file_bytes_read;  /* of the file being read (the last one at the end) */
+	uint64_t file_bytes_total; /* its size; 0: unknown */
+	uint32_t file;             /* index of that file in fs_options.files */
+	uint32_t n_files;
+	bool done;                 /* every file was read to its end */
+};
+
+FS_API void fs_session_progress(const struct fs_session *s, struct fs_progress *p);
+
+/* ---- open flows --------------------------------------------------------- */
+
+/*
+ * One flow still cached (not yet exported), as fs_session_snapshot() read
+ * it: key oriented as its record will be, counters so far (sizes under
+ * accounting_mode), the L7 name found so far and its process.
+ */
+struct fs_open_flow {
+	uint64_t serial;        /* the flow's number in this session, from 1 in creation
+				 * order; stable while the flow is cached */
+	uint8_t src_ip[16], dst_ip[16]; /* IPv4: the first 4 bytes */
+	uint16_t src_port, dst_port;
+	uint16_t vlan_id;
+	uint8_t protocol, ip_version, tunnel_id;
+	uint64_t first_seen_ms, last_seen_ms;
+	uint64_t src2dst_packets, src2dst_bytes;
+	uint64_t dst2src_packets, dst2src_bytes;
+	uint64_t taken_ms;      /* when the counters were read (epoch ms) */
+	/* bytes per second since the same flow in the previous snapshot into
+	 * this struct fs_snapshot (from its first packet when it is new) */
+	double src2dst_rate, dst2src_rate;
+	char application_name[48]; /* "" while unknown */
+	/* the owner (attribution on): pid -1 and "" when unknown or nobody */
+	int64_t pid, ppid, uid;
+	char process_name[16];
+	char user[32];
+	char container_id[80];
+	const char *attribution; /* system_attribution's value; "" */
+};
+
+/* A caller's snapshot: the flows of its last read, and what it keeps
+ * between reads (previous counters for the rates, owners already found). */
+struct fs_snapshot;
+FS_API struct fs_snapshot *fs_snapshot_new(void);
+FS_API void fs_snapshot_free(struct fs_snapshot *sn);
+FS_API size_t fs_snapshot_count(const struct fs_snapshot *sn);
+/* The flows, by serial; valid until the next fs_session_snapshot() on @sn. */
+FS_API const struct fs_open_flow *fs_snapshot_flows(const struct fs_snapshot *sn);
+
+/*
+ * Read every open flow of a running session into @sn, from any thread.
+ * Each capture thread copies its flows when it next looks (within about
+ * 100 ms; the eBPF capture drains the kernel's flow map first, so its
+ * counters are fresh), so no capture thread waits on the caller; the
+ * owners are then looked up on the calling thread, once per flow (a flow
+ * with no owner yet is tried again after 1 s, then every 5 s).  Waits at
+ * most @timeout_ms for the capture threads; those that did not answer keep
+ * their previous flows.  0, -EAGAIN when none answered, -EINVAL when the
+ * session has not started.
+ */
+FS_API int fs_session_snapshot(struct fs_session *s, struct fs_snapshot *sn, int timeout_ms);
 
 /*
  * Read regular capture files through a memory mapping (no copy of their
