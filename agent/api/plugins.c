@@ -443,11 +443,34 @@ int fs_flow_set_list(struct fs_flow *w, size_t col, const int64_t *v, size_t n)
 	c = malloc((n ? n : 1) * sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, v, n * sizeof(*c));
+	if (n)
+		memcpy(c, v, n * sizeof(*c));
 	udp_clear(u);
 	u->type = UDP_LIST;
 	u->v.list = c;
 	u->n = (uint32_t)n;
+	return 0;
+}
+
+int fs_flow_set_none(struct fs_flow *w, size_t col)
+{
+	const struct plugin_host *h = w->host;
+
+	if (!h || col >= h->p->n_columns || !w->f->udps)
+		return -EINVAL;
+	udp_clear(&w->f->udps->v[h->col_base + col]);
+	return 0;
+}
+
+int fs_flow_set_list_item(struct fs_flow *w, size_t col, size_t i, int64_t v)
+{
+	struct udp_value *u = udp_of(w, col, FS_LIST);
+
+	if (!u || u->type != UDP_LIST)
+		return -EINVAL;
+	if (i >= u->n)
+		return -ERANGE;
+	u->v.list[i] = v;
 	return 0;
 }
 

@@ -84,6 +84,13 @@ FS_API int fs_flow_set_int(struct fs_flow *f, size_t col, int64_t v);
 FS_API int fs_flow_set_float(struct fs_flow *f, size_t col, double v);
 FS_API int fs_flow_set_str(struct fs_flow *f, size_t col, const char *s); /* copied */
 FS_API int fs_flow_set_list(struct fs_flow *f, size_t col, const int64_t *v, size_t n); /* copied */
+/* flow.udps.<name> = None: the column's value reads as never set again. */
+FS_API int fs_flow_set_none(struct fs_flow *f, size_t col);
+/*
+ * flow.udps.<name>[i] = v: item @i of a list column set before, in place
+ * (no copy of the list); -ERANGE past its end, -EINVAL if it is not a list.
+ */
+FS_API int fs_flow_set_list_item(struct fs_flow *f, size_t col, size_t i, int64_t v);
 /* The plugin's own column @col so far; type FS_INT 0, "" or [] until set. */
 FS_API int fs_flow_get_udp(const struct fs_flow *f, size_t col, struct fs_value *v);
 /* Private per-flow bytes (fs_plugin.flow_state_bytes), zeroed at on_init. */
