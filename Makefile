@@ -137,7 +137,7 @@ $(BUILD)/flowsight.pc: Makefile | $(BUILD)
 		'Libs.private: $(LDLIBS)' 'Cflags: -I$${includedir}' > $@
 
 # Plugins: shared objects resolving the plugin API in their host.
-$(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h Makefile
+$(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h $(wildcard agent/plugins/*.h) Makefile
 	$(call msg,PLUGIN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -Iinclude $< -o $@
