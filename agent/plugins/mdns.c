@@ -14,15 +14,15 @@
  * type dpkt does not know (only A, NS, CNAME, SOA, NULL, PTR, HINFO, MX,
  * TXT, AAAA, SRV and OPT), and so are those on which NFStream itself fails
  * (a name or TXT string that is not UTF-8, a record cut short).  Python's
- * repr() escapes the characters str.isprintable() rejects; outside ASCII
- * this port knows the control, format, separator, private-use and
- * non-character code points, not every unassigned one.
+ * repr() escapes the characters str.isprintable() rejects: py_unprintable.h
+ * is Python 3.11's table of them (tools/gen_py_unprintable.py).
  *
  *   --plugin build/plugins/mdns.so
  */
 #include <stdbool.h>
 
 #include "nfplugin.h"
+#include "py_unprintable.h"
 
 struct mdns_flow {
 	bool watch; /* its dst_port is 5353 */
@@ -177,24 +177,21 @@ static int unpack_dns(const uint8_t *b, size_t n, struct fs_flow *f)
 
 /* ---- Python's str() of a list of str ------------------------------------------ */
 
-/* Code points outside ASCII that str.isprintable() rejects (Cc, Cf, Z* but
- * the space, Co, Cs, non-characters and the unassigned planes). */
+/* str.isprintable() of a code point from U+0080 up (Python 3.11's table). */
 static bool printable(uint32_t c)
 {
-	static const uint32_t no[][2] = {
-		{ 0x80, 0xa0 }, { 0xad, 0xad }, { 0x600, 0x605 }, { 0x61c, 0x61c },
-		{ 0x6dd, 0x6dd }, { 0x70f, 0x70f }, { 0x890, 0x891 }, { 0x8e2, 0x8e2 },
-		{ 0x1680, 0x1680 }, { 0x180e, 0x180e }, { 0x2000, 0x200f }, { 0x2028, 0x202f },
-		{ 0x205f, 0x206f }, { 0x3000, 0x3000 }, { 0xd800, 0xf8ff }, { 0xfdd0, 0xfdef },
-		{ 0xfeff, 0xfeff }, { 0xfff0, 0xfffb }, { 0xfffe, 0xffff }, { 0x110bd, 0x110bd },
-		{ 0x110cd, 0x110cd }, { 0x13430, 0x13438 }, { 0x1bca0, 0x1bca3 },
-		{ 0x1d173, 0x1d17a }, { 0x1fffe, 0x1ffff }, { 0x2fffe, 0x2ffff },
-		{ 0x3134b, 0xe00ff }, { 0xe01f0, 0x10ffff },
-	};
+	size_t lo = 0, hi = sizeof(py_unprintable) / sizeof(py_unprintable[0]);
 
-	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (c >= no[i][0] && c <= no[i][1])
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c < py_unprintable[mid][0])
+			hi = mid;
+		else if (c > py_unprintable[mid][1])
+			lo = mid + 1;
+		else
 			return false;
+	}
 	return true;
 }
 
