@@ -117,6 +117,10 @@ static int add(struct fs_session *s, void *dl, const char *path, const struct fs
 		char why[256] = "";
 
 		if (p->init(h->config, &h->state, why, sizeof(why))) {
+			why[sizeof(why) - 1] = '\0';
+			for (char *c = why; *c; c++) /* one line, whatever it wrote */
+				if (*c == '\n' || *c == '\r')
+					*c = ' ';
 			free(h->path);
 			free(h->config);
 			return api_error(s, -EINVAL, "cannot load plugin '%s': %s", path,
