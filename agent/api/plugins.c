@@ -23,7 +23,11 @@ struct plugin_host {
 	bool inited;
 	uint32_t col_base;        /* its first value in flow_udps.v */
 	size_t state_off;         /* its private bytes in flow_udps.state */
+	size_t state_bytes;       /* flow_state_bytes, or what init() set */
 };
+
+/* The plugin whose init() runs on this thread (fs_plugin_set_flow_state_bytes). */
+static __thread struct plugin_host *initialising;
 
 struct plugins {
 	struct engine_plugins ep;
@@ -113,10 +117,15 @@ static int add(struct fs_session *s, void *dl, const char *path, const struct fs
 		free(h->config);
 		return api_error(s, -ENOMEM, "out of memory");
 	}
+	h->state_bytes = p->flow_state_bytes;
 	if (p->init) {
 		char why[256] = "";
+		int err;
 
-		if (p->init(h->config, &h->state, why, sizeof(why))) {
+		initialising = h;
+		err = p->init(h->config, &h->state, why, sizeof(why));
+		initialising = NULL;
+		if (err) {
 			why[sizeof(why) - 1] = '\0';
 			for (char *c = why; *c; c++) /* one line, whatever it wrote */
 				if (*c == '\n' || *c == '\r')
@@ -196,7 +205,7 @@ int plugins_schema(struct fs_session *s)
 				return err;
 		}
 		base += (uint32_t)h->p->n_columns;
-		off += (h->p->flow_state_bytes + 15) & ~(size_t)15;
+		off += (h->state_bytes + 15) & ~(size_t)15;
 	}
 	/* move the system_* columns (if any) behind the plugins' */
 	if (sys < s->schema.n && base) {
@@ -227,8 +236,9 @@ const char *plugins_error(const struct fs_session *s)
 	return NULL;
 }
 
-/* NFPacket from the engine's packet. */
-static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64_t delta)
+/* NFPacket from the engine's packet (its bytes when a plugin reads them). */
+static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64_t delta,
+		      bool bytes)
 {
 	*pk = (struct fs_packet){
 		.time = p->time_ms,
@@ -256,48 +266,60 @@ static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64
 		.dst_ip = p->dst_ip,
 		.src_mac = p->src_mac,
 		.dst_mac = p->dst_mac,
-		.ip_packet = p->ip,
-		.ip_packet_len = p->ip_caplen,
-		.payload = p->payload,
-		.payload_len = p->payload_caplen,
+		.ip_packet = bytes ? p->ip : NULL,
+		.ip_packet_len = bytes ? p->ip_caplen : 0,
+		.payload = bytes ? p->payload : NULL,
+		.payload_len = bytes ? p->payload_caplen : 0,
 	};
 }
 
-/* A callback's view of live flow @f for plugin @k. */
-static void view_of(struct fs_flow *w, struct fs_session *s, struct flow *f, size_t k,
-		    int expiration_id)
+/*
+ * A callback round's view of live flow @f: one for every plugin of the
+ * round (each gets its own host and index); texts or lists that one
+ * fs_flow_get() made are freed at the end of the round (the flow does not
+ * change within it).
+ */
+static void view_of(struct fs_flow *w, struct fs_session *s, struct flow *f, int expiration_id)
 {
-	memset(w, 0, sizeof(*w));
-	w->s = s;
-	w->f = f;
-	w->id = (uint64_t)-1;
-	w->expiration_id = expiration_id;
+	*w = (struct fs_flow){
+		.s = s,
+		.f = f,
+		.id = (uint64_t)-1,
+		.expiration_id = expiration_id,
+	};
+}
+
+static inline void view_for(struct fs_flow *w, struct fs_session *s, size_t k)
+{
 	w->host = &s->plugins[k];
 	w->plugin = k;
 }
 
 static void view_done(struct fs_flow *w)
 {
-	free(w->text);
-	free(w->lists);
+	if (w->text || w->lists) {
+		free(w->text);
+		free(w->lists);
+	}
 }
 
 static bool on_init(void *arg, struct flow *f, const struct pkt *p)
 {
 	struct fs_session *s = arg;
 	struct fs_packet pk;
+	struct fs_flow w;
 
-	packet_of(&pk, p, 0, 0);
+	packet_of(&pk, p, 0, 0, s->plugin_engine->ep.reads_bytes);
+	view_of(&w, s, f, 0);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_init)
-			continue;
-		view_of(&w, s, f, k, 0);
-		pl->on_init(&pk, &w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_init) {
+			view_for(&w, s, k);
+			pl->on_init(&pk, &w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 	return f->custom_expiry;
 }
 
@@ -305,35 +327,37 @@ static bool on_update(void *arg, struct flow *f, const struct pkt *p, int dir, u
 {
 	struct fs_session *s = arg;
 	struct fs_packet pk;
+	struct fs_flow w;
 
-	packet_of(&pk, p, dir, delta);
+	packet_of(&pk, p, dir, delta, s->plugin_engine->ep.reads_bytes);
+	view_of(&w, s, f, 0);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_update)
-			continue;
-		view_of(&w, s, f, k, 0);
-		pl->on_update(&pk, &w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_update) {
+			view_for(&w, s, k);
+			pl->on_update(&pk, &w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 	return f->custom_expiry;
 }
 
 static void on_expire(void *arg, struct flow *f, int expiration_id)
 {
 	struct fs_session *s = arg;
+	struct fs_flow w;
 
+	view_of(&w, s, f, expiration_id);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_expire)
-			continue;
-		view_of(&w, s, f, k, expiration_id);
-		pl->on_expire(&w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_expire) {
+			view_for(&w, s, k);
+			pl->on_expire(&w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 }
 
 void plugins_engine(struct fs_session *s, struct engine_opts *eo)
@@ -341,12 +365,15 @@ void plugins_engine(struct fs_session *s, struct engine_opts *eo)
 	struct plugins *ps;
 	uint32_t n = 0;
 	size_t bytes = 0;
+	bool reads = false;
 
 	if (!s->n_plugins)
 		return;
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		n += (uint32_t)s->plugins[k].p->n_columns;
-		bytes += (s->plugins[k].p->flow_state_bytes + 15) & ~(size_t)15;
+		bytes += (s->plugins[k].state_bytes + 15) & ~(size_t)15;
+		if (!(s->plugins[k].p->flags & FS_PLUGIN_NO_BYTES))
+			reads = true;
 	}
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
@@ -355,6 +382,7 @@ void plugins_engine(struct fs_session *s, struct engine_opts *eo)
 	ps->ep = (struct engine_plugins){
 		.n_values = n,
 		.state_bytes = bytes,
+		.reads_bytes = reads,
 		.on_init = on_init,
 		.on_update = on_update,
 		.on_expire = on_expire,
@@ -466,18 +494,6 @@ int fs_flow_set_none(struct fs_flow *w, size_t col)
 	return 0;
 }
 
-int fs_flow_set_list_item(struct fs_flow *w, size_t col, size_t i, int64_t v)
-{
-	struct udp_value *u = udp_of(w, col, FS_LIST);
-
-	if (!u || u->type != UDP_LIST)
-		return -EINVAL;
-	if (i >= u->n)
-		return -ERANGE;
-	u->v.list[i] = v;
-	return 0;
-}
-
 int fs_flow_get_udp(const struct fs_flow *cw, size_t col, struct fs_value *v)
 {
 	const struct plugin_host *h = cw->host;
@@ -511,9 +527,17 @@ int fs_flow_get_udp(const struct fs_flow *cw, size_t col, struct fs_value *v)
 
 void *fs_flow_state(struct fs_flow *w)
 {
-	if (!w->host || !w->f->udps || !w->host->p->flow_state_bytes)
+	if (!w->host || !w->f->udps || !w->host->state_bytes)
 		return NULL;
 	return w->f->udps->state + w->host->state_off;
+}
+
+int fs_plugin_set_flow_state_bytes(size_t n)
+{
+	if (!initialising || n > (1u << 30))
+		return -EINVAL;
+	initialising->state_bytes = n;
+	return 0;
 }
 
 void fs_flow_expire(struct fs_flow *w)

@@ -92,7 +92,8 @@ static int file_open(const struct capture_env *env, struct capture **out)
 	/* Decoding ahead on another thread leaves the packets' bytes behind
 	 * (the reader's buffer moves on, a file's mapping goes at its end):
 	 * only when nothing reads them, neither nDPI nor a plugin (ip_packet). */
-	c->use_readahead = !c->dpi && !env->engine.plugins && all_regular(o->files, o->n_files);
+	c->use_readahead = !c->dpi && !(env->engine.plugins && env->engine.plugins->reads_bytes) &&
+			   all_regular(o->files, o->n_files);
 	*out = c;
 	return 0;
 fail:

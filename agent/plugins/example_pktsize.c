@@ -49,6 +49,7 @@ static const struct fs_plugin_column columns[] = { { "packet_with_666_size", FS_
 
 const struct fs_plugin fs_plugin_descriptor = {
 	.abi = FS_PLUGIN_ABI,
+	.flags = FS_PLUGIN_NO_BYTES, /* reads no packet bytes */
 	.name = "example_pktsize",
 	.columns = columns,
 	.n_columns = 1,

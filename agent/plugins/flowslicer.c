@@ -40,6 +40,7 @@ static void slicer_on_update(const struct fs_packet *p, struct fs_flow *f, void 
 
 const struct fs_plugin fs_plugin_descriptor = {
 	.abi = FS_PLUGIN_ABI,
+	.flags = FS_PLUGIN_NO_BYTES, /* reads no packet bytes */
 	.name = "FlowSlicer",
 	.init = slicer_init,
 	.on_init = slicer_on_init,

@@ -55,6 +55,10 @@ struct fs_plugin_column {
 #define FS_PLUGIN_SAMPLES_OK 0x1 /* needs only the first packets of each flow
 				    (as many as n_dissections or splt_analysis
 				    give): the eBPF capture can run it */
+#define FS_PLUGIN_NO_BYTES 0x2   /* never reads the packet's bytes: its
+				    fs_packet.ip_packet and payload are NULL
+				    (0 bytes), and a capture file can then be
+				    decoded ahead on another thread */
 
 struct fs_plugin {
 	uint32_t abi;                /* FS_PLUGIN_ABI */
@@ -86,15 +90,16 @@ FS_API int fs_flow_set_str(struct fs_flow *f, size_t col, const char *s); /* cop
 FS_API int fs_flow_set_list(struct fs_flow *f, size_t col, const int64_t *v, size_t n); /* copied */
 /* flow.udps.<name> = None: the column's value reads as never set again. */
 FS_API int fs_flow_set_none(struct fs_flow *f, size_t col);
-/*
- * flow.udps.<name>[i] = v: item @i of a list column set before, in place
- * (no copy of the list); -ERANGE past its end, -EINVAL if it is not a list.
- */
-FS_API int fs_flow_set_list_item(struct fs_flow *f, size_t col, size_t i, int64_t v);
 /* The plugin's own column @col so far; type FS_INT 0, "" or [] until set. */
 FS_API int fs_flow_get_udp(const struct fs_flow *f, size_t col, struct fs_value *v);
 /* Private per-flow bytes (fs_plugin.flow_state_bytes), zeroed at on_init. */
 FS_API void *fs_flow_state(struct fs_flow *f);
+/*
+ * From init() only: @n private bytes per flow instead of flow_state_bytes,
+ * for a size the configuration decides (SPLT's sequence_length).  0, or
+ * -EINVAL outside init().
+ */
+FS_API int fs_plugin_set_flow_state_bytes(size_t n);
 /* expiration_id = -1: NFStream's custom expiry, right after the callbacks. */
 FS_API void fs_flow_expire(struct fs_flow *f);
 /* Hot fields, without a column lookup. */

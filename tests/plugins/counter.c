@@ -66,6 +66,7 @@ static const struct fs_plugin_column columns[] = {
 
 const struct fs_plugin fs_plugin_descriptor = {
 	.abi = FS_PLUGIN_ABI,
+	.flags = FS_PLUGIN_NO_BYTES, /* reads no packet bytes */
 	.name = "counter",
 	.columns = columns,
 	.n_columns = 3,

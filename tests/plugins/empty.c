@@ -14,6 +14,7 @@ static void on_packet(const struct fs_packet *p, struct fs_flow *f, void *state)
 
 const struct fs_plugin fs_plugin_descriptor = {
 	.abi = FS_PLUGIN_ABI,
+	.flags = FS_PLUGIN_NO_BYTES, /* reads no packet bytes */
 	.name = "empty",
 	.on_init = on_packet,
 	.on_update = on_packet,

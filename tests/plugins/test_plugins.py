@@ -127,12 +127,12 @@ def read_pcap(path):
     return recs, linktype
 
 
-def write_pcap(path, frames):
-    """Ethernet frames, 1 ms apart from 2024-01-01 (microsecond pcap)."""
+def write_pcap(path, frames, times_ms=None):
+    """Ethernet frames, 1 ms apart from 2024-01-01 unless @times_ms (microsecond pcap)."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i, fr in enumerate(frames):
-            t = 1704067200 * 1000000 + i * 1000
+            t = 1704067200 * 1000000 + (times_ms[i] if times_ms else i) * 1000
             f.write(struct.pack("<IIII", t // 1000000, t % 1000000, len(fr), len(fr)))
             f.write(fr)
 
@@ -473,7 +473,7 @@ def splt_every_capture():
     need_data()
     files = sorted(f for f in os.listdir(DATA) if not f.startswith("."))
     check(len(files) > 100, "only %d captures" % len(files))
-    configs = [(5, 0), (1, 1), (20, 3), (12, 2)]
+    configs = [(5, 0), (1, 1), (20, 3), (100, 2)]
     flows = compared = 0
     for i, name in enumerate(files):
         # every file with length 5 and mode 0, and one other configuration in turn
@@ -498,6 +498,27 @@ def splt_every_capture():
             compared += 1
     check(flows > 5000, "only %d flows compared" % flows)
     print("   SPLT plugin == native on %d runs of %d captures, %d flows" % (compared, len(files), flows))
+
+
+@case
+def splt_long_gap():
+    """A gap of 2^32 ms or more inside a flow (idle timeout of 115 days): piat as native."""
+    a, b = [10, 0, 0, 1], [10, 0, 0, 2]
+    frames = [ipv4_udp(a, b, 4000, 53, b"x" * n) for n in (10, 20, 30, 40)]
+    gap = 50 * 86400 * 1000  # 4,320,000,000 ms
+    path = os.path.join(TMP, "gap.pcap")
+    write_pcap(path, frames, [0, 7, 7 + gap, 7 + gap + 5])
+    for n in (3, 6):
+        rows = run("-r", path, "--idle-timeout", 10000000, "--active-timeout", 20000000,
+                   "--splt-analysis", n, "--plugin", plugin("splt", "sequence_length=%d" % n),
+                   fmt="jsonl")
+        check(len(rows) == 1, "one flow, not %d" % len(rows))
+        r = rows[0]
+        want = [0, 7, gap, 5, -1, -1][:n]
+        check(r["splt_piat_ms"] == want, "native piat %s, expected %s" % (r["splt_piat_ms"], want))
+        for k in ("direction", "ps", "piat_ms"):
+            check(r["udps.splt_" + k] == r["splt_" + k], "udps.splt_%s %s, native %s"
+                  % (k, r["udps.splt_" + k], r["splt_" + k]))
 
 
 def slicer_rows(limit):
