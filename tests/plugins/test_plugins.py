@@ -63,16 +63,18 @@ def plugin(name, config=None):
 TEST_PLUGINS = {}
 
 
-def test_plugin(name):
-    """tests/plugins/NAME.c built into TMP/NAME.so (once)."""
-    if name not in TEST_PLUGINS:
-        out = os.path.join(TMP, name + ".so")
+def test_plugin(name, *defines):
+    """tests/plugins/NAME.c built into TMP/NAME[-DEFINE...].so (once), with -DDEFINE..."""
+    key = "-".join((name,) + defines)
+    if key not in TEST_PLUGINS:
+        out = os.path.join(TMP, key + ".so")
         cmd = [CC, "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
-               "-I" + os.path.join(ROOT, "include"), os.path.join(HERE, name + ".c"), "-o", out]
+               "-I" + os.path.join(ROOT, "include")] + ["-D" + d for d in defines] + \
+              [os.path.join(HERE, name + ".c"), "-o", out]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         check(p.returncode == 0, "%s: %s" % (" ".join(cmd), p.stdout.decode()))
-        TEST_PLUGINS[name] = out
-    return TEST_PLUGINS[name]
+        TEST_PLUGINS[key] = out
+    return TEST_PLUGINS[key]
 
 
 def run(*args, fmt="csv", ok=True):
@@ -839,6 +841,52 @@ def example_pktsize_mkpcap():
     want = sum(1 for _, orig, _ in recs if orig == size)
     rows = run("-r", path, "--plugin", plugin("example_pktsize", "custom_size=%d" % size), fmt="jsonl")
     check(sum(r["udps.packet_with_666_size"] for r in rows) == want, "%d frames of %d bytes" % (want, size))
+
+
+@case
+def packet_bytes():
+    """ip_packet is the IP header to the end of the capture, for every packet; NULL when
+    every plugin declares FS_PLUGIN_NO_BYTES (read-ahead may then run)."""
+    need_data()
+    path = pcap("google_ssl.pcap")
+    recs, linktype = read_pcap(path)
+    want = sum(len(frame_ip(fr, linktype)) for _, _, fr in recs)
+    for n_dissections in (0, 20):
+        rows = run("-r", path, "--n-dissections", n_dissections,
+                   "--plugin", test_plugin("bytes_seen"), fmt="jsonl")
+        check(len(rows) == 1 and rows[0]["udps.ip_bytes"] == want and rows[0]["udps.ip_first"] == 4,
+              "%d bytes of IP in the capture: %r" % (want, rows))
+        check(rows[0]["udps.late_rc"] == -22, "set_flow_state_bytes outside init(): %r" % rows[0])
+    rows = run("-r", path, "--n-dissections", 0, "--plugin", test_plugin("bytes_seen", "NO_BYTES"),
+               fmt="jsonl")
+    check(rows[0]["udps.ip_bytes"] == 0 and rows[0]["udps.ip_first"] == -1, "no bytes: %r" % rows)
+
+
+@case
+def valgrind_malformed():
+    """The damaged packets through every plugin under valgrind: no invalid read, no leak."""
+    if not shutil.which("valgrind"):
+        raise Skip("valgrind not installed (make deps)")
+    if "san" in os.path.basename(os.path.dirname(os.path.abspath(FS))):
+        raise Skip("%s is an ASan build: valgrind cannot run it (the plain build is checked)" % FS)
+    path = os.path.join(TMP, "vg.pcap")
+    frames = malformed_frames()
+    if os.path.isdir(DATA):
+        recs, _ = read_pcap(pcap("dhcp.pcap"))
+        rng = random.Random(5)
+        for _ in range(200):
+            fr = bytearray(recs[rng.randrange(len(recs))][2])
+            for _ in range(3):
+                fr[rng.randrange(42, len(fr))] = rng.randrange(256)
+            frames.append(bytes(fr[:rng.randrange(60, len(fr) + 1)]))
+    write_pcap(path, frames)
+    cmd = ["valgrind", "-q", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite",
+           FS, "-r", path, "--n-dissections", 0, "--splt-analysis", 3, "-o", "/dev/null",
+           "--plugin", plugin("dhcp"), "--plugin", plugin("mdns"),
+           "--plugin", plugin("splt", "sequence_length=100"), "--plugin", plugin("flowslicer", "limit=2"),
+           "--plugin", plugin("example_pktsize"), "--plugin", test_plugin("counter")]
+    p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    check(p.returncode == 0, "valgrind: exit %d: %s" % (p.returncode, p.stderr.decode()[-1500:]))
 
 
 def refused(plugin_arg, *cause):
