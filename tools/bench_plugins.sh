@@ -55,7 +55,7 @@ declare -A ARGS=(
 	[native]="--splt-analysis 20"
 	[SPLT]="--plugin $BUILD/plugins/splt.so:sequence_length=20"
 )
-declare -A BEST
+declare -A BEST ALL
 
 # The packets metered, from flowsight itself (this also warms the page cache).
 packets=$("$FLOWSIGHT" -v "${COMMON[@]}" 2>&1 | sed -n 's/^flowsight: \([0-9]*\) packets: \([0-9]*\) processed.*/\2/p')
@@ -72,15 +72,19 @@ cpu() { # name: one timed run, user + system seconds
 for ((i = 0; i < RUNS; i++)); do
 	for name in none empty native SPLT; do
 		t=$(cpu "$name") || exit 1
+		ALL[$name]="${ALL[$name]:-} $t"
 		if [ -z "${BEST[$name]:-}" ] || awk "BEGIN { exit !($t < ${BEST[$name]}) }"; then
 			BEST[$name]=$t
 		fi
 	done
 done
 
-printf '%-8s %-58s %8s\n' run "flowsight -r big-mix-x80.pcap --n-dissections 0 ..." "cpu s"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf '%-8s %-62s %6s %7s\n' run "flowsight -r big-mix-x80.pcap --n-dissections 0 -o /dev/null" "cpu s" "median"
 for name in none empty native SPLT; do
-	printf '%-8s %-58s %8s\n' "$name" "${ARGS[$name]:-(no plugin)}" "${BEST[$name]}"
+	shown="${ARGS[$name]:-(no plugin)}"
+	printf '%-8s %-62s %6s %7s\n' "$name" "${shown//$BUILD\//}" "${BEST[$name]}" \
+		"$(echo "${ALL[$name]}" | median)"
 done
 status=0
 for pair in "empty none" "SPLT native"; do
