@@ -21,6 +21,7 @@ struct engine {
 	size_t state_off;   /* backend state: after struct flow and extra_bytes */
 	size_t alloc_extra; /* bytes allocated after struct flow */
 	size_t udps_off;    /* plugins' values and private bytes: after the rest */
+	bool has_udps;      /* the plugins have values or private bytes */
 	struct flow **batch; /* a tick's expiring flows (TICK_BUDGET) */
 	bool in_expiry;      /* inside before_expire(): no eviction */
 	bool expiry_pending; /* the last tick's expiry stopped at its budget */
@@ -56,8 +57,9 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
 	e->state_off = (e->extra_bytes + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	e->alloc_extra = e->be ? e->state_off + e->be->state_bytes : e->extra_bytes;
-	if (o->plugins) {
+	if (o->plugins && (o->plugins->n_values || o->plugins->state_bytes)) {
 		/* in the flow's own allocation: no second malloc per flow */
+		e->has_udps = true;
 		e->udps_off = (e->alloc_extra + _Alignof(max_align_t) - 1) &
 			      ~(_Alignof(max_align_t) - 1);
 		e->alloc_extra = e->udps_off + sizeof(struct flow_udps) +
@@ -210,7 +212,7 @@ static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t 
 	if (e->stopped)
 		return NULL;
 	f = flow_table_insert(e->ft, h, e->alloc_extra);
-	if (f && e->o.plugins) {
+	if (f && e->has_udps) {
 		/* zeroed with the flow (calloc) */
 		f->udps = (struct flow_udps *)((uint8_t *)(f + 1) + e->udps_off);
 		f->udps->n = e->o.plugins->n_values;
