@@ -82,7 +82,7 @@ static inline int nfp_parse(const char *plugin, const char *config, struct nfp_a
 			return nfp_err(err, en, "%s: parameter %s is given twice", plugin, a->name);
 		len -= klen + 1;
 		if (len >= sizeof(val))
-			len = sizeof(val) - 1;
+			return nfp_err(err, en, "%s: the value of %s is too long", plugin, a->name);
 		memcpy(val, eq + 1, len);
 		val[len] = '\0';
 		errno = 0;
