@@ -7,6 +7,7 @@
  * names the file and the cause and happens before any packet is read.
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,41 +237,60 @@ const char *plugins_error(const struct fs_session *s)
 	return NULL;
 }
 
-/* NFPacket from the engine's packet (its bytes when a plugin reads them). */
+/*
+ * fs_packet's eight flag bools (syn, cwr, ece, urg, ack, psh, rst, fin, in
+ * that order in memory) for each TCP flags byte: one 8-byte copy per packet
+ * instead of eight tests.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FLAG_SHIFT(k) (8 * (k))
+#else
+#define FLAG_SHIFT(k) (56 - 8 * (k))
+#endif
+#define FLAG(f, m, k) ((uint64_t)!!((f) & (m)) << FLAG_SHIFT(k))
+#define FLAGS8(f)                                                                           \
+	(FLAG(f, FC_TCP_SYN, 0) | FLAG(f, FC_TCP_CWR, 1) | FLAG(f, FC_TCP_ECE, 2) |         \
+	 FLAG(f, FC_TCP_URG, 3) | FLAG(f, FC_TCP_ACK, 4) | FLAG(f, FC_TCP_PSH, 5) |         \
+	 FLAG(f, FC_TCP_RST, 6) | FLAG(f, FC_TCP_FIN, 7))
+#define FLAGS4(n) FLAGS8(n), FLAGS8((n) + 1), FLAGS8((n) + 2), FLAGS8((n) + 3)
+#define FLAGS16(n) FLAGS4(n), FLAGS4((n) + 4), FLAGS4((n) + 8), FLAGS4((n) + 12)
+#define FLAGS64(n) FLAGS16(n), FLAGS16((n) + 16), FLAGS16((n) + 32), FLAGS16((n) + 48)
+static const uint64_t tcp_flag_bools[256] = { FLAGS64(0), FLAGS64(64), FLAGS64(128), FLAGS64(192) };
+_Static_assert(offsetof(struct fs_packet, fin) == offsetof(struct fs_packet, syn) + 7 &&
+	       sizeof(bool) == 1, "fs_packet's flags are eight consecutive bytes");
+
+/* NFPacket from the engine's packet (its bytes when a plugin reads them),
+ * field by field: the struct's padding is never read. */
 static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64_t delta,
 		      bool bytes)
 {
-	*pk = (struct fs_packet){
-		.time = p->time_ms,
-		.delta_time = delta,
-		.direction = (uint8_t)dir,
-		.ip_version = p->ip_version,
-		.protocol = p->protocol,
-		.tunnel_id = p->tunnel_id,
-		.vlan_id = p->vlan_id,
-		.src_port = p->src_port,
-		.dst_port = p->dst_port,
-		.raw_size = p->raw_size,
-		.ip_size = p->ip_size,
-		.transport_size = p->transport_size,
-		.payload_size = p->payload_size,
-		.syn = !!(p->tcp_flags & FC_TCP_SYN),
-		.cwr = !!(p->tcp_flags & FC_TCP_CWR),
-		.ece = !!(p->tcp_flags & FC_TCP_ECE),
-		.urg = !!(p->tcp_flags & FC_TCP_URG),
-		.ack = !!(p->tcp_flags & FC_TCP_ACK),
-		.psh = !!(p->tcp_flags & FC_TCP_PSH),
-		.rst = !!(p->tcp_flags & FC_TCP_RST),
-		.fin = !!(p->tcp_flags & FC_TCP_FIN),
-		.src_ip = p->src_ip,
-		.dst_ip = p->dst_ip,
-		.src_mac = p->src_mac,
-		.dst_mac = p->dst_mac,
-		.ip_packet = bytes ? p->ip : NULL,
-		.ip_packet_len = bytes ? p->ip_caplen : 0,
-		.payload = bytes ? p->payload : NULL,
-		.payload_len = bytes ? p->payload_caplen : 0,
-	};
+	pk->time = p->time_ms;
+	pk->delta_time = delta;
+	pk->direction = (uint8_t)dir;
+	pk->ip_version = p->ip_version;
+	pk->protocol = p->protocol;
+	pk->tunnel_id = p->tunnel_id;
+	pk->vlan_id = p->vlan_id;
+	pk->src_port = p->src_port;
+	pk->dst_port = p->dst_port;
+	pk->raw_size = p->raw_size;
+	pk->ip_size = p->ip_size;
+	pk->transport_size = p->transport_size;
+	pk->payload_size = p->payload_size;
+	memcpy(&pk->syn, &tcp_flag_bools[p->tcp_flags], 8);
+	pk->src_ip = p->src_ip;
+	pk->dst_ip = p->dst_ip;
+	pk->src_mac = p->src_mac;
+	pk->dst_mac = p->dst_mac;
+	if (bytes) {
+		pk->ip_packet = p->ip;
+		pk->ip_packet_len = p->ip_caplen;
+		pk->payload = p->payload;
+		pk->payload_len = p->payload_caplen;
+	} else {
+		pk->ip_packet = pk->payload = NULL;
+		pk->ip_packet_len = pk->payload_len = 0;
+	}
 }
 
 /*

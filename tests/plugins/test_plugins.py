@@ -863,6 +863,38 @@ def packet_bytes():
 
 
 @case
+def packet_fields():
+    """Every fs_packet field summed over each flow equals the flow's own columns (flags,
+    sizes in each accounting mode, directions, times), on several shared captures."""
+    need_data()
+    names = ["google_ssl.pcap", "dhcp.pcap", "mdns.pcap", "443-chrome.pcap", "quic_t51.pcap",
+             "ftp.pcap", "ipv6_in_gtp.pcap", "tcp_flags.pcap", "nintendo.pcap"]
+    flows = 0
+    for name in (n for n in names if os.path.exists(pcap(n))):
+        by_mode = []
+        for mode in range(4):
+            by_mode.append(run("-r", pcap(name), "--n-dissections", 0, "--statistical-analysis",
+                               "--accounting-mode", mode, "--plugin", test_plugin("fields"), fmt="jsonl"))
+        rows = by_mode[0]
+        for i, r in enumerate(rows):
+            u = {k[5:]: v for k, v in r.items() if k.startswith("udps.")}
+            for flag in ("syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin"):
+                check(u[flag] == r["bidirectional_%s_packets" % flag], "%s flow %d %s: %d, column %d"
+                      % (name, i, flag, u[flag], r["bidirectional_%s_packets" % flag]))
+            for mode, size in enumerate(("raw", "ip", "transport", "payload")):
+                check(u[size] == by_mode[mode][i]["bidirectional_bytes"], "%s flow %d %s bytes"
+                      % (name, i, size))
+            check(u["dst2src"] == r["dst2src_packets"], "%s flow %d directions" % (name, i))
+            check(u["delta"] == r["bidirectional_duration_ms"], "%s flow %d: delta_time adds up to %d, "
+                  "duration %d" % (name, i, u["delta"], r["bidirectional_duration_ms"]))
+            check((u["first"], u["last"]) == (r["bidirectional_first_seen_ms"], r["bidirectional_last_seen_ms"]),
+                  "%s flow %d times" % (name, i))
+            check(u["src_port0"] == r["src_port"], "%s flow %d: the first packet's src_port" % (name, i))
+            flows += 1
+    check(flows > 20, "only %d flows" % flows)
+
+
+@case
 def valgrind_malformed():
     """The damaged packets through every plugin under valgrind: no invalid read, no leak."""
     if not shutil.which("valgrind"):
