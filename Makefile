@@ -11,7 +11,7 @@
 #   make run      flowsight top on the default interface (a terminal), else live CSV
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
-#   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
+#   make bench    benchmarks (tools/bench.sh, tools/bench_plugins.sh); make bench-attr: attribution overhead
 #   make bench-live   live capture: eBPF vs libpcap CPU and loss, TCP throughput (root)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
@@ -157,7 +157,7 @@ $(BUILD)/flowsight.8: $(BUILD)/flowsight
 	$(Q)$(BUILD)/flowsight --man > $@
 
 # Plugins: shared objects resolving the plugin API in their host.
-$(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h Makefile
+$(BUILD)/plugins/%.so: agent/plugins/%.c include/flowsight/plugin.h include/flowsight/flowsight.h $(wildcard agent/plugins/*.h) Makefile
 	$(call msg,PLUGIN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -Iinclude $< -o $@
@@ -227,9 +227,10 @@ bench-live: $(BUILD)/flowsight
 	else echo "make bench-live: needs root (network namespaces, BPF)" >&2; exit 1; fi; \
 	$$root env FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_live.py $(BENCH_LIVE_ARGS)
 
-bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
+bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(PLUGINS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_top.py $(BENCH_TOP_ARGS)
+	$(Q)BUILD=$(BUILD) tools/bench_plugins.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins, the

@@ -49,6 +49,7 @@ layer install tests/install/test_install.sh
 layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l7
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py
+layer plugins python3 tests/plugins/test_plugins.py
 layer capture-sweep python3 tests/conformance/sweep_captures.py
 # The same captures under valgrind memcheck: no invalid access, no leak.
 layer valgrind python3 tests/conformance/valgrind_sweep.py

@@ -7,6 +7,7 @@
  * names the file and the cause and happens before any packet is read.
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,11 @@ struct plugin_host {
 	bool inited;
 	uint32_t col_base;        /* its first value in flow_udps.v */
 	size_t state_off;         /* its private bytes in flow_udps.state */
+	size_t state_bytes;       /* flow_state_bytes, or what init() set */
 };
+
+/* The plugin whose init() runs on this thread (fs_plugin_set_flow_state_bytes). */
+static __thread struct plugin_host *initialising;
 
 struct plugins {
 	struct engine_plugins ep;
@@ -113,10 +118,19 @@ static int add(struct fs_session *s, void *dl, const char *path, const struct fs
 		free(h->config);
 		return api_error(s, -ENOMEM, "out of memory");
 	}
+	h->state_bytes = p->flow_state_bytes;
 	if (p->init) {
 		char why[256] = "";
+		int err;
 
-		if (p->init(h->config, &h->state, why, sizeof(why))) {
+		initialising = h;
+		err = p->init(h->config, &h->state, why, sizeof(why));
+		initialising = NULL;
+		if (err) {
+			why[sizeof(why) - 1] = '\0';
+			for (char *c = why; *c; c++) /* one line, whatever it wrote */
+				if (*c == '\n' || *c == '\r')
+					*c = ' ';
 			free(h->path);
 			free(h->config);
 			return api_error(s, -EINVAL, "cannot load plugin '%s': %s", path,
@@ -192,7 +206,7 @@ int plugins_schema(struct fs_session *s)
 				return err;
 		}
 		base += (uint32_t)h->p->n_columns;
-		off += (h->p->flow_state_bytes + 15) & ~(size_t)15;
+		off += (h->state_bytes + 15) & ~(size_t)15;
 	}
 	/* move the system_* columns (if any) behind the plugins' */
 	if (sys < s->schema.n && base) {
@@ -223,77 +237,109 @@ const char *plugins_error(const struct fs_session *s)
 	return NULL;
 }
 
-/* NFPacket from the engine's packet. */
-static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64_t delta)
+/*
+ * fs_packet's eight flag bools (syn, cwr, ece, urg, ack, psh, rst, fin, in
+ * that order in memory) for each TCP flags byte: one 8-byte copy per packet
+ * instead of eight tests.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FLAG_SHIFT(k) (8 * (k))
+#else
+#define FLAG_SHIFT(k) (56 - 8 * (k))
+#endif
+#define FLAG(f, m, k) ((uint64_t)!!((f) & (m)) << FLAG_SHIFT(k))
+#define FLAGS8(f)                                                                           \
+	(FLAG(f, FC_TCP_SYN, 0) | FLAG(f, FC_TCP_CWR, 1) | FLAG(f, FC_TCP_ECE, 2) |         \
+	 FLAG(f, FC_TCP_URG, 3) | FLAG(f, FC_TCP_ACK, 4) | FLAG(f, FC_TCP_PSH, 5) |         \
+	 FLAG(f, FC_TCP_RST, 6) | FLAG(f, FC_TCP_FIN, 7))
+#define FLAGS4(n) FLAGS8(n), FLAGS8((n) + 1), FLAGS8((n) + 2), FLAGS8((n) + 3)
+#define FLAGS16(n) FLAGS4(n), FLAGS4((n) + 4), FLAGS4((n) + 8), FLAGS4((n) + 12)
+#define FLAGS64(n) FLAGS16(n), FLAGS16((n) + 16), FLAGS16((n) + 32), FLAGS16((n) + 48)
+static const uint64_t tcp_flag_bools[256] = { FLAGS64(0), FLAGS64(64), FLAGS64(128), FLAGS64(192) };
+_Static_assert(offsetof(struct fs_packet, fin) == offsetof(struct fs_packet, syn) + 7 &&
+	       sizeof(bool) == 1, "fs_packet's flags are eight consecutive bytes");
+
+/* NFPacket from the engine's packet (its bytes when a plugin reads them),
+ * field by field: the struct's padding is never read. */
+static void packet_of(struct fs_packet *pk, const struct pkt *p, int dir, uint64_t delta,
+		      bool bytes)
 {
-	*pk = (struct fs_packet){
-		.time = p->time_ms,
-		.delta_time = delta,
-		.direction = (uint8_t)dir,
-		.ip_version = p->ip_version,
-		.protocol = p->protocol,
-		.tunnel_id = p->tunnel_id,
-		.vlan_id = p->vlan_id,
-		.src_port = p->src_port,
-		.dst_port = p->dst_port,
-		.raw_size = p->raw_size,
-		.ip_size = p->ip_size,
-		.transport_size = p->transport_size,
-		.payload_size = p->payload_size,
-		.syn = !!(p->tcp_flags & FC_TCP_SYN),
-		.cwr = !!(p->tcp_flags & FC_TCP_CWR),
-		.ece = !!(p->tcp_flags & FC_TCP_ECE),
-		.urg = !!(p->tcp_flags & FC_TCP_URG),
-		.ack = !!(p->tcp_flags & FC_TCP_ACK),
-		.psh = !!(p->tcp_flags & FC_TCP_PSH),
-		.rst = !!(p->tcp_flags & FC_TCP_RST),
-		.fin = !!(p->tcp_flags & FC_TCP_FIN),
-		.src_ip = p->src_ip,
-		.dst_ip = p->dst_ip,
-		.src_mac = p->src_mac,
-		.dst_mac = p->dst_mac,
-		.ip_packet = p->ip,
-		.ip_packet_len = p->ip_caplen,
-		.payload = p->payload,
-		.payload_len = p->payload_caplen,
+	pk->time = p->time_ms;
+	pk->delta_time = delta;
+	pk->direction = (uint8_t)dir;
+	pk->ip_version = p->ip_version;
+	pk->protocol = p->protocol;
+	pk->tunnel_id = p->tunnel_id;
+	pk->vlan_id = p->vlan_id;
+	pk->src_port = p->src_port;
+	pk->dst_port = p->dst_port;
+	pk->raw_size = p->raw_size;
+	pk->ip_size = p->ip_size;
+	pk->transport_size = p->transport_size;
+	pk->payload_size = p->payload_size;
+	memcpy(&pk->syn, &tcp_flag_bools[p->tcp_flags], 8);
+	pk->src_ip = p->src_ip;
+	pk->dst_ip = p->dst_ip;
+	pk->src_mac = p->src_mac;
+	pk->dst_mac = p->dst_mac;
+	if (bytes) {
+		pk->ip_packet = p->ip;
+		pk->ip_packet_len = p->ip_caplen;
+		pk->payload = p->payload;
+		pk->payload_len = p->payload_caplen;
+	} else {
+		pk->ip_packet = pk->payload = NULL;
+		pk->ip_packet_len = pk->payload_len = 0;
+	}
+}
+
+/*
+ * A callback round's view of live flow @f: one for every plugin of the
+ * round (each gets its own host and index); texts or lists that one
+ * fs_flow_get() made are freed at the end of the round (the flow does not
+ * change within it).
+ */
+static void view_of(struct fs_flow *w, struct fs_session *s, struct flow *f, int expiration_id)
+{
+	*w = (struct fs_flow){
+		.s = s,
+		.f = f,
+		.id = (uint64_t)-1,
+		.expiration_id = expiration_id,
 	};
 }
 
-/* A callback's view of live flow @f for plugin @k. */
-static void view_of(struct fs_flow *w, struct fs_session *s, struct flow *f, size_t k,
-		    int expiration_id)
+static inline void view_for(struct fs_flow *w, struct fs_session *s, size_t k)
 {
-	memset(w, 0, sizeof(*w));
-	w->s = s;
-	w->f = f;
-	w->id = (uint64_t)-1;
-	w->expiration_id = expiration_id;
 	w->host = &s->plugins[k];
 	w->plugin = k;
 }
 
 static void view_done(struct fs_flow *w)
 {
-	free(w->text);
-	free(w->lists);
+	if (w->text || w->lists) {
+		free(w->text);
+		free(w->lists);
+	}
 }
 
 static bool on_init(void *arg, struct flow *f, const struct pkt *p)
 {
 	struct fs_session *s = arg;
 	struct fs_packet pk;
+	struct fs_flow w;
 
-	packet_of(&pk, p, 0, 0);
+	packet_of(&pk, p, 0, 0, s->plugin_engine->ep.reads_bytes);
+	view_of(&w, s, f, 0);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_init)
-			continue;
-		view_of(&w, s, f, k, 0);
-		pl->on_init(&pk, &w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_init) {
+			view_for(&w, s, k);
+			pl->on_init(&pk, &w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 	return f->custom_expiry;
 }
 
@@ -301,35 +347,37 @@ static bool on_update(void *arg, struct flow *f, const struct pkt *p, int dir, u
 {
 	struct fs_session *s = arg;
 	struct fs_packet pk;
+	struct fs_flow w;
 
-	packet_of(&pk, p, dir, delta);
+	packet_of(&pk, p, dir, delta, s->plugin_engine->ep.reads_bytes);
+	view_of(&w, s, f, 0);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_update)
-			continue;
-		view_of(&w, s, f, k, 0);
-		pl->on_update(&pk, &w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_update) {
+			view_for(&w, s, k);
+			pl->on_update(&pk, &w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 	return f->custom_expiry;
 }
 
 static void on_expire(void *arg, struct flow *f, int expiration_id)
 {
 	struct fs_session *s = arg;
+	struct fs_flow w;
 
+	view_of(&w, s, f, expiration_id);
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		const struct fs_plugin *pl = s->plugins[k].p;
-		struct fs_flow w;
 
-		if (!pl->on_expire)
-			continue;
-		view_of(&w, s, f, k, expiration_id);
-		pl->on_expire(&w, s->plugins[k].state);
-		view_done(&w);
+		if (pl->on_expire) {
+			view_for(&w, s, k);
+			pl->on_expire(&w, s->plugins[k].state);
+		}
 	}
+	view_done(&w);
 }
 
 void plugins_engine(struct fs_session *s, struct engine_opts *eo)
@@ -337,12 +385,15 @@ void plugins_engine(struct fs_session *s, struct engine_opts *eo)
 	struct plugins *ps;
 	uint32_t n = 0;
 	size_t bytes = 0;
+	bool reads = false;
 
 	if (!s->n_plugins)
 		return;
 	for (size_t k = 0; k < s->n_plugins; k++) {
 		n += (uint32_t)s->plugins[k].p->n_columns;
-		bytes += (s->plugins[k].p->flow_state_bytes + 15) & ~(size_t)15;
+		bytes += (s->plugins[k].state_bytes + 15) & ~(size_t)15;
+		if (!(s->plugins[k].p->flags & FS_PLUGIN_NO_BYTES))
+			reads = true;
 	}
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
@@ -351,6 +402,7 @@ void plugins_engine(struct fs_session *s, struct engine_opts *eo)
 	ps->ep = (struct engine_plugins){
 		.n_values = n,
 		.state_bytes = bytes,
+		.reads_bytes = reads,
 		.on_init = on_init,
 		.on_update = on_update,
 		.on_expire = on_expire,
@@ -443,11 +495,22 @@ int fs_flow_set_list(struct fs_flow *w, size_t col, const int64_t *v, size_t n)
 	c = malloc((n ? n : 1) * sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, v, n * sizeof(*c));
+	if (n)
+		memcpy(c, v, n * sizeof(*c));
 	udp_clear(u);
 	u->type = UDP_LIST;
 	u->v.list = c;
 	u->n = (uint32_t)n;
+	return 0;
+}
+
+int fs_flow_set_none(struct fs_flow *w, size_t col)
+{
+	const struct plugin_host *h = w->host;
+
+	if (!h || col >= h->p->n_columns || !w->f->udps)
+		return -EINVAL;
+	udp_clear(&w->f->udps->v[h->col_base + col]);
 	return 0;
 }
 
@@ -474,9 +537,17 @@ int fs_flow_get_udp(const struct fs_flow *cw, size_t col, struct fs_value *v)
 
 void *fs_flow_state(struct fs_flow *w)
 {
-	if (!w->host || !w->f->udps || !w->host->p->flow_state_bytes)
+	if (!w->host || !w->f->udps || !w->host->state_bytes)
 		return NULL;
 	return w->f->udps->state + w->host->state_off;
+}
+
+int fs_plugin_set_flow_state_bytes(size_t n)
+{
+	if (!initialising || n > (1u << 30))
+		return -EINVAL;
+	initialising->state_bytes = n;
+	return 0;
 }
 
 void fs_flow_expire(struct fs_flow *w)

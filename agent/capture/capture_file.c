@@ -113,7 +113,11 @@ static int file_open(const struct capture_env *env, struct capture **out)
 	}
 	source_pcap_set_idle_hook(c->src, flush_output, c);
 	source_pcap_set_progress(c->src, session_progress(env->session));
-	c->use_readahead = !c->dpi && all_regular(o->files, o->n_files);
+	/* Decoding ahead on another thread leaves the packets' bytes behind
+	 * (the reader's buffer moves on, a file's mapping goes at its end):
+	 * only when nothing reads them, neither nDPI nor a plugin (ip_packet). */
+	c->use_readahead = !c->dpi && !(env->engine.plugins && env->engine.plugins->reads_bytes) &&
+			   all_regular(o->files, o->n_files);
 	*out = c;
 	return 0;
 fail:

@@ -20,6 +20,8 @@ struct engine {
 	const struct engine_backend *be; /* o.backend */
 	size_t state_off;   /* backend state: after struct flow and extra_bytes */
 	size_t alloc_extra; /* bytes allocated after struct flow */
+	size_t udps_off;    /* plugins' values and private bytes: after the rest */
+	bool has_udps;      /* the plugins have values or private bytes */
 	struct flow **batch; /* a tick's expiring flows (TICK_BUDGET) */
 	bool in_expiry;      /* inside before_expire(): no eviction */
 	bool expiry_pending; /* the last tick's expiry stopped at its budget */
@@ -65,6 +67,15 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
 	e->state_off = (e->extra_bytes + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	e->alloc_extra = e->be ? e->state_off + e->be->state_bytes : e->extra_bytes;
+	if (o->plugins && (o->plugins->n_values || o->plugins->state_bytes)) {
+		/* in the flow's own allocation: no second malloc per flow */
+		e->has_udps = true;
+		e->udps_off = (e->alloc_extra + _Alignof(max_align_t) - 1) &
+			      ~(_Alignof(max_align_t) - 1);
+		e->alloc_extra = e->udps_off + sizeof(struct flow_udps) +
+				 o->plugins->n_values * sizeof(((struct flow_udps *)0)->v[0]) +
+				 o->plugins->state_bytes;
+	}
 	e->ft = flow_table_new(1 << 14);
 	e->batch = o->live ? malloc(TICK_BUDGET * sizeof(*e->batch)) : NULL;
 	if (!e->ft || (o->live && !e->batch)) {
@@ -213,19 +224,11 @@ static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t 
 	if (e->stopped)
 		return NULL;
 	f = flow_table_insert(e->ft, h, e->alloc_extra);
-	if (f && e->o.plugins) {
-		const struct engine_plugins *pl = e->o.plugins;
-
-		f->udps = calloc(1, sizeof(*f->udps) + pl->n_values * sizeof(f->udps->v[0]) +
-					    pl->state_bytes);
-		if (!f->udps) {
-			flow_table_remove(e->ft, f);
-			free(f);
-			f = NULL;
-		} else {
-			f->udps->n = pl->n_values;
-			f->udps->state = (uint8_t *)&f->udps->v[pl->n_values];
-		}
+	if (f && e->has_udps) {
+		/* zeroed with the flow (calloc) */
+		f->udps = (struct flow_udps *)((uint8_t *)(f + 1) + e->udps_off);
+		f->udps->n = e->o.plugins->n_values;
+		f->udps->state = (uint8_t *)&f->udps->v[f->udps->n];
 	}
 	if (!f) {
 		e->st.flows_lost_nomem++;

@@ -97,6 +97,7 @@ struct engine_backend {
 struct engine_plugins {
 	uint32_t n_values;
 	size_t state_bytes;
+	bool reads_bytes; /* a plugin reads the packets' bytes (pkt.ip, pkt.payload) */
 	bool (*on_init)(void *arg, struct flow *f, const struct pkt *p);
 	bool (*on_update)(void *arg, struct flow *f, const struct pkt *p, int dir,
 			  uint64_t delta_ms);

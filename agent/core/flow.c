@@ -184,5 +184,4 @@ void flow_udps_free(struct flow_udps *u)
 	for (uint32_t i = 0; i < u->n; i++)
 		if (u->v[i].type == UDP_STR || u->v[i].type == UDP_LIST)
 			free(u->v[i].v.s);
-	free(u);
 }

@@ -48,7 +48,8 @@ struct flow_splt {
 
 /*
  * Plugins' values (the udps.* columns) and their private per-flow bytes,
- * owned by the flow: one allocation, freed with it (flow_udps_free).
+ * in the flow's own allocation (the engine's), freed with it; the strings
+ * and lists they hold are freed by flow_udps_free().
  * A value never set reads as None (an empty CSV field, JSON null).
  */
 enum { UDP_NONE = 0, UDP_INT, UDP_FLOAT, UDP_STR, UDP_LIST };
@@ -70,7 +71,7 @@ struct flow_udps {
 	struct udp_value v[];
 };
 
-/* Free @u and the strings and lists it holds (NULL is fine). */
+/* Free the strings and lists @u holds (NULL is fine); @u goes with its flow. */
 void flow_udps_free(struct flow_udps *u);
 
 /*

@@ -9,7 +9,9 @@
  * the flow's expiration_id to -1 (fs_flow_expire) in on_init or on_update
  * expires it right after the callbacks, current packet included
  * (NFStream's custom expiry).  Callbacks of one session run on one thread
- * at a time per meter; @state is the plugin's, from init().
+ * at a time per meter; @state is the plugin's, from init(), shared by the
+ * meters (live captures run several at once): keep per-flow data in the
+ * flow's private bytes (fs_flow_state), not in @state.
  */
 #ifndef FLOWSIGHT_PLUGIN_H
 #define FLOWSIGHT_PLUGIN_H
@@ -55,6 +57,10 @@ struct fs_plugin_column {
 #define FS_PLUGIN_SAMPLES_OK 0x1 /* needs only the first packets of each flow
 				    (as many as n_dissections or splt_analysis
 				    give): the eBPF capture can run it */
+#define FS_PLUGIN_NO_BYTES 0x2   /* never reads the packet's bytes: when no
+				    plugin of the session does, ip_packet and
+				    payload are NULL (0 bytes) and a capture
+				    file is decoded ahead on another thread */
 
 struct fs_plugin {
 	uint32_t abi;                /* FS_PLUGIN_ABI */
@@ -84,10 +90,18 @@ FS_API int fs_flow_set_int(struct fs_flow *f, size_t col, int64_t v);
 FS_API int fs_flow_set_float(struct fs_flow *f, size_t col, double v);
 FS_API int fs_flow_set_str(struct fs_flow *f, size_t col, const char *s); /* copied */
 FS_API int fs_flow_set_list(struct fs_flow *f, size_t col, const int64_t *v, size_t n); /* copied */
+/* flow.udps.<name> = None: the column's value reads as never set again. */
+FS_API int fs_flow_set_none(struct fs_flow *f, size_t col);
 /* The plugin's own column @col so far; type FS_INT 0, "" or [] until set. */
 FS_API int fs_flow_get_udp(const struct fs_flow *f, size_t col, struct fs_value *v);
-/* Private per-flow bytes (fs_plugin.flow_state_bytes), zeroed at on_init. */
+/* Private per-flow bytes (flow_state_bytes, or as init() set them), zeroed at on_init. */
 FS_API void *fs_flow_state(struct fs_flow *f);
+/*
+ * From init() only: @n private bytes per flow instead of flow_state_bytes,
+ * for a size the configuration decides (SPLT's sequence_length).  0, or
+ * -EINVAL outside init().
+ */
+FS_API int fs_plugin_set_flow_state_bytes(size_t n);
 /* expiration_id = -1: NFStream's custom expiry, right after the callbacks. */
 FS_API void fs_flow_expire(struct fs_flow *f);
 /* Hot fields, without a column lookup. */
