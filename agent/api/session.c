@@ -533,6 +533,8 @@ void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
 	st->packets_dropped_filtered_by_kernel = t.kernel_drop;
 	st->kernel_received = t.kernel_recv;
 	st->interface_dropped = t.kernel_ifdrop;
+	if (s->cap && s->open_ok && s->cap_ops->progress)
+		s->cap_ops->progress(s->cap, &st->bytes_read, &st->bytes_total);
 }
 
 void fs_session_free(struct fs_session *s)

@@ -46,6 +46,9 @@ struct capture_ops {
 	void (*report)(struct capture *c, FILE *f);
 	/* The exit summary line(s) on the log. */
 	void (*summary)(struct capture *c, int err);
+	/* Capture files: bytes read so far and their total size; any thread.
+	 * NULL for live captures. */
+	void (*progress)(struct capture *c, uint64_t *read, uint64_t *total);
 	void (*close)(struct capture *c);
 };
 

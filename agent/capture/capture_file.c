@@ -188,11 +188,18 @@ static void file_summary(struct capture *c, int err)
 			(unsigned long long)st->flows_lost_nomem);
 }
 
+static void file_progress(struct capture *c, uint64_t *read, uint64_t *total)
+{
+	*read = __atomic_load_n(&c->src->bytes_read, __ATOMIC_RELAXED);
+	*total = c->src->bytes_total;
+}
+
 const struct capture_ops capture_file_ops = {
 	.name = "file",
 	.open = file_open,
 	.run = file_run,
 	.step = file_step,
 	.summary = file_summary,
+	.progress = file_progress,
 	.close = file_close,
 };

@@ -68,6 +68,9 @@ struct source_pcap {
 	int dlt;
 	uint64_t packets_in_file;
 	int guard;           /* slot of the mapping's SIGBUS guard, -1 */
+	uint64_t buf_pos;    /* classic: file offset of buf[0] */
+	uint64_t cur_size;   /* the current file's size (0: not regular) */
+	uint64_t done_bytes; /* sizes of the files finished */
 };
 
 /*
@@ -163,6 +166,8 @@ static void close_file(struct source_pcap *s)
 	}
 	if (s->classic)
 		close(s->fd);
+	s->done_bytes += s->cur_size;
+	s->cur_size = 0;
 	if (s->map_len) {
 		guard_unmap(s->guard);
 		s->guard = -1;
@@ -223,6 +228,7 @@ static bool map_classic(struct source_pcap *s, int fd, const struct stat *st)
 	s->buf = m;
 	s->map_len = s->len = (size_t)st->st_size;
 	s->map_ready = s->map_dropped = s->map_fetched = 0;
+	s->buf_pos = 0;
 	s->off = 24; /* the file header, already read */
 	s->eof = true;
 	return true;
@@ -287,6 +293,7 @@ static int open_classic(struct source_pcap *s, const char *path, const struct st
 	}
 	s->regular = S_ISREG(st->st_mode);
 	s->len = s->off = 0;
+	s->buf_pos = 24;
 	s->eof = false;
 	s->map_len = 0;
 	if (!s->regular || !map_classic(s, fd, st)) {
@@ -362,6 +369,7 @@ static int unmap_classic(struct source_pcap *s)
 		return -EIO;
 	}
 	memcpy(buf, s->buf + s->off, tail);
+	s->buf_pos += s->off;
 	if (lseek(s->fd, (off_t)s->map_len, SEEK_SET) < 0) {
 		pr_warn("cannot read '%s': %s (after %llu packets)\n", s->files[s->cur],
 			strerror(errno), (unsigned long long)s->packets_in_file);
@@ -398,6 +406,7 @@ static int fill(struct source_pcap *s, size_t need)
 		return 0;
 	memmove(s->buf, s->buf + s->off, s->len - s->off);
 	s->len -= s->off;
+	s->buf_pos += s->off;
 	s->off = 0;
 	while (s->len < need && !s->eof) {
 		ssize_t n;
@@ -530,7 +539,26 @@ static int open_file(struct source_pcap *s, int idx)
 	}
 	s->cur = idx;
 	s->packets_in_file = 0;
+	s->cur_size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 	return 0;
+}
+
+/* Progress: the files finished plus the position in the current one. */
+static void note_progress(struct source_pcap *s)
+{
+	uint64_t pos = 0;
+
+	if (s->p && s->classic) {
+		pos = s->buf_pos + s->off;
+	} else if (s->p) {
+		FILE *f = pcap_file(s->p);
+		long at = f ? ftell(f) : -1;
+
+		pos = at > 0 ? (uint64_t)at : 0;
+	}
+	if (s->cur_size && pos > s->cur_size)
+		pos = s->cur_size;
+	__atomic_store_n(&s->base.bytes_read, s->done_bytes + pos, __ATOMIC_RELAXED);
 }
 
 static int pcap_src_next1(struct source_pcap *s, struct frame *f)
@@ -601,13 +629,16 @@ static int pcap_src_next(struct source *base, struct frame *f, int max)
 	if (s->map_len)
 		map_slide(s); /* the previous batch's frames are dead now */
 	n = pcap_src_next1(s, &f[0]);
-	if (n <= 0)
+	if (n <= 0) {
+		note_progress(s);
 		return n;
+	}
 	s->no_fill = true;
 	/* -EAGAIN ends the batch where the buffered records end */
 	while (n < max && s->classic && pcap_src_next1(s, &f[n]) == 1)
 		n++;
 	s->no_fill = false;
+	note_progress(s);
 	return n;
 }
 
@@ -646,6 +677,12 @@ int source_pcap_open(const char *const *files, int n, const char *bpf_filter, st
 	s->filter = bpf_filter;
 	s->cur = -1;
 	s->guard = -1;
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (!stat(files[i], &st) && S_ISREG(st.st_mode))
+			s->base.bytes_total += (uint64_t)st.st_size;
+	}
 	err = open_file(s, 0);
 	if (err) {
 		free(s);

@@ -36,6 +36,9 @@ struct source_ops {
 
 struct source {
 	const struct source_ops *ops;
+	/* capture files: bytes read so far and the files' total size (0 when
+	 * unknown: a pipe), for progress; written by the reading thread */
+	uint64_t bytes_read, bytes_total;
 };
 
 static inline int source_next(struct source *s, struct frame *f, int max)

@@ -186,6 +186,34 @@ FS_API const double *fs_batch_floats(const struct fs_batch *b, size_t col);
 FS_API const char *const *fs_batch_strs(const struct fs_batch *b, size_t col);
 /* Per row, 1 where a plugin's value is None; NULL when no row is. */
 FS_API const uint8_t *fs_batch_nulls(const struct fs_batch *b, size_t col);
+/* Per row, fs_flow_handle() of its flow (what a plugin host keys its
+ * flows' values by). */
+FS_API const uint64_t *fs_batch_handles(const struct fs_batch *b);
+/*
+ * Every text of the batch in one buffer of *@len bytes: row by row, and in
+ * each row the FS_STR and FS_LIST columns in column order, each followed
+ * by a NUL (fs_batch_strs() points into it).  A consumer can cut it once
+ * instead of reading rows x columns pointers.
+ */
+FS_API const char *fs_batch_text(const struct fs_batch *b, size_t *len);
+/*
+ * Column @col (FS_STR or FS_LIST) of @b dictionary-encoded: @codes (one per
+ * row) gets each row's index among the column's distinct texts, numbered in
+ * order of first appearance; *@texts those texts in that order, each
+ * followed by a NUL, *@len bytes in all (valid until the next call on @b).
+ * Returns their number, or -errno.  A DataFrame's string columns are then
+ * made from a few distinct values instead of one per row.
+ */
+FS_API long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char **texts,
+			  size_t *len);
+
+/*
+ * What NFStream's to_pandas() holds for each double of @in: pandas.read_csv
+ * reading the CSV text of it (Python's repr()) with its default converter,
+ * which is not correctly rounded (it may be one unit in the last place
+ * away).  @out may be @in.
+ */
+FS_API void fs_read_csv_floats(const double *in, double *out, size_t n);
 
 /* Ask the session to stop: async-signal-safe, from any thread.  Flows
  * still cached are exported (NFStream loses them), unless max_nflows was
@@ -270,6 +298,10 @@ struct fs_stats {
 	uint64_t kernel_received;
 	uint64_t interface_dropped;
 	uint64_t flows_cached;
+	/* capture files: bytes read so far (the reader may be a little ahead
+	 * of the flows) and the files' total size; 0 for live sources */
+	uint64_t bytes_read;
+	uint64_t bytes_total;
 };
 
 FS_API void fs_session_stats(const struct fs_session *s, struct fs_stats *st);
