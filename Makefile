@@ -64,7 +64,10 @@ PLUGINS := $(patsubst agent/plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
-PYDIR ?= $(PREFIX)/lib/python3/dist-packages
+# Debian's python3 reads /usr/lib/python3/dist-packages, and for a local
+# prefix /usr/local/lib/python3.X/dist-packages (its own minor version)
+PY3 := python$(or $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null),3)
+PYDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/$(PY3)/dist-packages)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
@@ -203,7 +206,7 @@ bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins and the
-# Python package (Debian's python3 reads $(PREFIX)/lib/python3/dist-packages).
+# Python package flowsight (PYDIR: where Debian's python3 finds it).
 install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/flowsight $(DESTDIR)$(LIBDIR)/flowsight/plugins \
