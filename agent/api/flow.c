@@ -171,6 +171,8 @@ struct fs_batch {
 	bool *has_null;
 	uint64_t *handles;   /* per row: fs_flow_handle() of its flow */
 	struct outbuf arena; /* the texts */
+	struct fs_flow **held; /* fs_session_pull()'s flows, until filled */
+	size_t n_held, held_cap;
 	/* fs_batch_dict()'s scratch */
 	uint32_t *slots;     /* hash table: code + 1, 0 empty */
 	size_t n_slots;
@@ -205,6 +207,8 @@ void fs_batch_free(struct fs_batch *b)
 {
 	if (!b)
 		return;
+	fs_batch_release(b);
+	free(b->held);
 	for (size_t i = 0; i < b->s->schema.n; i++) {
 		if (b->ints)
 			free(b->ints[i]);
@@ -356,11 +360,47 @@ static void batch_row(struct fs_batch *b, size_t row, struct fs_flow *w, struct 
 	}
 }
 
-long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
+long fs_session_pull(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
 {
-	const struct schema *sc = &s->schema;
-	struct col_scratch *cs;
 	size_t n = 0;
+
+	fs_batch_release(b);
+	b->rows = 0;
+	if (!max)
+		return 0;
+	if (max > b->held_cap) {
+		struct fs_flow **h = realloc(b->held, max * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		b->held = h;
+		b->held_cap = max;
+	}
+	while (n < max) {
+		struct fs_flow *w = fs_session_next(s, n ? 0 : timeout_ms);
+
+		if (!w)
+			break;
+		b->held[n++] = w;
+	}
+	b->n_held = n;
+	if (!n && s->err[0])
+		return -EIO;
+	return (long)n;
+}
+
+void fs_batch_release(struct fs_batch *b)
+{
+	for (size_t r = 0; r < b->n_held; r++)
+		fs_flow_free(b->held[r]);
+	b->n_held = 0;
+}
+
+long fs_batch_fill(struct fs_batch *b)
+{
+	const struct schema *sc = &b->s->schema;
+	struct col_scratch *cs;
+	size_t n = b->n_held;
 
 	b->rows = 0;
 	b->arena.len = 0;
@@ -369,22 +409,21 @@ long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max,
 	for (size_t i = 0; i < sc->n; i++)
 		if (b->nulls[i])
 			memset(b->nulls[i], 0, b->cap);
-	if (!max)
+	if (!n)
 		return 0;
-	if (batch_reserve(b, max))
+	if (batch_reserve(b, n))
 		return -ENOMEM;
 	cs = col_scratch_new(sc);
 	if (!cs)
 		return -ENOMEM;
-	while (n < max) {
-		struct fs_flow *w = fs_session_next(s, n ? 0 : timeout_ms);
+	for (size_t r = 0; r < n; r++) {
+		struct fs_flow *w = b->held[r];
 
-		if (!w)
-			break;
-		b->handles[n] = fs_flow_handle(w);
-		batch_row(b, n++, w, cs);
+		b->handles[r] = fs_flow_handle(w);
+		batch_row(b, r, w, cs);
 		fs_flow_free(w);
 	}
+	b->n_held = 0;
 	free(cs);
 	for (size_t i = 0; i < sc->n; i++) {
 		if (sc->cols[i].kind != COL_STR && sc->cols[i].kind != COL_LIST &&
@@ -394,9 +433,18 @@ long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max,
 			b->strs[i][r] = b->arena.buf + (uintptr_t)b->strs[i][r];
 	}
 	b->rows = n;
-	if (!n && s->err[0])
-		return -EIO;
 	return (long)n;
+}
+
+long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
+{
+	long n = fs_session_pull(s, b, max, timeout_ms);
+
+	if (n <= 0) {
+		b->arena.len = 0;
+		return n;
+	}
+	return fs_batch_fill(b);
 }
 
 const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col)

@@ -180,6 +180,18 @@ struct fs_batch;
 FS_API struct fs_batch *fs_batch_new(struct fs_session *s);
 FS_API void fs_batch_free(struct fs_batch *b);
 FS_API long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms);
+/*
+ * The same in two steps, for a consumer that meters on one thread and
+ * makes columns on another: fs_session_pull() takes up to @max finished
+ * flows into @b (as fs_session_next_batch() counts them) without making
+ * their columns; fs_batch_fill() makes them (on any thread, one at a time
+ * per batch), releases the flows and returns the number of rows.
+ * fs_batch_release() drops pulled flows never filled (fs_batch_free()
+ * does it too).
+ */
+FS_API long fs_session_pull(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms);
+FS_API long fs_batch_fill(struct fs_batch *b);
+FS_API void fs_batch_release(struct fs_batch *b);
 FS_API const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col);
 FS_API const double *fs_batch_floats(const struct fs_batch *b, size_t col);
 /* FS_STR and FS_LIST: row r's text is fs_batch_strs(b, c)[r] (NUL-terminated). */
