@@ -195,9 +195,10 @@ class FrameBuilder(object):
     moves pages rather than copying them), so the frame is made of the
     very arrays filled from the batches."""
 
-    def __init__(self, sess, anon):
+    def __init__(self, sess, anon, limit=0):
         self.sess = sess
         self.anon = anon
+        self.limit = limit       # rows at most (a chunk), 0: no limit
         self.anon_names = set(anon.columns) if anon is not None else set()
         self.rows = 0
         self.cap = 0
@@ -228,6 +229,8 @@ class FrameBuilder(object):
             done, total = self.sess.progress()
             if done and total > done:
                 cap = max(cap, int(rows * total / done * 1.1) + 4096)
+        if self.limit:
+            cap = min(cap, self.limit)
         used = self.rows
         for i, a in self.arrays.items():
             new = np.empty(cap, dtype=a.dtype)

@@ -16,7 +16,7 @@ import time
 _PROFILE = bool(os.environ.get("FLOWSIGHT_PROFILE"))
 
 from ._ffi import ffi, lib, cstr, plugin_dirs
-from .flow import flow_class, UDPS
+from .flow import flow_class, view_class, UDPS
 from .plugin import PluginHost
 
 _FILES, _INTERFACE = 1, 2
@@ -129,6 +129,8 @@ class Session(object):
         if self.host is not None:
             self.host.colidx = self.colidx
             self.host.keys_of = self._view_keys
+            # offline, the engine runs on this thread only
+            self.host.set_view(view_class(self.names), reuse=not self.live)
         self._lenp = ffi.new("size_t *")
 
     def _view_keys(self, view):

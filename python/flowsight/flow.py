@@ -85,6 +85,18 @@ def _ip_text(p, version):
 
 # ---- what plugin callbacks see ---------------------------------------------
 
+class _Fields(object):
+    """A packet's fields once copied out of the engine."""
+
+
+def _field(name):
+    return property(lambda self: getattr(self._p, name), doc="NFPacket." + name)
+
+
+def _flag(name):
+    return property(lambda self: int(getattr(self._p, name)), doc="NFPacket." + name)
+
+
 class NFPacket(object):
     """The packet being metered (NFStream's NFPacket), read from the engine
     when an attribute is asked for.  src_ip/src_mac/src_oui and their dst_
@@ -92,171 +104,159 @@ class NFPacket(object):
     rest is the packet's own.  A packet kept after its callback is copied
     then (its C memory is gone)."""
 
-    __slots__ = ("_p", "_f", "_host", "_copy")
+    __slots__ = ("_p", "_f", "_host", "_sides")
 
-    def __init__(self, p, f, host):
-        self._p = p
-        self._f = f
-        self._host = host
-        self._copy = None
+    _FIELDS = ("time", "delta_time", "direction", "raw_size", "ip_size", "transport_size",
+               "payload_size", "src_port", "dst_port", "protocol", "vlan_id", "ip_version",
+               "tunnel_id")
+    _FLAGS = ("syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin")
 
-    def _get(self, name):
-        c = self._copy
-        if c is not None:
-            return c[name]
-        return getattr(self._p, name)
-
-    time = property(lambda self: self._get("time"))
-    delta_time = property(lambda self: self._get("delta_time"))
-    direction = property(lambda self: self._get("direction"))
-    raw_size = property(lambda self: self._get("raw_size"))
-    ip_size = property(lambda self: self._get("ip_size"))
-    transport_size = property(lambda self: self._get("transport_size"))
-    payload_size = property(lambda self: self._get("payload_size"))
-    src_port = property(lambda self: self._get("src_port"))
-    dst_port = property(lambda self: self._get("dst_port"))
-    protocol = property(lambda self: self._get("protocol"))
-    vlan_id = property(lambda self: self._get("vlan_id"))
-    ip_version = property(lambda self: self._get("ip_version"))
-    tunnel_id = property(lambda self: self._get("tunnel_id"))
-    syn = property(lambda self: int(self._get("syn")))
-    cwr = property(lambda self: int(self._get("cwr")))
-    ece = property(lambda self: int(self._get("ece")))
-    urg = property(lambda self: int(self._get("urg")))
-    ack = property(lambda self: int(self._get("ack")))
-    psh = property(lambda self: int(self._get("psh")))
-    rst = property(lambda self: int(self._get("rst")))
-    fin = property(lambda self: int(self._get("fin")))
+    time = property(lambda self: self._p.time)
+    delta_time = property(lambda self: self._p.delta_time)
+    direction = property(lambda self: self._p.direction)
+    raw_size = property(lambda self: self._p.raw_size)
+    ip_size = property(lambda self: self._p.ip_size)
+    transport_size = property(lambda self: self._p.transport_size)
+    payload_size = property(lambda self: self._p.payload_size)
+    src_port = property(lambda self: self._p.src_port)
+    dst_port = property(lambda self: self._p.dst_port)
+    protocol = property(lambda self: self._p.protocol)
+    vlan_id = property(lambda self: self._p.vlan_id)
+    ip_version = property(lambda self: self._p.ip_version)
+    tunnel_id = property(lambda self: self._p.tunnel_id)
+    syn = _flag("syn")
+    cwr = _flag("cwr")
+    ece = _flag("ece")
+    urg = _flag("urg")
+    ack = _flag("ack")
+    psh = _flag("psh")
+    rst = _flag("rst")
+    fin = _flag("fin")
 
     @property
     def ip_packet(self):
-        c = self._copy
-        if c is not None:
-            return c["ip_packet"]
         p = self._p
+        if type(p) is _Fields:
+            return p.ip_packet
         return ffi.buffer(p.ip_packet, p.ip_packet_len)[:] if p.ip_packet_len else b""
 
     @property
     def payload(self):
         """The transport payload inside the capture (ours; NFStream's
         plugins parse ip_packet for it)."""
-        c = self._copy
-        if c is not None:
-            return c["payload"]
         p = self._p
+        if type(p) is _Fields:
+            return p.payload
         return ffi.buffer(p.payload, p.payload_len)[:] if p.payload_len else b""
 
-    def _flow_side(self, what, dst):
-        c = self._copy
-        if c is not None:
-            return c[("dst_" if dst else "src_") + what]
+    def _side(self, what, dst):
+        s = self._sides
+        if s is not None:
+            return s[(dst, what)]
         swap = self._p.direction == 1
-        side = "dst_" if dst != swap else "src_"
-        return self._host.flow_value(self._f, side + what)
+        return self._host.flow_value(self._f, ("dst_" if dst != swap else "src_") + what)
 
-    src_ip = property(lambda self: self._flow_side("ip", False))
-    dst_ip = property(lambda self: self._flow_side("ip", True))
-    src_mac = property(lambda self: self._flow_side("mac", False))
-    dst_mac = property(lambda self: self._flow_side("mac", True))
-    src_oui = property(lambda self: self._flow_side("oui", False))
-    dst_oui = property(lambda self: self._flow_side("oui", True))
-
-    _FIELDS = ("time", "delta_time", "direction", "raw_size", "ip_size", "transport_size",
-               "payload_size", "src_port", "dst_port", "protocol", "vlan_id", "ip_version",
-               "tunnel_id", "syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin")
+    src_ip = property(lambda self: self._side("ip", False))
+    dst_ip = property(lambda self: self._side("ip", True))
+    src_mac = property(lambda self: self._side("mac", False))
+    dst_mac = property(lambda self: self._side("mac", True))
+    src_oui = property(lambda self: self._side("oui", False))
+    dst_oui = property(lambda self: self._side("oui", True))
 
     def _detach(self):
         """Copy every field: the C packet is about to go."""
-        c = {k: getattr(self, k) for k in self._FIELDS}
-        for side in ("src_", "dst_"):
-            for what in ("ip", "mac", "oui"):
-                c[side + what] = getattr(self, side + what)
-        c["ip_packet"] = self.ip_packet
-        c["payload"] = self.payload
-        self._copy = c
-        self._p = self._f = None
+        c = _Fields()
+        p = self._p
+        for k in self._FIELDS + self._FLAGS:
+            setattr(c, k, getattr(p, k))
+        c.ip_packet = self.ip_packet
+        c.payload = self.payload
+        self._sides = {(dst, what): self._side(what, dst) for dst in (False, True)
+                       for what in ("ip", "mac", "oui")}
+        self._p = c
+        self._f = None
 
     def __repr__(self):
         return "NFPacket(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in
                                            self._FIELDS + ("src_ip", "dst_ip"))
 
 
+def new_packet(p, f, host, _new=object.__new__, _cls=NFPacket):
+    o = _new(_cls)
+    o._p = p
+    o._f = f
+    o._host = host
+    o._sides = None
+    return o
+
+
 class FlowView(object):
     """The flow in a plugin callback: NFlow's attributes read from the engine
     as they are now (counters include the current packet; id is -1 until
     export), udps, and expiration_id = -1 to expire it after the callbacks
-    (NFStream's custom expiry).  Other attributes a plugin sets are kept
-    and given to the exported flow if still set at its expiry (NFStream
-    overwrites them at its next per-packet sync, so does this view)."""
+    (NFStream's custom expiry).  Other columns a plugin sets are kept and
+    given to the exported flow if still set at its expiry (NFStream
+    overwrites them at its next per-packet sync, so does this view).  Each
+    session makes a subclass with one property per column."""
 
     __slots__ = ("_f", "_host", "_h", "_udps", "_copy")
-
-    def __init__(self, f, host, udps):
-        object.__setattr__(self, "_f", f)
-        object.__setattr__(self, "_host", host)
-        object.__setattr__(self, "_h", None)
-        object.__setattr__(self, "_udps", udps)
-        object.__setattr__(self, "_copy", None)
 
     @property
     def udps(self):
         u = self._udps
         if u is None:
-            u = self._host.udps_of(self)
-            object.__setattr__(self, "_udps", u)
+            u = self._udps = self._host.udps_of(self)
         return u
+
+    @udps.setter
+    def udps(self, value):
+        self._udps = value
+        self._host.set_udps(self, value)
+
+    @property
+    def expiration_id(self):
+        return self._get("expiration_id")
+
+    @expiration_id.setter
+    def expiration_id(self, value):
+        # NFStream's custom expiry: only -1 means something
+        if value == -1 and self._copy is None:
+            lib.fs_flow_expire(self._f)
+
+    @property
+    def bidirectional_packets(self):
+        c = self._copy
+        return lib.fs_flow_packets(self._f) if c is None else c["bidirectional_packets"]
+
+    @property
+    def src2dst_packets(self):
+        c = self._copy
+        return lib.fs_flow_src2dst_packets(self._f) if c is None else c["src2dst_packets"]
+
+    @property
+    def dst2src_packets(self):
+        c = self._copy
+        return lib.fs_flow_dst2src_packets(self._f) if c is None else c["dst2src_packets"]
 
     def handle(self):
         h = self._h
         if h is None:
-            h = lib.fs_flow_handle(self._f)
-            object.__setattr__(self, "_h", h)
+            h = self._h = lib.fs_flow_handle(self._f)
         return h
 
-    @property
-    def bidirectional_packets(self):
-        if self._copy is not None:
-            return self._copy["bidirectional_packets"]
-        return lib.fs_flow_packets(self._f)
-
-    @property
-    def src2dst_packets(self):
-        if self._copy is not None:
-            return self._copy["src2dst_packets"]
-        return lib.fs_flow_src2dst_packets(self._f)
-
-    @property
-    def dst2src_packets(self):
-        if self._copy is not None:
-            return self._copy["dst2src_packets"]
-        return lib.fs_flow_dst2src_packets(self._f)
-
-    def __getattr__(self, name):
+    def _get(self, name):
         host = self._host
-        over = host.overrides.get(self.handle()) if host.overrides else None
-        if over and name in over:
-            return over[name]
+        if host.overrides:
+            over = host.overrides.get(self.handle())
+            if over and name in over:
+                return over[name]
         c = self._copy
         if c is not None:
-            if name in c:
-                return c[name]
-            raise AttributeError("'NFlow' object has no attribute '%s'" % name)
+            return c[name]
         return host.flow_value(self._f, name)
 
-    def __setattr__(self, name, value):
-        if name == "udps":
-            object.__setattr__(self, "_udps", value)
-            self._host.set_udps(self, value)
-            return
-        if name == "expiration_id":
-            # NFStream's custom expiry: only -1 means something
-            if value == -1 and self._copy is None:
-                lib.fs_flow_expire(self._f)
-            return
-        host = self._host
-        if name not in host.colidx:
-            raise AttributeError("'NFlow' object has no attribute '%s'" % name)
-        host.override(self.handle(), name, value)
+    def _set(self, name, value):
+        self._host.override(self.handle(), name, value)
 
     def keys(self):
         return self._host.keys_of(self)
@@ -274,11 +274,32 @@ class FlowView(object):
                 c[name] = host.flow_value(self._f, name)
         self.handle()
         self.udps
-        object.__setattr__(self, "_copy", c)
-        object.__setattr__(self, "_f", None)
+        self._copy = c
+        self._f = None
 
     def __repr__(self):
         return "NFlow(" + ",\n      ".join("%s=%r" % kv for kv in zip(self.keys(), self.values())) + ")"
+
+
+def view_class(names):
+    """FlowView with a property for each column of @names."""
+    attrs = {"__slots__": ()}
+    for name in names:
+        if name.startswith("udps.") or name in FlowView.__dict__:
+            continue
+        attrs[name] = property(lambda self, _n=name: self._get(_n),
+                               lambda self, v, _n=name: self._set(_n, v))
+    return type("NFlow", (FlowView,), attrs)
+
+
+def new_view(cls, f, host, udps, h=None, _new=object.__new__):
+    o = _new(cls)
+    o._f = f
+    o._host = host
+    o._h = h
+    o._udps = udps
+    o._copy = None
+    return o
 
 
 getrefcount = sys.getrefcount

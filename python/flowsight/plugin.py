@@ -5,7 +5,7 @@ callbacks.  Plugins' values (flow.udps) stay Python objects, keyed by the
 flow's handle (fs_flow_handle), the same in every callback and in the flow
 handed out; the descriptor declares no column."""
 from ._ffi import ffi, lib, FS_PLUGIN_ABI
-from .flow import NFPacket, FlowView, UDPS, value_of, getrefcount
+from .flow import UDPS, value_of, getrefcount, new_packet, new_view, view_class, FlowView
 
 
 class NFPlugin(object):
@@ -55,6 +55,8 @@ class PluginHost(object):
         self.session = None
         self.colidx = {}
         self.keys_of = None
+        self.view = FlowView
+        self.reuse = False  # set when one engine thread runs the callbacks
         self._name = ffi.new("char[]", b"python")
         self._cb = [
             ffi.callback("void(const struct fs_packet *, struct fs_flow *, void *)", self._on_init),
@@ -98,6 +100,12 @@ class PluginHost(object):
 
     # ---- callbacks (the engine's thread, with the GIL) -------------------
 
+    def set_view(self, cls, reuse):
+        self.view = cls
+        self.reuse = reuse
+        self._packet = new_packet(None, None, self)
+        self._flow = new_view(cls, None, self, None)
+
     def fail(self, e):
         if self.error is None:
             self.error = e
@@ -114,9 +122,8 @@ class PluginHost(object):
             self.overrides.pop(h, None)
         if not self.inits:
             return
-        packet = NFPacket(pk, f, self)
-        flow = FlowView(f, self, u)
-        object.__setattr__(flow, "_h", h)
+        packet = new_packet(pk, f, self)
+        flow = new_view(self.view, f, self, u, h)
         try:
             for fn in self.inits:
                 fn(packet, flow)
@@ -132,8 +139,29 @@ class PluginHost(object):
             return
         if self.overrides:
             self.overrides.pop(lib.fs_flow_handle(f), None)
-        packet = NFPacket(pk, f, self)
-        flow = FlowView(f, self, None)
+        if self.reuse:
+            # one packet and one flow view for every packet (one engine
+            # thread): rebound here, replaced when a plugin keeps them
+            packet = self._packet
+            packet._p = pk
+            packet._f = f
+            flow = self._flow
+            flow._f = f
+            flow._h = flow._udps = None
+            try:
+                for fn in self.updates:
+                    fn(packet, flow)
+            except BaseException as e:
+                self.fail(e)
+            if getrefcount(packet) > 3:
+                packet._detach()
+                self._packet = new_packet(None, None, self)
+            if getrefcount(flow) > 3:
+                flow._detach()
+                self._flow = new_view(self.view, None, self, None)
+            return
+        packet = new_packet(pk, f, self)
+        flow = new_view(self.view, f, self, None)
         try:
             for fn in self.updates:
                 fn(packet, flow)
@@ -152,8 +180,7 @@ class PluginHost(object):
         if u is None:
             u = UDPS()
         if self.expires:
-            flow = FlowView(f, self, u)
-            object.__setattr__(flow, "_h", h)
+            flow = new_view(self.view, f, self, u, h)
             try:
                 for fn in self.expires:
                     fn(flow)

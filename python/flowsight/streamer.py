@@ -462,7 +462,7 @@ class NFStreamer(object):
         try:
             cols = list(columns_to_anonymize or ())
             anon = Anonymizer(cols) if cols else None
-            fb = FrameBuilder(sess, anon)
+            fb = FrameBuilder(sess, anon, chunksize)
             it = sess.batches_iter(size=16384 if not chunksize else min(16384, chunksize),
                                    on_progress=prog)
             for b, n in it:
@@ -477,8 +477,9 @@ class NFStreamer(object):
                     start = stop
                     if fb.rows >= chunksize:
                         df = fb.frame()
-                        fb = FrameBuilder(sess, anon)
+                        fb = FrameBuilder(sess, anon, chunksize)
                         yield df
+                        df = None
             df = fb.frame()
             if df is not None:
                 yield df

@@ -739,6 +739,7 @@ def _():
 
         def on_update(self, packet, flow):
             if flow.bidirectional_packets == 2:
+                self.kept_update = (packet, flow)  # both kept: copied
                 seen.append(("update", packet.direction, packet.src_ip, packet.dst_ip,
                              packet.delta_time, packet.raw_size, flow.bidirectional_packets,
                              flow.dst2src_packets, flow.dst2src_bytes, flow.src2dst_bytes))
@@ -761,6 +762,10 @@ def _():
     check(seen[-1] == ("expire", 28, 0, "TLS.Google"), "on_expire view %s" % (seen[-1],))
     check(p.kept.raw_size == 58 and p.kept.src_ip == "172.31.3.224" and
           len(p.kept.ip_packet) == 44, "packet kept after its callback")
+    kp, kf = p.kept_update
+    check(kp.raw_size == 60 and kp.direction == 1 and kp.src_ip == "216.58.212.100" and
+          kf.bidirectional_packets == 2 and kf.dst2src_bytes == 60 and
+          kf.src_ip == "172.31.3.224", "packet and flow kept from on_update: %r" % kp)
 
 
 @case("plugin_raises_offline")
