@@ -2,8 +2,8 @@
 /*
  * Capture files as a capture: the files are read in order as one stream
  * (NFStream's list of sources) by one engine on the caller's thread, in
- * NFStream's order.  Without L7, nothing reads a packet's bytes after
- * decoding, so regular files are read and decoded a batch ahead on a
+ * NFStream's order.  Without L7 and plugins, nothing reads a packet's bytes
+ * after decoding, so regular files are read and decoded a batch ahead on a
  * second thread (readahead.c).  A stop exports every cached flow, unless
  * the engine was stopped by max_nflows (NFStream drops the rest).
  */
@@ -89,7 +89,9 @@ static int file_open(const struct capture_env *env, struct capture **out)
 		goto fail;
 	}
 	source_pcap_set_idle_hook(c->src, flush_output, c);
-	c->use_readahead = !c->dpi && all_regular(o->files, o->n_files);
+	/* nDPI and plugins read a packet's bytes when it is metered: the
+	 * reader must not be a batch ahead (it reuses, or unmaps, them) */
+	c->use_readahead = !c->dpi && !env->engine.plugins && all_regular(o->files, o->n_files);
 	*out = c;
 	return 0;
 fail:
