@@ -301,6 +301,12 @@ try:
     lib.fs_set_log(ffi.NULL, ffi.NULL, int(os.environ.get("FLOWSIGHT_VERBOSE", "0")))
 except ValueError:
     pass
+# Capture files read through a mapping, as the command does (no copy of
+# their bytes): the library's SIGBUS handler turns a file cut short while
+# it is read into that file's read error and hands any other fault to the
+# handler installed before it.  FLOWSIGHT_MAPPED_READS=0: read() instead.
+if os.environ.get("FLOWSIGHT_MAPPED_READS", "1") != "0":
+    lib.fs_enable_mapped_reads()
 
 
 def plugin_dirs():

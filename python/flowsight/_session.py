@@ -218,7 +218,8 @@ class Session(object):
                 sys.stderr.write("flowsight: meter thread %.2f s CPU\n" % (time.thread_time() - t0))
 
         t = threading.Thread(target=meter, name="flowsight-meter", daemon=True)
-        t.start()
+        with _main_arena():
+            t.start()
         stopping = False
         try:
             while True:
@@ -367,6 +368,35 @@ class Session(object):
             except Exception:
                 if err is None:
                     raise
+
+
+_M_ARENA_MAX = -8
+_libc = None
+
+
+class _main_arena(object):
+    """Threads started inside allocate from glibc's main arena, as the
+    command's metering thread does: a thread's own arena grows one mprotect()
+    per page under the engine's allocations (a tenth of its time), the main
+    one in larger brk() steps.  glibc binds a thread to an arena at its first
+    malloc(), so the limit is lifted again once the thread runs."""
+
+    def __enter__(self):
+        global _libc
+        if _libc is None:
+            try:
+                import ctypes
+                _libc = ctypes.CDLL("libc.so.6")
+                _libc.mallopt
+            except (OSError, AttributeError):
+                _libc = False
+        if _libc:
+            _libc.mallopt(_M_ARENA_MAX, 1)
+
+    def __exit__(self, *exc):
+        if _libc:
+            _libc.mallopt(_M_ARENA_MAX, 0)  # 0: glibc's default
+        return False
 
 
 def _repeat(x):

@@ -762,6 +762,28 @@ def _():
     check(seen[-1] == ("expire", 28, 0, "TLS.Google"), "on_expire view %s" % (seen[-1],))
     check(p.kept.raw_size == 58 and p.kept.src_ip == "172.31.3.224" and
           len(p.kept.ip_packet) == 44, "packet kept after its callback")
+    # the bytes a plugin reads are the packet's own, with L7 off too (the
+    # reader must not run ahead of the meter then): IPv4 total length, IPv6
+    # payload length, as ip_size
+    class Bytes(fs.NFPlugin):
+        bad = 0
+        n = 0
+
+        def check(self, packet):
+            ip = packet.ip_packet
+            self.n += 1
+            want = int.from_bytes(ip[2:4] if packet.ip_version == 4 else ip[4:6], "big")
+            if ip[0] >> 4 != packet.ip_version or want != packet.ip_size:
+                self.bad += 1
+
+        def on_init(self, packet, flow):
+            self.check(packet)
+
+        def on_update(self, packet, flow):
+            self.check(packet)
+    b = Bytes()
+    list(fs.NFStreamer(source=[pcap("skype.pcap"), pcap("1kxun.pcap")], n_dissections=0, udps=b))
+    check(b.n > 4000 and b.bad == 0, "%d of %d packets with other bytes" % (b.bad, b.n))
     kp, kf = p.kept_update
     check(kp.raw_size == 60 and kp.direction == 1 and kp.src_ip == "216.58.212.100" and
           kf.bidirectional_packets == 2 and kf.dst2src_bytes == 60 and
