@@ -9,7 +9,7 @@
 #   make run      live capture with process attribution on the default interface
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
-#   make bench    benchmarks (tools/bench.sh); make bench-attr: attribution overhead
+#   make bench    benchmarks (tools/bench.sh, tools/bench_python.py); make bench-attr: attribution overhead
 #   make bench-live   live capture: eBPF vs libpcap CPU and loss, TCP throughput (root)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
@@ -201,8 +201,9 @@ bench-live: $(BUILD)/flowsight
 	else echo "make bench-live: needs root (network namespaces, BPF)" >&2; exit 1; fi; \
 	$$root env FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_live.py $(BENCH_LIVE_ARGS)
 
-bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
+bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(LIB_SO)
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+	$(Q)BUILD=$(BUILD) /usr/bin/python3 tools/bench_python.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins and the
