@@ -8,4 +8,4 @@ from .plugin import NFPlugin
 from .streamer import NFStreamer
 
 __version__ = _ffi.string(_lib.fs_version()).decode()
-__all__ = ["NFStreamer", "NFPlugin", "NFlow", "NFPacket", "UDPS"]
+__all__ = ["NFStreamer", "NFPlugin", "NFlow", "NFPacket", "UDPS", "LIBRARY_PATH"]

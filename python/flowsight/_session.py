@@ -395,7 +395,8 @@ class _main_arena(object):
 
     def __exit__(self, *exc):
         if _libc:
-            _libc.mallopt(_M_ARENA_MAX, 0)  # 0: glibc's default
+            # glibc ignores 0; its default limit is 8 arenas per CPU
+            _libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
         return False
 
 

@@ -5,7 +5,7 @@ callbacks.  Plugins' values (flow.udps) stay Python objects, keyed by the
 flow's handle (fs_flow_handle), the same in every callback and in the flow
 handed out; the descriptor declares no column."""
 from ._ffi import ffi, lib, FS_PLUGIN_ABI
-from .flow import UDPS, value_of, getrefcount, new_packet, new_view, view_class, FlowView
+from .flow import UDPS, value_of, getrefcount, new_packet, new_view, FlowView
 
 
 class NFPlugin(object):

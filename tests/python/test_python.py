@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -1171,9 +1170,10 @@ def _():
 def why_skip():
     global fs, pd, np
     try:
-        import cffi  # noqa: F401
+        import cffi
         import numpy
         import pandas
+        del cffi
     except ImportError as e:
         return "%s lacks python3-cffi/python3-pandas (%s)" % (sys.executable, e)
     if not os.path.exists(os.path.join(BUILD, "libflowsight.so")):
