@@ -20,6 +20,12 @@ from .flow import flow_class, view_class, UDPS
 from .plugin import PluginHost
 
 _FILES, _INTERFACE = 1, 2
+
+try:  # to share one str per distinct text of a batch (optional)
+    from ._ffi import import_debian as _imp
+    _np = _imp("numpy", "python3-numpy")
+except ImportError:
+    _np = None
 BATCH = 4096
 
 
@@ -132,6 +138,7 @@ class Session(object):
             # offline, the engine runs on this thread only
             self.host.set_view(view_class(self.names), reuse=not self.live)
         self._lenp = ffi.new("size_t *")
+        self._tp = ffi.new("const char **")
 
     def _view_keys(self, view):
         return [self.names[i] for i in self.head] + ["udps." + k for k in view.udps.__dict__] + \
@@ -254,23 +261,39 @@ class Session(object):
     # ---- batches as Python values -------------------------------------------------
 
     def columns(self, b, n):
-        """Every column of batch @b as a list of Python values."""
+        """Every column of batch @b as a list of Python values.  A text
+        column's rows share one str per distinct value (fs_batch_dict);
+        each row gets its own SPLT list."""
         out = [None] * len(self.names)
         unpack = ffi.unpack
         for i in self.ints:
             out[i] = unpack(lib.fs_batch_ints(b, i), n)
         for i in self.floats:
             out[i] = unpack(lib.fs_batch_floats(b, i), n)
-        texts = self.texts
-        if texts:
-            flat = self.flat_texts(b, n)
-            t = len(texts)
-            end = n * t
-            for j, i in enumerate(texts):
-                col = flat[j:end:t]
-                if i in self.lists:
-                    col = list(map(_list_of, col))
-                out[i] = col
+        if self.texts:
+            if _np is None:
+                flat = self.flat_texts(b, n)
+                t = len(self.texts)
+                end = n * t
+                for j, i in enumerate(self.texts):
+                    col = flat[j:end:t]
+                    out[i] = list(map(_list_of, col)) if i in self.lists else col
+            else:
+                codes = _np.empty(n, dtype=_np.uint32)
+                cp = ffi.from_buffer("uint32_t[]", codes)
+                tp, lp = self._tp, self._lenp
+                for i in self.texts:
+                    k = lib.fs_batch_dict(b, i, cp, tp, lp)
+                    if k < 0:
+                        raise MemoryError("fs_batch_dict")
+                    uniq = ffi.buffer(tp[0], lp[0])[:].decode("utf-8", "ignore").split("\0")[:k]
+                    if i in self.lists:
+                        parsed = [_list_of(u) for u in uniq]
+                        out[i] = [parsed[c][:] for c in codes.tolist()]
+                    else:
+                        table = _np.empty(k, dtype=object)
+                        table[:] = uniq
+                        out[i] = table.take(codes).tolist()
         for i in self.udp_cols:
             nb = lib.fs_batch_nulls(b, i)
             if nb != ffi.NULL:
