@@ -14,20 +14,18 @@ import sys
 import threading
 import time
 
-_PROFILE = bool(os.environ.get("FLOWSIGHT_PROFILE"))
-
-from ._ffi import ffi, lib, cstr, plugin_dirs
+from ._ffi import ffi, lib, cstr, plugin_dirs, import_debian
 from .flow import flow_class, view_class, UDPS
 from .plugin import PluginHost
 
 _FILES, _INTERFACE = 1, 2
+BATCH = 4096  # flows per batch when iterating
+_PROFILE = bool(os.environ.get("FLOWSIGHT_PROFILE"))  # the metering thread's CPU time
 
 try:  # to share one str per distinct text of a batch (optional)
-    from ._ffi import import_debian as _imp
-    _np = _imp("numpy", "python3-numpy")
+    _np = import_debian("numpy", "python3-numpy")
 except ImportError:
     _np = None
-BATCH = 4096
 
 
 def _text(v):
