@@ -35,8 +35,14 @@ static void pow10_init(void)
 }
 
 /* The converter's steps, one rounding each: no fused multiply-add. */
-__attribute__((optimize("fp-contract=off")))
-static double read_high(const char *p)
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#define NO_FMA
+#else
+#define NO_FMA __attribute__((optimize("fp-contract=off")))
+#endif
+
+NO_FMA static double read_high(const char *p)
 {
 	double number = 0.0;
 	int exponent = 0, digits = 0, decimals = 0;
