@@ -11,7 +11,7 @@
 #   make run      flowsight top on the default interface (a terminal), else live CSV
 #   make demo     generate a demo capture and print its flows (offline engine)
 #   make fuzz     libFuzzer targets with ASan+UBSan, FUZZ_SECONDS each (default 10)
-#   make bench    benchmarks (tools/bench.sh, tools/bench_plugins.sh); make bench-attr: attribution overhead
+#   make bench    benchmarks (tools/bench.sh, bench_top.py, bench_plugins.sh, bench_python.py); make bench-attr: attribution overhead
 #   make bench-live   live capture: eBPF vs libpcap CPU and loss, TCP throughput (root)
 #   make SANITIZE=1 ...   the same with ASan+UBSan, in build/san
 #   make V=1      show the commands
@@ -70,7 +70,10 @@ PLUGINS := $(patsubst agent/plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS))
 PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
-PYDIR ?= $(PREFIX)/lib/python3/dist-packages
+# Debian's python3 reads /usr/lib/python3/dist-packages, and for a local
+# prefix /usr/local/lib/python3.X/dist-packages (its own minor version)
+PY3 := python$(or $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null),3)
+PYDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/$(PY3)/dist-packages)
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
@@ -227,14 +230,15 @@ bench-live: $(BUILD)/flowsight
 	else echo "make bench-live: needs root (network namespaces, BPF)" >&2; exit 1; fi; \
 	$$root env FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_live.py $(BENCH_LIVE_ARGS)
 
-bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(PLUGINS)
+bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(PLUGINS) $(LIB_SO)
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_top.py $(BENCH_TOP_ARGS)
 	$(Q)BUILD=$(BUILD) tools/bench_plugins.sh
+	$(Q)BUILD=$(BUILD) /usr/bin/python3 tools/bench_python.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins, the
-# Python package (Debian's python3 reads $(PREFIX)/lib/python3/dist-packages),
+# Python package (PYDIR: where Debian's python3 finds it),
 # the man page, the systemd unit and the logrotate file; the default
 # configuration (SYSCONFDIR/flowsight/flowsight.conf) unless one is there.
 install: all

@@ -43,6 +43,7 @@ for t in "$BUILD"/tests/test_*; do
 	layer "unit/$(basename "$t")" "$t"
 done
 layer cli python3 tests/cli/test_cli.py
+layer python /usr/bin/python3 tests/python/test_python.py
 layer golden tests/golden/run_golden.sh
 # libflowsight installed (DESTDIR) and used through pkg-config, shared and static.
 layer install tests/install/test_install.sh

@@ -169,7 +169,18 @@ struct fs_batch {
 	const char ***strs;  /* per column: FS_STR and FS_LIST */
 	uint8_t **nulls;     /* per column, NULL until a None is met */
 	bool *has_null;
+	uint64_t *handles;   /* per row: fs_flow_handle() of its flow */
 	struct outbuf arena; /* the texts */
+	struct fs_flow **held; /* fs_session_pull()'s flows, until filled */
+	size_t n_held, held_cap;
+	/* fs_batch_dict()'s scratch */
+	uint32_t *slots;     /* hash table: code + 1, 0 empty */
+	size_t n_slots;
+	const char **first;  /* per code: its text */
+	uint32_t *first_len;
+	uint64_t *first_hash;
+	size_t first_cap;
+	struct outbuf dict;  /* the distinct texts */
 };
 
 struct fs_batch *fs_batch_new(struct fs_session *s)
@@ -196,6 +207,8 @@ void fs_batch_free(struct fs_batch *b)
 {
 	if (!b)
 		return;
+	fs_batch_release(b);
+	free(b->held);
 	for (size_t i = 0; i < b->s->schema.n; i++) {
 		if (b->ints)
 			free(b->ints[i]);
@@ -211,7 +224,13 @@ void fs_batch_free(struct fs_batch *b)
 	free(b->strs);
 	free(b->nulls);
 	free(b->has_null);
+	free(b->handles);
 	free(b->arena.buf);
+	free(b->slots);
+	free(b->first);
+	free(b->first_len);
+	free(b->first_hash);
+	free(b->dict.buf);
 	free(b);
 }
 
@@ -219,8 +238,14 @@ static int batch_reserve(struct fs_batch *b, size_t rows)
 {
 	const struct schema *sc = &b->s->schema;
 
+	uint64_t *h;
+
 	if (rows <= b->cap)
 		return 0;
+	h = realloc(b->handles, rows * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	b->handles = h;
 	for (size_t i = 0; i < sc->n; i++) {
 		void *p;
 
@@ -335,11 +360,47 @@ static void batch_row(struct fs_batch *b, size_t row, struct fs_flow *w, struct 
 	}
 }
 
-long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
+long fs_session_pull(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
 {
-	const struct schema *sc = &s->schema;
-	struct col_scratch *cs;
 	size_t n = 0;
+
+	fs_batch_release(b);
+	b->rows = 0;
+	if (!max)
+		return 0;
+	if (max > b->held_cap) {
+		struct fs_flow **h = realloc(b->held, max * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		b->held = h;
+		b->held_cap = max;
+	}
+	while (n < max) {
+		struct fs_flow *w = fs_session_next(s, n ? 0 : timeout_ms);
+
+		if (!w)
+			break;
+		b->held[n++] = w;
+	}
+	b->n_held = n;
+	if (!n && s->err[0])
+		return -EIO;
+	return (long)n;
+}
+
+void fs_batch_release(struct fs_batch *b)
+{
+	for (size_t r = 0; r < b->n_held; r++)
+		fs_flow_free(b->held[r]);
+	b->n_held = 0;
+}
+
+long fs_batch_fill(struct fs_batch *b)
+{
+	const struct schema *sc = &b->s->schema;
+	struct col_scratch *cs;
+	size_t n = b->n_held;
 
 	b->rows = 0;
 	b->arena.len = 0;
@@ -348,21 +409,21 @@ long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max,
 	for (size_t i = 0; i < sc->n; i++)
 		if (b->nulls[i])
 			memset(b->nulls[i], 0, b->cap);
-	if (!max)
+	if (!n)
 		return 0;
-	if (batch_reserve(b, max))
+	if (batch_reserve(b, n))
 		return -ENOMEM;
 	cs = col_scratch_new(sc);
 	if (!cs)
 		return -ENOMEM;
-	while (n < max) {
-		struct fs_flow *w = fs_session_next(s, n ? 0 : timeout_ms);
+	for (size_t r = 0; r < n; r++) {
+		struct fs_flow *w = b->held[r];
 
-		if (!w)
-			break;
-		batch_row(b, n++, w, cs);
+		b->handles[r] = fs_flow_handle(w);
+		batch_row(b, r, w, cs);
 		fs_flow_free(w);
 	}
+	b->n_held = 0;
 	free(cs);
 	for (size_t i = 0; i < sc->n; i++) {
 		if (sc->cols[i].kind != COL_STR && sc->cols[i].kind != COL_LIST &&
@@ -372,9 +433,18 @@ long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max,
 			b->strs[i][r] = b->arena.buf + (uintptr_t)b->strs[i][r];
 	}
 	b->rows = n;
-	if (!n && s->err[0])
-		return -EIO;
 	return (long)n;
+}
+
+long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms)
+{
+	long n = fs_session_pull(s, b, max, timeout_ms);
+
+	if (n <= 0) {
+		b->arena.len = 0;
+		return n;
+	}
+	return fs_batch_fill(b);
 }
 
 const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col)
@@ -395,6 +465,105 @@ const char *const *fs_batch_strs(const struct fs_batch *b, size_t col)
 const uint8_t *fs_batch_nulls(const struct fs_batch *b, size_t col)
 {
 	return col < b->s->schema.n && b->has_null[col] ? b->nulls[col] : NULL;
+}
+
+const uint64_t *fs_batch_handles(const struct fs_batch *b)
+{
+	return b->handles;
+}
+
+const char *fs_batch_text(const struct fs_batch *b, size_t *len)
+{
+	*len = b->rows ? b->arena.len : 0;
+	return b->arena.buf;
+}
+
+static uint64_t text_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char **texts,
+		   size_t *len)
+{
+	const struct schema *sc = &b->s->schema;
+	const char *const *strs;
+	size_t n = b->rows, want = 16, k = 0;
+
+	*texts = NULL;
+	*len = 0;
+	if (col >= sc->n || !b->strs[col] || (sc->cols[col].kind != COL_STR &&
+					      sc->cols[col].kind != COL_LIST &&
+					      !col_is_addr(&sc->cols[col])))
+		return -EINVAL;
+	strs = b->strs[col];
+	while (want < 2 * n)
+		want <<= 1;
+	if (want > b->n_slots) {
+		uint32_t *sl = realloc(b->slots, want * sizeof(*sl));
+
+		if (!sl)
+			return -ENOMEM;
+		b->slots = sl;
+		b->n_slots = want;
+	}
+	if (n > b->first_cap) {
+		const char **f = realloc(b->first, n * sizeof(*f));
+		uint32_t *fl;
+		uint64_t *fh;
+
+		if (!f)
+			return -ENOMEM;
+		b->first = f;
+		fl = realloc(b->first_len, n * sizeof(*fl));
+		if (!fl)
+			return -ENOMEM;
+		b->first_len = fl;
+		fh = realloc(b->first_hash, n * sizeof(*fh));
+		if (!fh)
+			return -ENOMEM;
+		b->first_hash = fh;
+		b->first_cap = n;
+	}
+	memset(b->slots, 0, want * sizeof(*b->slots));
+	for (size_t r = 0; r < n; r++) {
+		const char *t = strs[r];
+		size_t l = strlen(t);
+		uint64_t h = text_hash(t, l);
+		size_t at = (size_t)h & (want - 1);
+
+		for (;;) {
+			uint32_t c = b->slots[at];
+
+			if (!c) {
+				b->slots[at] = (uint32_t)k + 1;
+				b->first[k] = t;
+				b->first_len[k] = (uint32_t)l;
+				b->first_hash[k] = h;
+				codes[r] = (uint32_t)k++;
+				break;
+			}
+			c--;
+			if (b->first_hash[c] == h && b->first_len[c] == l &&
+			    !memcmp(b->first[c], t, l)) {
+				codes[r] = c;
+				break;
+			}
+			at = (at + 1) & (want - 1);
+		}
+	}
+	b->dict.len = 0;
+	for (size_t c = 0; c < k; c++) {
+		outbuf_put(&b->dict, b->first[c], b->first_len[c]);
+		outbuf_putc(&b->dict, '\0');
+	}
+	*texts = b->dict.buf;
+	*len = b->dict.len;
+	return (long)k;
 }
 
 /* ---- settings ----------------------------------------------------------- */

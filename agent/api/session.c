@@ -41,6 +41,27 @@ const char *fs_version(void)
 	return FLOWSIGHT_VERSION;
 }
 
+size_t fs_abi_sizeof(const char *type)
+{
+	static const struct {
+		const char *name;
+		size_t size;
+	} t[] = {
+		{ "fs_options", sizeof(struct fs_options) },
+		{ "fs_writer_options", sizeof(struct fs_writer_options) },
+		{ "fs_stats", sizeof(struct fs_stats) },
+		{ "fs_progress", sizeof(struct fs_progress) },
+		{ "fs_open_flow", sizeof(struct fs_open_flow) },
+		{ "fs_value", sizeof(struct fs_value) },
+		{ "fs_counter", sizeof(struct fs_counter) },
+	};
+
+	for (size_t i = 0; type && i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(type, t[i].name))
+			return t[i].size;
+	return 0;
+}
+
 int api_error(struct fs_session *s, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -304,14 +304,33 @@ static void attr_list_preexisting(struct attr *a, size_t it)
 
 /* The holders iter/task_file noted are only read by the socket tables at
  * start: give their memory back. */
+/* Empty pre_owners once the iterators have run.  The keys are walked once
+ * (asking for the first key again after each delete rescans the map's
+ * buckets from the start: quadratic with many sockets at start), then
+ * deleted in one batch where the kernel has it (5.6), else one by one. */
 static void attr_forget_pre_owners(struct attr *a)
 {
 	int fd = bpf_map__fd(a->skel->maps.pre_owners);
-	uint64_t key;
+	uint64_t *keys = NULL, key, *prev = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t count;
 
-	while (!bpf_map_get_next_key(fd, NULL, &key))
-		if (bpf_map_delete_elem(fd, &key))
-			break;
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		if (n == cap) {
+			uint64_t *k = realloc(keys, (cap = cap ? 2 * cap : 1024) * sizeof(*keys));
+
+			if (!k)
+				break;
+			keys = k;
+		}
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	count = (uint32_t)n;
+	if (n && bpf_map_delete_batch(fd, keys, &count, NULL))
+		for (size_t i = count; i < n; i++)
+			bpf_map_delete_elem(fd, &keys[i]);
+	free(keys);
 }
 
 /* A table cap, lowered in tests (never raised). */

@@ -2,8 +2,8 @@
 /*
  * Capture files as a capture: the files are read in order as one stream
  * (NFStream's list of sources) by one engine on the caller's thread, in
- * NFStream's order.  Without L7, nothing reads a packet's bytes after
- * decoding, so regular files are read and decoded a batch ahead on a
+ * NFStream's order.  Without L7 and plugins, nothing reads a packet's bytes
+ * after decoding, so regular files are read and decoded a batch ahead on a
  * second thread (readahead.c).  A stop exports every cached flow, unless
  * the engine was stopped by max_nflows (NFStream drops the rest).
  */

@@ -31,6 +31,15 @@ extern "C" {
 /* The version of the library, "MAJOR.MINOR.PATCH". */
 FS_API const char *fs_version(void);
 
+/*
+ * sizeof the public struct named @type ("fs_options", "fs_writer_options",
+ * "fs_stats", "fs_progress", "fs_open_flow", "fs_value", "fs_counter"), 0
+ * for another name.  The structs grow at their end from one version to the
+ * next: a binding that mirrors them without this header (Python's cffi in
+ * ABI mode) checks its sizes against the library it loaded.
+ */
+FS_API size_t fs_abi_sizeof(const char *type);
+
 /* ---- configuration ------------------------------------------------------ */
 
 enum fs_capture { FS_CAPTURE_AUTO = 0, FS_CAPTURE_EBPF = 1, FS_CAPTURE_PCAP = 2 };
@@ -186,12 +195,52 @@ struct fs_batch;
 FS_API struct fs_batch *fs_batch_new(struct fs_session *s);
 FS_API void fs_batch_free(struct fs_batch *b);
 FS_API long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms);
+/*
+ * The same in two steps, for a consumer that meters on one thread and
+ * makes columns on another: fs_session_pull() takes up to @max finished
+ * flows into @b (as fs_session_next_batch() counts them) without making
+ * their columns; fs_batch_fill() makes them (on any thread, one at a time
+ * per batch), releases the flows and returns the number of rows.
+ * fs_batch_release() drops pulled flows never filled (fs_batch_free()
+ * does it too).
+ */
+FS_API long fs_session_pull(struct fs_session *s, struct fs_batch *b, size_t max, int timeout_ms);
+FS_API long fs_batch_fill(struct fs_batch *b);
+FS_API void fs_batch_release(struct fs_batch *b);
 FS_API const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col);
 FS_API const double *fs_batch_floats(const struct fs_batch *b, size_t col);
 /* FS_STR and FS_LIST: row r's text is fs_batch_strs(b, c)[r] (NUL-terminated). */
 FS_API const char *const *fs_batch_strs(const struct fs_batch *b, size_t col);
 /* Per row, 1 where a plugin's value is None; NULL when no row is. */
 FS_API const uint8_t *fs_batch_nulls(const struct fs_batch *b, size_t col);
+/* Per row, fs_flow_handle() of its flow (what a plugin host keys its
+ * flows' values by). */
+FS_API const uint64_t *fs_batch_handles(const struct fs_batch *b);
+/*
+ * Every text of the batch in one buffer of *@len bytes: row by row, and in
+ * each row the FS_STR and FS_LIST columns in column order, each followed
+ * by a NUL (fs_batch_strs() points into it).  A consumer can cut it once
+ * instead of reading rows x columns pointers.
+ */
+FS_API const char *fs_batch_text(const struct fs_batch *b, size_t *len);
+/*
+ * Column @col (FS_STR or FS_LIST) of @b dictionary-encoded: @codes (one per
+ * row) gets each row's index among the column's distinct texts, numbered in
+ * order of first appearance; *@texts those texts in that order, each
+ * followed by a NUL, *@len bytes in all (valid until the next call on @b).
+ * Returns their number, or -errno.  A DataFrame's string columns are then
+ * made from a few distinct values instead of one per row.
+ */
+FS_API long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char **texts,
+			  size_t *len);
+
+/*
+ * What NFStream's to_pandas() holds for each double of @in: pandas.read_csv
+ * reading the CSV text of it (Python's repr()) with its default converter,
+ * which is not correctly rounded (it may be one unit in the last place
+ * away).  @out may be @in.
+ */
+FS_API void fs_read_csv_floats(const double *in, double *out, size_t n);
 
 /* Ask the session to stop: async-signal-safe, from any thread.  Flows
  * still cached are exported (NFStream loses them), unless max_nflows was

@@ -550,6 +550,21 @@ static long long counter(const struct fs_counter *c, size_t n, const char *famil
  * eth_non_ip_ignored (8 packets: 2 metered, 6 ignored: 1 too short, 1 bad
  * link layer, 4 not IP; 2 flows), as the exit summary counts them.
  */
+/* fs_abi_sizeof(): what a binding without the header checks its mirrors by. */
+static void test_abi_sizes(void)
+{
+	ASSERT_EQ(fs_abi_sizeof("fs_options"), sizeof(struct fs_options), "fs_options");
+	ASSERT_EQ(fs_abi_sizeof("fs_writer_options"), sizeof(struct fs_writer_options),
+		  "fs_writer_options");
+	ASSERT_EQ(fs_abi_sizeof("fs_stats"), sizeof(struct fs_stats), "fs_stats");
+	ASSERT_EQ(fs_abi_sizeof("fs_progress"), sizeof(struct fs_progress), "fs_progress");
+	ASSERT_EQ(fs_abi_sizeof("fs_open_flow"), sizeof(struct fs_open_flow), "fs_open_flow");
+	ASSERT_EQ(fs_abi_sizeof("fs_value"), sizeof(struct fs_value), "fs_value");
+	ASSERT_EQ(fs_abi_sizeof("fs_counter"), sizeof(struct fs_counter), "fs_counter");
+	ASSERT_EQ(fs_abi_sizeof("fs_nothing"), 0, "an unknown name");
+	ASSERT_EQ(fs_abi_sizeof(NULL), 0, "NULL");
+}
+
 static void test_counters(void)
 {
 	char cap[256], out[300];
@@ -613,6 +628,7 @@ int main(void)
 	RUN_TEST(test_two_sessions_at_once);
 	RUN_TEST(test_stop_flushes);
 	RUN_TEST(test_counters);
+	RUN_TEST(test_abi_sizes);
 	{
 		char cmd[128];
 
