@@ -197,21 +197,22 @@ static void test_release_and_progress(void)
 {
 	struct fs_session *s = open_session();
 	struct fs_batch *b;
-	struct fs_stats st;
+	struct fs_progress st;
 	long n, total = 0;
 
 	if (!ASSERT_TRUE(s != NULL, "session"))
 		return;
 	b = fs_batch_new(s);
-	fs_session_stats(s, &st);
+	fs_session_progress(s, &st);
 	ASSERT_EQ(st.bytes_total, 24 + FLOWS * 2 * (16 + 64), "bytes_total: the file's size");
 	/* pulled flows never filled are released by the next pull and by free */
 	while ((n = fs_session_pull(s, b, 50, -1)) > 0)
 		total += n;
 	ASSERT_EQ(total, FLOWS, "pulled every flow");
 	ASSERT_EQ(fs_session_pull(s, b, 50, -1), 0, "the end");
-	fs_session_stats(s, &st);
+	fs_session_progress(s, &st);
 	ASSERT_EQ(st.bytes_read, st.bytes_total, "bytes_read at the end");
+	ASSERT_TRUE(st.done, "done at the end");
 	n = fs_session_pull(s, b, 50, -1);
 	fs_batch_release(b);
 	fs_batch_release(b);
