@@ -30,15 +30,18 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibility=hidden $(SAN_FLAGS)
-CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
+# libfixbuf's headers include glib's
+SINK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfixbuf 2>/dev/null)
+CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP $(SINK_CFLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
+LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl -lfixbuf -lglib-2.0 -lcurl
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
-	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind
+	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
+	libfixbuf-dev libfixbuf-tools libcurl4-openssl-dev nfdump clickhouse-server
 
 ifeq ($(V),1)
 Q :=
@@ -77,7 +80,7 @@ TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 # Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 10
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) $(SINK_CFLAGS) \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli/%,$(AGENT_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))

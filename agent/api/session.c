@@ -19,6 +19,7 @@
 #include "attr/attr.h"
 #include "capture/capture.h"
 #include "capture/privs.h"
+#include "export/sink.h"
 #include "export/writer.h"
 #include "util/log.h"
 
@@ -95,6 +96,7 @@ int fs_session_new(const struct fs_options *o, struct fs_session **out, char *er
 	column_opts_of(&s->o, &s->co);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcv, NULL);
+	pthread_mutex_init(&s->sink_lock, NULL);
 	rc = plugins_init(s);
 	if (!rc)
 		rc = schema_init(&s->schema, &s->co);
@@ -454,17 +456,67 @@ static int close_output(struct fs_session *s, struct exporter *exp, const char *
 	return 0;
 }
 
+/* Open the network sinks of @wo (none: 0).  A bad option or an output
+ * that cannot be opened is the session's error. */
+static int open_sinks(struct fs_session *s, const struct fs_writer_options *wo)
+{
+	char why[512];
+	int err;
+
+	if ((wo->ipfix || wo->clickhouse) && wo->n_columns_to_anonymize)
+		return api_error(s, -EINVAL, "columns_to_anonymize applies to CSV and JSON only: "
+				 "it cannot be combined with the ipfix or clickhouse sinks");
+	if (wo->ipfix) {
+		err = ipfix_sink_open(wo, &s->schema, &s->sinks[0], why, sizeof(why));
+		if (err)
+			return api_error(s, err, "%s", why);
+	}
+	if (wo->clickhouse) {
+		err = clickhouse_sink_open(wo, &s->schema, &s->sinks[1], why, sizeof(why));
+		if (err)
+			return api_error(s, err, "%s", why);
+	}
+	return 0;
+}
+
+/* Drain and close the sinks; their final counters stay readable. */
+static void close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
+{
+	uint64_t drain_ms = (wo->sink_drain_seconds ? wo->sink_drain_seconds : 10) * 1000;
+
+	for (int i = 0; i < 2; i++) {
+		struct fs_sink_stats st;
+		struct sink *sk = s->sinks[i];
+		char label[160], line[768];
+
+		if (!sk)
+			continue;
+		snprintf(label, sizeof(label), "%s", sk->label);
+		/* stats readers see the live counters until the sink is gone */
+		sink_close(sk, drain_ms, &st);
+		pthread_mutex_lock(&s->sink_lock);
+		s->sinks[i] = NULL;
+		s->sink_final[i] = st;
+		pthread_mutex_unlock(&s->sink_lock);
+		sink_summary(label, &st, line, sizeof(line));
+		pr_warn("%s\n", line);
+	}
+}
+
 int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, uint64_t *written)
 {
 	bool anon[512] = { false }, any_anon = false;
 	struct export_opts eo;
-	struct exporter *exp;
+	struct exporter *exp = NULL;
 	struct writer *w;
+	uint64_t flows = 0;
 	int err, run_err, status = 0;
 
 	*written = 0;
 	if (!s->open_ok)
 		return api_error(s, -EINVAL, "the session is not started");
+	if (wo->format == FS_FORMAT_NONE && !wo->ipfix && !wo->clickhouse)
+		return api_error(s, -EINVAL, "format none needs a sink (ipfix or clickhouse)");
 	for (size_t i = 0; i < wo->n_columns_to_anonymize; i++) {
 		int idx = schema_find(&s->schema, wo->columns_to_anonymize[i]);
 
@@ -475,6 +527,12 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		}
 		anon[idx] = any_anon = true;
 	}
+	err = open_sinks(s, wo);
+	if (err) {
+		pr_warn("%s\n", s->err);
+		close_sinks(s, wo);
+		return err;
+	}
 	eo = (struct export_opts){
 		.path = wo->path,
 		.format = wo->format == FS_FORMAT_JSONL ? EXPORT_JSONL : EXPORT_CSV,
@@ -483,14 +541,21 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		.schema = &s->schema,
 		.anonymize = any_anon ? anon : NULL,
 	};
-	if (exporter_open(&eo, &exp))
+	if (wo->format != FS_FORMAT_NONE && exporter_open(&eo, &exp)) {
+		close_sinks(s, wo);
 		return api_error(s, -EIO, "cannot open the output");
+	}
 	err = writer_start(exp, &w);
 	if (err) {
 		pr_warn("cannot start the writer thread: %s\n", strerror(-err));
-		close_output(s, exp, wo->path, 0, written);
+		if (exp)
+			close_output(s, exp, wo->path, 0, written);
+		close_sinks(s, wo);
 		return api_error(s, err, "cannot start the writer thread");
 	}
+	for (int i = 0; i < 2; i++)
+		if (s->sinks[i])
+			writer_add_sink(w, s->sinks[i]);
 	if (s->attr)
 		writer_set_proc(w, proc_of, s->attr);
 	s->exporting = true;
@@ -507,11 +572,16 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		s->summarized = true;
 		s->cap_ops->summary(s->cap, run_err);
 	}
-	err = writer_stop(w);
+	err = writer_stop(w, &flows);
 	if (!err)
 		err = session_output_error(s->core);
-	if (close_output(s, exp, wo->path, err, written))
-		status = s->err[0] ? -EIO : -EIO;
+	close_sinks(s, wo);
+	if (exp) {
+		if (close_output(s, exp, wo->path, err, written))
+			status = -EIO;
+	} else {
+		*written = flows;
+	}
 	if (run_err) {
 		end_error(s, run_err);
 		status = run_err;
@@ -533,6 +603,16 @@ void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
 	st->packets_dropped_filtered_by_kernel = t.kernel_drop;
 	st->kernel_received = t.kernel_recv;
 	st->interface_dropped = t.kernel_ifdrop;
+	pthread_mutex_lock((pthread_mutex_t *)&s->sink_lock);
+	for (int i = 0; i < 2; i++) {
+		struct fs_sink_stats *d = i ? &st->clickhouse : &st->ipfix;
+
+		if (s->sinks[i])
+			sink_stats(s->sinks[i], d);
+		else
+			*d = s->sink_final[i];
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&s->sink_lock);
 }
 
 void fs_session_free(struct fs_session *s)
@@ -573,5 +653,6 @@ void fs_session_free(struct fs_session *s)
 		schema_release(&s->schema);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->qcv);
+	pthread_mutex_destroy(&s->sink_lock);
 	free(s);
 }

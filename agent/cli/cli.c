@@ -51,9 +51,9 @@ static const struct cli_opt cli_opts[] = {
 	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", NULL, NULL },
 	{ "output", 'o', OT_OUTPUT, "PATH", NULL,
 	  "write flow records to PATH (default: standard output)" },
-	{ "format", 'F', OT_FORMAT, "csv|jsonl",
-	  "Please specify a valid format parameter (possible values: csv, jsonl).",
-	  "output format: NFStream CSV (default) or JSON lines" },
+	{ "format", 'F', OT_FORMAT, "csv|jsonl|none",
+	  "Please specify a valid format parameter (possible values: csv, jsonl, none).",
+	  "output format: NFStream CSV (default), JSON lines, or none (sinks only)" },
 	{ "decode-tunnels", 0, OT_PARAM, "decode_tunnels", NULL, NULL },
 	{ "bpf-filter", 0, OT_PARAM, "bpf_filter", NULL, NULL },
 	{ "snapshot-length", 0, OT_PARAM, "snapshot_length", NULL, NULL },
@@ -76,6 +76,35 @@ static const struct cli_opt cli_opts[] = {
 	{ "columns-to-anonymize", 0, OT_COLUMNS, "COL,...", NULL,
 	  "replace these columns by keyed BLAKE2b-512 digests (fresh key per run)" },
 	{ "ja4", 0, OT_PARAM, "ja4", NULL, NULL },
+	{ "ipfix", 0, OT_WRITER, "URL", NULL,
+	  "also export IPFIX biflows to tcp://HOST:PORT, udp://HOST:PORT or file:PATH" },
+	{ "ipfix-pen", 0, OT_WRITER, "N", NULL,
+	  "enterprise number of the non-IANA elements (default 32473)" },
+	{ "ipfix-template-refresh", 0, OT_WRITER, "SEC", NULL,
+	  "UDP: resend the templates every SEC seconds (default 60)" },
+	{ "ipfix-queue-mb", 0, OT_WRITER, "MB", NULL,
+	  "IPFIX messages kept in memory while the collector lags (default 64)" },
+	{ "clickhouse", 0, OT_WRITER, "URL", NULL,
+	  "also insert flows into ClickHouse at http://HOST:PORT/ (credentials: "
+	  "FLOWSIGHT_CLICKHOUSE_USER, FLOWSIGHT_CLICKHOUSE_PASSWORD)" },
+	{ "clickhouse-table", 0, OT_WRITER, "NAME", NULL,
+	  "table to insert into, NAME or DB.NAME (default flows)" },
+	{ "clickhouse-create", 0, OT_WRITER, NULL, NULL,
+	  "create the table (MergeTree ordered by time) when it does not exist" },
+	{ "clickhouse-batch-rows", 0, OT_WRITER, "N", NULL,
+	  "insert once N rows wait (default 50000)" },
+	{ "clickhouse-batch-seconds", 0, OT_WRITER, "SEC", NULL,
+	  "... or once the oldest row waited SEC seconds (default 1)" },
+	{ "clickhouse-spool", 0, OT_WRITER, "DIR", NULL,
+	  "keep batches in DIR while ClickHouse is unreachable, replayed in order" },
+	{ "clickhouse-spool-mb", 0, OT_WRITER, "MB", NULL,
+	  "size cap of the spool (default 1024)" },
+	{ "clickhouse-queue-mb", 0, OT_WRITER, "MB", NULL,
+	  "rows kept in memory while ClickHouse lags (default 64)" },
+	{ "clickhouse-agent", 0, OT_WRITER, "NAME", NULL,
+	  "the rows' agent column (default: the host name)" },
+	{ "sink-drain-seconds", 0, OT_WRITER, "SEC", NULL,
+	  "at the end, how long the sinks keep trying to deliver (default 10)" },
 	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,
 	  "run the NFPlugin in PATH.so (udps.* columns); repeat for several, run in order" },
 	{ "verbose", 'v', OT_VERBOSE, NULL, NULL,
@@ -191,6 +220,8 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 			c->w.format = FS_FORMAT_CSV;
 		else if (val && (!strcmp(val, "jsonl") || !strcmp(val, "json")))
 			c->w.format = FS_FORMAT_JSONL;
+		else if (val && !strcmp(val, "none"))
+			c->w.format = FS_FORMAT_NONE;
 		else
 			return bad_value(o, val);
 		break;
@@ -296,6 +327,15 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	}
 	if (c->n_files && c->n_ifaces) {
 		fprintf(stderr, "flowsight: cannot read files (-r) and capture live (-i) at once\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->w.format == FS_FORMAT_NONE && !c->w.ipfix && !c->w.clickhouse) {
+		fprintf(stderr, "flowsight: --format none needs --ipfix or --clickhouse\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((c->w.ipfix || c->w.clickhouse) && c->n_anon_cols) {
+		fprintf(stderr, "flowsight: --columns-to-anonymize applies to CSV and JSON only: "
+				"it cannot be combined with --ipfix or --clickhouse\n");
 		return CLI_EXIT_USAGE;
 	}
 	if (c->w.flows_per_file && (!c->w.path || !strcmp(c->w.path, "-"))) {

@@ -133,6 +133,9 @@ int main(int argc, char **argv)
 		return rc == -EINVAL ? 2 : 1; /* a bad parameter, or a bad source */
 	}
 	fs_session_set_attached(s, drop_privileges, s);
+	/* ClickHouse credentials never come from the command line (ps shows it) */
+	cfg.w.clickhouse_user = getenv("FLOWSIGHT_CLICKHOUSE_USER");
+	cfg.w.clickhouse_password = getenv("FLOWSIGHT_CLICKHOUSE_PASSWORD");
 	rc = fs_session_export(s, &cfg.w, &written);
 	if (stop_signal && cfg.verbose)
 		fprintf(stderr, "flowsight: %s received: cached flows exported\n",
