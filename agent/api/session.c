@@ -7,6 +7,7 @@
  * handed out.  Everything a session uses is its own.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -479,15 +480,18 @@ static int open_sinks(struct fs_session *s, const struct fs_writer_options *wo)
 	return 0;
 }
 
-/* Drain and close the sinks; their final counters stay readable. */
-static void close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
+/* Drain and close the sinks; their final counters stay readable.  -EIO
+ * when flows were lost (counted by reason in the summary line). */
+static int close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
 {
+	int failed = 0;
 	uint64_t drain_ms = (wo->sink_drain_seconds ? wo->sink_drain_seconds : 10) * 1000;
 
 	for (int i = 0; i < 2; i++) {
 		struct fs_sink_stats st;
 		struct sink *sk = s->sinks[i];
 		char label[160], line[768];
+		uint64_t lost;
 
 		if (!sk)
 			continue;
@@ -500,7 +504,14 @@ static void close_sinks(struct fs_session *s, const struct fs_writer_options *wo
 		pthread_mutex_unlock(&s->sink_lock);
 		sink_summary(label, &st, line, sizeof(line));
 		pr_warn("%s\n", line);
+		lost = st.dropped_queue_full + st.dropped_spool_full + st.dropped_too_big +
+		       st.dropped_rejected + st.dropped_at_exit;
+		if (lost && !s->err[0])
+			api_error(s, -EIO, "%" PRIu64 " flows not delivered by %s", lost, label);
+		if (lost)
+			failed = -EIO;
 	}
+	return failed;
 }
 
 int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, uint64_t *written)
@@ -575,7 +586,8 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 	err = writer_stop(w, &flows);
 	if (!err)
 		err = session_output_error(s->core);
-	close_sinks(s, wo);
+	if (close_sinks(s, wo))
+		status = -EIO;
 	if (exp) {
 		if (close_output(s, exp, wo->path, err, written))
 			status = -EIO;

@@ -268,7 +268,7 @@ void sink_summary(const char *label, const struct fs_sink_stats *st, char *buf, 
 			 st->dropped_queue_full, st->dropped_spool_full, st->dropped_too_big,
 			 st->dropped_rejected, st->dropped_at_exit, st->errors, st->reconnects);
 
-	if (k > 0 && (size_t)k < n && (st->spooled_flows || st->spool_flows))
+	if (k > 0 && (size_t)k < n && (st->spooled_flows || st->spool_flows || st->replayed_flows))
 		snprintf(buf + k, n - (size_t)k,
 			 ", %" PRIu64 " flows spooled, %" PRIu64 " replayed, %" PRIu64
 			 " left in the spool", st->spooled_flows, st->replayed_flows, st->spool_flows);
