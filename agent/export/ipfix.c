@@ -364,10 +364,37 @@ static int build_tmpl(struct ipfix *x, int v, struct tmpl *t, char *err, size_t 
 {
 	fbTemplate_t *ft = fbTemplateAlloc(x->model);
 	GError *e = NULL;
+	size_t *order = calloc(x->schema->n + 1, sizeof(*order)), k = 0;
 	int rc = 0;
 
+	if (!order)
+		return -ENOMEM;
+	/*
+	 * Column order, except that the reverse direction's times come before
+	 * the biflow's: nfdump 1.7 reads reverseFlowStart/EndMilliseconds as
+	 * flowStart/EndMilliseconds, and the last one in a record wins.
+	 */
+	for (size_t i = 0; i < x->schema->n; i++) {
+		const struct column *c = &x->schema->cols[i];
+
+		if (c->field == CF_FIRST_SEEN && c->scope == 0)
+			for (size_t r = 0; r < x->schema->n; r++) {
+				const struct column *d = &x->schema->cols[r];
+
+				if (d->scope == 2 && (d->field == CF_FIRST_SEEN ||
+						      d->field == CF_LAST_SEEN ||
+						      d->field == CF_DURATION))
+					order[k++] = r;
+			}
+		if (c->scope == 2 && (c->field == CF_FIRST_SEEN || c->field == CF_LAST_SEEN ||
+				      c->field == CF_DURATION))
+			continue;
+		order[k++] = i;
+	}
+
 	t->tid = v == 4 ? TID_V4 : TID_V6;
-	for (size_t i = 0; i < x->schema->n && !rc; i++) {
+	for (size_t j = 0; j < x->schema->n && !rc; j++) {
+		size_t i = order[j];
 		const struct column *c = &x->schema->cols[i];
 		const char *ie = NULL;
 		uint16_t len = 0;
@@ -414,6 +441,7 @@ static int build_tmpl(struct ipfix *x, int v, struct tmpl *t, char *err, size_t 
 		if (!rc && c->field == CF_EXPIRATION_ID)
 			rc = tmpl_add(x, ft, t, "flowEndReason", 1, CV_END_REASON, i, err, n);
 	}
+	free(order);
 	if (rc) {
 		fbTemplateFreeUnused(ft);
 		return rc;
