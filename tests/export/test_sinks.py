@@ -285,7 +285,7 @@ def check_table(ch, table, rows, where):
                   " FROM " + table)[0]
     for (k, want), g in zip(sums.items(), got):
         check(int(g) == want, "%s: sum(%s) = %s, CSV %d" % (where, k, g, want))
-    apps = ch.rows("SELECT application_name, count() FROM %s GROUP BY 1 ORDER BY 1" % table)
+    apps = ch.rows("SELECT application_name, count() FROM %s GROUP BY application_name ORDER BY application_name" % table)
     want = {}
     for r in rows:
         want[r["application_name"]] = want.get(r["application_name"], 0) + 1
@@ -357,14 +357,14 @@ def _():
     t.start()
     time.sleep(1.5)
     mid = int(ch.query("SELECT count() FROM flows"))
-    ch.stop()          # stopped mid-stream ...
+    ch.stop(signal.SIGKILL)  # stopped mid-stream (SIGTERM waits for our keep-alive inserts) ...
     time.sleep(2.0)
     ch.start()         # ... and back, same data directory
     _, err = p.communicate(timeout=90)
     t.join()
     check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
     check(mid > 0, "nothing inserted before the stop")
-    check("spooled" in err and "0 left in the spool" in err, "spool used: %s" % err)
+    check("spooled" in err and "0 left in the spool" in err, "spool used: mid %d: %s" % (mid, err))
     check_table(ch, "flows", read_csv(out), "after restart")
     check(not [f for f in os.listdir(spool) if f.endswith(".tsv")], "spool emptied")
 
