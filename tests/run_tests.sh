@@ -44,6 +44,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 layer cli python3 tests/cli/test_cli.py
 layer golden tests/golden/run_golden.sh
+layer sinks python3 tests/export/test_sinks.py
 layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l7
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py

@@ -541,6 +541,16 @@ static void *ch_run(void *arg)
 		spool_scan(s);
 		spool_empty = !s->st.spool_flows;
 	}
+	if (c->create) {
+		/* the table exists from the start, even for an agent without flows
+		 * yet; when the server is not there, deliver() tries again */
+		char why[600];
+		bool maybe;
+		long st;
+
+		if (!post(s, c->create, "", 0, why, sizeof(why), &maybe, &st))
+			c->created = true;
+	}
 	for (;;) {
 		uint64_t dl, now = sink_mono_ms();
 		bool closing = sink_closing(s, &dl), ready, down = now < next_try;

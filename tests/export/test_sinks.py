@@ -425,7 +425,11 @@ def _():
                            "--clickhouse-batch-seconds", "1"],
                           stderr=subprocess.PIPE, text=True)
     PROCS.append(a2)
-    time.sleep(2.0)
+    end = time.time() + 15  # ready: the output exists once the capture is attached
+    while not os.path.exists(out2):
+        check(a2.poll() is None and time.time() < end, "agent 2 not ready")
+        time.sleep(0.02)
+    time.sleep(0.3)
     sh("ip", "netns", "exec", NS, sys.executable, "-c", UDP_CLIENT, "40")
     sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", "10.201.0.2")
     time.sleep(1.0)
@@ -435,6 +439,7 @@ def _():
     shard1.query("CREATE TABLE flows_all AS flows_local "
                  "ENGINE = Distributed(fleet, default, flows_local)")
     rows1, rows2 = read_csv(out1), read_csv(out2)
+    check(rows2, "the live agent saw no flow: %s" % err2)
     n = int(shard1.query("SELECT count() FROM flows_all"))
     check(n == len(rows1) + len(rows2), "Distributed: %d rows, CSVs %d + %d"
           % (n, len(rows1), len(rows2)))
