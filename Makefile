@@ -210,6 +210,7 @@ bench-live: $(BUILD)/flowsight
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_sinks.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins and the

@@ -565,8 +565,11 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		return api_error(s, err, "cannot start the writer thread");
 	}
 	for (int i = 0; i < 2; i++)
-		if (s->sinks[i])
+		if (s->sinks[i]) {
+			/* offline, waiting for a sink that delivers loses no packet */
+			sink_set_backpressure(s->sinks[i], !s->live);
 			writer_add_sink(w, s->sinks[i]);
+		}
 	if (s->attr)
 		writer_set_proc(w, proc_of, s->attr);
 	s->exporting = true;

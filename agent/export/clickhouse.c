@@ -297,6 +297,7 @@ static int deliver(struct sink *s, struct batch *b)
 	if (!post(s, b->query ? b->query : c->insert, b->body.buf, b->body.len, why,
 		  sizeof(why), &maybe, &st)) {
 		sink_report(s, "");
+		sink_set_healthy(s, true);
 		return SENT;
 	}
 	if (st == 400 || st == 413) {
@@ -309,6 +310,7 @@ static int deliver(struct sink *s, struct batch *b)
 failed:
 	SINK_ADD(s, errors, 1);
 	sink_report(s, why);
+	sink_set_healthy(s, false);
 	return FAILED;
 }
 
@@ -541,15 +543,19 @@ static void *ch_run(void *arg)
 		spool_scan(s);
 		spool_empty = !s->st.spool_flows;
 	}
-	if (c->create) {
+	{
 		/* the table exists from the start, even for an agent without flows
-		 * yet; when the server is not there, deliver() tries again */
+		 * yet (when the server is not there, deliver() tries again); and
+		 * whether the server answers at all */
 		char why[600];
 		bool maybe;
 		long st;
 
-		if (!post(s, c->create, "", 0, why, sizeof(why), &maybe, &st))
-			c->created = true;
+		if (!post(s, c->create ? c->create : "SELECT 1", "", 0, why, sizeof(why), &maybe,
+			  &st)) {
+			c->created = c->create != NULL;
+			sink_set_healthy(s, true);
+		}
 	}
 	for (;;) {
 		uint64_t dl, now = sink_mono_ms();
@@ -869,6 +875,7 @@ fail:
 	ch_destroy(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->room);
 	free(s);
 	return rc;
 }

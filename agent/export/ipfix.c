@@ -940,6 +940,7 @@ static void *ipfix_run(void *arg)
 				close_fd(x);
 				SINK_ADD(s, errors, 1);
 				sink_report(s, why);
+				sink_set_healthy(s, false);
 				next_try = sink_mono_ms() + backoff;
 				backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 				continue;
@@ -950,6 +951,7 @@ static void *ipfix_run(void *arg)
 			backoff = 100;
 			x->need_templates = false;
 			sink_report(s, "");
+			sink_set_healthy(s, true);
 			next_refresh = x->transport == 'u' ? sink_mono_ms() + x->refresh_ms : UINT64_MAX;
 		}
 		if (sink_mono_ms() >= next_refresh) {
@@ -973,6 +975,7 @@ static void *ipfix_run(void *arg)
 			close_fd(x);
 			SINK_ADD(s, errors, 1);
 			sink_report(s, why);
+			sink_set_healthy(s, false);
 			sink_unpop(s, it);
 			next_try = sink_mono_ms() + backoff;
 			continue;
@@ -1112,6 +1115,7 @@ fail:
 	ipfix_destroy(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->room);
 	free(s);
 	return rc;
 }

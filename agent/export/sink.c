@@ -74,6 +74,7 @@ void sink_init(struct sink *s, const struct sink_vt *vt, uint64_t queue_cap)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->room, &ca);
 	pthread_condattr_destroy(&ca);
 	s->st.active = true;
 }
@@ -88,11 +89,31 @@ int sink_start(struct sink *s)
 	return 0;
 }
 
+void sink_set_healthy(struct sink *s, bool ok)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->healthy != ok) {
+		s->healthy = ok;
+		pthread_cond_broadcast(&s->room);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sink_set_backpressure(struct sink *s, bool on)
+{
+	pthread_mutex_lock(&s->lock);
+	s->backpressure = on;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int sink_push(struct sink *s, struct sink_item *it)
 {
 	pthread_mutex_lock(&s->lock);
+	while (s->backpressure && s->healthy && s->head &&
+	       s->st.queue_bytes + it->len > s->queue_cap)
+		pthread_cond_wait(&s->room, &s->lock);
 	if (s->st.queue_bytes + it->len > s->queue_cap) {
-		s->gap += it->nflows;
+		__atomic_fetch_add(&s->gap, it->nflows, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&s->lock);
 		SINK_ADD(s, dropped_queue_full, it->nflows);
 		sink_item_free(it);
@@ -142,11 +163,11 @@ struct sink_item *sink_pop(struct sink *s, uint64_t deadline_ms, uint64_t *gap)
 		it->next = NULL;
 		SINK_SUB(s, queue_bytes, it->len);
 		SINK_SUB(s, queue_flows, it->nflows);
+		if (s->backpressure)
+			pthread_cond_broadcast(&s->room);
 	}
-	if (gap) {
-		*gap = s->gap;
-		s->gap = 0;
-	}
+	if (gap)
+		*gap = __atomic_exchange_n(&s->gap, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
 	return it;
 }
@@ -212,6 +233,15 @@ void sink_report(struct sink *s, const char *msg)
 
 int sink_encode(struct sink *s, const struct flow_record *r)
 {
+	/* a full queue that nobody drains (the sink is down): the record would
+	 * be dropped at the push, so it is not encoded at all and the writer,
+	 * hence the capture, goes on at its own pace */
+	if (__atomic_load_n(&s->st.queue_bytes, __ATOMIC_RELAXED) >= s->queue_cap &&
+	    !(s->backpressure && __atomic_load_n(&s->healthy, __ATOMIC_RELAXED))) {
+		__atomic_fetch_add(&s->gap, 1, __ATOMIC_RELAXED);
+		SINK_ADD(s, dropped_queue_full, 1);
+		return 0;
+	}
 	return s->vt->encode(s, r);
 }
 
@@ -251,6 +281,7 @@ void sink_close(struct sink *s, uint64_t drain_ms, struct fs_sink_stats *st)
 	s->vt->destroy(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->room);
 	free(s);
 }
 

@@ -59,6 +59,9 @@ struct sink {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
+	pthread_cond_t room;      /* the writer waits for room (back-pressure) */
+	bool backpressure;        /* offline: wait for a sink that delivers */
+	bool healthy;             /* the sink delivers (connected, inserts succeed) */
 	struct sink_item *head, *tail;
 	uint64_t queue_cap;       /* bytes */
 	uint64_t gap;             /* flows dropped at the queue since the last pop */
@@ -77,9 +80,11 @@ void sink_init(struct sink *s, const struct sink_vt *vt, uint64_t queue_cap);
 int sink_start(struct sink *s);
 
 /*
- * Writer side: queue @it (ownership passes) without waiting.  When the
- * queue is full the item is freed and its flows counted as
- * dropped_queue_full.  Returns 0 or -ENOSPC.
+ * Writer side: queue @it (ownership passes).  When the queue is full the
+ * item is freed and its flows counted as dropped_queue_full, except with
+ * back-pressure (offline sources, where waiting loses no packet) while the
+ * sink delivers: then the writer waits for room.  A sink that is down or
+ * failing never holds the writer.  Returns 0 or -ENOSPC.
  */
 int sink_push(struct sink *s, struct sink_item *it);
 
@@ -98,6 +103,12 @@ bool sink_empty(struct sink *s);
 bool sink_closing(struct sink *s, uint64_t *deadline_ms);
 /* Sleep until @until_ms (monotonic) or until the queue closes. */
 void sink_sleep(struct sink *s, uint64_t until_ms);
+
+/* Sink side: whether deliveries succeed (wakes a waiting writer). */
+void sink_set_healthy(struct sink *s, bool ok);
+/* Writer side, before the first push: wait for room instead of dropping
+ * while the sink delivers (offline sources). */
+void sink_set_backpressure(struct sink *s, bool on);
 
 /* Report @msg once: again only when it differs from the last one.  An
  * empty @msg clears it (the next error is reported again). */
