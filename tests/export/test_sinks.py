@@ -20,7 +20,9 @@ loopback (or on the loopback of a namespace this test creates):
 - a fleet on ClickHouse's own distribution: two servers as two shards, a
   Distributed table over them, one agent offline and one live with
   --system-visibility-mode 1 in a namespace: the Distributed table returns
-  every flow of both and the bytes per process equal the sum of their CSVs.
+  every flow of both and the bytes per process equal the sum of their CSVs;
+  the live agent's IPFIX (UDP, to an nfcapd of the namespace) holds every
+  live flow with the CSV's addresses, ports and counts.
 """
 import ipaddress
 import os
@@ -416,9 +418,13 @@ def _():
            "flows_local", "--clickhouse-create", "--clickhouse-agent", "agent-1",
            check_rc=False, timeout=120)
     check(r.returncode == 0, "agent 1: %s" % r.stderr.decode())
-    # agent 2, live in the namespace, with the process column
+    # agent 2, live in the namespace, with the process column; IPFIX over
+    # UDP to an nfcapd of the namespace as well
     out2 = tmp("agent2.csv")
+    nf = Nfcapd(tmp("nf-live"), netns=NS)
+    SERVERS.append(nf)
     a2 = subprocess.Popen(["ip", "netns", "exec", NS, FS, "-i", "fss0", "--capture", "pcap",
+                           "--ipfix", "udp://127.0.0.1:%d" % nf.port,
                            "--system-visibility-mode", "1", "-o", out2, "--clickhouse",
                            shard2.url(), "--clickhouse-table", "flows_local",
                            "--clickhouse-create", "--clickhouse-agent", "agent-2",
@@ -454,6 +460,15 @@ def _():
         "SELECT system_process_name, toString(sum(bidirectional_bytes)) FROM flows_all "
         "GROUP BY system_process_name")}
     check(got == want, "bytes per process: %r, CSVs %r" % (got, want))
+    flows, seq_err = nf.stop()
+    check(flows == len(rows2) and seq_err == 0, "nfcapd: %s flows (%d in the CSV), %s sequence "
+          "errors" % (flows, len(rows2), seq_err))
+    got = sorted((r[0].strip(), r[1].strip(), r[2], r[3], r[7], r[8], r[9], r[10])
+                 for r in nf.records())
+    want = sorted((r["src_ip"], r["dst_ip"], int(r["src_port"]), int(r["dst_port"]),
+                   int(r["src2dst_packets"]), int(r["src2dst_bytes"]), int(r["dst2src_packets"]),
+                   int(r["dst2src_bytes"])) for r in rows2)
+    check(got == want, "nfdump of the live flows: %r, CSV %r" % (got[:3], want[:3]))
     named = {r["system_process_name"] for r in rows2} - {""}
     if "attribution" in err2 and not named:
         raise Skip("live attribution unavailable here: %s" % err2.strip()[-200:])
