@@ -496,12 +496,13 @@ static int close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
 		if (!sk)
 			continue;
 		snprintf(label, sizeof(label), "%s", sk->label);
-		/* stats readers see the live counters until the sink is gone */
+		/* stats readers see the live counters until the sink is unlisted */
 		sink_close(sk, drain_ms, &st);
 		pthread_mutex_lock(&s->sink_lock);
 		s->sinks[i] = NULL;
 		s->sink_final[i] = st;
 		pthread_mutex_unlock(&s->sink_lock);
+		sink_free(sk);
 		sink_summary(label, &st, line, sizeof(line));
 		pr_warn("%s\n", line);
 		lost = st.dropped_queue_full + st.dropped_spool_full + st.dropped_too_big +

@@ -278,6 +278,10 @@ void sink_close(struct sink *s, uint64_t drain_ms, struct fs_sink_stats *st)
 	}
 	if (st)
 		sink_stats(s, st);
+}
+
+void sink_free(struct sink *s)
+{
 	s->vt->destroy(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cv);
