@@ -380,8 +380,8 @@ def ns_setup():
         sh("ip", "-n", ns, "link", "set", "lo", "up")
     sh("ip", "-n", NS, "link", "add", "fss0", "type", "veth", "peer", "name", "fss1",
        "netns", NS2)
-    sh("ip", "-n", NS, "addr", "add", "10.201.0.1/24", "dev", "fss0")
-    sh("ip", "-n", NS2, "addr", "add", "10.201.0.2/24", "dev", "fss1")
+    sh("ip", "-n", NS, "addr", "add", "10.209.0.1/24", "dev", "fss0")
+    sh("ip", "-n", NS2, "addr", "add", "10.209.0.2/24", "dev", "fss1")
     sh("ip", "-n", NS, "link", "set", "fss0", "up")
     sh("ip", "-n", NS2, "link", "set", "fss1", "up")
 
@@ -390,8 +390,8 @@ UDP_CLIENT = r"""
 import socket, sys, time
 for i in range(int(sys.argv[1])):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("10.201.0.1", 0))
-    s.sendto(b"x" * (100 + i), ("10.201.0.2", 9999))
+    s.bind(("10.209.0.1", 0))
+    s.sendto(b"x" * (100 + i), ("10.209.0.2", 9999))
     s.close()
     time.sleep(0.01)
 """
@@ -437,7 +437,7 @@ def _():
         time.sleep(0.02)
     time.sleep(0.3)
     sh("ip", "netns", "exec", NS, sys.executable, "-c", UDP_CLIENT, "40")
-    sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", "10.201.0.2")
+    sh("ip", "netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", "10.209.0.2")
     time.sleep(1.0)
     a2.send_signal(signal.SIGINT)
     _, err2 = a2.communicate(timeout=60)
