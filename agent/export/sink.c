@@ -113,6 +113,7 @@ int sink_push(struct sink *s, struct sink_item *it)
 	       s->st.queue_bytes + it->len > s->queue_cap)
 		pthread_cond_wait(&s->room, &s->lock);
 	if (s->st.queue_bytes + it->len > s->queue_cap) {
+		__atomic_store_n(&s->full, true, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&s->gap, it->nflows, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&s->lock);
 		SINK_ADD(s, dropped_queue_full, it->nflows);
@@ -163,6 +164,7 @@ struct sink_item *sink_pop(struct sink *s, uint64_t deadline_ms, uint64_t *gap)
 		it->next = NULL;
 		SINK_SUB(s, queue_bytes, it->len);
 		SINK_SUB(s, queue_flows, it->nflows);
+		__atomic_store_n(&s->full, false, __ATOMIC_RELAXED);
 		if (s->backpressure)
 			pthread_cond_broadcast(&s->room);
 	}
@@ -236,7 +238,7 @@ int sink_encode(struct sink *s, const struct flow_record *r)
 	/* a full queue that nobody drains (the sink is down): the record would
 	 * be dropped at the push, so it is not encoded at all and the writer,
 	 * hence the capture, goes on at its own pace */
-	if (__atomic_load_n(&s->st.queue_bytes, __ATOMIC_RELAXED) >= s->queue_cap &&
+	if (__atomic_load_n(&s->full, __ATOMIC_RELAXED) &&
 	    !(s->backpressure && __atomic_load_n(&s->healthy, __ATOMIC_RELAXED))) {
 		__atomic_fetch_add(&s->gap, 1, __ATOMIC_RELAXED);
 		SINK_ADD(s, dropped_queue_full, 1);

@@ -62,6 +62,7 @@ struct sink {
 	pthread_cond_t room;      /* the writer waits for room (back-pressure) */
 	bool backpressure;        /* offline: wait for a sink that delivers */
 	bool healthy;             /* the sink delivers (connected, inserts succeed) */
+	bool full;                /* a push was refused, nothing popped since */
 	struct sink_item *head, *tail;
 	uint64_t queue_cap;       /* bytes */
 	uint64_t gap;             /* flows dropped at the queue since the last pop */
