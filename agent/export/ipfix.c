@@ -91,7 +91,6 @@ struct ipfix {
 	struct col_scratch *scratch;
 	char addr_text[2][COL_ADDR_TEXT_MAX + 8];
 	uint8_t *list_buf;
-	size_t list_buf_len;
 	fbInfoElement_t *ours;
 	size_t n_ours;
 	char (*names)[64];
@@ -514,44 +513,39 @@ static void put_int(uint8_t *p, uint16_t len, int64_t v)
 	}
 }
 
-static uint8_t *list_space(struct ipfix *x, size_t n)
-{
-	if (n > x->list_buf_len) {
-		uint8_t *b = realloc(x->list_buf, n);
-
-		if (!b)
-			return NULL;
-		x->list_buf = b;
-		x->list_buf_len = n;
-	}
-	return x->list_buf;
-}
+/*
+ * A record's lists are written into list_buf, one region of LIST_MAX bytes
+ * per list field, allocated once: a list's dataPtr stays valid while the
+ * record's other lists are written (no realloc under it).
+ */
+#define LIST_MAX 65528 /* 8191 items of 8 bytes: what a basicList can carry */
 
 static void put_list(struct ipfix *x, uint8_t *p, const struct field *f, const int64_t *v,
 		     size_t n, size_t *used)
 {
 	fbBasicList_t bl;
-	uint8_t *buf;
+	uint8_t *buf = x->list_buf + *used;
 
-	if (n > 65535 / 8)
-		n = 65535 / 8;
-	buf = list_space(x, *used + n * f->item_len + 1);
-	if (!buf)
-		n = 0;
-	buf += *used;
-	for (size_t i = 0; i < n; i++)
-		put_int(buf + i * f->item_len, f->item_len == 4 ? 8 : f->item_len, v[i]);
-	if (f->item_len == 4) /* signed32 items: written as int32 */
-		for (size_t i = 0; i < n; i++) {
+	if (n > LIST_MAX / f->item_len)
+		n = LIST_MAX / f->item_len;
+	for (size_t i = 0; i < n; i++) {
+		if (f->item_len == 1) {
+			int8_t b = (int8_t)v[i];
+
+			memcpy(buf + i, &b, 1);
+		} else if (f->item_len == 4) {
 			int32_t w = (int32_t)v[i];
 
 			memcpy(buf + i * 4, &w, 4);
+		} else {
+			memcpy(buf + i * 8, &v[i], 8);
 		}
+	}
 	memset(&bl, 0, sizeof(bl));
 	fbBasicListInitWithOwnBuffer(&bl, FB_LIST_SEM_ORDERED, f->item, (uint16_t)n,
 				     (uint16_t)(n * f->item_len), buf);
 	memcpy(p, &bl, sizeof(bl));
-	*used += n * f->item_len;
+	*used += LIST_MAX;
 }
 
 static void fill(struct ipfix *x, struct tmpl *t, const struct flow_record *r,
@@ -561,7 +555,6 @@ static void fill(struct ipfix *x, struct tmpl *t, const struct flow_record *r,
 	size_t list_used = 0, texts = 0;
 	uint8_t *rec = t->rec;
 
-	/* lists first reserve their space: the buffer may move */
 	for (size_t i = 0; i < t->n; i++) {
 		const struct field *f = &t->f[i];
 		const struct column *c = &x->schema->cols[f->col];
@@ -1072,7 +1065,14 @@ int ipfix_sink_open(const struct fs_writer_options *wo, const struct schema *sch
 	x->emit_buf = malloc(MSG_MAX_STREAM);
 	x->scratch = col_scratch_new(schema);
 	x->model = fbInfoModelAlloc();
-	if (!x->emit_buf || !x->scratch || !x->model) {
+	{
+		size_t lists = 0;
+
+		for (size_t i = 0; i < schema->n; i++)
+			lists += schema->cols[i].kind == COL_LIST;
+		x->list_buf = malloc(lists ? lists * LIST_MAX : 1);
+	}
+	if (!x->emit_buf || !x->scratch || !x->model || !x->list_buf) {
 		snprintf(err, n, "out of memory");
 		rc = -ENOMEM;
 		goto fail;

@@ -201,14 +201,25 @@ def ipfix_dump(path):
                          text=True, errors="replace", timeout=300)
     if out.returncode:
         raise RuntimeError("ipfixDump: " + out.stderr[-300:])
-    recs, cur = [], None
+    recs, cur, lst = [], None, None
     field = re.compile(r"^\t\((\S+)\)(?: \(S\))?\s*(\S+) : (.*)$")
+    item = re.compile(r"^\t\t\t\d+\s+: (.*)$")
     for line in out.stdout.splitlines():
         if line.startswith("--- data record"):
             cur = {}
             recs.append(cur)
             continue
+        m = item.match(line)
+        if m and lst is not None:  # a basicList's items: "[a, b]" as in the CSV
+            cur[lst] = cur[lst][:-1] + (", " if cur[lst] != "[]" else "") + m.group(1) + "]"
+            continue
         m = field.match(line)
+        if m:
+            lst = None
+        if m and cur is not None and m.group(3) == "":
+            lst = m.group(2)
+            cur[lst] = "[]"
+            continue
         if m and cur is not None:
             val = m.group(3)
             sm = re.match(r"^\(len: \d+\) ?(.*)$", val)

@@ -189,13 +189,13 @@ def _():
     check("3583 flows sent" in err and " 0 not delivered" in err, "summary: %s" % err)
 
 
-@case("ipfix_pen_and_statistics")
+@case("ipfix_pen_statistics_splt")
 def _():
     need_mixed()
     need("ipfixDump")
     out, ipf = tmp("stat.csv"), tmp("stat.ipfix")
     rc, _, err = run(["-r", MIXED, "-o", out, "--statistical-analysis", "--ipfix-pen", "4242",
-                      "--ipfix", "file:" + ipf])
+                      "--splt-analysis", "7", "--ipfix", "file:" + ipf])
     check(rc == 0, "exit %d: %s" % (rc, err))
     rows = csv_by_id(out)
     recs, types = sinklib.ipfix_dump(ipf)
@@ -208,7 +208,9 @@ def _():
                        ("bidirectional_fin_packets", "bidirectional_fin_packets"),
                        ("src2dst_cwr_packets", "src2dst_cwr_packets"),
                        ("bidirectional_min_ps", "bidirectional_min_ps"),
-                       ("dst2src_max_piat_ms", "dst2src_max_piat_ms")):
+                       ("dst2src_max_piat_ms", "dst2src_max_piat_ms"),
+                       ("splt_direction", "splt_direction"), ("splt_ps", "splt_ps"),
+                       ("splt_piat_ms", "splt_piat_ms")):
             check(r.get(k) == c[col], "flow %s: %s %r, CSV %r" % (r["flowId"], k, r.get(k), c[col]))
 
 
