@@ -32,9 +32,11 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -fvisibility=hidden $(SAN_FLAGS)
-CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP
+# libfixbuf's headers include glib's
+SINK_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfixbuf 2>/dev/null)
+CPPFLAGS += -Iinclude -Iagent -I$(BUILD) -MMD -MP $(SINK_CFLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl
+LDLIBS := -lpcap -lndpi -lsodium -lbpf -lelf -lz -lm -lpthread -ldl -lfixbuf -lglib-2.0 -lcurl
 # the command only: its metrics server (the library starts no listener) and top
 CLI_LDLIBS := -lmicrohttpd $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 
@@ -44,7 +46,8 @@ DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndp
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
 	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
 	libmicrohttpd-dev prometheus systemd systemd-container dpkg-dev groff-base man-db passwd \
-	nginx-light apache2-utils libncurses-dev tmux tshark tcpdump
+	nginx-light apache2-utils libncurses-dev tmux tshark tcpdump \
+	libfixbuf-dev libfixbuf-tools libcurl4-openssl-dev nfdump clickhouse-server
 
 ifeq ($(V),1)
 Q :=
@@ -90,7 +93,7 @@ TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
 # Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 10
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iagent -I$(BUILD) $(SINK_CFLAGS) \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli/%,$(AGENT_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -235,6 +238,7 @@ bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(PLUGINS) $(LIB_SO)
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_top.py $(BENCH_TOP_ARGS)
 	$(Q)BUILD=$(BUILD) tools/bench_plugins.sh
 	$(Q)BUILD=$(BUILD) /usr/bin/python3 tools/bench_python.py
+	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_sinks.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins, the

@@ -47,6 +47,7 @@ layer python /usr/bin/python3 tests/python/test_python.py
 layer golden tests/golden/run_golden.sh
 # libflowsight installed (DESTDIR) and used through pkg-config, shared and static.
 layer install tests/install/test_install.sh
+layer sinks python3 tests/export/test_sinks.py
 layer nfstream-conformance python3 tests/conformance/nfstream_conformance.py --l7
 layer nfstream-mixed-reference python3 tests/conformance/mixed_reference.py
 layer nfstream-ports python3 tests/conformance/nfstream_ports.py

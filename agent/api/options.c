@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "api/options.h"
+#include "export/sink.h"
 #include "util/log.h"
 
 #define OFF(f) offsetof(struct fs_options, f)
@@ -321,12 +323,83 @@ int fs_writer_options_set(struct fs_writer_options *w, const char *name, const c
 		  "Please specify a valid rotate_files parameter (>= 0)." },
 	};
 
+	/* the sinks' options (export/sink.h checks URLs as they are set) */
+	static const struct {
+		const char *name;
+		size_t off;
+		char kind; /* 's' string, 'u' number >= min, 'b' flag */
+		uint64_t min, max;
+	} sp[] = {
+		{ "ipfix", offsetof(struct fs_writer_options, ipfix), 's', 0, 0 },
+		{ "ipfix_pen", offsetof(struct fs_writer_options, ipfix_pen), 'u', 1, UINT32_MAX },
+		{ "ipfix_template_refresh", offsetof(struct fs_writer_options, ipfix_template_refresh),
+		  'u', 1, 86400 },
+		{ "ipfix_queue_mb", offsetof(struct fs_writer_options, ipfix_queue_mb), 'u', 1, 65536 },
+		{ "clickhouse", offsetof(struct fs_writer_options, clickhouse), 's', 0, 0 },
+		{ "clickhouse_table", offsetof(struct fs_writer_options, clickhouse_table), 's', 0, 0 },
+		{ "clickhouse_create", offsetof(struct fs_writer_options, clickhouse_create), 'b', 0, 0 },
+		{ "clickhouse_batch_rows", offsetof(struct fs_writer_options, clickhouse_batch_rows),
+		  'u', 1, 10000000 },
+		{ "clickhouse_batch_seconds",
+		  offsetof(struct fs_writer_options, clickhouse_batch_seconds), 'u', 1, 3600 },
+		{ "clickhouse_spool", offsetof(struct fs_writer_options, clickhouse_spool), 's', 0, 0 },
+		{ "clickhouse_spool_mb", offsetof(struct fs_writer_options, clickhouse_spool_mb), 'u',
+		  1, UINT32_MAX },
+		{ "clickhouse_queue_mb", offsetof(struct fs_writer_options, clickhouse_queue_mb), 'u',
+		  1, 65536 },
+		{ "clickhouse_agent", offsetof(struct fs_writer_options, clickhouse_agent), 's', 0, 0 },
+		{ "clickhouse_user", offsetof(struct fs_writer_options, clickhouse_user), 's', 0, 0 },
+		{ "clickhouse_password", offsetof(struct fs_writer_options, clickhouse_password), 's',
+		  0, 0 },
+		{ "sink_drain_seconds", offsetof(struct fs_writer_options, sink_drain_seconds), 'u', 1,
+		  86400 },
+	};
+
 	for (size_t i = 0; i < sizeof(wp) / sizeof(wp[0]); i++) {
 		if (strcmp(name, wp[i].name))
 			continue;
 		if (parse_u64(value, 0, UINT64_MAX, (uint64_t *)((char *)w + wp[i].off))) {
 			if (err && n)
 				snprintf(err, n, "%s", wp[i].error);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+		void *field = (char *)w + sp[i].off;
+		char why[256] = "";
+
+		if (strcmp(name, sp[i].name))
+			continue;
+		switch (sp[i].kind) {
+		case 's':
+			if (!value || !*value)
+				snprintf(why, sizeof(why), "an empty value");
+			else if (!strcmp(name, "ipfix"))
+				sink_check_ipfix_url(value, why, sizeof(why));
+			else if (!strcmp(name, "clickhouse"))
+				sink_check_http_url(value, why, sizeof(why));
+			else if (!strcmp(name, "clickhouse_table"))
+				sink_check_table(value, why, sizeof(why));
+			if (!why[0])
+				*(const char **)field = value;
+			break;
+		case 'b':
+			if (!value || !strcmp(value, "1") || !strcasecmp(value, "true"))
+				*(bool *)field = true;
+			else if (!strcmp(value, "0") || !strcasecmp(value, "false"))
+				*(bool *)field = false;
+			else
+				snprintf(why, sizeof(why), "expected 0 or 1");
+			break;
+		default:
+			if (parse_u64(value, sp[i].min, sp[i].max, (uint64_t *)field))
+				snprintf(why, sizeof(why), "expected a number from %llu to %llu",
+					 (unsigned long long)sp[i].min, (unsigned long long)sp[i].max);
+		}
+		if (why[0]) {
+			if (err && n)
+				snprintf(err, n, "invalid %s '%s': %s", name, value ? value : "", why);
 			return -EINVAL;
 		}
 		return 0;

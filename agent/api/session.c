@@ -7,6 +7,7 @@
  * handed out.  Everything a session uses is its own.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "capture/capture.h"
 #include "capture/privs.h"
 #include "export/pcapng.h"
+#include "export/sink.h"
 #include "export/writer.h"
 #include "util/log.h"
 
@@ -158,6 +160,7 @@ int fs_session_new(const struct fs_options *o, struct fs_session **out, char *er
 	column_opts_of(&s->o, &s->co);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcv, NULL);
+	pthread_mutex_init(&s->sink_lock, NULL);
 	rc = plugins_init(s);
 	if (!rc)
 		rc = schema_init(&s->schema, &s->co);
@@ -597,17 +600,78 @@ static int close_output(struct fs_session *s, struct exporter *exp, const char *
 	return 0;
 }
 
+/* Open the network sinks of @wo (none: 0).  A bad option or an output
+ * that cannot be opened is the session's error. */
+static int open_sinks(struct fs_session *s, const struct fs_writer_options *wo)
+{
+	char why[512];
+	int err;
+
+	if ((wo->ipfix || wo->clickhouse) && wo->n_columns_to_anonymize)
+		return api_error(s, -EINVAL, "columns_to_anonymize applies to CSV and JSON only: "
+				 "it cannot be combined with the ipfix or clickhouse sinks");
+	if (wo->ipfix) {
+		err = ipfix_sink_open(wo, &s->schema, &s->sinks[0], why, sizeof(why));
+		if (err)
+			return api_error(s, err, "%s", why);
+	}
+	if (wo->clickhouse) {
+		err = clickhouse_sink_open(wo, &s->schema, &s->sinks[1], why, sizeof(why));
+		if (err)
+			return api_error(s, err, "%s", why);
+	}
+	return 0;
+}
+
+/* Drain and close the sinks; their final counters stay readable.  -EIO
+ * when flows were lost (counted by reason in the summary line). */
+static int close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
+{
+	int failed = 0;
+	uint64_t drain_ms = (wo->sink_drain_seconds ? wo->sink_drain_seconds : 10) * 1000;
+
+	for (int i = 0; i < 2; i++) {
+		struct fs_sink_stats st;
+		struct sink *sk = s->sinks[i];
+		char label[160], line[768];
+		uint64_t lost;
+
+		if (!sk)
+			continue;
+		snprintf(label, sizeof(label), "%s", sk->label);
+		/* stats readers see the live counters until the sink is unlisted */
+		sink_close(sk, drain_ms, &st);
+		pthread_mutex_lock(&s->sink_lock);
+		s->sinks[i] = NULL;
+		s->sink_final[i] = st;
+		pthread_mutex_unlock(&s->sink_lock);
+		sink_free(sk);
+		sink_summary(label, &st, line, sizeof(line));
+		pr_warn("%s\n", line);
+		lost = st.dropped_queue_full + st.dropped_spool_full + st.dropped_too_big +
+		       st.dropped_rejected + st.dropped_at_exit;
+		if (lost && !s->err[0])
+			api_error(s, -EIO, "%" PRIu64 " flows not delivered by %s", lost, label);
+		if (lost)
+			failed = -EIO;
+	}
+	return failed;
+}
+
 int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, uint64_t *written)
 {
 	bool anon[512] = { false }, any_anon = false;
 	struct export_opts eo;
-	struct exporter *exp;
+	struct exporter *exp = NULL;
 	struct writer *w;
+	uint64_t flows = 0;
 	int err, run_err, status = 0;
 
 	*written = 0;
 	if (!s->open_ok)
 		return api_error(s, -EINVAL, "the session is not started");
+	if (wo->format == FS_FORMAT_NONE && !wo->ipfix && !wo->clickhouse)
+		return api_error(s, -EINVAL, "format none needs a sink (ipfix or clickhouse)");
 	for (size_t i = 0; i < wo->n_columns_to_anonymize; i++) {
 		int idx = schema_find(&s->schema, wo->columns_to_anonymize[i]);
 
@@ -618,6 +682,12 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		}
 		anon[idx] = any_anon = true;
 	}
+	err = open_sinks(s, wo);
+	if (err) {
+		pr_warn("%s\n", s->err);
+		close_sinks(s, wo);
+		return err;
+	}
 	eo = (struct export_opts){
 		.path = wo->path,
 		.format = wo->format == FS_FORMAT_JSONL ? EXPORT_JSONL : EXPORT_CSV,
@@ -626,14 +696,24 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		.schema = &s->schema,
 		.anonymize = any_anon ? anon : NULL,
 	};
-	if (exporter_open(&eo, &exp))
+	if (wo->format != FS_FORMAT_NONE && exporter_open(&eo, &exp)) {
+		close_sinks(s, wo);
 		return api_error(s, -EIO, "cannot open the output");
+	}
 	err = writer_start(exp, &w);
 	if (err) {
 		pr_warn("cannot start the writer thread: %s\n", strerror(-err));
-		close_output(s, exp, wo->path, 0, written);
+		if (exp)
+			close_output(s, exp, wo->path, 0, written);
+		close_sinks(s, wo);
 		return api_error(s, err, "cannot start the writer thread");
 	}
+	for (int i = 0; i < 2; i++)
+		if (s->sinks[i]) {
+			/* offline, waiting for a sink that delivers loses no packet */
+			sink_set_backpressure(s->sinks[i], !s->live);
+			writer_add_sink(w, s->sinks[i]);
+		}
 	if (s->attr)
 		writer_set_proc(w, proc_of, s->attr);
 	writer_set_counters(w, &s->written, session_reopen_gen(s->core));
@@ -651,11 +731,17 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		s->summarized = true;
 		s->cap_ops->summary(s->cap, run_err);
 	}
-	err = writer_stop(w);
+	err = writer_stop(w, &flows);
 	if (!err)
 		err = session_output_error(s->core);
-	if (close_output(s, exp, wo->path, err, written))
-		status = s->err[0] ? -EIO : -EIO;
+	if (close_sinks(s, wo))
+		status = -EIO;
+	if (exp) {
+		if (close_output(s, exp, wo->path, err, written))
+			status = -EIO;
+	} else {
+		*written = flows;
+	}
 	err = close_pcapng(s);
 	if (err && !status) {
 		/* said once on the log when it happened */
@@ -709,6 +795,16 @@ void fs_session_stats(const struct fs_session *s, struct fs_stats *st)
 		st->attr_tuples = a.tuples;
 		st->attr_processes = a.processes;
 	}
+	pthread_mutex_lock((pthread_mutex_t *)&s->sink_lock);
+	for (int i = 0; i < 2; i++) {
+		struct fs_sink_stats *d = i ? &st->clickhouse : &st->ipfix;
+
+		if (s->sinks[i])
+			sink_stats(s->sinks[i], d);
+		else
+			*d = s->sink_final[i];
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&s->sink_lock);
 }
 
 /* fs_session_counters()' output, bounded by its array. */
@@ -895,5 +991,6 @@ void fs_session_free(struct fs_session *s)
 	pthread_mutex_destroy(&s->qlock);
 	pthread_cond_destroy(&s->qcv);
 	free(s->ifaces_joined);
+	pthread_mutex_destroy(&s->sink_lock);
 	free(s);
 }

@@ -39,6 +39,11 @@ struct fs_session {
 	struct caps_mode caps;
 	struct attr *attr;
 	bool started, open_ok, summarized, exporting;
+	/* fs_session_export's network sinks ([0] ipfix, [1] clickhouse) while
+	 * it runs, and their final counters after (under sink_lock) */
+	pthread_mutex_t sink_lock;
+	struct sink *sinks[2];
+	struct fs_sink_stats sink_final[2];
 	volatile int stop_early; /* fs_session_stop() before the start */
 	/* instruments for tests and benchmarks (fs_session_set_knob) */
 	const char *attr_disable;

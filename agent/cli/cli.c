@@ -74,9 +74,9 @@ static const struct cli_opt cli_opts[] = {
 	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", NULL, NULL, 0 },
 	{ "output", 'o', OT_OUTPUT, "PATH", NULL,
 	  "write flow records to PATH (default: standard output); SIGHUP reopens it", 0 },
-	{ "format", 'F', OT_FORMAT, "csv|jsonl",
-	  "Please specify a valid format parameter (possible values: csv, jsonl).",
-	  "output format: NFStream CSV (default) or JSON lines", 0 },
+	{ "format", 'F', OT_FORMAT, "csv|jsonl|none",
+	  "Please specify a valid format parameter (possible values: csv, jsonl, none).",
+	  "output format: NFStream CSV (default), JSON lines, or none (sinks only)", 0 },
 	{ "decode-tunnels", 0, OT_PARAM, "decode_tunnels", NULL, NULL, 0 },
 	{ "bpf-filter", 0, OT_PARAM, "bpf_filter", NULL, NULL, 0 },
 	{ "snapshot-length", 0, OT_PARAM, "snapshot_length", NULL, NULL, 0 },
@@ -108,6 +108,35 @@ static const struct cli_opt cli_opts[] = {
 	  "Please specify a valid progress parameter (possible values: 0, 1).",
 	  "offline: one self-updating progress line on stderr (default: when stderr is a "
 	  "terminal and the run takes over 2 s)", 0 },
+	{ "ipfix", 0, OT_WRITER, "URL", NULL,
+	  "also export IPFIX biflows to tcp://HOST:PORT, udp://HOST:PORT or file:PATH", 0 },
+	{ "ipfix-pen", 0, OT_WRITER, "N", NULL,
+	  "enterprise number of the non-IANA elements (default 32473)", 0 },
+	{ "ipfix-template-refresh", 0, OT_WRITER, "SEC", NULL,
+	  "UDP: resend the templates every SEC seconds (default 60)", 0 },
+	{ "ipfix-queue-mb", 0, OT_WRITER, "MB", NULL,
+	  "IPFIX messages kept in memory while the collector lags (default 64)", 0 },
+	{ "clickhouse", 0, OT_WRITER, "URL", NULL,
+	  "also insert flows into ClickHouse at http://HOST:PORT/ (credentials: "
+	  "clickhouse-user and clickhouse-password in a configuration file)", 0 },
+	{ "clickhouse-table", 0, OT_WRITER, "NAME", NULL,
+	  "table to insert into, NAME or DB.NAME (default flows)", 0 },
+	{ "clickhouse-create", 0, OT_WRITER, NULL, NULL,
+	  "create the table (MergeTree ordered by time) when it does not exist", 0 },
+	{ "clickhouse-batch-rows", 0, OT_WRITER, "N", NULL,
+	  "insert once N rows wait (default 50000)", 0 },
+	{ "clickhouse-batch-seconds", 0, OT_WRITER, "SEC", NULL,
+	  "... or once the oldest row waited SEC seconds (default 1)", 0 },
+	{ "clickhouse-spool", 0, OT_WRITER, "DIR", NULL,
+	  "keep batches in DIR while ClickHouse is unreachable, replayed in order", 0 },
+	{ "clickhouse-spool-mb", 0, OT_WRITER, "MB", NULL,
+	  "size cap of the spool (default 1024)", 0 },
+	{ "clickhouse-queue-mb", 0, OT_WRITER, "MB", NULL,
+	  "rows kept in memory while ClickHouse lags (default 64)", 0 },
+	{ "clickhouse-agent", 0, OT_WRITER, "NAME", NULL,
+	  "the rows' agent column (default: the host name)", 0 },
+	{ "sink-drain-seconds", 0, OT_WRITER, "SEC", NULL,
+	  "at the end, how long the sinks keep trying to deliver (default 10)", 0 },
 	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,
 	  "run the NFPlugin in PATH.so (udps.* columns); repeat for several, run in order", 0 },
 	{ "metrics-listen", 0, OT_METRICS, "[ADDR:]PORT", NULL,
@@ -367,6 +396,8 @@ static int apply(const struct cli_opt *o, const char *val, struct fc_config *c)
 			c->w.format = FS_FORMAT_CSV;
 		else if (val && (!strcmp(val, "jsonl") || !strcmp(val, "json")))
 			c->w.format = FS_FORMAT_JSONL;
+		else if (val && !strcmp(val, "none"))
+			c->w.format = FS_FORMAT_NONE;
 		else
 			return bad_value(o, val);
 		break;
@@ -775,6 +806,15 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	}
 	if (c->n_files && c->n_ifaces) {
 		cli_err("cannot read files (-r) and capture live (-i) at once");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->w.format == FS_FORMAT_NONE && !c->w.ipfix && !c->w.clickhouse) {
+		fprintf(stderr, "flowsight: --format none needs --ipfix or --clickhouse\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((c->w.ipfix || c->w.clickhouse) && c->n_anon_cols) {
+		fprintf(stderr, "flowsight: --columns-to-anonymize applies to CSV and JSON only: "
+				"it cannot be combined with --ipfix or --clickhouse\n");
 		return CLI_EXIT_USAGE;
 	}
 	if (c->w.flows_per_file && (!c->w.path || !strcmp(c->w.path, "-"))) {

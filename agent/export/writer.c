@@ -16,6 +16,7 @@
 
 #include "export/columns.h"
 #include "core/engine.h"
+#include "export/sink.h"
 #include "export/writer.h"
 
 #define BATCH_FLOWS 256
@@ -43,7 +44,10 @@ struct batch {
 };
 
 struct writer {
-	struct exporter *exp;
+	struct exporter *exp;    /* NULL: no CSV/JSON output (sinks only) */
+	struct sink *sinks[WRITER_MAX_SINKS];
+	int n_sinks;
+	uint64_t flows;          /* flows written (or handed to the sinks) */
 	writer_proc_fn proc_fn;  /* process attribution, NULL when off */
 	void *proc_arg;
 	pthread_t thread;
@@ -83,7 +87,9 @@ static void set_err(struct writer *w, int err)
 
 static void write_batch(struct writer *w, struct batch *b)
 {
-	if (w->reopen_gen) {
+	bool formatted = b->state == B_FORMATTED;
+
+	if (w->exp && w->reopen_gen) {
 		unsigned int gen = __atomic_load_n(w->reopen_gen, __ATOMIC_RELAXED);
 
 		if (gen != w->reopen_seen) {
@@ -91,9 +97,9 @@ static void write_batch(struct writer *w, struct batch *b)
 			set_err(w, exporter_reopen(w->exp));
 		}
 	}
-	if (b->state == B_FORMATTED)
+	if (formatted)
 		set_err(w, exporter_write_rows(w->exp, &b->text, (uint64_t)b->n));
-	for (int i = 0; b->state != B_FORMATTED && i < b->n; i++) {
+	for (int i = 0; (!formatted || w->n_sinks) && i < b->n; i++) {
 		struct item *it = &b->it[i];
 		struct flow_record r;
 		struct proc_info proc;
@@ -103,10 +109,19 @@ static void write_batch(struct writer *w, struct batch *b)
 			w->proc_fn(w->proc_arg, it->flow, &proc);
 			r.proc = &proc;
 		}
-		set_err(w, exporter_write(w->exp, &r));
+		if (!formatted && w->exp)
+			set_err(w, exporter_write(w->exp, &r));
+		/* the sinks encode here and queue without waiting */
+		for (int k = 0; k < w->n_sinks; k++)
+			sink_encode(w->sinks[k], &r);
 	}
-	if (b->sync)
-		set_err(w, exporter_flush(w->exp));
+	w->flows += (uint64_t)b->n;
+	if (b->sync) {
+		if (w->exp)
+			set_err(w, exporter_flush(w->exp));
+		for (int k = 0; k < w->n_sinks; k++)
+			sink_flush(w->sinks[k]);
+	}
 	if (w->written)
 		__atomic_add_fetch(w->written, (uint64_t)b->n, __ATOMIC_RELAXED);
 }
@@ -182,6 +197,21 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+int writer_add_sink(struct writer *w, struct sink *sk)
+{
+	if (w->n_sinks >= WRITER_MAX_SINKS)
+		return -E2BIG;
+	pthread_mutex_lock(&w->lock);
+	w->sinks[w->n_sinks++] = sk;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+uint64_t writer_flows(const struct writer *w)
+{
+	return w->flows;
+}
+
 void writer_set_proc(struct writer *w, writer_proc_fn fn, void *arg)
 {
 	pthread_mutex_lock(&w->lock);
@@ -209,7 +239,7 @@ int writer_start(struct exporter *exp, struct writer **out)
 	if (!w)
 		return -ENOMEM;
 	w->exp = exp;
-	w->fmt = exporter_fmt_new(exp); /* NULL: the writer formats everything */
+	w->fmt = exp ? exporter_fmt_new(exp) : NULL; /* NULL: the writer formats everything */
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	err = pthread_create(&w->thread, NULL, writer_main, w);
@@ -319,7 +349,7 @@ void writer_sync(struct writer *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-int writer_stop(struct writer *w)
+int writer_stop(struct writer *w, uint64_t *flows)
 {
 	int err;
 
@@ -333,6 +363,8 @@ int writer_stop(struct writer *w)
 	pthread_join(w->thread, NULL);
 	free_done(w->done);
 	err = w->err;
+	if (flows)
+		*flows = w->flows;
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cv);
 	exporter_fmt_free(w->fmt);

@@ -16,9 +16,17 @@
 #include "core/proc.h"
 
 struct writer;
+struct sink;
 
-/* Start the thread writing to @exp (still owned by the caller).  0 or -errno. */
+#define WRITER_MAX_SINKS 4
+
+/* Start the thread writing to @exp (still owned by the caller; NULL: no
+ * CSV/JSON output, the sinks only).  0 or -errno. */
 int writer_start(struct exporter *exp, struct writer **out);
+
+/* Encode every flow for network sink @sk too, on the writer's thread,
+ * after its CSV/JSON row (sink.h).  Set before any push. */
+int writer_add_sink(struct writer *w, struct sink *sk);
 
 /*
  * A step run on the writer's thread for each flow before it is formatted:
@@ -47,7 +55,7 @@ int writer_push(struct writer *w, struct flow *f, uint64_t id, int expiration_id
 void writer_sync(struct writer *w);
 
 /* Write what is queued, stop the thread, free @w.  Returns the first
- * output error, or 0. */
-int writer_stop(struct writer *w);
+ * output error, or 0; *@flows (may be NULL) gets the flows handled. */
+int writer_stop(struct writer *w, uint64_t *flows);
 
 #endif

@@ -296,7 +296,8 @@ FS_API uint64_t fs_flow_handle(const struct fs_flow *f);
 
 /* ---- export ------------------------------------------------------------- */
 
-enum fs_format { FS_FORMAT_CSV = 0, FS_FORMAT_JSONL = 1 };
+/* FS_FORMAT_NONE: no CSV/JSON output at all (the network sinks only). */
+enum fs_format { FS_FORMAT_CSV = 0, FS_FORMAT_JSONL = 1, FS_FORMAT_NONE = 2 };
 
 struct fs_writer_options {
 	const char *path;            /* NULL or "-": standard output */
@@ -312,10 +313,38 @@ struct fs_writer_options {
 	 */
 	const char *clickhouse_user;
 	const char *clickhouse_password;
+	/*
+	 * Network sinks, each on its own thread behind a bounded queue: the
+	 * writer encodes every flow for them and never waits for them.
+	 * IPFIX (RFC 7011, RFC 5103 biflows): "tcp://HOST:PORT",
+	 * "udp://HOST:PORT" or "file:PATH"; NULL: none.
+	 */
+	const char *ipfix;
+	uint64_t ipfix_pen;              /* enterprise number of our elements; 0: 32473 */
+	uint64_t ipfix_template_refresh; /* UDP: seconds between template resends; 0: 60 */
+	uint64_t ipfix_queue_mb;         /* in-memory queue bound; 0: 64 */
+	/* ClickHouse over HTTP: "http://HOST:PORT/" (NULL: none) */
+	const char *clickhouse;
+	const char *clickhouse_table;    /* NULL: "flows" ("db.table" allowed) */
+	bool clickhouse_create;          /* CREATE TABLE IF NOT EXISTS first */
+	uint64_t clickhouse_batch_rows;  /* insert when this many rows wait; 0: 50000 */
+	uint64_t clickhouse_batch_seconds; /* ... or when the oldest waited this long; 0: 1 */
+	const char *clickhouse_spool;    /* directory for batches while unreachable; NULL: none */
+	uint64_t clickhouse_spool_mb;    /* spool size cap; 0: 1024 */
+	uint64_t clickhouse_queue_mb;    /* in-memory queue bound; 0: 64 */
+	const char *clickhouse_agent;    /* the rows' agent column; NULL: the host name */
+	/* at the end, how long the sinks may still try to deliver what waits
+	 * before it is spooled or counted as dropped; 0: 10 s */
+	uint64_t sink_drain_seconds;
 };
 
-/* Set to_csv's flows_per_file or rotate_files from text, with NFStream's
- * message on a bad value.  0, -EINVAL, or -ENOENT for another name. */
+/*
+ * Set a writer option from text: to_csv's flows_per_file or rotate_files
+ * (NFStream's message on a bad value), or a sink's option by the names of
+ * the fields above ("ipfix", "ipfix_pen", "clickhouse_create" (a flag:
+ * NULL is true), ...).  Strings are not copied.  0, -EINVAL with a
+ * one-line reason, or -ENOENT for another name.
+ */
 FS_API int fs_writer_options_set(struct fs_writer_options *w, const char *name, const char *value,
 				 char *err, size_t n);
 
@@ -358,6 +387,27 @@ struct fs_stats {
 	uint64_t attr_sockets;        /* held now */
 	uint64_t attr_tuples;
 	uint64_t attr_processes;
+	/* the network sinks of fs_session_export, live while it runs (read
+	 * from any thread) and final after it; all zero for a sink not set */
+	struct fs_sink_stats {
+		bool active;
+		uint64_t flows_queued;       /* encoded and handed to the sink */
+		uint64_t flows_sent;         /* delivered (ClickHouse: acknowledged) */
+		uint64_t messages_sent;      /* IPFIX messages, ClickHouse inserts */
+		uint64_t bytes_sent;
+		uint64_t queue_flows, queue_bytes; /* waiting in memory now */
+		uint64_t spool_flows, spool_bytes; /* waiting on disk now */
+		uint64_t spooled_flows;      /* ever written to the spool */
+		uint64_t replayed_flows;     /* sent from the spool */
+		uint64_t dropped_queue_full; /* flows: the in-memory queue was full */
+		uint64_t dropped_spool_full; /* flows: the spool was at its cap */
+		uint64_t dropped_too_big;    /* flows: a record larger than a message */
+		uint64_t dropped_rejected;   /* flows: the server refused the data (HTTP 400) */
+		uint64_t dropped_at_exit;    /* flows: undeliverable when the drain time ended */
+		uint64_t errors;             /* failed connects, sends, inserts */
+		uint64_t reconnects;         /* connections (re)established after the first */
+		uint64_t duplicates_avoided; /* ClickHouse: batches found inserted before a retry */
+	} ipfix, clickhouse;
 };
 
 FS_API void fs_session_stats(const struct fs_session *s, struct fs_stats *st);

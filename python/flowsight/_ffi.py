@@ -157,7 +157,7 @@ int fs_flow_get(const struct fs_flow *f, size_t col, struct fs_value *v);
 int fs_flow_get_by_name(const struct fs_flow *f, const char *name, struct fs_value *v);
 uint64_t fs_flow_handle(const struct fs_flow *f);
 
-enum fs_format { FS_FORMAT_CSV = 0, FS_FORMAT_JSONL = 1 };
+enum fs_format { FS_FORMAT_CSV = 0, FS_FORMAT_JSONL = 1, FS_FORMAT_NONE = 2 };
 struct fs_writer_options {
     const char *path;
     enum fs_format format;
@@ -167,6 +167,20 @@ struct fs_writer_options {
     size_t n_columns_to_anonymize;
     const char *clickhouse_user;
     const char *clickhouse_password;
+    const char *ipfix;
+    uint64_t ipfix_pen;
+    uint64_t ipfix_template_refresh;
+    uint64_t ipfix_queue_mb;
+    const char *clickhouse;
+    const char *clickhouse_table;
+    bool clickhouse_create;
+    uint64_t clickhouse_batch_rows;
+    uint64_t clickhouse_batch_seconds;
+    const char *clickhouse_spool;
+    uint64_t clickhouse_spool_mb;
+    uint64_t clickhouse_queue_mb;
+    const char *clickhouse_agent;
+    uint64_t sink_drain_seconds;
 };
 int fs_session_export(struct fs_session *s, const struct fs_writer_options *w, uint64_t *written);
 
@@ -189,6 +203,25 @@ struct fs_stats {
     uint64_t attr_sockets;
     uint64_t attr_tuples;
     uint64_t attr_processes;
+    struct fs_sink_stats {
+        bool active;
+        uint64_t flows_queued;
+        uint64_t flows_sent;
+        uint64_t messages_sent;
+        uint64_t bytes_sent;
+        uint64_t queue_flows, queue_bytes;
+        uint64_t spool_flows, spool_bytes;
+        uint64_t spooled_flows;
+        uint64_t replayed_flows;
+        uint64_t dropped_queue_full;
+        uint64_t dropped_spool_full;
+        uint64_t dropped_too_big;
+        uint64_t dropped_rejected;
+        uint64_t dropped_at_exit;
+        uint64_t errors;
+        uint64_t reconnects;
+        uint64_t duplicates_avoided;
+    } ipfix, clickhouse;
 };
 void fs_session_stats(const struct fs_session *s, struct fs_stats *st);
 

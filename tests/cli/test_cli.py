@@ -105,7 +105,7 @@ INVALID = [
     (["--system-visibility-mode", "3"], "Please specify a valid system_visibility_mode parameter"),
     (["--flows-per-file", "x"], "Please specify a valid flows_per_file parameter (>= 0)."),
     (["--rotate-files", "-1"], "Please specify a valid rotate_files parameter (>= 0)."),
-    (["-F", "xml"], "Please specify a valid format parameter (possible values: csv, jsonl)."),
+    (["-F", "xml"], "Please specify a valid format parameter (possible values: csv, jsonl, none)."),
     (["--capture", "dpdk"], "Please specify a valid capture parameter (possible values: auto, ebpf, pcap)."),
     (["--n-meters", "-1"], "Please specify a valid n_meters parameter (>=1 or 0 for auto scaling)."),
     (["--n-meters", "two"], "Please specify a valid n_meters parameter (>=1 or 0 for auto scaling)."),
