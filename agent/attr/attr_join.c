@@ -58,7 +58,7 @@ static void attr_take_socket(struct owner_pick *out, const struct tup_ent *t, co
  * is counted in others, never named.
  */
 static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t b,
-			      uint64_t first_ms, uint64_t last_ms, struct owner_pick *out)
+			      uint64_t first_ms, uint64_t last_ms, int end, struct owner_pick *out)
 {
 	const struct tup_ent *best = NULL, *newest = NULL;
 	const struct sock_ent *best_s = NULL, *newest_s = NULL;
@@ -68,7 +68,7 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		const struct sock_ent *s;
 
 		if (memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
-		    !attr_valid_for(a, t, first_ms, last_ms))
+		    (end >= 0 && t->local_a != end) || !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
 		if (!s || !s->owner.tgid)
@@ -100,7 +100,7 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		bool dup = false;
 
 		if (t == best || t->from_listener || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
-		    !attr_valid_for(a, t, first_ms, last_ms))
+		    t->local_a != best->local_a || !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
 		/* it used the tuple while the flow lasted (no slack here: one
@@ -124,13 +124,18 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 
 /*
  * The owner under @k (bucket @b: attr_hash_tup()) for a flow seen [first_ms,
- * last_ms], among our namespace's sockets: the creator (attr_pick_creator()),
- * else a socket the kernel holds, or one whose owner was lost at a cap.
+ * last_ms], among our namespace's sockets: the creator (attr_pick_creator())
+ * on the end that sent the flow's first packet (@src_a: whether that is
+ * end a of an exact key; -1 for a pattern, whose local end is a), else on
+ * the other end (both ends of a loopback connection are ours: the client
+ * names it, and the server's socket is not another user of it), else a
+ * socket the kernel holds, or one whose owner was lost at a cap.
  */
 static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t first_ms,
-		 uint64_t last_ms, struct owner_pick *out)
+		 uint64_t last_ms, int src_a, struct owner_pick *out)
 {
-	if (attr_pick_creator(a, k, b, first_ms, last_ms, out))
+	if (attr_pick_creator(a, k, b, first_ms, last_ms, src_a, out) ||
+	    (src_a >= 0 && attr_pick_creator(a, k, b, first_ms, last_ms, !src_a, out)))
 		return true;
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		struct sock_ent *s;
@@ -241,7 +246,7 @@ static enum find_res attr_find_exact(struct attr *a, const struct flow *f, struc
 	uint32_t b = attr_hash_tup(&k);
 	enum foreign_pick fp;
 
-	if (attr_pick(a, &k, b, f->first_seen_ms, f->last_seen_ms, o))
+	if (attr_pick(a, &k, b, f->first_seen_ms, f->last_seen_ms, src_a, o))
 		return FIND_FOUND;
 	if (!a->all_netns)
 		return FIND_NONE;
@@ -308,7 +313,7 @@ static bool pick_key(const struct tup_key *k, void *arg)
 {
 	struct key_query *q = arg;
 
-	return attr_pick(q->a, k, attr_hash_tup(k), q->f->first_seen_ms, q->f->last_seen_ms, q->o);
+	return attr_pick(q->a, k, attr_hash_tup(k), q->f->first_seen_ms, q->f->last_seen_ms, -1, q->o);
 }
 
 static bool lost_key(const struct tup_key *k, void *arg)

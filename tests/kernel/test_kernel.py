@@ -417,11 +417,12 @@ def check_attr(name):
     want = ping + ("send", "/bin/ping", "/bin/ping -c 5 127.0.0.1", 1, "root", 0)
     check(owner(icmp) == want, "%s ICMP: got %r, expected %r" % (name, owner(icmp), want))
     # Both ends of a loopback connection are local: the flow is named by the
-    # accepted socket, as on the 6.18 host (tests/live covers peers in
-    # another namespace, where the client is named).
-    want = srv + ("accept", "/bin/nc", "/bin/nc -l -p %d" % port, 1, "root", 0)
-    check(owner(tcp) == want, "%s TCP: got %r, expected %r (client pid %s)" %
-          (name, owner(tcp), want, kv(name + "_client_pid")))
+    # end that sent its first packet, the client, and the server's socket is
+    # not counted as another user of it (README "Process attribution").
+    client = int(kv(name + "_client_pid"))
+    want = (client, "nc", "connect", "/bin/nc", "/bin/nc 127.0.0.1 %d" % port, 1, "root", 0)
+    check(owner(tcp) == want, "%s TCP: got %r, expected %r (server pid %d)" %
+          (name, owner(tcp), want, srv[0]))
 
 
 @case("attr_ebpf")

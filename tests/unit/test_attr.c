@@ -374,6 +374,31 @@ static void test_eviction_precise(void)
 	attr_close(a);
 }
 
+/* Both ends of a loopback connection are ours: the end that sent the flow's
+ * first packet names it, and the other end is not another user of it. */
+static void test_both_ends_local(void)
+{
+	struct attr *a = tables(0);
+	struct flow f = mk_flow(IPPROTO_TCP, "127.0.0.1", 40000, "127.0.0.1", 9001, 0);
+	struct flow g = mk_flow(IPPROTO_UDP, "127.0.0.1", 5353, "127.0.0.1", 40001, 0);
+	struct proc_info r;
+
+	FEED(a, sock_ev(FC_SEV_TUPLE, 30, PID_A, "nc", FC_HOW_CONNECT, IPPROTO_TCP, "127.0.0.1",
+			40000, "127.0.0.1", 9001, 0, -6));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 31, PID_B, "nc-l", FC_HOW_ACCEPT, IPPROTO_TCP, "127.0.0.1",
+			9001, "127.0.0.1", 40000, 0, -5));
+	named(a, &f, PID_A, "nc", "connect", "the client of a loopback connection");
+	attr_lookup(a, &f, &r);
+	ASSERT_EQ(r.others, 0, "the server's end is not another user");
+	/* a flow the server's end opened (it sent the first packet) is its own */
+	FEED(a, sock_ev(FC_SEV_TUPLE, 32, PID_A, "resolver", FC_HOW_SEND, IPPROTO_UDP, "127.0.0.1",
+			40001, "127.0.0.1", 5353, 0, -6));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 33, PID_B, "mdnsd", FC_HOW_SEND, IPPROTO_UDP, "127.0.0.1",
+			5353, "127.0.0.1", 40001, 0, -5));
+	named(a, &g, PID_B, "mdnsd", "send", "the end that sent first");
+	attr_close(a);
+}
+
 /* A later process reusing the 5-tuple inside the flow (SO_REUSEADDR UDP):
  * the creator is named, the other counted. */
 static void test_reused_tuple_creator(void)
@@ -430,6 +455,7 @@ int main(void)
 	RUN_TEST(test_kernel_held_evictions);
 	RUN_TEST(test_eviction_precise);
 	RUN_TEST(test_reused_tuple_creator);
+	RUN_TEST(test_both_ends_local);
 	RUN_TEST(test_purge);
 	return TEST_SUMMARY();
 }
