@@ -96,7 +96,13 @@ struct flow {
 	void *proc_copy;
 	struct flow_udps *udps; /* NULL without plugins */
 	int8_t custom_expiry;   /* a plugin set expiration_id to -1 */
+	/* Live: the capture's interfaces that carried its packets, FLOW_IFACE_BIT()
+	 * of each (engine_flush_ifaces() when one goes away); 0 offline. */
+	uint64_t ifaces;
 };
+
+/* An interface's bit in flow.ifaces: its position, those from 63 on share bit 63. */
+#define FLOW_IFACE_BIT(i) (1ull << ((i) < 63 ? (i) : 63))
 
 struct flow_opts {
 	uint8_t accounting_mode;  /* 0 raw, 1 ip, 2 transport, 3 payload */
