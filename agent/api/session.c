@@ -208,6 +208,7 @@ int fs_session_start(struct fs_session *s)
 		.engine = s->engine,
 		.dpi = o->n_dissections ? &s->dpi : NULL,
 		.session = s->core,
+		.ebpf_attach = s->ebpf_attach,
 	};
 	if (!s->live) {
 		s->cap_ops = &capture_file_ops;

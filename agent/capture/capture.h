@@ -26,6 +26,7 @@ struct capture_env {
 	struct engine_opts engine;     /* for each engine the capture creates */
 	const struct dpi_opts *dpi;    /* NULL: L7 off; else one module per engine */
 	struct session *session;
+	int ebpf_attach;               /* enum ebpf_attach: auto, or tcx/TC only (tests) */
 };
 
 struct capture;

@@ -667,6 +667,10 @@ static void *worker(void *arg)
 			session_request_stop(s, SESSION_STOP_ERROR);
 			break;
 		}
+		if (ebpf_capture_check(x->cap) < 0) {
+			session_fail(s, -EIO, "the capture filters were removed and cannot be put back");
+			break;
+		}
 		if (engine_tick(x->eng, now)) {
 			session_request_stop(s, SESSION_STOP_DONE);
 			break;
@@ -720,6 +724,7 @@ static void fill_opts(const struct capture_env *env, struct ebpf_capture_opts *o
 	o->accounting_mode = (uint8_t)cfg->accounting_mode;
 	o->decode_tunnels = cfg->decode_tunnels;
 	o->flow_map_entries = (uint32_t)cfg->ebpf_map_entries;
+	o->attach = (enum ebpf_attach)env->ebpf_attach;
 }
 
 struct capture {

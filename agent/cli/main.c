@@ -69,6 +69,7 @@ static void set_knobs(struct fs_session *s)
 		{ "FLOWSIGHT_ATTR_MAX_SOCKETS", "attr_max_sockets" },
 		{ "FLOWSIGHT_ATTR_MAX_TUPLES", "attr_max_tuples" },
 		{ "FLOWSIGHT_ATTR_NO_EARLY", "attr_no_early" },
+		{ "FLOWSIGHT_EBPF_ATTACH", "ebpf_attach" },
 	};
 
 	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {

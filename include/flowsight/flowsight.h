@@ -210,7 +210,9 @@ FS_API void fs_session_set_attached(struct fs_session *s, int (*fn)(void *arg), 
  * "attr_disable" (hooks left out, "a,b" or "sockets"), "attr_inert" (hooks
  * attached, recording nothing), "attr_ringbuf_bytes", "attr_max_sockets",
  * "attr_max_tuples" (lower table caps), "attr_no_early" (no early copies of
- * the owners: flows rely on the tables alone).  0 or -EINVAL.
+ * the owners: flows rely on the tables alone), "ebpf_attach" (auto, tcx or
+ * tc: the eBPF capture attaches with tcx links or TC filters only).  0 or
+ * -EINVAL.
  */
 FS_API int fs_session_set_knob(struct fs_session *s, const char *name, const char *value);
 
