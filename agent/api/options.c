@@ -110,6 +110,11 @@ static const struct fs_param_def params[] = {
 	    "columns",
 	    "Please specify a valid ja4 parameter (possible values: True, False)." },
 	  P_FLAG, OFF(ja4), 0, 1, NULL },
+	{ { "wait_interface", NULL, "live capture: when an interface goes away, export its flows "
+	    "and capture it again once an interface of its name is back (default: the capture "
+	    "ends, exit 1)",
+	    "Please specify a valid wait_interface parameter (possible values: True, False)." },
+	  P_FLAG, OFF(wait_interface), 0, 1, NULL },
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))

@@ -25,6 +25,7 @@
 #include "util/log.h"
 #include "capture/source.h"
 #include "capture/ebpf_tc.h"
+#include "capture/ifwatch.h"
 
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
@@ -82,11 +83,23 @@ struct lctx {
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
 	bool plugins;         /* the engine runs plugins on the samples */
+	struct ifwatch *watch; /* the interfaces by name */
+	unsigned int *seen_gen; /* ifwatch_gen() of each interface when last followed */
+	int n_ifs;
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
 {
 	return engine_flow_state(x->eng, f);
+}
+
+/* @f had packets on the interface of index @ifindex (flow.ifaces). */
+static void tag(struct lctx *x, struct flow *f, uint32_t ifindex)
+{
+	int i = x->n_ifs == 1 ? 0 : ebpf_capture_iface_of(x->cap, (int)ifindex);
+
+	if (i >= 0)
+		f->ifaces |= FLOW_IFACE_BIT(i);
 }
 
 /* A pkt carrying just @k's fields in canonical order, for flow_table. */
@@ -262,6 +275,7 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			return;
 	}
 	ls = LS(x, f);
+	tag(x, f, ev->ifindex);
 	if (ev->idx < ls->next_idx) {
 		x->samples_late++;
 		return;
@@ -342,6 +356,7 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 		LS(x, f)->punt_fed = true;
 	}
 	ls = LS(x, f);
+	tag(x, f, ev->ifindex);
 	x->punt_metered++;
 	if (t < ls->acc.last_ms)
 		t = ls->acc.last_ms;
@@ -460,6 +475,7 @@ static void on_entry(struct lctx *x, const struct fc_flow_key *k, const struct f
 	if (!ls->oriented && (v->flags & FC_VAL_NEW || !(ls->acc.dir[0].packets + ls->acc.dir[1].packets)))
 		orient(x, f, v->first_dir, NULL);
 	fc_meter_merge(&ls->acc, &v->m);
+	tag(x, f, v->ifindex);
 	touch(x, f);
 }
 
@@ -636,6 +652,46 @@ static void publish(struct lctx *x)
 			      &(struct session_kstats){ .recv = ks.recv, .drop = ks.drop });
 }
 
+/*
+ * Follow the interfaces: one that went away has its last packets drained
+ * and its flows exported; with --wait-interface its successor is attached
+ * to.  False when the capture cannot go on.
+ */
+static bool follow_ifaces(struct lctx *x)
+{
+	struct session *s = x->env->session;
+
+	ifwatch_poll(x->watch);
+	for (int i = 0; i < x->n_ifs; i++) {
+		unsigned int gen = ifwatch_gen(x->watch, (size_t)i);
+		int cur = ebpf_capture_ifindex(x->cap, i), now = ifwatch_ifindex(x->watch, i);
+		const char *name = ifwatch_name(x->watch, (size_t)i);
+		bool changed = gen != x->seen_gen[i];
+		int err;
+
+		x->seen_gen[i] = gen;
+		if (cur && (cur != now || changed)) {
+			ebpf_capture_iface_gone(x->cap, i);
+			/* its programs have returned once the drain has waited for them */
+			if (drain(x) < 0)
+				return false;
+			engine_flush_ifaces(x->eng, FLOW_IFACE_BIT(i));
+			publish(x);
+			cur = 0;
+		}
+		if (cur || !now || !x->env->opts->wait_interface || session_stopping(s))
+			continue;
+		err = ebpf_capture_iface_attach(x->cap, i, now);
+		if (!err) {
+			pr_warn("interface '%s' is back (index %d): capture re-attached\n", name, now);
+		} else if (err != -ENODEV) {
+			session_fail(s, err, "cannot capture on '%s' again: %s", name, strerror(-err));
+			return false;
+		}
+	}
+	return true;
+}
+
 static void *worker(void *arg)
 {
 	struct lctx *x = arg;
@@ -656,6 +712,8 @@ static void *worker(void *arg)
 			session_request_stop(s, SESSION_STOP_ERROR);
 			break;
 		}
+		if (!follow_ifaces(x))
+			break;
 		now = session_wall_ms();
 		engine_early(x->eng, now);
 		if (now < next)
@@ -758,12 +816,32 @@ static void ebpf_close(struct capture *le)
 {
 	if (!le)
 		return;
+	ifwatch_close(le->x.watch);
+	free(le->x.seen_gen);
 	ebpf_capture_close(le->x.cap);
 	engine_free(le->x.eng); /* the flows still cached, unexported */
 	dpi_free(le->x.dpi);
 	free(le->x.evb);
 	free(le->x.forget);
 	free(le);
+}
+
+static int watch_ifaces(struct lctx *x)
+{
+	int n = ebpf_capture_n_ifaces(x->cap), *idx = calloc((size_t)n, sizeof(*idx)), err;
+
+	x->seen_gen = calloc((size_t)n, sizeof(*x->seen_gen));
+	if (!idx || !x->seen_gen) {
+		free(idx);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		idx[i] = ebpf_capture_ifindex(x->cap, i);
+	x->n_ifs = n;
+	err = ifwatch_open(x->env->opts->interfaces, idx, (size_t)n, capture_iface_changed,
+			   (void *)x->env, &x->watch);
+	free(idx);
+	return err;
 }
 
 static int ebpf_open(const struct capture_env *env, struct capture **out)
@@ -814,6 +892,9 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 		goto out_free;
 	}
 	err = ebpf_capture_open(&o, &x->cap);
+	if (err)
+		goto out_free;
+	err = watch_ifaces(x);
 	if (err)
 		goto out_free;
 	*out = le;

@@ -49,6 +49,7 @@ static const struct cli_opt cli_opts[] = {
 	{ "n-meters", 0, OT_PARAM, "n_meters", NULL, NULL },
 	{ "performance-report", 0, OT_PARAM, "performance_report", NULL, NULL },
 	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", NULL, NULL },
+	{ "wait-interface", 0, OT_PARAM, "wait_interface", NULL, NULL },
 	{ "output", 'o', OT_OUTPUT, "PATH", NULL,
 	  "write flow records to PATH (default: standard output)" },
 	{ "format", 'F', OT_FORMAT, "csv|jsonl",

@@ -21,6 +21,7 @@
 
 static struct fs_session *running;
 static volatile sig_atomic_t stop_signal;
+static bool wait_interface; /* --wait-interface: keep what opens an interface again */
 
 static void on_signal(int sig)
 {
@@ -52,6 +53,7 @@ static int drop_privileges(void *arg)
 		.capture = !strcmp(fs_session_capture(s), "ebpf") ? CAPS_EBPF :
 			   !strcmp(fs_session_capture(s), "pcap") ? CAPS_PCAP : CAPS_NO_CAPTURE,
 		.attr = fs_session_attribution(s),
+		.reattach = wait_interface,
 	};
 
 	if (m.capture == CAPS_NO_CAPTURE)
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
 		}
 	}
 	set_knobs(s);
+	wait_interface = cfg.o.wait_interface;
 	install_signals();
 	running = s;
 	if (stop_signal)

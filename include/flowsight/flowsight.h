@@ -67,6 +67,10 @@ struct fs_options {
 	uint64_t max_flows_in_memory;    /* 0: no cap */
 	bool system_visibility_all_netns;
 	bool ja4;                        /* client_fingerprint_ja4 column */
+	/* live: an interface that goes away has its flows exported and is
+	 * captured again when one of its name comes back (false: the
+	 * capture ends, with an error) */
+	bool wait_interface;
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -74,7 +78,7 @@ FS_API void fs_options_init(struct fs_options *o);
 /*
  * Every parameter by its NFStream name ("idle_timeout"; ours too:
  * "capture", "ebpf_map_entries", "max_flows_in_memory",
- * "system_visibility_netns" own|all, "ja4"), in NFStreamer's validation
+ * "system_visibility_netns" own|all, "ja4", "wait_interface"), in NFStreamer's validation
  * order; NULL past the last.  Sources are not parameters here.
  */
 struct fs_param {
