@@ -360,6 +360,8 @@ static int tc_detach_one(int ifindex, int egress, uint32_t handle)
 static bool tc_scan(struct ebpf_iface *ifc)
 {
 	struct tc_filter *fl = calloc(MAX_FILTERS, sizeof(*fl));
+	uint32_t said[16]; /* an agent's filters on both hooks: one line */
+	int n_said = 0;
 	bool ours = false;
 
 	if (!fl)
@@ -369,21 +371,26 @@ static bool tc_scan(struct ebpf_iface *ifc)
 
 		for (int i = 0; i < n && i < MAX_FILTERS; i++) {
 			int pid = (int)(fl[i].handle & H_PID_MASK);
+			bool new_one = true;
 			int alive;
 
 			if (!is_agent_filter(&fl[i]))
 				continue;
 			ours |= (fl[i].handle & H_QDISC_OURS) != 0;
 			alive = pid_holds_prog(pid, fl[i].prog_id);
-			if (alive) {
-				pr_info("'%s' %s: shared with flowsight pid %d%s (TC filter handle "
-					"%#x)\n", ifc->name, e ? "egress" : "ingress", pid,
-					alive < 0 ? " (as far as /proc tells)" : "", fl[i].handle);
-				continue;
-			}
-			pr_warn("removing a capture filter left on '%s' by flowsight pid %d, which "
-				"is gone\n", ifc->name, pid);
-			tc_detach_one(ifc->ifindex, e, fl[i].handle);
+			for (int k = 0; k < n_said; k++)
+				new_one &= said[k] != fl[i].handle;
+			if (new_one && n_said < 16)
+				said[n_said++] = fl[i].handle;
+			if (alive && new_one)
+				pr_info("'%s': shared with flowsight pid %d%s (TC filter handle %#x)\n",
+					ifc->name, pid, alive < 0 ? " (as far as /proc tells)" : "",
+					fl[i].handle);
+			else if (!alive && new_one)
+				pr_warn("removing the capture filters left on '%s' by flowsight pid "
+					"%d, which is gone\n", ifc->name, pid);
+			if (!alive)
+				tc_detach_one(ifc->ifindex, e, fl[i].handle);
 		}
 	}
 	free(fl);
