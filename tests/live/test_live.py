@@ -42,7 +42,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import del_netns, stop_procs  # noqa: E402
+from harness import del_netns, stop_procs, tcx_progs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 MKPCAP = os.path.abspath(os.environ.get("MKPCAP", "build/mkpcap"))
@@ -934,26 +934,6 @@ for _name in ("replay_live_equals_offline", "ping_5_echo_exact", "udp_exchange_e
 
 # ---- f) agents sharing an interface -----------------------------------------
 
-# BPF_PROG_QUERY of NS_B's argv[1] at BPF_TCX_INGRESS and BPF_TCX_EGRESS: the
-# number of programs attached with tcx on each, null without tcx (EINVAL).
-TCX_QUERY = r"""
-import ctypes, json, os, socket, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_BPF = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
-idx = socket.if_nametoindex(sys.argv[1])
-out = []
-for at in (46, 47):
-    ids = (ctypes.c_uint32 * 64)()
-    attr = ctypes.create_string_buffer(64)
-    struct.pack_into("IIIIQI", attr, 0, idx, at, 0, 0, ctypes.addressof(ids), 64)
-    if libc.syscall(SYS_BPF, 16, attr, 64):
-        err = ctypes.get_errno()
-        out.append(None if err == 22 else -err)
-    else:
-        out.append(struct.unpack_from("I", attr, 24)[0])
-print(json.dumps(out))
-"""
-
 EXCHANGE_CLIENT = r"""
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -1053,7 +1033,7 @@ def attachments(dev):
         text = sh(*nsexec(NS_B, "tc", "filter", "show", "dev", dev, hook)).stdout.decode()
         out[hook] = re.findall(r"handle (0x[0-9a-f]+) fs_tc_\w+", text)
     out["clsact"] = "clsact" in sh(*nsexec(NS_B, "tc", "qdisc", "show", "dev", dev)).stdout.decode()
-    out["tcx"] = json.loads(sh(*nsexec(NS_B, sys.executable, "-c", TCX_QUERY, dev)).stdout)
+    out["tcx"] = tcx_progs(NS_B, dev)
     return out
 
 
