@@ -211,7 +211,7 @@ static int tc_list(int ifindex, int egress, struct tc_filter *out, int max)
 	}
 	for (;;) {
 		ssize_t r = recv(fd, buf, sizeof(buf), 0);
-		int len = (int)r;
+		unsigned int len = (unsigned int)r;
 
 		if (r < 0) {
 			if (errno == EINTR)

@@ -103,7 +103,7 @@ int ifwatch_poll(struct ifwatch *w)
 		return 0;
 	for (;;) {
 		ssize_t r = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		int len = (int)r;
+		unsigned int len = (unsigned int)r;
 
 		if (r < 0) {
 			if (errno == ENOBUFS) {
