@@ -961,16 +961,19 @@ except OSError:
 print(n, flush=True)
 """
 
-# Its receiver: says "flowing" at the 10th datagram, and how many it got
-# once the file argv[3] exists.
+# Its receiver: says "flowing" at the 10th datagram ("stalled" if 10 s go
+# by before), and how many it got once the file argv[3] exists.
 BG_RECV = r"""
-import os, socket, sys
+import os, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.settimeout(0.05)
 print("ready", flush=True)
-n = 0
+n, deadline = 0, time.time() + 10
 while not os.path.exists(sys.argv[3]):
+    if n < 10 and deadline and time.time() > deadline:
+        print("stalled", flush=True)
+        deadline = None
     try:
         s.recv(2048)
     except socket.timeout:

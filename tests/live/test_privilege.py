@@ -282,8 +282,8 @@ def reattach_with_kept_caps(capture, caps, kept, env=None):
     """--wait-interface: what the capture keeps after the drop opens the
     interface again once it is deleted and created anew."""
     a = Agent(caps, ["--capture", capture, "--wait-interface"], env=env)
-    check_sets(a, kept, mask(caps), 3)
     pings(NS_B, IP_A)
+    check_sets(a, kept, mask(caps), 3)  # the capture's threads start after the drop
     sh("ip", "-n", NS_A, "link", "del", T_A)
     a.wait_line("interface '%s' went away" % T_A)
     pair()
