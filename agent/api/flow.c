@@ -610,6 +610,16 @@ int fs_session_set_knob(struct fs_session *s, const char *name, const char *valu
 		s->attr_refuse = value && strcmp(value, "0");
 		return 0;
 	}
+	if (!strcmp(name, "ebpf_attach")) {
+		static const char *const modes[] = { "auto", "tcx", "tc" };
+
+		for (int i = 0; value && i < 3; i++)
+			if (!strcmp(value, modes[i])) {
+				s->ebpf_attach = i; /* enum ebpf_attach's order */
+				return 0;
+			}
+		return -EINVAL;
+	}
 	if (!strcmp(name, "attr_no_early")) {
 		s->attr_no_early = value && strcmp(value, "0");
 		return 0;

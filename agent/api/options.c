@@ -122,6 +122,11 @@ static const struct fs_param_def params[] = {
 	    "first packets of each flow)",
 	    "Please specify a valid pcapng_out parameter (a file path; live capture only)." },
 	  P_STR, OFF(pcapng_out), 0, 0, NULL },
+	{ { "wait_interface", NULL, "live capture: when an interface goes away, export its flows "
+	    "and capture it again once an interface of its name is back (default: the capture "
+	    "ends, exit 1)",
+	    "Please specify a valid wait_interface parameter (possible values: True, False)." },
+	  P_FLAG, OFF(wait_interface), 0, 1, NULL },
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))

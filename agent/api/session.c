@@ -343,6 +343,7 @@ int fs_session_start(struct fs_session *s)
 		.engine = s->engine,
 		.dpi = o->n_dissections ? &s->dpi : NULL,
 		.session = s->core,
+		.ebpf_attach = s->ebpf_attach,
 	};
 	if (!s->live) {
 		s->cap_ops = &capture_file_ops;
@@ -421,11 +422,18 @@ bool fs_session_attribution(const struct fs_session *s)
 	return s->attr != NULL;
 }
 
+/* run()'s result: a capture that ended for a reason of its own (an
+ * interface went away) fails even when it stopped cleanly. */
+static int run_result(struct fs_session *s, int err)
+{
+	return err ? err : session_failure(s->core, NULL, 0);
+}
+
 /* Live pull: the capture runs on its own thread until it stops. */
 static void *runner(void *arg)
 {
 	struct fs_session *s = arg;
-	int err = s->cap_ops->run(s->cap);
+	int err = run_result(s, s->cap_ops->run(s->cap));
 
 	pthread_mutex_lock(&s->qlock);
 	s->run_err = err;
@@ -485,6 +493,10 @@ static bool wait_flow(struct fs_session *s, int timeout_ms)
 
 static void end_error(struct fs_session *s, int err)
 {
+	char why[256];
+
+	if (err && !s->err[0] && s->core && session_failure(s->core, why, sizeof(why)))
+		api_error(s, err, "%s", why);
 	if (err && !s->err[0])
 		api_error(s, err, "%s", plugins_error(s) ? plugins_error(s) :
 			  err == -EIO ? "capture file error (see the log)" : strerror(-err));
@@ -725,7 +737,7 @@ int fs_session_export(struct fs_session *s, const struct fs_writer_options *wo, 
 		session_request_stop(s->core, SESSION_STOP_ERROR);
 		run_err = err;
 	} else {
-		run_err = s->cap_ops->run(s->cap);
+		run_err = run_result(s, s->cap_ops->run(s->cap));
 	}
 	if (!s->summarized) {
 		s->summarized = true;

@@ -51,6 +51,7 @@ struct fs_session {
 	bool attr_no_early; /* no early copies: flows rely on the tables alone */
 	bool attr_refuse;   /* the verifier refuses one attribution program */
 	uint32_t attr_max_sockets, attr_max_tuples, attr_ringbuf_bytes;
+	int ebpf_attach; /* enum ebpf_attach: tcx or TC filters only */
 	/* fs_session_set_attached(): e.g. the command line's privilege drop */
 	int (*on_attached)(void *arg);
 	void *on_attached_arg;

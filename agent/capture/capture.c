@@ -4,6 +4,8 @@
  * these privileges, the interfaces and the options allow it, else libpcap,
  * and says which and why on one line.
  */
+#include <errno.h>
+
 #include "capture/capture.h"
 #include "capture/ebpf_tc.h"
 #include "capture/privs.h"
@@ -59,4 +61,22 @@ const struct capture_ops *capture_choose(const struct capture_env *env, bool nee
 	}
 	pr_warn("capture: pcap (ebpf unavailable: %s)\n", *why ? why : "unknown reason");
 	return &capture_pcap_ops;
+}
+
+void capture_iface_changed(void *arg, size_t i, int old, int now)
+{
+	const struct capture_env *env = arg;
+	const char *name = env->opts->interfaces[i];
+
+	if (old && !now) {
+		if (env->opts->wait_interface) {
+			pr_warn("interface '%s' went away: its flows are exported; waiting for it "
+				"to come back\n", name);
+		} else {
+			pr_warn("interface '%s' went away\n", name);
+			session_fail(env->session, -ENODEV, "interface '%s' went away", name);
+		}
+	} else if (!old && now && env->opts->wait_interface) {
+		pr_info("interface '%s' is there again (index %d)\n", name, now);
+	}
 }

@@ -29,6 +29,7 @@ struct capture_env {
 	/* --pcapng-out: set after open(), before run(); the capture's engines
 	 * tap their packets into producer i per meter i when opts->pcapng_out */
 	struct pcapng *pcapng;
+	int ebpf_attach;               /* enum ebpf_attach: auto, or tcx/TC only (tests) */
 };
 
 struct capture;
@@ -72,6 +73,14 @@ extern const struct capture_ops capture_ebpf_ops;
  */
 const struct capture_ops *capture_choose(const struct capture_env *env, bool need_every_packet,
 					 bool *privs_fallback);
+
+/*
+ * The live captures' ifwatch_fn (@arg: their capture_env): an interface
+ * that went away is said on the log, and without --wait-interface it ends
+ * the session with "interface 'X' went away" (exit 1).  The capture does
+ * the rest: export the interface's flows, attach to its successor.
+ */
+void capture_iface_changed(void *arg, size_t i, int old, int now);
 
 /* True when the eBPF capture can run with @env; else @why says why. */
 bool capture_ebpf_usable(const struct capture_env *env, char *why, size_t n);

@@ -26,7 +26,7 @@
 #include "capture/source.h"
 #include "capture/ebpf_tc.h"
 #include "export/pcapng.h"
-#include <net/if.h>
+#include "capture/ifwatch.h"
 
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
@@ -87,13 +87,24 @@ struct lctx {
 	uint64_t kcnt[FC_CNT__MAX]; /* the kernel's counters as last published */
 	char kkey[FC_CNT__MAX][24]; /* their names: FC_CNT_PUNT_FULL -> punt_full */
 	struct pcapng_producer *prod; /* --pcapng-out: the samples and punted packets */
-	unsigned int *ifindex;        /* of each interface, for pcapng */
 	struct snap_buf snap;
+	struct ifwatch *watch; /* the interfaces by name */
+	unsigned int *seen_gen; /* ifwatch_gen() of each interface when last followed */
+	int n_ifs;
 };
 
 static struct lstate *LS(struct lctx *x, struct flow *f)
 {
 	return engine_flow_state(x->eng, f);
+}
+
+/* @f had packets on the interface of index @ifindex (flow.ifaces). */
+static void tag(struct lctx *x, struct flow *f, uint32_t ifindex)
+{
+	int i = x->n_ifs == 1 ? 0 : ebpf_capture_iface_of(x->cap, (int)ifindex);
+
+	if (i >= 0)
+		f->ifaces |= FLOW_IFACE_BIT(i);
 }
 
 /* A pkt carrying just @k's fields in canonical order, for flow_table. */
@@ -263,7 +274,7 @@ static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *
 	uint8_t buf[FC_SNAP_MAX + 4];
 	const uint8_t *fr = data;
 	uint32_t caplen = ev->caplen, len = ev->len;
-	uint16_t iface = 0;
+	int iface = x->n_ifs == 1 ? 0 : ebpf_capture_iface_of(x->cap, (int)ev->ifindex);
 
 	if (ev->vlan_tagged && caplen >= 12 && caplen + 4 <= FC_SNAP_MAX + 4) {
 		memcpy(buf, data, 12);
@@ -276,10 +287,7 @@ static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *
 		caplen += 4;
 		len += 4;
 	}
-	for (unsigned int i = 0; i < x->env->opts->n_interfaces; i++)
-		if (x->ifindex[i] == ev->ifindex)
-			iface = (uint16_t)i;
-	pcapng_add(x->prod, iface, ev->ts_ms * 1000, fr, caplen, len, f);
+	pcapng_add(x->prod, iface < 0 ? 0 : (uint16_t)iface, ev->ts_ms * 1000, fr, caplen, len, f);
 }
 
 /* @f: the sample's flow, or NULL when it has none yet. */
@@ -308,6 +316,7 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			f->first_seen_ms = ev->ts_ms;
 		tap_event(x, ev, data, f);
 	}
+	tag(x, f, ev->ifindex);
 	if (ev->idx < ls->next_idx) {
 		x->samples_late++;
 		return;
@@ -395,6 +404,7 @@ static void on_punt(struct lctx *x, const struct fc_event *ev, const uint8_t *da
 			f->first_seen_ms = t;
 		tap_event(x, ev, data, f);
 	}
+	tag(x, f, ev->ifindex);
 	x->punt_metered++;
 	if (t < ls->acc.last_ms)
 		t = ls->acc.last_ms;
@@ -513,6 +523,7 @@ static void on_entry(struct lctx *x, const struct fc_flow_key *k, const struct f
 	if (!ls->oriented && (v->flags & FC_VAL_NEW || !(ls->acc.dir[0].packets + ls->acc.dir[1].packets)))
 		orient(x, f, v->first_dir, NULL);
 	fc_meter_merge(&ls->acc, &v->m);
+	tag(x, f, v->ifindex);
 	touch(x, f);
 }
 
@@ -722,6 +733,46 @@ static void snapshot(struct lctx *x)
 	session_snap_publish(x->env->session, 0, &x->snap);
 }
 
+/*
+ * Follow the interfaces: one that went away has its last packets drained
+ * and its flows exported; with --wait-interface its successor is attached
+ * to.  False when the capture cannot go on.
+ */
+static bool follow_ifaces(struct lctx *x)
+{
+	struct session *s = x->env->session;
+
+	ifwatch_poll(x->watch);
+	for (int i = 0; i < x->n_ifs; i++) {
+		unsigned int gen = ifwatch_gen(x->watch, (size_t)i);
+		int cur = ebpf_capture_ifindex(x->cap, i), now = ifwatch_ifindex(x->watch, i);
+		const char *name = ifwatch_name(x->watch, (size_t)i);
+		bool changed = gen != x->seen_gen[i];
+		int err;
+
+		x->seen_gen[i] = gen;
+		if (cur && (cur != now || changed)) {
+			ebpf_capture_iface_gone(x->cap, i);
+			/* its programs have returned once the drain has waited for them */
+			if (drain(x) < 0)
+				return false;
+			engine_flush_ifaces(x->eng, FLOW_IFACE_BIT(i));
+			publish(x);
+			cur = 0;
+		}
+		if (cur || !now || !x->env->opts->wait_interface || session_stopping(s))
+			continue;
+		err = ebpf_capture_iface_attach(x->cap, i, now);
+		if (!err) {
+			pr_warn("interface '%s' is back (index %d): capture re-attached\n", name, now);
+		} else if (err != -ENODEV) {
+			session_fail(s, err, "cannot capture on '%s' again: %s", name, strerror(-err));
+			return false;
+		}
+	}
+	return true;
+}
+
 static void *worker(void *arg)
 {
 	struct lctx *x = arg;
@@ -743,6 +794,8 @@ static void *worker(void *arg)
 			session_request_stop(s, SESSION_STOP_ERROR);
 			break;
 		}
+		if (!follow_ifaces(x))
+			break;
 		now = session_wall_ms();
 		engine_early(x->eng, now);
 		if (session_snap_wanted(s, 0))
@@ -756,6 +809,10 @@ static void *worker(void *arg)
 		ebpf_capture_sync_clock(x->cap);
 		if (drain(x) < 0) {
 			session_request_stop(s, SESSION_STOP_ERROR);
+			break;
+		}
+		if (ebpf_capture_check(x->cap) < 0) {
+			session_fail(s, -EIO, "the capture filters were removed and cannot be put back");
 			break;
 		}
 		if (engine_tick(x->eng, now)) {
@@ -811,6 +868,7 @@ static void fill_opts(const struct capture_env *env, struct ebpf_capture_opts *o
 	o->accounting_mode = (uint8_t)cfg->accounting_mode;
 	o->decode_tunnels = cfg->decode_tunnels;
 	o->flow_map_entries = (uint32_t)cfg->ebpf_map_entries;
+	o->attach = (enum ebpf_attach)env->ebpf_attach;
 }
 
 struct capture {
@@ -857,14 +915,33 @@ static void ebpf_close(struct capture *le)
 {
 	if (!le)
 		return;
+	ifwatch_close(le->x.watch);
+	free(le->x.seen_gen);
 	ebpf_capture_close(le->x.cap);
 	engine_free(le->x.eng); /* the flows still cached, unexported */
 	dpi_free(le->x.dpi);
 	free(le->x.evb);
 	free(le->x.forget);
-	free(le->x.ifindex);
 	snap_buf_free(&le->x.snap);
 	free(le);
+}
+
+static int watch_ifaces(struct lctx *x)
+{
+	int n = ebpf_capture_n_ifaces(x->cap), *idx = calloc((size_t)n, sizeof(*idx)), err;
+
+	x->seen_gen = calloc((size_t)n, sizeof(*x->seen_gen));
+	if (!idx || !x->seen_gen) {
+		free(idx);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		idx[i] = ebpf_capture_ifindex(x->cap, i);
+	x->n_ifs = n;
+	err = ifwatch_open(x->env->opts->interfaces, idx, (size_t)n, capture_iface_changed,
+			   (void *)x->env, &x->watch);
+	free(idx);
+	return err;
 }
 
 static int ebpf_open(const struct capture_env *env, struct capture **out)
@@ -906,8 +983,7 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 		.arg = x,
 	};
 	x->evb = malloc(BATCH * sizeof(*x->evb));
-	x->ifindex = calloc(env->opts->n_interfaces, sizeof(*x->ifindex));
-	if (!x->evb || !x->ifindex) {
+	if (!x->evb) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -926,8 +1002,9 @@ static int ebpf_open(const struct capture_env *env, struct capture **out)
 	err = ebpf_capture_open(&o, &x->cap);
 	if (err)
 		goto out_free;
-	for (size_t i = 0; i < env->opts->n_interfaces; i++)
-		x->ifindex[i] = if_nametoindex(env->opts->interfaces[i]);
+	err = watch_ifaces(x);
+	if (err)
+		goto out_free;
 	*out = le;
 	return 0;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "capture/ifwatch.h"
 #include "capture/source.h"
 #include "export/pcapng.h"
 #include "util/log.h"
@@ -29,6 +30,8 @@
  * alone advances the clock, as in NFStream.
  */
 #define TICK_LAG_MS 200
+#define FOLLOW_MS 20      /* link notifications read this often */
+#define REOPEN_MS 100     /* a successor not up yet: tried again this often */
 
 struct meter {
 	const struct capture_env *env;
@@ -36,17 +39,21 @@ struct meter {
 	struct source *src;
 	struct dpi *dpi;
 	struct engine *eng;
+	struct ifwatch *watch; /* the capture's */
 	pthread_t thread;
 	bool running;
 	int err;
 	struct pcapng_producer *prod; /* --pcapng-out */
 	struct snap_buf snap;
+	uint64_t last_follow_ms, next_reopen_ms;
+	unsigned int *seen_gen; /* ifwatch_gen() of each interface when last followed */
 };
 
 struct capture {
 	const struct capture_env *env;
 	struct meter *meters;
 	unsigned int n;
+	struct ifwatch *watch;
 };
 
 static void meter_publish(struct meter *m, bool kernel)
@@ -127,6 +134,57 @@ static bool meter_timers(struct meter *m, struct meter_clock *c, bool drained)
 	return false;
 }
 
+/*
+ * Follow the interfaces: a handle whose interface went away is read to
+ * its end and closed by the source, then the interface's flows are
+ * exported; with --wait-interface its successor is opened.  False when
+ * the capture cannot go on.
+ */
+static bool meter_follow(struct meter *m, bool force)
+{
+	const struct fs_options *o = m->env->opts;
+	uint64_t now = session_wall_ms();
+	bool reopen_due = now >= m->next_reopen_ms;
+	int i;
+
+	if (force || now - m->last_follow_ms >= FOLLOW_MS) {
+		m->last_follow_ms = now;
+		ifwatch_poll(m->watch);
+		for (size_t k = 0; k < o->n_interfaces; k++) {
+			unsigned int gen = ifwatch_gen(m->watch, k);
+			int cur = source_live_ifindex(m->src, (unsigned int)k);
+
+			if (cur && (cur != ifwatch_ifindex(m->watch, k) || gen != m->seen_gen[k]))
+				source_live_gone(m->src, (unsigned int)k);
+			m->seen_gen[k] = gen;
+		}
+	}
+	while ((i = source_live_take_closed(m->src)) >= 0) {
+		engine_flush_ifaces(m->eng, FLOW_IFACE_BIT((unsigned int)i));
+		meter_publish(m, true);
+	}
+	if (!o->wait_interface || !reopen_due || session_stopping(m->env->session))
+		return true;
+	for (size_t k = 0; k < o->n_interfaces; k++) {
+		int now_idx = ifwatch_ifindex(m->watch, k), err;
+
+		if (!now_idx || !source_live_closed(m->src, (unsigned int)k))
+			continue;
+		err = source_live_reopen(m->src, (unsigned int)k, now_idx);
+		if (err == -EAGAIN) {
+			m->next_reopen_ms = now + REOPEN_MS; /* not up yet */
+		} else if (err) {
+			session_fail(m->env->session, err, "cannot capture on '%s' again: %s",
+				     o->interfaces[k], strerror(-err));
+			return false;
+		} else if (m->idx == 0) {
+			pr_warn("interface '%s' is back (index %d): capture re-attached\n",
+				o->interfaces[k], source_live_ifindex(m->src, (unsigned int)k));
+		}
+	}
+	return true;
+}
+
 static void *meter_main(void *arg)
 {
 	struct meter *m = arg;
@@ -145,8 +203,21 @@ static void *meter_main(void *arg)
 			session_request_stop(s, n ? SESSION_STOP_ERROR : SESSION_STOP_DONE);
 			break;
 		}
+		if (!meter_follow(m, false))
+			break;
 		/* fewer frames than asked for: the rings were empty */
 		if (meter_timers(m, &clock, n < LIVE_BATCH))
+			break;
+	}
+	/* an interface that went away (why the capture may be stopping): the
+	 * packets its ring still holds are metered before the flows go out */
+	meter_follow(m, true);
+	while (!engine_stopped(m->eng) && source_live_dying(m->src)) {
+		int n = source_next(m->src, fr, LIVE_BATCH);
+
+		if (n > 0 && engine_frames(m->eng, fr, n))
+			break;
+		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
 			break;
 	}
 	engine_flush(m->eng); /* past max_nflows the session drops them */
@@ -163,6 +234,13 @@ static int meter_open(struct meter *m, const struct capture_env *env, unsigned i
 
 	m->env = env;
 	m->idx = idx;
+	m->last_follow_ms = session_wall_ms();
+	m->seen_gen = calloc(env->opts->n_interfaces ? env->opts->n_interfaces : 1,
+			     sizeof(*m->seen_gen));
+	if (!m->seen_gen) {
+		pr_warn("out of memory\n");
+		return -ENOMEM;
+	}
 	err = source_live_open(env->opts, env->n_meters, idx, &m->src);
 	if (err)
 		return err == SOURCE_EFILTER ? CAPTURE_EFILTER : err;
@@ -188,7 +266,9 @@ static void pcap_close_capture(struct capture *c)
 {
 	if (!c)
 		return;
+	ifwatch_close(c->watch);
 	for (unsigned int i = 0; c->meters && i < c->n; i++) {
+		free(c->meters[i].seen_gen);
 		engine_free(c->meters[i].eng);
 		dpi_free(c->meters[i].dpi);
 		snap_buf_free(&c->meters[i].snap);
@@ -196,6 +276,24 @@ static void pcap_close_capture(struct capture *c)
 	}
 	free(c->meters);
 	free(c);
+}
+
+/* Follow the interfaces from the indexes the handles are bound to. */
+static int watch_ifaces(struct capture *c)
+{
+	size_t n = c->env->opts->n_interfaces;
+	int *idx = calloc(n ? n : 1, sizeof(*idx)), err;
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		idx[k] = source_live_ifindex(c->meters[0].src, (unsigned int)k);
+	err = ifwatch_open(c->env->opts->interfaces, idx, n, capture_iface_changed,
+			   (void *)c->env, &c->watch);
+	free(idx);
+	for (unsigned int i = 0; !err && i < c->n; i++)
+		c->meters[i].watch = c->watch;
+	return err;
 }
 
 static int pcap_open_capture(const struct capture_env *env, struct capture **out)
@@ -219,6 +317,11 @@ static int pcap_open_capture(const struct capture_env *env, struct capture **out
 			pcap_close_capture(c);
 			return err;
 		}
+	}
+	err = watch_ifaces(c);
+	if (err) {
+		pcap_close_capture(c);
+		return err;
 	}
 	*out = c;
 	return 0;

@@ -1,15 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Owner of build/capture.skel.h: load, attach, drain and detach the
- * kernel capture.  Filters are attached to clsact at a fixed handle and
- * priority, so a filter left behind by a crashed run is found and replaced
- * on the next start, and removed on every exit path.
+ * kernel capture.  Several agents share an interface, each seeing every
+ * packet (the programs always let the packet go on, TC_ACT_UNSPEC):
+ *
+ * - with tcx (Linux 6.6+, probed by trying it): one bpf_link per hook,
+ *   appended after the programs already there; the kernel removes it when
+ *   the agent exits, however it exits.
+ * - else (Linux 6.1): a cls_bpf filter per hook on the clsact qdisc, all
+ *   agents at priority FS_TC_PRIO, each with its own handle: the agent's
+ *   pid, a sequence number (two sessions of one process) and whether the
+ *   qdisc was made by an agent.  A filter whose agent is gone (no such
+ *   process, or one that holds no fd of the filter's program) is removed
+ *   by the next agent; at exit an agent removes exactly its own filters,
+ *   and the qdisc only when an agent made it and nothing at all is left
+ *   on it.  The steps that look and change run under a lock file
+ *   (/run/lock/flowsight-tc-<netns>.lock), so two agents never race, and
+ *   filters removed by someone else are put back (ebpf_capture_check()).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,9 +44,18 @@
 /* after fc_flow.h: the skeleton names its types */
 #include "capture.skel.h"
 
-#define FS_TC_HANDLE 0xf10f
 #define FS_TC_PRIO 0xf10f
+/* handle: bit 31 "an agent made the qdisc", 9 bits of sequence, 22 of pid */
+#define H_QDISC_OURS 0x80000000u
+#define H_SEQ_SHIFT 22
+#define H_SEQ_MAX 0x1ffu
+#define H_PID_MASK 0x3fffffu
 #define DRAIN_BATCH 4096
+/* BPF_TCX_INGRESS/EGRESS of Linux 6.6 (the build's headers may predate them) */
+#define FS_BPF_TCX_INGRESS 46
+#define FS_BPF_TCX_EGRESS 47
+#define FS_ENOTSUPP 524
+#define MAX_FILTERS 256
 
 #define FC_COUNTER_NAME(name, text) [name] = text,
 static const char *const counter_names[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_NAME) };
@@ -32,10 +63,13 @@ static const char *const counter_names[FC_CNT__MAX] = { FC_COUNTERS(FC_COUNTER_N
 
 struct ebpf_iface {
 	char name[IF_NAMESIZE];
-	int ifindex;
+	int ifindex;        /* attached to; 0 once it went away */
+	int old_ifindex;    /* the one before: its last packets may still be drained */
 	bool loopback;
-	bool created_qdisc; /* clsact was ours: destroy it at exit */
 	bool attached[2];   /* [0] ingress, [1] egress */
+	int link_fd[2];     /* tcx links, -1 */
+	uint32_t handle;    /* TC: our filters' handle on both hooks */
+	bool qdisc_ours;    /* TC: an agent made the clsact qdisc */
 };
 
 struct ebpf_capture {
@@ -43,6 +77,8 @@ struct ebpf_capture {
 	struct ring_buffer *rb;
 	struct ebpf_iface *ifs;
 	int n_ifs;
+	enum ebpf_attach want; /* what the caller asked for */
+	enum ebpf_attach mode; /* AUTO until the first attach tells */
 	int fd_flows[2], fd_ctl, fd_counters, fd_sync_outer, fd_sync_inner;
 	/* ring-buffer callback target, valid during poll/consume */
 	ebpf_event_fn ev_fn;
@@ -52,6 +88,9 @@ struct ebpf_capture {
 	struct fc_flow_val *vals;
 	bool no_batch;
 };
+
+/* Two sessions of one process on one interface get different handles. */
+static unsigned int handle_seq;
 
 const char *ebpf_counter_name(enum fc_counter i)
 {
@@ -94,62 +133,383 @@ int ebpf_capture_probe(char *why, size_t n)
 	return 0;
 }
 
-/* Remove our filter at @point if present (left by a crashed run). */
-static void tc_remove_stale(struct ebpf_iface *ifc, enum bpf_tc_attach_point point)
+static int prog_fd(const struct ebpf_capture *c, int egress)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = point);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = FS_TC_HANDLE, .priority = FS_TC_PRIO);
-
-	if (bpf_tc_query(&hook, &q))
-		return;
-	pr_info("removing a capture filter left on '%s' by an earlier run\n", ifc->name);
-	q.prog_fd = q.prog_id = q.flags = 0;
-	bpf_tc_detach(&hook, &q);
+	return bpf_program__fd(egress ? c->skel->progs.fs_tc_egress : c->skel->progs.fs_tc_ingress);
 }
 
-static int tc_attach(struct ebpf_iface *ifc, int egress, int prog_fd)
+/* On loopback each packet passes egress and then ingress: count it once. */
+static int n_hooks(const struct ebpf_iface *ifc)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
-			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = FS_TC_HANDLE, .priority = FS_TC_PRIO,
-			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int err;
+	return ifc->loopback ? 1 : 2;
+}
 
-	tc_remove_stale(ifc, hook.attach_point);
-	err = bpf_tc_attach(&hook, &o);
-	if (err) {
-		pr_warn("cannot attach the %s capture program to '%s': %s\n",
-			egress ? "egress" : "ingress", ifc->name, strerror(-err));
-		return err;
+/* ---- tcx ------------------------------------------------------------------ */
+
+static void tcx_detach(struct ebpf_iface *ifc)
+{
+	for (int e = 0; e < 2; e++) {
+		if (ifc->link_fd[e] < 0)
+			continue;
+		bpf_link_detach(ifc->link_fd[e]); /* fails once the device is gone: fine */
+		close(ifc->link_fd[e]);
+		ifc->link_fd[e] = -1;
+		ifc->attached[e] = false;
 	}
-	ifc->attached[egress] = true;
+}
+
+/* 0, or -errno (not logged: -EINVAL is how a kernel without tcx answers). */
+static int tcx_attach(struct ebpf_capture *c, struct ebpf_iface *ifc)
+{
+	for (int e = 0; e < n_hooks(ifc); e++) {
+		/* no flags, no anchor: appended after the programs already there */
+		int fd = bpf_link_create(prog_fd(c, e), ifc->ifindex,
+					 (enum bpf_attach_type)(e ? FS_BPF_TCX_EGRESS :
+								FS_BPF_TCX_INGRESS), NULL);
+
+		if (fd < 0) {
+			tcx_detach(ifc);
+			return fd;
+		}
+		ifc->link_fd[e] = fd;
+		ifc->attached[e] = true;
+	}
 	return 0;
 }
 
-static void tc_detach_all(struct ebpf_iface *ifc)
+/* ---- TC filters ----------------------------------------------------------- */
+
+struct tc_filter {
+	uint32_t handle;
+	uint16_t prio;
+	uint32_t prog_id;
+	char kind[16];
+	char name[64]; /* cls_bpf's name: "<program>:[<id>]" */
+};
+
+/* Every filter on @ifindex's clsact hook (@egress): their number, or -errno. */
+static int tc_list(int ifindex, int egress, struct tc_filter *out, int max)
 {
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+	} req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+			.tcm_parent = TC_H_MAKE(TC_H_CLSACT,
+						egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS) },
+	};
+	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), n = 0, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		unsigned int len = (unsigned int)r;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, len);
+		     nh = NLMSG_NEXT(nh, len)) {
+			struct tcmsg *tc = NLMSG_DATA(nh);
+			struct tc_filter f = { 0 };
+			int alen;
+
+			if (nh->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = e->error;
+				goto out;
+			}
+			if (nh->nlmsg_type != RTM_NEWTFILTER ||
+			    nh->nlmsg_len < NLMSG_LENGTH(sizeof(*tc)))
+				continue;
+			f.handle = tc->tcm_handle;
+			f.prio = (uint16_t)(TC_H_MAJ(tc->tcm_info) >> 16);
+			alen = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*tc)));
+			for (struct rtattr *a = (struct rtattr *)((char *)tc + NLMSG_ALIGN(sizeof(*tc)));
+			     RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				if (a->rta_type == TCA_KIND) {
+					snprintf(f.kind, sizeof(f.kind), "%.*s", (int)RTA_PAYLOAD(a),
+						 (char *)RTA_DATA(a));
+				} else if (a->rta_type == TCA_OPTIONS) {
+					int olen = (int)RTA_PAYLOAD(a);
+
+					for (struct rtattr *o = RTA_DATA(a); RTA_OK(o, olen);
+					     o = RTA_NEXT(o, olen)) {
+						if (o->rta_type == TCA_BPF_NAME)
+							snprintf(f.name, sizeof(f.name), "%.*s",
+								 (int)RTA_PAYLOAD(o),
+								 (char *)RTA_DATA(o));
+						else if (o->rta_type == TCA_BPF_ID &&
+							 RTA_PAYLOAD(o) >= 4)
+							memcpy(&f.prog_id, RTA_DATA(o), 4);
+					}
+				}
+			}
+			if (n < max)
+				out[n] = f;
+			n++;
+		}
+	}
+out:
+	close(fd);
+	return err ? err : n;
+}
+
+/*
+ * Does process @pid hold an fd of program @prog_id?  1 yes, 0 no (or no
+ * such process), -1 cannot tell (its /proc is not ours to read).
+ */
+static int pid_holds_prog(int pid, uint32_t prog_id)
+{
+	char path[64], line[128];
+	bool unknown = false;
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	while (!found && (de = readdir(d))) {
+		char fpath[sizeof(path) + sizeof(de->d_name) + 1];
+		unsigned int id;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+		f = fopen(fpath, "r");
+		if (!f) {
+			unknown |= errno != ENOENT;
+			continue;
+		}
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "prog_id: %u", &id) == 1 && id == prog_id) {
+				found = 1;
+				break;
+			}
+		fclose(f);
+	}
+	closedir(d);
+	return found ? 1 : unknown ? -1 : 0;
+}
+
+/* The agents' lock for one network namespace; -1 when none can be had
+ * (no /run/lock): the steps then run unlocked. */
+static int tc_lock(void)
+{
+	char path[96];
+	struct stat st;
+	int fd;
+
+	if (stat("/proc/self/ns/net", &st))
+		st.st_ino = 0;
+	snprintf(path, sizeof(path), "/run/lock/flowsight-tc-%lu.lock", (unsigned long)st.st_ino);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0)
+		fchmod(fd, 0644); /* whatever the umask: agents of other users lock it too */
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) && errno == EINTR)
+		;
+	return fd;
+}
+
+static void tc_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+}
+
+static bool is_agent_filter(const struct tc_filter *f)
+{
+	return f->handle && f->prio == FS_TC_PRIO && !strcmp(f->kind, "bpf") &&
+	       !strncmp(f->name, "fs_tc_", 6);
+}
+
+static int tc_detach_one(int ifindex, int egress, uint32_t handle)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = FS_TC_PRIO);
+
+	return bpf_tc_detach(&hook, &o);
+}
+
+/*
+ * Under the lock: remove the filters of agents that are gone, name those
+ * that share the interface (-v), and say whether an agent made the qdisc.
+ */
+static bool tc_scan(struct ebpf_iface *ifc)
+{
+	struct tc_filter *fl = calloc(MAX_FILTERS, sizeof(*fl));
+	uint32_t said[16]; /* an agent's filters on both hooks: one line */
+	int n_said = 0;
+	bool ours = false;
+
+	if (!fl)
+		return false;
 	for (int e = 0; e < 2; e++) {
+		int n = tc_list(ifc->ifindex, e, fl, MAX_FILTERS);
+
+		for (int i = 0; i < n && i < MAX_FILTERS; i++) {
+			int pid = (int)(fl[i].handle & H_PID_MASK);
+			bool new_one = true;
+			int alive;
+
+			if (!is_agent_filter(&fl[i]))
+				continue;
+			ours |= (fl[i].handle & H_QDISC_OURS) != 0;
+			alive = pid_holds_prog(pid, fl[i].prog_id);
+			for (int k = 0; k < n_said; k++)
+				new_one &= said[k] != fl[i].handle;
+			if (new_one && n_said < 16)
+				said[n_said++] = fl[i].handle;
+			if (alive && new_one)
+				pr_info("'%s': shared with flowsight pid %d%s (TC filter handle %#x)\n",
+					ifc->name, pid, alive < 0 ? " (as far as /proc tells)" : "",
+					fl[i].handle);
+			else if (!alive && new_one)
+				pr_warn("removing the capture filters left on '%s' by flowsight pid "
+					"%d, which is gone\n", ifc->name, pid);
+			if (!alive)
+				tc_detach_one(ifc->ifindex, e, fl[i].handle);
+		}
+	}
+	free(fl);
+	return ours;
+}
+
+/* Under the lock: nothing is left on either hook. */
+static bool tc_hooks_empty(int ifindex)
+{
+	struct tc_filter f[1];
+
+	return tc_list(ifindex, 0, f, 1) == 0 && tc_list(ifindex, 1, f, 1) == 0;
+}
+
+/* Under the lock: our filters on the hooks where they are missing. */
+static int tc_put_filters(struct ebpf_capture *c, struct ebpf_iface *ifc)
+{
+	for (int e = 0; e < n_hooks(ifc); e++) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
 				    .attach_point = e ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = FS_TC_HANDLE,
-				    .priority = FS_TC_PRIO);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = ifc->handle, .priority = FS_TC_PRIO,
+				    .prog_fd = prog_fd(c, e));
+		int err;
+
+		if (ifc->attached[e])
+			continue;
+		err = bpf_tc_attach(&hook, &o); /* exclusive: never replaces a filter */
+		if (err)
+			return err;
+		ifc->attached[e] = true;
+	}
+	return 0;
+}
+
+static void tc_remove_filters(struct ebpf_iface *ifc)
+{
+	for (int e = 0; e < 2; e++) {
 		int err;
 
 		if (!ifc->attached[e])
 			continue;
-		err = bpf_tc_detach(&hook, &o);
-		if (err && err != -ENOENT && err != -ENODEV)
+		err = tc_detach_one(ifc->ifindex, e, ifc->handle);
+		if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
 			pr_warn("cannot detach the capture program from '%s': %s\n", ifc->name,
 				strerror(-err));
 		ifc->attached[e] = false;
 	}
-	if (ifc->created_qdisc) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
-				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+}
 
+/* Under the lock: the qdisc goes when an agent made it and nothing is left. */
+static void tc_release_qdisc(struct ebpf_iface *ifc)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	if (ifc->qdisc_ours && tc_hooks_empty(ifc->ifindex))
 		bpf_tc_hook_destroy(&hook);
-		ifc->created_qdisc = false;
+	ifc->qdisc_ours = false;
+}
+
+static int tc_attach(struct ebpf_capture *c, struct ebpf_iface *ifc)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int lock = tc_lock(), err, tries;
+	bool created;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		tc_unlock(lock);
+		pr_warn("cannot add a clsact qdisc to '%s': %s\n", ifc->name, strerror(-err));
+		return err;
 	}
+	created = !err;
+	ifc->qdisc_ours = tc_scan(ifc) || created;
+	for (tries = 0; tries <= (int)H_SEQ_MAX; tries++) {
+		unsigned int seq = __atomic_fetch_add(&handle_seq, 1, __ATOMIC_RELAXED) & H_SEQ_MAX;
+
+		ifc->handle = (ifc->qdisc_ours ? H_QDISC_OURS : 0) | seq << H_SEQ_SHIFT |
+			      ((uint32_t)getpid() & H_PID_MASK);
+		err = tc_put_filters(c, ifc);
+		if (err != -EEXIST)
+			break;
+		tc_remove_filters(ifc); /* a handle in use: take the next */
+	}
+	if (err) {
+		tc_remove_filters(ifc);
+		tc_release_qdisc(ifc);
+		tc_unlock(lock);
+		pr_warn("cannot attach the capture program to '%s': %s\n", ifc->name,
+			strerror(-err));
+		return err;
+	}
+	tc_unlock(lock);
+	pr_info("'%s': TC filters at priority %#x, handle %#x%s\n", ifc->name, FS_TC_PRIO,
+		ifc->handle, created ? " (clsact qdisc added)" : "");
+	return 0;
+}
+
+static void tc_detach(struct ebpf_iface *ifc)
+{
+	int lock;
+
+	if (!ifc->attached[0] && !ifc->attached[1] && !ifc->qdisc_ours)
+		return;
+	lock = tc_lock();
+	tc_remove_filters(ifc);
+	tc_release_qdisc(ifc);
+	tc_unlock(lock);
+}
+
+/* ---- interfaces ----------------------------------------------------------- */
+
+static void iface_detach(struct ebpf_capture *c, struct ebpf_iface *ifc)
+{
+	if (c->mode == EBPF_ATTACH_TCX)
+		tcx_detach(ifc);
+	else if (ifc->ifindex)
+		tc_detach(ifc);
 }
 
 int ebpf_capture_check_iface(const char *name, char *why, size_t n)
@@ -180,27 +540,32 @@ static int iface_setup(struct ebpf_iface *ifc, const char *name)
 	}
 	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
 	ifc->ifindex = (int)if_nametoindex(name);
-	if (read_sys_int(name, "flags", &flags) == 0)
-		ifc->loopback = (flags & IFF_LOOPBACK) != 0;
+	ifc->loopback = read_sys_int(name, "flags", &flags) == 0 && (flags & IFF_LOOPBACK);
 	return 0;
 }
 
 static int iface_attach(struct ebpf_capture *c, struct ebpf_iface *ifc)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	int err = bpf_tc_hook_create(&hook);
+	int err;
 
-	if (err && err != -EEXIST) {
-		pr_warn("cannot add a clsact qdisc to '%s': %s\n", ifc->name, strerror(-err));
-		return err;
+	if (c->mode != EBPF_ATTACH_TC) {
+		err = tcx_attach(c, ifc);
+		if (!err) {
+			if (c->mode == EBPF_ATTACH_AUTO)
+				pr_info("ebpf: attached with tcx links\n");
+			c->mode = EBPF_ATTACH_TCX;
+			return 0;
+		}
+		if (c->mode == EBPF_ATTACH_TCX || c->want == EBPF_ATTACH_TCX ||
+		    (err != -EINVAL && err != -EOPNOTSUPP && err != -FS_ENOTSUPP)) {
+			pr_warn("cannot attach the capture program to '%s' (tcx): %s\n", ifc->name,
+				strerror(-err));
+			return err;
+		}
+		pr_info("ebpf: no tcx links on this kernel (%s): TC filters\n", strerror(-err));
+		c->mode = EBPF_ATTACH_TC;
 	}
-	ifc->created_qdisc = !err;
-	err = tc_attach(ifc, 0, bpf_program__fd(c->skel->progs.fs_tc_ingress));
-	/* On loopback each packet passes egress and then ingress: count it once. */
-	if (!err && !ifc->loopback)
-		err = tc_attach(ifc, 1, bpf_program__fd(c->skel->progs.fs_tc_egress));
-	return err;
+	return tc_attach(c, ifc);
 }
 
 void ebpf_capture_sync_clock(struct ebpf_capture *c)
@@ -263,7 +628,10 @@ int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **o
 		err = -ENOMEM;
 		goto out_free;
 	}
+	c->want = o->attach;
+	c->mode = o->attach == EBPF_ATTACH_TC ? EBPF_ATTACH_TC : EBPF_ATTACH_AUTO;
 	for (i = 0; i < o->n_ifaces; i++) {
+		c->ifs[i].link_fd[0] = c->ifs[i].link_fd[1] = -1;
 		err = iface_setup(&c->ifs[i], o->ifaces[i]);
 		if (err)
 			goto out_free;
@@ -328,8 +696,7 @@ int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **o
 	return 0;
 
 out_detach:
-	for (i = 0; i < c->n_ifs; i++)
-		tc_detach_all(&c->ifs[i]);
+	ebpf_capture_detach(c);
 	ring_buffer__free(c->rb);
 out_destroy:
 	capture_bpf__destroy(c->skel);
@@ -345,7 +712,106 @@ out_free:
 void ebpf_capture_detach(struct ebpf_capture *c)
 {
 	for (int i = 0; i < c->n_ifs; i++)
-		tc_detach_all(&c->ifs[i]);
+		iface_detach(c, &c->ifs[i]);
+}
+
+int ebpf_capture_n_ifaces(const struct ebpf_capture *c)
+{
+	return c->n_ifs;
+}
+
+int ebpf_capture_ifindex(const struct ebpf_capture *c, int i)
+{
+	return c->ifs[i].ifindex;
+}
+
+int ebpf_capture_iface_of(const struct ebpf_capture *c, int ifindex)
+{
+	for (int i = 0; i < c->n_ifs; i++)
+		if (c->ifs[i].ifindex == ifindex || c->ifs[i].old_ifindex == ifindex)
+			return i;
+	return -1;
+}
+
+void ebpf_capture_iface_gone(struct ebpf_capture *c, int i)
+{
+	struct ebpf_iface *ifc = &c->ifs[i];
+
+	/* the kernel removed the filters and the qdisc with the device, and
+	 * detached the links: what is left is ours to forget */
+	tcx_detach(ifc);
+	ifc->attached[0] = ifc->attached[1] = false;
+	ifc->qdisc_ours = false;
+	if (ifc->ifindex)
+		ifc->old_ifindex = ifc->ifindex;
+	ifc->ifindex = 0;
+}
+
+int ebpf_capture_iface_attach(struct ebpf_capture *c, int i, int ifindex)
+{
+	struct ebpf_iface *ifc = &c->ifs[i];
+	char name[IF_NAMESIZE];
+	int err;
+
+	snprintf(name, sizeof(name), "%s", ifc->name);
+	if (ifc->ifindex)
+		ebpf_capture_iface_gone(c, i);
+	err = iface_setup(ifc, name);
+	if (err)
+		return err;
+	if (ifc->ifindex != ifindex) { /* replaced again meanwhile: the next change tells */
+		ifc->ifindex = 0;
+		return -ENODEV;
+	}
+	err = iface_attach(c, ifc);
+	if (err)
+		ifc->ifindex = 0;
+	return err;
+}
+
+int ebpf_capture_check(struct ebpf_capture *c)
+{
+	int put = 0;
+
+	if (c->mode != EBPF_ATTACH_TC)
+		return 0; /* links are not removed by tc(8) */
+	for (int i = 0; i < c->n_ifs; i++) {
+		struct ebpf_iface *ifc = &c->ifs[i];
+		bool missing = false;
+		int lock, err;
+
+		for (int e = 0; e < n_hooks(ifc) && ifc->ifindex; e++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex,
+					    .attach_point = e ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = ifc->handle,
+					    .priority = FS_TC_PRIO);
+
+			err = bpf_tc_query(&hook, &q);
+			if (err == -ENOENT || err == -EINVAL) {
+				ifc->attached[e] = false;
+				missing = true;
+			}
+		}
+		/* the interface itself going away is the watcher's to tell */
+		if (!missing || (int)if_nametoindex(ifc->name) != ifc->ifindex)
+			continue;
+		lock = tc_lock();
+		err = bpf_tc_hook_create(&(struct bpf_tc_hook){ .sz = sizeof(struct bpf_tc_hook),
+			.ifindex = ifc->ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS });
+		if (!err)
+			ifc->qdisc_ours = true;
+		err = err && err != -EEXIST ? err : tc_put_filters(c, ifc);
+		tc_unlock(lock);
+		if (err) {
+			pr_warn("the capture filters on '%s' were removed by another program, and "
+				"cannot be attached again: %s\n", ifc->name, strerror(-err));
+			return err;
+		}
+		pr_warn("the capture filters on '%s' were removed by another program: attached "
+			"again (packets in between were not seen)\n", ifc->name);
+		put++;
+	}
+	return put;
 }
 
 void ebpf_capture_close(struct ebpf_capture *c)
@@ -596,5 +1062,5 @@ void ebpf_capture_counters(struct ebpf_capture *c, uint64_t out[FC_CNT__MAX])
 
 int ebpf_capture_prog_fd(const struct ebpf_capture *c, bool egress)
 {
-	return bpf_program__fd(egress ? c->skel->progs.fs_tc_egress : c->skel->progs.fs_tc_ingress);
+	return prog_fd(c, egress);
 }

@@ -19,6 +19,11 @@
 
 struct ebpf_capture;
 
+/* How the programs are attached: tcx links when the kernel has them
+ * (probed by the first attach), else TC filters on clsact; or either one
+ * only (tests). */
+enum ebpf_attach { EBPF_ATTACH_AUTO = 0, EBPF_ATTACH_TCX, EBPF_ATTACH_TC };
+
 struct ebpf_capture_opts {
 	const char *const *ifaces;
 	int n_ifaces;
@@ -28,6 +33,7 @@ struct ebpf_capture_opts {
 	bool decode_tunnels;
 	uint32_t flow_map_entries; /* 0: the object's default */
 	uint32_t ringbuf_bytes;    /* 0: the object's default; a power of two */
+	enum ebpf_attach attach;
 };
 
 /*
@@ -45,11 +51,33 @@ int ebpf_capture_check_iface(const char *name, char *why, size_t n);
  * nothing stays attached on failure. */
 int ebpf_capture_open(const struct ebpf_capture_opts *o, struct ebpf_capture **out);
 
-/* Detach every filter now (maps stay readable for a last drain). */
+/* Detach every filter or link now (maps stay readable for a last drain);
+ * a clsact qdisc an agent made goes when nothing is left on it. */
 void ebpf_capture_detach(struct ebpf_capture *c);
 
-/* Detach every filter, remove the clsact qdiscs we created, free. */
+/* ebpf_capture_detach(), then free. */
 void ebpf_capture_close(struct ebpf_capture *c);
+
+/*
+ * Interfaces by their position @i in the options: the index the programs
+ * are attached to (0: none, it went away); the position of the interface
+ * a packet of @ifindex came in on, current or the one before it went
+ * away (-1: none).
+ */
+int ebpf_capture_n_ifaces(const struct ebpf_capture *c);
+int ebpf_capture_ifindex(const struct ebpf_capture *c, int i);
+int ebpf_capture_iface_of(const struct ebpf_capture *c, int ifindex);
+/* Interface @i went away: forget its attachment (the kernel removed it). */
+void ebpf_capture_iface_gone(struct ebpf_capture *c, int i);
+/* Attach to interface @i's successor, index @ifindex.  0, or -errno
+ * (logged, -ENODEV quietly: it went away again). */
+int ebpf_capture_iface_attach(struct ebpf_capture *c, int i, int ifindex);
+/*
+ * TC filters: put back those someone else removed (tc filter del, qdisc
+ * del) on interfaces still there, saying so.  The number put back, or
+ * -errno when that failed (logged).
+ */
+int ebpf_capture_check(struct ebpf_capture *c);
 
 /* Called for each ring-buffer record; @data holds ev->caplen frame bytes. */
 typedef void (*ebpf_event_fn)(const struct fc_event *ev, const uint8_t *data, void *arg);

@@ -9,11 +9,13 @@
  */
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "flowsight/flowsight.h"
@@ -29,11 +31,27 @@
  */
 #define BUFFER_TIMEOUT_MS 50
 #define POLL_MS 100
+/*
+ * An interface that went away: its handle is read on until this long has
+ * passed since then and since its last packet.  The kernel retires a
+ * partly filled ring block BUFFER_TIMEOUT_MS after its first packet, with
+ * or without the device, so by then every packet it took is readable.
+ */
+#define GONE_GRACE_MS (4 * BUFFER_TIMEOUT_MS)
+#define GONE_POLL_MS 10
+
+enum if_state { IF_OPEN, IF_DYING, IF_CLOSED };
 
 struct live_if {
 	const char *name;
 	pcap_t *p;
 	int dlt;
+	int ifindex;           /* the handle's, 0 when unknown */
+	enum if_state state;
+	uint64_t dying_ms;     /* when it was found gone */
+	uint64_t last_frame_ms;
+	bool closed_pending;   /* closed after going away: for source_live_take_closed() */
+	struct source_stats closed; /* counters of its handles closed so far */
 };
 
 struct source_live {
@@ -49,8 +67,29 @@ struct source_live {
 	struct frame *batch;   /* the caller's array, during next() */
 	int nb, max;
 	int dlt;               /* of the interface being dispatched */
-	uint16_t cur_if;       /* index of that interface */
+	uint16_t cur;          /* the interface being dispatched */
+	const struct fs_options *opts;
+	unsigned int n_meters;
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The index of the interface @p's packet socket is bound to, or 0. */
+static int handle_ifindex(pcap_t *p)
+{
+	struct sockaddr_ll sll;
+	socklen_t len = sizeof(sll);
+
+	if (getsockname(pcap_fileno(p), (struct sockaddr *)&sll, &len) || sll.sll_family != AF_PACKET)
+		return 0;
+	return sll.sll_ifindex;
+}
 
 static int cannot(const char *ifname, const char *cause, int err)
 {
@@ -105,10 +144,12 @@ static int configure(pcap_t *p, const struct fs_options *c, const char *ifname)
  * hash, so both directions of a flow reach one meter; DEFRAG reassembles
  * IPv4 fragments first so they hash like the whole datagram.
  */
-static int join_fanout(pcap_t *p, const char *ifname, unsigned int if_index)
+static int join_fanout(pcap_t *p, const char *ifname, unsigned int if_index, int successor)
 {
-	int arg = (int)(((unsigned int)getpid() + if_index) & 0xffff) |
-		  ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+	/* an interface's successor gets a group of its own: the handles of
+	 * the one that went away may still hold the first (for its grace) */
+	unsigned int group = (unsigned int)getpid() + if_index + (unsigned int)successor * 0x9e37u;
+	int arg = (int)(group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
 
 	if (setsockopt(pcap_fileno(p), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg))) {
 		int err = -errno;
@@ -141,8 +182,11 @@ static int set_filter(pcap_t *p, const char *ifname, const char *expr)
 	return 0;
 }
 
+/* @successor: 0 at start, else the index of the interface that replaced
+ * the one that went away (--wait-interface); its transient failures (not
+ * there yet, not up yet) are -EAGAIN, not logged. */
 static int open_if(struct live_if *li, const struct fs_options *c, unsigned int n_meters,
-		   unsigned int if_index)
+		   unsigned int if_index, int successor)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	int rc, err;
@@ -155,6 +199,9 @@ static int open_if(struct live_if *li, const struct fs_options *c, unsigned int 
 	if (err)
 		return err;
 	rc = pcap_activate(li->p);
+	if (rc < 0 && successor &&
+	    (rc == PCAP_ERROR_NO_SUCH_DEVICE || rc == PCAP_ERROR_IFACE_NOT_UP))
+		return -EAGAIN;
 	if (rc < 0)
 		return activate_error(li->name, li->p, rc);
 	if (rc > 0)
@@ -168,7 +215,7 @@ static int open_if(struct live_if *li, const struct fs_options *c, unsigned int 
 		return -EPROTONOSUPPORT;
 	}
 	if (n_meters > 1) {
-		err = join_fanout(li->p, li->name, if_index);
+		err = join_fanout(li->p, li->name, if_index, successor);
 		if (err)
 			return err;
 	}
@@ -179,7 +226,58 @@ static int open_if(struct live_if *li, const struct fs_options *c, unsigned int 
 	}
 	if (pcap_setnonblock(li->p, 1, errbuf) < 0)
 		return cannot(li->name, errbuf, -EIO);
+	li->ifindex = handle_ifindex(li->p);
+	li->state = IF_OPEN;
+	li->last_frame_ms = 0;
 	return 0;
+}
+
+/* Has the interface of @li's handle gone away (deleted, or moved to
+ * another namespace)? */
+static bool if_gone(const struct live_if *li)
+{
+	/* the kernel unbinds the packet socket from a device it unregisters
+	 * (index -1), even when another device of that name and index came
+	 * meanwhile */
+	return li->ifindex && (handle_ifindex(li->p) != li->ifindex ||
+			       (int)if_nametoindex(li->name) != li->ifindex);
+}
+
+static void add_stats(struct source_stats *st, pcap_t *p, bool ifdrop)
+{
+	struct pcap_stat ps;
+
+	if (pcap_stats(p, &ps))
+		return;
+	st->recv += ps.ps_recv;
+	st->drop += ps.ps_drop;
+	if (ifdrop)
+		st->ifdrop += ps.ps_ifdrop;
+}
+
+static void close_if(struct source_live *s, unsigned int i)
+{
+	struct live_if *li = &s->ifs[i];
+
+	if (li->p) {
+		add_stats(&li->closed, li->p, s->count_ifdrop);
+		pcap_close(li->p);
+		li->p = NULL;
+	}
+	s->pfd[i].fd = -1;
+	li->state = IF_CLOSED;
+	li->closed_pending = true;
+}
+
+static void mark_dying(struct source_live *s, unsigned int i)
+{
+	struct live_if *li = &s->ifs[i];
+
+	if (li->state != IF_OPEN)
+		return;
+	li->state = IF_DYING;
+	li->dying_ms = mono_ms();
+	s->pfd[i].fd = -1; /* its POLLERR would not let poll() wait: read on a timer */
 }
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
@@ -194,31 +292,55 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *d
 	f = &s->batch[s->nb++];
 	memcpy(s->arena + s->used, data, caplen);
 	f->dlt = s->dlt;
+	f->iface = s->cur;
 	f->data = s->arena + s->used;
 	f->caplen = caplen;
 	f->len = h->len;
 	f->time_ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
 	f->us = (uint16_t)(h->ts.tv_usec % 1000);
-	f->iface = s->cur_if;
 	s->used += caplen;
 }
 
 /* Take what is ready on every interface, without waiting. */
 static int dispatch(struct source_live *s)
 {
-	for (unsigned int k = 0; k < s->n_ifs && s->nb < s->max; k++) {
-		struct live_if *li = &s->ifs[(s->rr + k) % s->n_ifs];
-		int want = s->max - s->nb;
+	uint64_t now = 0;
 
+	for (unsigned int k = 0; k < s->n_ifs && s->nb < s->max; k++) {
+		unsigned int i = (s->rr + k) % s->n_ifs;
+		struct live_if *li = &s->ifs[i];
+		int want = s->max - s->nb, before = s->nb, r;
+
+		if (li->state == IF_CLOSED)
+			continue;
 		s->dlt = li->dlt;
-		s->cur_if = (uint16_t)((s->rr + k) % s->n_ifs);
-		if (pcap_dispatch(li->p, want, on_packet, (u_char *)s) < 0) {
+		s->cur = (uint16_t)i;
+		r = pcap_dispatch(li->p, want, on_packet, (u_char *)s);
+		if (r < 0 && li->state == IF_OPEN && !if_gone(li)) {
 			pr_warn("capture on '%s' failed: %s\n", li->name, pcap_geterr(li->p));
 			return -EIO;
 		}
+		if (r < 0)
+			mark_dying(s, i); /* it went away: what the ring holds is read on */
+		if (li->state != IF_DYING)
+			continue;
+		if (!now)
+			now = mono_ms();
+		if (s->nb > before)
+			li->last_frame_ms = now;
+		if (now - li->dying_ms >= GONE_GRACE_MS && now - li->last_frame_ms >= GONE_GRACE_MS)
+			close_if(s, i);
 	}
 	s->rr = (s->rr + 1) % s->n_ifs;
 	return 0;
+}
+
+static bool any_dying(const struct source_live *s)
+{
+	for (unsigned int i = 0; i < s->n_ifs; i++)
+		if (s->ifs[i].state == IF_DYING)
+			return true;
+	return false;
 }
 
 /* A batch of @max frames always fits: fewer means the rings are empty. */
@@ -253,7 +375,7 @@ static int src_next(struct source *base, struct frame *f, int max)
 	err = dispatch(s);
 	if (err || s->nb)
 		return err ? err : s->nb;
-	if (poll(s->pfd, s->n_ifs, POLL_MS) < 0 && errno != EINTR) {
+	if (poll(s->pfd, s->n_ifs, any_dying(s) ? GONE_POLL_MS : POLL_MS) < 0 && errno != EINTR) {
 		err = -errno;
 		pr_warn("cannot wait for packets: %s\n", strerror(-err));
 		return err;
@@ -264,19 +386,18 @@ static int src_next(struct source *base, struct frame *f, int max)
 	return s->nb ? s->nb : -EAGAIN;
 }
 
-/* Interface @i's kernel counters as this meter's handle sees them. */
+/* Interface @i's kernel counters as this meter's handles saw them: those
+ * closed when it went away and the open one (never decreasing). */
 static void src_if_stats(struct source *base, unsigned int i, struct source_stats *st)
 {
 	struct source_live *s = (struct source_live *)base;
-	struct pcap_stat ps;
 
 	memset(st, 0, sizeof(*st));
-	if (i >= s->n_ifs || pcap_stats(s->ifs[i].p, &ps))
+	if (i >= s->n_ifs)
 		return;
-	st->recv = ps.ps_recv;
-	st->drop = ps.ps_drop;
-	if (s->count_ifdrop)
-		st->ifdrop = ps.ps_ifdrop;
+	*st = s->ifs[i].closed;
+	if (s->ifs[i].p)
+		add_stats(st, s->ifs[i].p, s->count_ifdrop);
 }
 
 static void src_stats(struct source *base, struct source_stats *st)
@@ -333,6 +454,8 @@ int source_live_open(const struct fs_options *c, unsigned int n_meters, unsigned
 		return -ENOMEM;
 	}
 	s->base.ops = &live_ops;
+	s->opts = c;
+	s->n_meters = n_meters;
 	s->n_ifs = (unsigned int)c->n_interfaces;
 	s->count_ifdrop = meter == 0;
 	s->snaplen = (uint32_t)c->snapshot_length;
@@ -341,7 +464,7 @@ int source_live_open(const struct fs_options *c, unsigned int n_meters, unsigned
 	if (!s->ifs || !s->pfd)
 		goto out_close;
 	for (unsigned int i = 0; i < s->n_ifs; i++) {
-		err = open_if(&s->ifs[i], c, n_meters, i);
+		err = open_if(&s->ifs[i], c, n_meters, i, 0);
 		if (err)
 			goto out_close;
 		s->pfd[i].fd = pcap_get_selectable_fd(s->ifs[i].p);
@@ -355,4 +478,59 @@ out_close:
 		pr_warn("out of memory\n");
 	src_close(&s->base);
 	return err;
+}
+
+int source_live_ifindex(struct source *base, unsigned int i)
+{
+	struct source_live *s = (struct source_live *)base;
+
+	return s->ifs[i].state == IF_OPEN ? s->ifs[i].ifindex : 0;
+}
+
+bool source_live_closed(struct source *base, unsigned int i)
+{
+	return ((struct source_live *)base)->ifs[i].state == IF_CLOSED;
+}
+
+void source_live_gone(struct source *base, unsigned int i)
+{
+	mark_dying((struct source_live *)base, i);
+}
+
+bool source_live_dying(struct source *base)
+{
+	return any_dying((struct source_live *)base);
+}
+
+int source_live_take_closed(struct source *base)
+{
+	struct source_live *s = (struct source_live *)base;
+
+	for (unsigned int i = 0; i < s->n_ifs; i++)
+		if (s->ifs[i].closed_pending) {
+			s->ifs[i].closed_pending = false;
+			return (int)i;
+		}
+	return -1;
+}
+
+int source_live_reopen(struct source *base, unsigned int i, int successor)
+{
+	struct source_live *s = (struct source_live *)base;
+	struct live_if *li = &s->ifs[i];
+	int err;
+
+	if (li->state != IF_CLOSED)
+		return 0;
+	err = open_if(li, s->opts, s->n_meters, i, successor);
+	if (err) {
+		if (li->p)
+			pcap_close(li->p);
+		li->p = NULL;
+		li->state = IF_CLOSED;
+		return err == SOURCE_EFILTER ? -EINVAL : err;
+	}
+	s->pfd[i].fd = pcap_get_selectable_fd(li->p);
+	s->pfd[i].events = POLLIN;
+	return 0;
 }

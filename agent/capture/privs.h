@@ -25,6 +25,7 @@ struct caps_mode {
 	enum caps_capture capture;
 	bool auto_fallback; /* --capture auto left eBPF for want of its capabilities */
 	bool attr;          /* --system-visibility-mode: socket hooks */
+	bool reattach;      /* --wait-interface: interfaces are opened again after the drop */
 };
 
 /* Capabilities the set-up of @m needs, a mask of CAPS_BIT(CAP_*). */

@@ -7,6 +7,7 @@
 #ifndef FLOWSIGHT_SOURCE_H
 #define FLOWSIGHT_SOURCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "packet/decode.h"
@@ -90,5 +91,29 @@ int source_live_open(const struct fs_options *o, unsigned int n_meters, unsigned
 		     struct source **out);
 /* The link type of interface @i of a live source. */
 int source_live_dlt(struct source *s, unsigned int i);
+
+/*
+ * Interfaces of a live source, by their position @i in the options.
+ * Frames carry it (frame.iface).  A handle whose interface goes away (the
+ * source finds it on a read error, or source_live_gone()) is read on for
+ * a grace period until its ring is empty, then closed: its position is
+ * then handed out once by source_live_take_closed(), after the frames of
+ * the call that closed it.
+ */
+/* Interface @i's index while its handle is open and its interface there; else 0. */
+int source_live_ifindex(struct source *s, unsigned int i);
+/* Interface @i is known to have gone away: read what its ring holds, then close. */
+void source_live_gone(struct source *s, unsigned int i);
+/* Some handle is still being read after its interface went away. */
+bool source_live_dying(struct source *s);
+/* A position whose handle was closed since the last call, or -1. */
+int source_live_take_closed(struct source *s);
+/* Interface @i's handle is closed (it went away, not opened again yet). */
+bool source_live_closed(struct source *s, unsigned int i);
+/*
+ * Open interface @i again on its successor, index @successor.  0; -EAGAIN
+ * while it is not there or not up yet (not logged); else -errno (logged).
+ */
+int source_live_reopen(struct source *s, unsigned int i, int successor);
 
 #endif

@@ -220,7 +220,14 @@ static uint64_t caps_to_keep(const struct caps_mode *m, uint64_t prm)
 	if (m->capture == CAPS_EBPF) {
 		keep |= CAPS_BIT(CAP_NET_ADMIN);
 		pr_info("capabilities: keeping CAP_NET_ADMIN: removes the TC filters at exit "
-			"(they outlive the process)\n");
+			"(they outlive the process; kernels without tcx) and puts back those "
+			"removed meanwhile%s\n", m->reattach ? "; attaches to an interface that "
+			"comes back (--wait-interface)" : "");
+	}
+	if (m->capture == CAPS_PCAP && m->reattach) {
+		keep |= CAPS_BIT(CAP_NET_RAW);
+		pr_info("capabilities: keeping CAP_NET_RAW: opens an interface that comes back "
+			"(--wait-interface)\n");
 	}
 	if ((m->capture == CAPS_EBPF || m->attr) && bpf_needs_cap_at_run()) {
 		keep |= CAPS_BIT(CAP_BPF);

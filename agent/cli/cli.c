@@ -72,6 +72,7 @@ static const struct cli_opt cli_opts[] = {
 	{ "n-meters", 0, OT_PARAM, "n_meters", NULL, NULL, 0 },
 	{ "performance-report", 0, OT_PARAM, "performance_report", NULL, NULL, 0 },
 	{ "ebpf-map-entries", 0, OT_PARAM, "ebpf_map_entries", NULL, NULL, 0 },
+	{ "wait-interface", 0, OT_PARAM, "wait_interface", NULL, NULL, 0 },
 	{ "output", 'o', OT_OUTPUT, "PATH", NULL,
 	  "write flow records to PATH (default: standard output); SIGHUP reopens it", 0 },
 	{ "format", 'F', OT_FORMAT, "csv|jsonl|none",

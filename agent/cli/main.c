@@ -28,6 +28,7 @@
 
 static struct fs_session *running;
 static volatile sig_atomic_t stop_signal;
+static bool wait_interface; /* --wait-interface: keep what opens an interface again */
 
 static void on_signal(int sig)
 {
@@ -81,6 +82,7 @@ static int on_attached(void *arg)
 		.capture = !strcmp(fs_session_capture(s), "ebpf") ? CAPS_EBPF :
 			   !strcmp(fs_session_capture(s), "pcap") ? CAPS_PCAP : CAPS_NO_CAPTURE,
 		.attr = fs_session_attribution(s),
+		.reattach = wait_interface,
 	};
 	char err[256];
 	int rc;
@@ -107,6 +109,7 @@ static void set_knobs(struct fs_session *s)
 		{ "FLOWSIGHT_ATTR_MAX_TUPLES", "attr_max_tuples" },
 		{ "FLOWSIGHT_ATTR_NO_EARLY", "attr_no_early" },
 		{ "FLOWSIGHT_ATTR_REFUSE", "attr_refuse" },
+		{ "FLOWSIGHT_EBPF_ATTACH", "ebpf_attach" },
 	};
 
 	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
@@ -202,6 +205,7 @@ int main(int argc, char **argv)
 		}
 	}
 	set_knobs(s);
+	wait_interface = cfg.o.wait_interface;
 	install_signals();
 	running = s;
 	if (stop_signal)

@@ -138,16 +138,20 @@ static void lru_touch(struct engine *e, struct flow *f)
 }
 
 /* Out of the table and the idle order; the backend's state released. */
+/* A plugin's expiry of @f still waits for the tick: forget it. */
+static void custom_forget(struct engine *e, struct flow *f)
+{
+	for (size_t i = 0; i < e->n_custom; i++)
+		if (e->custom[i] == f) {
+			e->custom[i] = e->custom[--e->n_custom];
+			break;
+		}
+}
+
 static void unlink_flow(struct engine *e, struct flow *f)
 {
-	if (f->custom_expiry && !f->expiring) {
-		/* a plugin's expiry still waits for the tick: forget it */
-		for (size_t i = 0; i < e->n_custom; i++)
-			if (e->custom[i] == f) {
-				e->custom[i] = e->custom[--e->n_custom];
-				break;
-			}
-	}
+	if (f->custom_expiry && !f->expiring)
+		custom_forget(e, f);
 	lru_unlink(e, f);
 	flow_table_remove(e->ft, f);
 	if (e->be && e->be->release)
@@ -248,6 +252,8 @@ static void create_flow(struct engine *e, const struct pkt *p, uint64_t h, int i
 	tap(e, i, f);
 	if (!f)
 		return;
+	if (e->o.live)
+		f->ifaces = FLOW_IFACE_BIT(p->iface);
 	if (e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
 	if (e->o.plugins && e->o.plugins->on_init(e->o.plugins->arg, f, p))
@@ -371,6 +377,8 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h, int i)
 
 		flow_update(f, &e->o.flow, p, dir);
 		lru_touch(e, f);
+		if (e->o.live)
+			f->ifaces |= FLOW_IFACE_BIT(p->iface);
 		if (e->dpi)
 			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
 		tap(e, i, f);
@@ -393,6 +401,7 @@ void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
 		if (d->v[i] != DECODE_OK)
 			continue;
 		d->pk[i].time_ms = f->time_ms;
+		d->pk[i].iface = o->live ? f->iface : 0;
 		d->h[i] = flow_table_hash(&d->pk[i]);
 	}
 }
@@ -540,6 +549,32 @@ void engine_flush(struct engine *e)
 	while (!e->stopped && (f = flow_table_oldest(e->ft)))
 		expire(e, f, f->custom_expiry ? FLOW_EXPIRY_CUSTOM : FLOW_EXPIRY_IDLE);
 	engine_discard(e);
+}
+
+void engine_flush_ifaces(struct engine *e, uint64_t mask)
+{
+	while (!e->stopped) {
+		size_t n = 0;
+
+		/* the backend collects each batch's last packets first, as at a tick */
+		for (struct flow *f = flow_table_oldest(e->ft); f && n < TICK_BUDGET; f = f->newer) {
+			if (!(f->ifaces & mask) || f->expiring)
+				continue;
+			if (f->custom_expiry)
+				custom_forget(e, f);
+			f->expiring = PICKED(f->custom_expiry ? FLOW_EXPIRY_CUSTOM : FLOW_EXPIRY_IDLE);
+			e->batch[n++] = f;
+		}
+		if (!n)
+			break;
+		if (e->be && e->be->before_expire) {
+			e->in_expiry = true;
+			e->be->before_expire(e->batch, n, e->be->arg);
+			e->in_expiry = false;
+		}
+		for (size_t i = 0; i < n; i++)
+			expire(e, e->batch[i], (int)e->batch[i]->expiring - 2);
+	}
 }
 
 bool engine_stopped(const struct engine *e)

@@ -227,6 +227,12 @@ struct dpi *engine_dpi(const struct engine *e);
 
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);
+/*
+ * Live: emit, in creation order, every cached flow with a packet from an
+ * interface of @mask (FLOW_IFACE_BIT()s): the interface went away.  A
+ * backend's before_expire() collects their last packets first.
+ */
+void engine_flush_ifaces(struct engine *e, uint64_t mask);
 /* Drop every cached flow without emitting it (max_nflows reached). */
 void engine_discard(struct engine *e);
 

@@ -108,7 +108,13 @@ struct flow {
 	uint64_t serial;        /* the flow's number in its session, from 1 (engine_opts.serials) */
 	int8_t custom_expiry;   /* a plugin set expiration_id to -1 */
 	uint64_t split_at_ms;   /* --split-on-owner: a packet from then on starts a new flow */
+	/* Live: the capture's interfaces that carried its packets, FLOW_IFACE_BIT()
+	 * of each (engine_flush_ifaces() when one goes away); 0 offline. */
+	uint64_t ifaces;
 };
+
+/* An interface's bit in flow.ifaces: its position, those from 63 on share bit 63. */
+#define FLOW_IFACE_BIT(i) (1ull << ((i) < 63 ? (i) : 63))
 
 struct flow_opts {
 	uint8_t accounting_mode;  /* 0 raw, 1 ip, 2 transport, 3 payload */

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,8 @@ struct session {
 	bool done;          /* max_nflows reached or the consumer left: drop the rest */
 	int out_err;
 	volatile int stop;
+	int fail_err;       /* session_fail(), under lock */
+	char fail_msg[256];
 	struct session_meter_stats *meters;
 	struct session_kstats *ifk; /* [meter * n_ifaces + iface] */
 	volatile unsigned int reopen_gen;
@@ -218,6 +221,33 @@ void session_request_stop(struct session *s, int why)
 	/* keep the first reason: a signal is not overwritten by a late error */
 	__atomic_compare_exchange_n(&s->stop, &running, why, false, __ATOMIC_RELAXED,
 				    __ATOMIC_RELAXED);
+}
+
+void session_fail(struct session *s, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->fail_err) {
+		s->fail_err = err;
+		va_start(ap, fmt);
+		vsnprintf(s->fail_msg, sizeof(s->fail_msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	session_request_stop(s, SESSION_STOP_ERROR);
+}
+
+int session_failure(struct session *s, char *msg, size_t n)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	err = s->fail_err;
+	if (msg && n)
+		snprintf(msg, n, "%s", s->fail_msg);
+	pthread_mutex_unlock(&s->lock);
+	return err;
 }
 
 bool session_stopping(const struct session *s)

@@ -89,6 +89,16 @@ void session_sync(struct session *s);
 void session_request_stop(struct session *s, int why);
 bool session_stopping(const struct session *s);
 int session_stop_reason(const struct session *s);
+/*
+ * A capture ends for a reason of its own (an interface went away): stop
+ * with SESSION_STOP_ERROR, keeping @err (-errno) and the one-line @msg the
+ * library reports (fs_session_error).  The first failure is kept.
+ * Thread-safe.
+ */
+void session_fail(struct session *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* session_fail()'s @err (0: none) and its message in @msg (may be NULL). */
+int session_failure(struct session *s, char *msg, size_t n);
 /* The stop flag itself, for code that polls a volatile int. */
 volatile int *session_stop_flag(struct session *s);
 

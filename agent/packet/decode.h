@@ -42,12 +42,12 @@ enum fc_tunnel { FC_TUNNEL_NONE = 0, FC_TUNNEL_GTP = 1, FC_TUNNEL_CAPWAP = 2, FC
 /* A captured frame as a source delivers it. */
 struct frame {
 	int dlt;            /* link type of data */
+	uint16_t iface;     /* live: the capture's interface (its -i position); set by live sources only */
 	const uint8_t *data;
 	uint32_t caplen;    /* bytes at data */
 	uint32_t len;       /* original frame length */
 	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
 	uint16_t us;        /* tv_usec % 1000: the packet's time is time_ms * 1000 + us µs */
-	uint16_t iface;     /* live: index of the interface in the options (0 offline) */
 };
 
 /* Why a frame was ignored; DECODE_OK (0) means valid. */
@@ -92,6 +92,7 @@ struct pkt {
 	/* Transport payload inside the capture (may be shorter than payload_size). */
 	const uint8_t *payload;
 	uint16_t payload_caplen;
+	uint16_t iface;     /* live: struct frame's iface (engine_decode), else 0 */
 };
 
 /*

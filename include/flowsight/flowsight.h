@@ -82,6 +82,10 @@ struct fs_options {
 	/* live: write the packets metered to this pcapng file, each labelled
 	 * with its flow and process (README "Process-labelled pcapng"); NULL */
 	const char *pcapng_out;
+	/* live: an interface that goes away has its flows exported and is
+	 * captured again when one of its name comes back (false: the
+	 * capture ends, with an error) */
+	bool wait_interface;
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -89,7 +93,7 @@ FS_API void fs_options_init(struct fs_options *o);
 /*
  * Every parameter by its NFStream name ("idle_timeout"; ours too:
  * "capture", "ebpf_map_entries", "max_flows_in_memory",
- * "system_visibility_netns" own|all, "ja4", "pcapng_out"), in NFStreamer's validation
+ * "system_visibility_netns" own|all, "ja4", "pcapng_out", "wait_interface"), in NFStreamer's validation
  * order; NULL past the last.  Sources are not parameters here.
  */
 struct fs_param {
@@ -266,7 +270,9 @@ FS_API void fs_session_set_attached(struct fs_session *s, int (*fn)(void *arg), 
  * attached, recording nothing), "attr_ringbuf_bytes", "attr_max_sockets",
  * "attr_max_tuples" (lower table caps), "attr_no_early" (no early copies of
  * the owners: flows rely on the tables alone), "attr_refuse" (the verifier
- * refuses one attribution program, cgroup/sock_create).  0 or -EINVAL.
+ * refuses one attribution program, cgroup/sock_create), "ebpf_attach" (auto,
+ * tcx or tc: the eBPF capture attaches with tcx links or TC filters only).
+ * 0 or -EINVAL.
  */
 FS_API int fs_session_set_knob(struct fs_session *s, const char *name, const char *value);
 

@@ -88,6 +88,7 @@ struct fs_options {
     bool ja4;
     bool split_on_owner;
     const char *pcapng_out;
+    bool wait_interface;
 };
 
 void fs_options_init(struct fs_options *o);

@@ -127,6 +127,7 @@ fs_start() { # name args...
 	done
 	kv "${name}_args" "$*"
 	kv "${name}_ready" "$([ -e /tmp/$name.jsonl ] && echo 1 || echo 0)"
+	kv "${name}_fs_pid" $pid
 	FS_PIDS="$FS_PIDS $name:$pid"
 }
 
@@ -408,8 +409,14 @@ attr_phase() { # phase capture port
 }
 
 # (a)+(b): both captures at once on the same exchange, no attribution;
-# a second -v: libbpf's own messages too (a verifier log, if it refuses)
+# a second -v: libbpf's own messages too (a verifier log, if it refuses).
+# A second eBPF agent, started once the first is attached, shares lo with
+# it (tcx links, or TC filters with handles of their own on 6.1), and stops
+# after it; the next agent (attr_ebpf) then finds nothing of theirs left.
+# Their lock file is in /run/lock, as on a host.
+mkdir -p /run/lock
 fs_start ebpf --capture ebpf -v
+fs_start ebpf2 --capture ebpf
 fs_start pcap --capture pcap
 workload count 9000
 bulk count 9100

@@ -39,6 +39,11 @@ Cases, each on the guest's output:
                   itself: the holder named (`preexisting`), the subshell
                   counted in system_process_others where the kernel has
                   sock_send_length
+  two_ebpf_agents a second --capture ebpf next to the first during the same
+                  exchange: the same flows, field for field; attached with
+                  tcx links on 6.12 and TC filters of their own on 6.1 (the
+                  second names the first's pid); after both exit the next
+                  agent finds no filter of theirs and adds the qdisc again
   probe           the attribution hooks reported missing are exactly the
                   tracepoints tracefs does not list; nothing was refused:
                   the programs loaded in the guest are exactly those of
@@ -346,7 +351,7 @@ def _boot():
         check(sorted(mods) == sorted(want), "modules loaded %r, the image has %r" % (mods, want))
     for m in mods:
         check(kv("insmod_" + m) == "0", "insmod %s: exit %s" % (m, kv("insmod_" + m)))
-    for name in ("ebpf", "pcap", "attr_ebpf", "attr_pcap"):
+    for name in ("ebpf", "ebpf2", "pcap", "attr_ebpf", "attr_pcap"):
         check(kv(name + "_ready") == "1", "flowsight (%s) never created its output: %s" %
               (name, tail(name)))
 
@@ -386,6 +391,33 @@ def _pcap_counts():
     check(split == split_segments(), "bulk TCP: ebpf counts %d packets more than pcap, "
           "it split skbs into %d more" % (split, split_segments()))
     check("flowsight: capture: pcap (requested)" in stderr("pcap"), "pcap: %s" % tail("pcap"))
+
+
+@case("two_ebpf_agents")
+def _two_ebpf_agents():
+    # tcx came with Linux 6.6: 6.12 has it, 6.1 takes TC filters (the
+    # agents probe it; this checks they chose as the kernel allows)
+    tcx = SERIES != "6.1"
+    icmp, tcp = check_counts("ebpf", "count")
+    icmp2, tcp2 = check_counts("ebpf2", "count")
+    bulk, bulk2 = flow(rows("ebpf"), 6, 9100), flow(rows("ebpf2"), 6, 9100)
+    for what, a, b in (("ICMP", icmp, icmp2), ("TCP", tcp, tcp2), ("bulk TCP", bulk, bulk2)):
+        # times: each agent maps the kernel's clock to the wall clock itself
+        a, b = ({k: v for k, v in r.items() if k != "id" and "_ms" not in k} for r in (a, b))
+        check(a == b, "%s: first agent %r, second %r" % (what, a, b))
+    for name in ("ebpf", "ebpf2", "attr_ebpf"):
+        said = [l for l in stderr(name) if "attached with tcx links" in l or
+                "TC filters at priority" in l]
+        check(len(said) == 1 and ("tcx" in said[0]) == tcx, "%s, %s expected: %s" %
+              (name, "tcx" if tcx else "TC filters", tail(name)))
+    if tcx:
+        return
+    first = kv("ebpf_fs_pid")
+    check(any("shared with flowsight pid %s " % first in l for l in stderr("ebpf2")),
+          "the second agent did not find the first's filter (pid %s): %s" % (first, tail("ebpf2")))
+    nxt = "\n".join(stderr("attr_ebpf"))
+    check("(clsact qdisc added)" in nxt and "shared with" not in nxt and "removing" not in nxt,
+          "after both agents exited, the next found something of theirs: %s" % tail("attr_ebpf"))
 
 
 def owner(row, extended=True):

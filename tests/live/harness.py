@@ -3,6 +3,7 @@
 summary line, command helpers (and the benchmarks' quartiles).  Each test module keeps its own namespaces,
 set-up and clean-up and hands them to main()."""
 import atexit
+import json
 import signal
 import statistics
 import subprocess
@@ -103,3 +104,30 @@ def quartiles(v):
         return v[0], v[0]
     q = statistics.quantiles(v, n=4)
     return q[0], q[2]
+
+
+# BPF_PROG_QUERY of argv[1] at BPF_TCX_INGRESS and BPF_TCX_EGRESS: the number
+# of programs attached with tcx on each, null without tcx (EINVAL).
+TCX_QUERY = r"""
+import ctypes, json, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_BPF = {"x86_64": 321, "aarch64": 280}[os.uname().machine]
+idx = socket.if_nametoindex(sys.argv[1])
+out = []
+for at in (46, 47):
+    ids = (ctypes.c_uint32 * 64)()
+    attr = ctypes.create_string_buffer(64)
+    struct.pack_into("IIIIQI", attr, 0, idx, at, 0, 0, ctypes.addressof(ids), 64)
+    if libc.syscall(SYS_BPF, 16, attr, 64):
+        err = ctypes.get_errno()
+        out.append(None if err == 22 else -err)
+    else:
+        out.append(struct.unpack_from("I", attr, 24)[0])
+print(json.dumps(out))
+"""
+
+
+def tcx_progs(ns, dev):
+    """Programs attached with tcx to @dev in namespace @ns: [ingress, egress],
+    each None when the kernel has no tcx."""
+    return json.loads(sh(*nsexec(ns, sys.executable, "-c", TCX_QUERY, dev)).stdout)

@@ -16,8 +16,16 @@ e) eBPF next to libpcap on the same traffic: a TCP bulk transfer over a veth
 with offloads on (TSO, GRO) and off, against the server's TCP_INFO segment
 counts; a flow map of 8 entries under 300 flows (punted, exact, nothing
 lost); VLAN tags held in the skb instead of the frame; the kernel counters
-in the performance report.  Extra veth pairs (10.200.1-3.0/24) live in the
-same namespaces and are deleted after their case.
+in the performance report; f) two eBPF agents on one interface (tcx links,
+and TC filters forced with FLOWSIGHT_EBPF_ATTACH=tc) and a libpcap + eBPF
+pair: each records exact counts, the others keep recording when one exits,
+and nothing of ours is left on the interface after the last; g) the captured
+interface deleted while traffic flows: exit 1 with one line, the flows seen
+before exported with exact counts; with --wait-interface the interface
+created again (same name and index) is captured again, exact, and an
+interface that goes does not split the flows of the others.  Extra veth
+pairs (10.200.1-9.0/24) live in the same namespaces and are deleted after
+their case.
 """
 import atexit
 import json
@@ -34,7 +42,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import del_netns, stop_procs  # noqa: E402
+from harness import del_netns, stop_procs, tcx_progs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 MKPCAP = os.path.abspath(os.environ.get("MKPCAP", "build/mkpcap"))
@@ -145,7 +153,7 @@ def why_skip():
 class Live:
     """flowsight capturing in NS_B; stderr collected by a thread."""
 
-    def __init__(self, ifaces, args, out_name, perf=True, capture=None):
+    def __init__(self, ifaces, args, out_name, perf=True, capture=None, env=None):
         self.out = os.path.join(TMP, out_name)
         if os.path.exists(self.out):  # readiness is the output appearing
             os.unlink(self.out)
@@ -156,7 +164,8 @@ class Live:
         if perf:
             cmd += ["--performance-report", "1"]
         self.proc = subprocess.Popen(nsexec(NS_B, *cmd), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     env=dict(os.environ, **env) if env else None)
         PROCS.append(self.proc)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -921,6 +930,376 @@ for _name in ("replay_live_equals_offline", "ping_5_echo_exact", "udp_exchange_e
               "udp_ipv6_exchange_exact", "tcp_transfer_payload_bytes",
               "idle_expiry_on_wall_clock", "active_expiry_on_wall_clock"):
     ebpf_variant(_name)
+
+
+# ---- f) agents sharing an interface -----------------------------------------
+
+EXCHANGE_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[3], int(sys.argv[4])))
+s.settimeout(5)
+for n in map(int, sys.argv[5].split(",")):
+    s.sendto(b"u" * n, (sys.argv[1], int(sys.argv[2])))
+    s.recvfrom(65535)
+"""
+
+# Background traffic: datagrams from argv[2]:argv[3] to argv[1]:argv[4]
+# until sending fails (the interface went away); prints how many were sent.
+BG_SEND = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[2], int(sys.argv[3])))
+n = 0
+try:
+    while n < 100000:
+        s.sendto(b"b" * 32, (sys.argv[1], int(sys.argv[4])))
+        n += 1
+        time.sleep(0.002)
+except OSError:
+    pass
+print(n, flush=True)
+"""
+
+# Its receiver: says "flowing" at the 10th datagram ("stalled" if 10 s go
+# by before), and how many it got once the file argv[3] exists.
+BG_RECV = r"""
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(0.05)
+print("ready", flush=True)
+n, deadline = 0, time.time() + 10
+while not os.path.exists(sys.argv[3]):
+    if n < 10 and deadline and time.time() > deadline:
+        print("stalled", flush=True)
+        deadline = None
+    try:
+        s.recv(2048)
+    except socket.timeout:
+        continue
+    n += 1
+    if n == 10:
+        print("flowing", flush=True)
+print(n, flush=True)
+"""
+
+SIZES = [1, 64, 200, 512, 1000, 1400]
+FORCE_TC = {"FLOWSIGHT_EBPF_ATTACH": "tc"}
+
+
+def quiet_pair(tag, ip_a, ip_b, index=None):
+    """A veth pair PFX-<tag>a (NS_A, ip_a/24) / PFX-<tag>b (NS_B, ip_b/24,
+    ifindex @index if given) that carries the test's packets only: no IPv6,
+    permanent neighbour entries (no ARP).  Packet totals are then exact."""
+    pa, pb = PFX + "-" + tag + "a", PFX + "-" + tag + "b"
+    sh("ip", "-n", NS_B, "link", "add", pb, *(["index", str(index)] if index else []),
+       "type", "veth", "peer", "name", pa, "netns", NS_A)
+    mac = {}
+    for ns, dev, ip in ((NS_A, pa, ip_a), (NS_B, pb, ip_b)):
+        sh(*nsexec(ns, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev))
+        sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev)
+        mac[dev] = json.loads(sh("ip", "-n", ns, "-j", "link", "show", dev).stdout)[0]["address"]
+    sh("ip", "-n", NS_A, "neigh", "replace", ip_b, "lladdr", mac[pb], "dev", pa, "nud", "permanent")
+    sh("ip", "-n", NS_B, "neigh", "replace", ip_a, "lladdr", mac[pa], "dev", pb, "nud", "permanent")
+    for ns, dev in ((NS_A, pa), (NS_B, pb)):
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    return pa, pb
+
+
+def ifindex_b(dev):
+    return json.loads(sh("ip", "-n", NS_B, "-j", "link", "show", dev).stdout)[0]["ifindex"]
+
+
+def exchange(srv_ip, cli_ip, sport, dport):
+    """UDP: SIZES from cli_ip:sport, each answered with half as much: 12 packets."""
+    srv = server(UDP_SERVER, srv_ip, str(dport), str(len(SIZES)))
+    client(EXCHANGE_CLIENT, srv_ip, str(dport), cli_ip, str(sport), ",".join(map(str, SIZES)))
+    srv.wait(timeout=10)
+    return 2 * len(SIZES)
+
+
+def exchange_exact(rows, cli_ip, srv_ip, sport, what, times=1):
+    f = flow(rows, 17, cli_ip, srv_ip, src_port=sport)
+    hdr = 14 + 20 + 8
+    want = (times * len(SIZES), times * len(SIZES), times * sum(n + hdr for n in SIZES),
+            times * sum(n // 2 + hdr for n in SIZES))
+    got = (f["src2dst_packets"], f["dst2src_packets"], f["src2dst_bytes"], f["dst2src_bytes"])
+    check(got == want, "%s: packets and bytes %r, want %r: %r" % (what, got, want, f))
+
+
+def attachments(dev):
+    """What is attached to NS_B's dev: TC filters of ours per hook, whether
+    a clsact qdisc is there, programs attached with tcx (None: no tcx)."""
+    out = {}
+    for hook in ("ingress", "egress"):
+        text = sh(*nsexec(NS_B, "tc", "filter", "show", "dev", dev, hook)).stdout.decode()
+        out[hook] = re.findall(r"handle (0x[0-9a-f]+) fs_tc_\w+", text)
+    out["clsact"] = "clsact" in sh(*nsexec(NS_B, "tc", "qdisc", "show", "dev", dev)).stdout.decode()
+    out["tcx"] = tcx_progs(NS_B, dev)
+    return out
+
+
+def check_attached(dev, n, tcx, what):
+    """@n agents' programs on @dev, as tcx links or as TC filters."""
+    a = attachments(dev)
+    if tcx:
+        check(a["tcx"] == [n, n] and not a["ingress"] and not a["egress"],
+              "%s: %d agents with tcx expected: %r" % (what, n, a))
+    else:
+        check(len(set(a["ingress"])) == len(a["ingress"]) == n and
+              sorted(a["ingress"]) == sorted(a["egress"]) and a["tcx"] in ([0, 0], [None, None]),
+              "%s: %d agents' TC filters expected, distinct handles: %r" % (what, n, a))
+    if n == 0:
+        check(not a["clsact"], "%s: the clsact qdisc is left: %r" % (what, a))
+    return a
+
+
+def two_agents(force_tc):
+    need_ebpf()
+    env = FORCE_TC if force_tc else None
+    ip_a, ip_b = "10.200.4.1", "10.200.4.2"
+    pa, pb = quiet_pair("s", ip_a, ip_b)
+    try:
+        args = ["--n-dissections", "0", "-v"]
+        a = Live([pb], args, "share-a.jsonl", capture="ebpf", env=env)
+        b = Live([pb], args, "share-b.jsonl", capture="ebpf", env=env)
+        n1 = exchange(ip_b, ip_a, 41001, 5101)
+        a.wait_seen(n1)  # the first sees them too: nobody took its place
+        b.wait_seen(n1)
+        tcx = not force_tc and attachments(pb)["tcx"][0] is not None
+        check_attached(pb, 2, tcx, "both running")
+        for lv in (a, b):
+            said = [l for l in lv.lines if "attached with tcx links" in l or
+                    "TC filters at priority" in l]
+            check(len(said) == 1 and ("tcx" in said[0]) == tcx, "attach mode said: %r" % lv.lines)
+        if not tcx:  # the second names the first
+            check(any("shared with flowsight pid %d" % a.proc.pid in l for l in b.lines), b.lines)
+        exchange_exact(b.stop(), ip_a, ip_b, 41001, "second agent")
+        check_attached(pb, 1, tcx, "after the second exited")
+        n2 = exchange(ip_b, ip_a, 41002, 5102)
+        a.wait_seen(n1 + n2)
+        # a third one, which found the qdisc made by the first, is the last out
+        c = Live([pb], args, "share-c.jsonl", capture="ebpf", env=env)
+        check_attached(pb, 2, tcx, "first and third")
+        n3 = exchange(ip_b, ip_a, 41003, 5103)
+        a.wait_seen(n1 + n2 + n3)
+        c.wait_seen(n3)
+        rows = a.stop()
+        for sport in (41001, 41002, 41003):
+            exchange_exact(rows, ip_a, ip_b, sport, "first agent, port %d" % sport)
+        check_attached(pb, 1, tcx, "after the first exited")
+        n4 = exchange(ip_b, ip_a, 41004, 5104)
+        c.wait_seen(n3 + n4)
+        rows = c.stop()
+        for sport in (41003, 41004):
+            exchange_exact(rows, ip_a, ip_b, sport, "third agent, port %d" % sport)
+        check_attached(pb, 0, tcx, "after all exited")
+    finally:
+        del_pair(pa)
+
+
+@case("two_ebpf_agents_one_interface_exact")
+def _():
+    two_agents(False)
+
+
+@case("two_ebpf_agents_one_interface_tc_filters_exact")
+def _():
+    two_agents(True)
+
+
+@case("pcap_and_ebpf_agents_one_interface_exact")
+def _():
+    need_ebpf()
+    ip_a, ip_b = "10.200.5.1", "10.200.5.2"
+    pa, pb = quiet_pair("p", ip_a, ip_b)
+    try:
+        args = ["--n-dissections", "0"]
+        e = Live([pb], args, "pair-ebpf.jsonl", capture="ebpf")
+        p = Live([pb], args, "pair-pcap.jsonl", capture="pcap")
+        n1 = exchange(ip_b, ip_a, 41011, 5111)
+        e.wait_seen(n1)
+        p.wait_seen(n1)
+        exchange_exact(p.stop(), ip_a, ip_b, 41011, "pcap")
+        n2 = exchange(ip_b, ip_a, 41012, 5112)
+        e.wait_seen(n1 + n2)
+        rows = e.stop()
+        exchange_exact(rows, ip_a, ip_b, 41011, "ebpf, first exchange")
+        exchange_exact(rows, ip_a, ip_b, 41012, "ebpf, after pcap exited")
+        check_attached(pb, 0, False, "after both exited")
+    finally:
+        del_pair(pa)
+
+
+# ---- g) an interface that goes away ---------------------------------------------
+
+class Background:
+    """Datagrams from NS_A's ip_a:sport to NS_B's ip_b:dport until the link goes."""
+
+    def __init__(self, ip_a, ip_b, sport, dport):
+        self.stop_file = os.path.join(TMP, "bg-stop-%d" % dport)
+        if os.path.exists(self.stop_file):
+            os.unlink(self.stop_file)
+        self.recv = server(BG_RECV, ip_b, str(dport), self.stop_file)
+        self.send = subprocess.Popen(nsexec(NS_A, sys.executable, "-c", BG_SEND, ip_b, ip_a,
+                                            str(sport), str(dport)),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        PROCS.append(self.send)
+        line = self.recv.stdout.readline().strip()
+        check(line == b"flowing", "background traffic does not flow: %r" % line)
+
+    def counts(self):
+        """(sent, received) once the link is gone: the sender stopped by itself."""
+        sent = int(self.send.communicate(timeout=20)[0])
+        open(self.stop_file, "w").close()
+        got = int(self.recv.communicate(timeout=20)[0])
+        return sent, got
+
+
+def background_between(rows, ip_a, ip_b, sport, sent, got):
+    f = flow(rows, 17, ip_a, ip_b, src_port=sport)
+    # every datagram the receiver got passed the capture, and none was
+    # captured that was not sent
+    check(got <= f["src2dst_packets"] <= sent and f["dst2src_packets"] == 0,
+          "background: %d sent, %d received, flow %r" % (sent, got, f))
+    check(f["src2dst_bytes"] == f["src2dst_packets"] * (14 + 20 + 8 + 32), f)
+    return f["src2dst_packets"]
+
+
+def wait_for(cond, what, proc=None, timeout=15):
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        check(proc is None or proc.poll() is None, "flowsight ended while waiting for %s" % what)
+        check(time.time() < deadline, "no %s within %d s" % (what, timeout))
+        time.sleep(0.05)
+
+
+def interface_gone(capture, env=None):
+    if capture == "ebpf":
+        need_ebpf()
+    ip_a, ip_b = "10.200.8.1", "10.200.8.2"
+    pa, pb = quiet_pair("g", ip_a, ip_b)
+    try:
+        lv = Live([pb], ["--n-dissections", "0"], "gone-%s.jsonl" % capture, capture=capture,
+                  env=env)
+        exchange(ip_b, ip_a, 41021, 5121)
+        bg = Background(ip_a, ip_b, 41022, 5122)
+        sh("ip", "-n", NS_B, "link", "del", pb)
+        sent, got = bg.counts()
+        rc = lv.proc.wait(timeout=20)
+        lv.reader.join(timeout=5)
+        check(rc == 1, "exit %d, 1 expected: %r" % (rc, lv.lines))
+        said = [l for l in lv.lines if "went away" in l or "disappeared" in l]
+        check(said == ["flowsight: interface '%s' went away" % pb], "one line: %r" % lv.lines)
+        rows = lv.rows()
+        exchange_exact(rows, ip_a, ip_b, 41021, "before the deletion")
+        background_between(rows, ip_a, ip_b, 41022, sent, got)
+    finally:
+        del_pair(pa)
+
+
+@case("interface_gone_exit_1_flows_exported_pcap")
+def _():
+    interface_gone("pcap")
+
+
+@case("interface_gone_exit_1_flows_exported_ebpf")
+def _():
+    interface_gone("ebpf")
+
+
+@case("interface_gone_exit_1_flows_exported_ebpf_tc_filters")
+def _():
+    interface_gone("ebpf", FORCE_TC)
+
+
+def wait_interface(capture, env=None):
+    if capture == "ebpf":
+        need_ebpf()
+    ip_a, ip_b = "10.200.9.1", "10.200.9.2"
+    pa, pb = quiet_pair("w", ip_a, ip_b)
+    try:
+        lv = Live([pb], ["--n-dissections", "0", "--wait-interface", "-v"],
+                  "wait-%s.jsonl" % capture, capture=capture, env=env)
+        n1 = exchange(ip_b, ip_a, 41031, 5131)
+        bg = Background(ip_a, ip_b, 41032, 5132)
+        index = ifindex_b(pb)
+        sh("ip", "-n", NS_B, "link", "del", pb)
+        sent, got = bg.counts()
+        # its flows go out when it goes, not at the end
+        rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(
+            [r for r in lv.rows() if r["src_port"] in (41031, 41032)]),
+            "export of the flows of the interface that went away", lv.proc)
+        exchange_exact(rows, ip_a, ip_b, 41031, "flushed when it went away")
+        n_bg = background_between(rows, ip_a, ip_b, 41032, sent, got)
+        check(any("interface '%s' went away" % pb in l for l in lv.lines), lv.lines)
+        # the same name (and index: a veth moved into a namespace keeps its own)
+        quiet_pair("w", ip_a, ip_b, index=index)
+        wait_for(lambda: any("interface '%s' is back" % pb in l and "re-attached" in l
+                             for l in lv.lines), "re-attached line", lv.proc)
+        n2 = exchange(ip_b, ip_a, 41033, 5133)
+        lv.wait_seen(n1 + n_bg + n2)
+        rows = lv.stop()
+        exchange_exact(rows, ip_a, ip_b, 41033, "after the interface came back")
+        exchange_exact(rows, ip_a, ip_b, 41031, "exported once")
+        check_attached(pb, 0, False, "after the agent exited")
+    finally:
+        del_pair(pa)
+
+
+@case("wait_interface_reattaches_pcap")
+def _():
+    wait_interface("pcap")
+
+
+@case("wait_interface_reattaches_ebpf")
+def _():
+    wait_interface("ebpf")
+
+
+@case("wait_interface_reattaches_ebpf_tc_filters")
+def _():
+    wait_interface("ebpf", FORCE_TC)
+
+
+def other_interfaces_go_on(capture):
+    """--wait-interface with two interfaces: the one left keeps its flows whole."""
+    if capture == "ebpf":
+        need_ebpf()
+    pa1, pb1 = quiet_pair("k", "10.200.6.1", "10.200.6.2")
+    pa2, pb2 = quiet_pair("l", "10.200.7.1", "10.200.7.2")
+    try:
+        lv = Live([pb1, pb2], ["--n-dissections", "0", "--wait-interface"],
+                  "others-%s.jsonl" % capture, capture=capture)
+        n0 = exchange("10.200.6.2", "10.200.6.1", 41041, 5141)
+        n1 = exchange("10.200.7.2", "10.200.7.1", 41042, 5142)
+        lv.wait_seen(n0 + n1)
+        sh("ip", "-n", NS_B, "link", "del", pb2)
+        rows = wait_for(lambda: [r for r in lv.rows() if r["src_port"] == 41042],
+                        "export of the flow of the interface that went away", lv.proc)
+        exchange_exact(rows, "10.200.7.1", "10.200.7.2", 41042, "flushed")
+        check(not [r for r in lv.rows() if r["src_port"] == 41041],
+              "the other interface's flow is still cached: %r" % lv.rows())
+        n2 = exchange("10.200.6.2", "10.200.6.1", 41041, 5141)  # the same flow, again
+        lv.wait_seen(n0 + n1 + n2)
+        exchange_exact(lv.stop(), "10.200.6.1", "10.200.6.2", 41041, "one flow, whole", times=2)
+    finally:
+        del_pair(pa1)
+        del_pair(pa2)
+
+
+@case("wait_interface_others_go_on_pcap")
+def _():
+    other_interfaces_go_on("pcap")
+
+
+@case("wait_interface_others_go_on_ebpf")
+def _():
+    other_interfaces_go_on("ebpf")
 
 
 def main():

@@ -12,8 +12,11 @@ that the test creates and removes at exit even when a case fails.
   packets, the last one naming the ping process;
 - once attached, every thread's sets (/proc/PID/task/*/status) hold only
   what the running capture keeps: nothing for pcap, CAP_NET_ADMIN for eBPF
-  (the TC filters are removed at exit, checked), CAP_BPF too on kernels
+  (tcx links, or TC filters forced with FLOWSIGHT_EBPF_ATTACH=tc: nothing
+  is left after exit, checked), CAP_BPF too on kernels
   that want it for map reads; no ambient or inheritable ones, no_new_privs;
+- with --wait-interface, what is kept (CAP_NET_RAW for pcap too) opens the
+  interface again once it is deleted and created anew, as uid 65534;
 - each required capability removed in turn: exit 1 and one stderr line
   naming exactly that capability as missing and what needs it;
 - --capture auto without the eBPF capabilities falls back to libpcap and
@@ -34,7 +37,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Skip, Suite, check, del_netns, nsexec, sh, stop_procs  # noqa: E402
+from harness import Skip, Suite, check, del_netns, nsexec, sh, stop_procs, tcx_progs  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 TMP = tempfile.mkdtemp(prefix="fs-priv-")
@@ -76,10 +79,7 @@ def setup():
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         for k in ("all", "default"):
             sh(*nsexec(ns, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % k))
-    sh("ip", "-n", NS_A, "link", "add", T_A, "type", "veth", "peer", "name", T_B, "netns", NS_B)
-    for ns, i, ip in ((NS_A, T_A, IP_A), (NS_B, T_B, IP_B)):
-        sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", i)
-        sh("ip", "-n", ns, "link", "set", i, "up")
+    pair()
     # neighbours resolved now: the captures see the pings only (ARP is not IP anyway)
     sh(*nsexec(NS_B, "ping", "-c", "1", "-W", "5", IP_A))
 
@@ -130,14 +130,15 @@ def agent_cmd(caps, args, uid=NOBODY, bounding=None, cgroup2=False):
 class Agent:
     """flowsight capturing on T_A with -v; stderr collected by a thread."""
 
-    def __init__(self, caps, extra, **kw):
+    def __init__(self, caps, extra, env=None, **kw):
         self.out = os.path.join(TMP, "flows.jsonl")
         if os.path.exists(self.out):
             os.unlink(self.out)
         args = ["-v", "-i", T_A, "-F", "jsonl", "-o", self.out] + extra
         # ip netns exec, sh and setpriv all exec: the pid is flowsight's
         self.proc = subprocess.Popen(agent_cmd(caps, args, **kw), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     env=dict(os.environ, **env) if env else None)
         PROCS.append(self.proc)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -232,6 +233,11 @@ def ebpf_filters():
     return out.strip()
 
 
+def ebpf_attached():
+    """What of ours is on T_A: TC filters (tc's text) and tcx programs."""
+    return ebpf_filters(), [n or 0 for n in tcx_progs(NS_A, T_A)]
+
+
 # ---- exactly the documented capabilities -----------------------------------
 
 @case("pcap_with_cap_net_raw_only")
@@ -244,15 +250,67 @@ def _():
     check(any("kept none; dropped CAP_NET_RAW" in l for l in a.lines), a.lines)
 
 
-@case("ebpf_with_bpf_net_admin_perfmon_only")
-def _():
+def ebpf_exact_caps(env=None):
     need_ebpf()
-    a = Agent(EBPF_CAPS, ["--capture", "ebpf"])
+    a = Agent(EBPF_CAPS, ["--capture", "ebpf"], env=env)
     pings(NS_B, IP_A)
     check_sets(a, ebpf_kept(), mask(EBPF_CAPS), 3)  # main, writer, capture worker
-    check(ebpf_filters(), "no TC filter attached while capturing")
+    tc, tcx = ebpf_attached()
+    check(tc if env else tc or tcx == [1, 1], "nothing attached while capturing: %r" % ((tc, tcx),))
     one_icmp_flow(a.stop(), IP_B, IP_A)
-    check(ebpf_filters() == "", "TC filters left after exit: %s" % ebpf_filters())
+    check(ebpf_attached() == ("", [0, 0]), "left after exit: %r" % (ebpf_attached(),))
+
+
+@case("ebpf_with_bpf_net_admin_perfmon_only")
+def _():
+    ebpf_exact_caps()  # tcx links where the kernel has them
+
+
+@case("ebpf_tc_filters_with_bpf_net_admin_perfmon_only")
+def _():
+    ebpf_exact_caps({"FLOWSIGHT_EBPF_ATTACH": "tc"})
+
+
+def pair():
+    sh("ip", "-n", NS_A, "link", "add", T_A, "type", "veth", "peer", "name", T_B, "netns", NS_B)
+    for ns, i, ip in ((NS_A, T_A, IP_A), (NS_B, T_B, IP_B)):
+        sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", i)
+        sh("ip", "-n", ns, "link", "set", i, "up")
+
+
+def reattach_with_kept_caps(capture, caps, kept, env=None):
+    """--wait-interface: what the capture keeps after the drop opens the
+    interface again once it is deleted and created anew."""
+    a = Agent(caps, ["--capture", capture, "--wait-interface"], env=env)
+    pings(NS_B, IP_A)
+    check_sets(a, kept, mask(caps), 3)  # the capture's threads start after the drop
+    sh("ip", "-n", NS_A, "link", "del", T_A)
+    a.wait_line("interface '%s' went away" % T_A)
+    pair()
+    a.wait_line("re-attached")
+    pings(NS_B, IP_A)
+    rows = a.stop()
+    check(len(rows) == 2, "the pings before and after, as two flows: %r" % rows)
+    one_icmp_flow(rows[:1], IP_B, IP_A)
+    one_icmp_flow(rows[1:], IP_B, IP_A)
+    check(ebpf_attached() == ("", [0, 0]), "left after exit: %r" % (ebpf_attached(),))
+
+
+@case("pcap_wait_interface_keeps_cap_net_raw")
+def _():
+    reattach_with_kept_caps("pcap", PCAP_CAPS, mask(["CAP_NET_RAW"]))
+
+
+@case("ebpf_wait_interface_with_kept_caps")
+def _():
+    need_ebpf()
+    reattach_with_kept_caps("ebpf", EBPF_CAPS, ebpf_kept())
+
+
+@case("ebpf_tc_filters_wait_interface_with_kept_caps")
+def _():
+    need_ebpf()
+    reattach_with_kept_caps("ebpf", EBPF_CAPS, ebpf_kept(), {"FLOWSIGHT_EBPF_ATTACH": "tc"})
 
 
 @case("ebpf_attribution_mode2_same_caps")

@@ -7,8 +7,8 @@
  * semantics (spec §1.3/§1.4): src orientation, direction, per-direction
  * times and the all-zero dst2src block, Welford statistics against an
  * independent two-pass computation, TCP flag counters, SPLT, idle/active
- * expiry, scan order, interval and budget, clamping, flush order and the
- * max-flows stop.  L7 is off (dpi = NULL) throughout.
+ * expiry, scan order, interval and budget, clamping, flush order, the
+ * flush of an interface's flows and the max-flows stop.  L7 is off (dpi = NULL) throughout.
  */
 #include <math.h>
 #include <stdint.h>
@@ -811,6 +811,50 @@ static void test_live_tick(void)
 	sink_free(&s);
 }
 
+/* A UDP packet of @iface (frame.iface: the capture's interface). */
+static int udp_on(struct engine *e, uint16_t iface, uint32_t sip, uint16_t sport, uint32_t dip,
+		  uint16_t dport, uint64_t t)
+{
+	uint8_t d[64];
+	uint32_t n = frame4(d, 17, sip, sport, dip, dport, 0);
+	struct frame f = { .dlt = FC_DLT_EN10MB, .iface = iface, .data = d, .caplen = n, .len = n,
+			   .time_ms = t };
+
+	return engine_frames(e, &f, 1);
+}
+
+/* An interface that went away: exactly the flows with a packet on it go
+ * out, in creation order; the others stay, whole. */
+static void test_live_flush_ifaces(void)
+{
+	struct sink s;
+	struct engine *e = mk_engine_live(&s, 100000, 1000000);
+
+	udp_on(e, 0, H1, 1, H2, 9, 10000); /* F1 on 0 */
+	udp_on(e, 1, H1, 2, H2, 9, 10001); /* F2 on 1 */
+	udp_on(e, 0, H1, 3, H2, 9, 10002); /* F3 on 0, then 1 */
+	udp_on(e, 1, H2, 9, H1, 3, 10003);
+	udp_on(e, 70, H1, 4, H2, 9, 10004); /* F4 on 70: bit 63 */
+	udp_on(e, 1, H1, 2, H2, 9, 10005);
+	engine_flush_ifaces(e, FLOW_IFACE_BIT(1));
+	if (ASSERT_EQ(s.n, 2, "F2 and F3 had packets on interface 1")) {
+		ASSERT_EQ(ci(s.r[0], "src_port"), 2, "creation order: F2");
+		ASSERT_EQ(ci(s.r[0], "bidirectional_packets"), 2, "F2 whole");
+		ASSERT_EQ(ci(s.r[1], "src_port"), 3, "then F3");
+		ASSERT_EQ(ci(s.r[1], "dst2src_packets"), 1, "F3 whole");
+		ASSERT_EQ(s.r[1]->exp, 0, "flushed as at the end: idle id 0");
+	}
+	ASSERT_EQ(engine_flows_cached(e), 2, "F1 and F4 remain");
+	udp_on(e, 1, H1, 2, H2, 9, 10006); /* F2 again: a new flow */
+	engine_flush_ifaces(e, FLOW_IFACE_BIT(99));
+	if (ASSERT_EQ(s.n, 3, "interfaces from 63 on share a bit"))
+		ASSERT_EQ(ci(s.r[2], "src_port"), 4, "F4");
+	engine_flush(e);
+	ASSERT_EQ(s.n, 5, "the rest at the end");
+	engine_free(e);
+	sink_free(&s);
+}
+
 /* Active timeouts are checked on each tick, oldest created first. */
 static void test_live_tick_active(void)
 {
@@ -1060,6 +1104,7 @@ int main(void)
 	RUN_TEST(test_live_idle_scan_lru);
 	RUN_TEST(test_live_tick);
 	RUN_TEST(test_live_tick_active);
+	RUN_TEST(test_live_flush_ifaces);
 	RUN_TEST(test_scan_interval);
 	RUN_TEST(test_scan_budget);
 	RUN_TEST(test_time_backwards);
