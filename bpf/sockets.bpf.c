@@ -200,8 +200,26 @@ static __always_inline bool emit_sock(__u32 kind, __u64 cookie, const struct sk_
 	if (t)
 		set_tuple(e, t);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-	count(FC_SC_EVENTS);
 	return true;
+}
+
+static __always_inline void emit_close(__u64 cookie, const struct sk_owner *st)
+{
+	struct fc_sock_close *e;
+
+	if (target_netns && st->netns && st->netns != target_netns)
+		return;
+	e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
+	if (!e) {
+		count(FC_SC_LOST);
+		return;
+	}
+	e->h.ts_ns = bpf_ktime_get_ns();
+	e->h.kind = FC_SEV_CLOSE;
+	e->h._pad = 0;
+	e->h.netns = st->netns;
+	e->cookie = cookie;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 /* Announce @t for this socket unless it was announced lately.  A lost
@@ -559,7 +577,7 @@ int fs_sock_release(struct bpf_sock *ctx)
 		return 1;
 	st = bpf_sk_storage_get(&sk_owners, ctx, 0, 0);
 	if (st && st->announced)
-		emit_sock(FC_SEV_CLOSE, bpf_get_socket_cookie(ctx), st, NULL, st->how, 0);
+		emit_close(bpf_get_socket_cookie(ctx), st);
 	return 1;
 }
 

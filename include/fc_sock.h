@@ -78,7 +78,7 @@ struct fc_sev_hdr {
 	__u64 netns;  /* cookie of the socket's network namespace (0 for process records) */
 };
 
-/* FC_SEV_TUPLE, FC_SEV_OWNER, FC_SEV_CLOSE */
+/* FC_SEV_TUPLE, FC_SEV_OWNER (and FC_SEV_CLOSE as userspace queues it) */
 struct fc_sock_event {
 	struct fc_sev_hdr h;
 	__u64 cookie;        /* the socket's (bpf_get_socket_cookie) */
@@ -92,6 +92,13 @@ struct fc_sock_event {
 	__u8 sflags;         /* FC_SF_* */
 	__u8 _pad[3];
 	__u8 laddr[16], raddr[16]; /* IPv4 in the first 4 bytes */
+};
+
+/* FC_SEV_CLOSE: socket @cookie was released (the short record the most
+ * frequent event needs) */
+struct fc_sock_close {
+	struct fc_sev_hdr h;
+	__u64 cookie;
 };
 
 /* FC_SEV_EXEC (exe and args filled), FC_SEV_FORK (parent in ppid), FC_SEV_EXIT */
@@ -112,7 +119,6 @@ struct fc_iter_sock {
 
 /* Per-CPU counters of sockets.bpf.c */
 #define FC_SCOUNTERS(X)  \
-	X(EVENTS)        \
 	X(LOST)          \
 	X(NO_STORAGE)    \
 	X(PROC_LOST)

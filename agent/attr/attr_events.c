@@ -264,6 +264,11 @@ int attr_ringbuf_cb(void *ctx, void *data, size_t size)
 	if (h->kind >= FC_SEV_EXEC && size >= sizeof(struct fc_proc_event)) {
 		attr_flush_batch(a); /* in order with the socket events before it */
 		attr_on_proc_event(a, data);
+	} else if (h->kind == FC_SEV_CLOSE && size >= sizeof(struct fc_sock_close)) {
+		/* queued as a socket event, in order with the others */
+		struct fc_sock_event e = { .h = *h, .cookie = ((const struct fc_sock_close *)data)->cookie };
+
+		attr_queue_event(a, &e);
 	} else if (h->kind < FC_SEV_EXEC && size >= sizeof(struct fc_sock_event)) {
 		attr_queue_event(a, data);
 	}
