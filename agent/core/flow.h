@@ -24,6 +24,8 @@ enum flow_expiry {
 	FLOW_EXPIRY_ACTIVE = 1,  /* active timeout, lazily on the flow's next packet */
 	FLOW_EXPIRY_CUSTOM = -1, /* NFStream plugin-forced expiry (not produced yet) */
 	FLOW_EXPIRY_MEMORY = 2,  /* ours: exported early, --max-flows-in-memory reached */
+	FLOW_EXPIRY_TCP_END = 3, /* ours, dataset mode: the TCP connection ended (FIN
+				  * handshake, RST, or a new SYN after a FIN) */
 };
 
 /* Statistics of one scope (bidirectional, src2dst or dst2src). */
@@ -38,6 +40,8 @@ struct flow_scope_stats {
 struct flow_stats {
 	struct flow_scope_stats s[FLOW_NSCOPES];
 };
+
+struct flow_ds;
 
 /* First packets of the flow: direction, size and bidirectional PIAT. */
 struct flow_splt {
@@ -89,6 +93,7 @@ struct flow {
 	uint64_t dir_first_ms[2], dir_last_ms[2];
 	uint64_t dir_packets[2], dir_bytes[2];
 	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
+	struct flow_ds *ds;       /* idem; NULL outside dataset mode (core/dataset.h) */
 	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
 	struct dpi_flow dpi;
 	/* The attribution step's early copy of the flow's owner (opaque here),
@@ -103,6 +108,8 @@ struct flow_opts {
 	uint8_t accounting_mode;  /* 0 raw, 1 ip, 2 transport, 3 payload */
 	bool statistics;
 	uint16_t splt;            /* SPLT length, 0 = off */
+	bool dataset;             /* ours: dataset mode (core/dataset.h) */
+	uint64_t activity_timeout_us; /* dataset mode: a longer gap is an idle period */
 };
 
 /* Size of @p under accounting mode @mode (NFStream's flow_get_packet_size). */
@@ -122,7 +129,8 @@ static inline uint16_t flow_packet_size(const struct pkt *p, uint8_t mode)
 
 /*
  * Fill a zeroed @f from its first packet.  @f must have been allocated with
- * flow_extra_bytes(@o) zeroed bytes after it: statistics and SPLT live there.
+ * flow_extra_bytes(@o) zeroed bytes after it: statistics, the dataset
+ * state (set up by ds_init(), not here) and SPLT live there.
  */
 void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
 
@@ -132,7 +140,7 @@ int flow_direction(const struct flow *f, const struct pkt *p);
 /* Account packet @p (time already clamped) travelling in direction @dir. */
 void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir);
 
-/* Bytes a flow needs after struct flow under @o (statistics, SPLT). */
+/* Bytes a flow needs after struct flow under @o (statistics, dataset, SPLT). */
 size_t flow_extra_bytes(const struct flow_opts *o);
 
 #endif
