@@ -70,6 +70,9 @@ struct fs_options {
 	bool split_on_owner;             /* live, with system_visibility_mode: a flow
 					    ends where another process's socket
 					    starts using its 5-tuple */
+	bool dataset_mode;               /* TCP ends, µs times, CICFlowMeter-style
+					    columns (README "Dataset mode") */
+	uint64_t activity_timeout;       /* 5: dataset mode's idle gap, seconds */
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -77,8 +80,9 @@ FS_API void fs_options_init(struct fs_options *o);
 /*
  * Every parameter by its NFStream name ("idle_timeout"; ours too:
  * "capture", "ebpf_map_entries", "max_flows_in_memory",
- * "system_visibility_netns" own|all, "ja4"), in NFStreamer's validation
- * order; NULL past the last.  Sources are not parameters here.
+ * "system_visibility_netns" own|all, "ja4", "split_on_owner",
+ * "dataset_mode", "activity_timeout"), in NFStreamer's validation order;
+ * NULL past the last.  Sources are not parameters here.
  */
 struct fs_param {
 	const char *name;
