@@ -56,7 +56,7 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->be = o->backend;
 	e->extra_bytes = flow_extra_bytes(&o->flow);
 	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0) +
-		       (o->flow.dataset ? sizeof(struct flow_ds) : 0);
+		       (o->flow.dataset ? DS_HOT_BYTES : 0);
 	e->state_off = (e->extra_bytes + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	e->alloc_extra = e->be ? e->state_off + e->be->state_bytes : e->extra_bytes;
 	e->ft = flow_table_new(1 << 14);
@@ -77,6 +77,8 @@ void *engine_flow_state(const struct engine *e, const struct flow *f)
 
 void engine_flow_free(struct flow *f)
 {
+	if (f->ds)
+		ds_release(f->ds);
 	dpi_flow_release(&f->dpi);
 	free(f->proc_copy);
 	flow_udps_free(f->udps);

@@ -240,10 +240,10 @@ static void add_dataset(struct schema_builder *b, const struct column_opts *o)
 		if (!b->err)
 			b->s->cols[b->s->n - 1].len = o->splt;
 	}
-	for (uint8_t sc = 0; sc < FLOW_NSCOPES; sc++) {
-		add_scoped(b, sc, "bytes_per_s", CF_BYTES_PER_S, COL_FLOAT, 0);
+	/* CICFlowMeter's four rates: Flow Bytes/s, Flow Packets/s, Fwd and Bwd Packets/s */
+	add_scoped(b, FLOW_SCOPE_BIDI, "bytes_per_s", CF_BYTES_PER_S, COL_FLOAT, 0);
+	for (uint8_t sc = 0; sc < FLOW_NSCOPES; sc++)
 		add_scoped(b, sc, "packets_per_s", CF_PACKETS_PER_S, COL_FLOAT, 0);
-	}
 	for (int i = 0; i < 8; i++) {
 		char name[24];
 
@@ -545,8 +545,8 @@ static void scope_get(const struct flow *f, int scope, int64_t *iv, double *fv)
 static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 {
 	const struct flow_ds *ds = f->ds;
-	uint64_t dur = ds->last_us - ds->first_us;
-	struct ds_series act, idl;
+	uint64_t dur = ds->last_us - ds->dir_first_us[0];
+	struct ds_series act, idl, piat;
 
 	for (int sc = 0; sc < FLOW_NSCOPES; sc++) {
 		int64_t *si = iv + DI_SCOPED + sc * DSS_N;
@@ -557,30 +557,32 @@ static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 		if (sc == FLOW_SCOPE_BIDI) {
 			n = f->dir_packets[0] + f->dir_packets[1];
 			bytes = f->dir_bytes[0] + f->dir_bytes[1];
-			si[DSS_FIRST_US] = (int64_t)ds->first_us;
+			si[DSS_FIRST_US] = (int64_t)ds->dir_first_us[0];
 			si[DSS_LAST_US] = (int64_t)ds->last_us;
 			si[DSS_DURATION_US] = (int64_t)dur;
 			memset(si + DSS_BULK_COUNT, 0, (DSS_N - DSS_BULK_COUNT) * sizeof(*si));
 		} else {
-			const struct ds_bulk *bk = &ds->bulk[d];
+			static const struct ds_bulk none;
+			const struct ds_bulk *bk = ds->cold ? &ds->cold->bulk[d] : &none;
 
 			n = f->dir_packets[d];
 			bytes = f->dir_bytes[d];
 			si[DSS_FIRST_US] = n ? (int64_t)ds->dir_first_us[d] : 0;
 			si[DSS_LAST_US] = n ? (int64_t)ds->dir_last_us[d] : 0;
 			si[DSS_DURATION_US] = n ? (int64_t)(ds->dir_last_us[d] - ds->dir_first_us[d]) : 0;
-			si[DSS_BULK_COUNT] = bk->count;
+			si[DSS_BULK_COUNT] = ds->cold ? (int64_t)ds->cold->bulk_count[d] : 0;
 			si[DSS_BULK_PACKETS] = (int64_t)bk->packets;
 			si[DSS_BULK_BYTES] = (int64_t)bk->bytes;
 			si[DSS_BULK_DURATION] = (int64_t)bk->duration_us;
 			si[DSS_HEADER_BYTES] = (int64_t)ds->header_bytes[d];
 			si[DSS_INIT_WINDOW] = ds->init_window[d];
 		}
-		/* NFStream's PIAT rules (scope_get) on the µs clock */
-		si[DSS_MIN_PIAT_US] = n > 1 ? (int64_t)ds->piat[sc].min : 0;
-		si[DSS_MAX_PIAT_US] = n > 1 ? (int64_t)ds->piat[sc].max : 0;
-		sf[DSF_MEAN_PIAT_US] = n > 1 ? ds->piat[sc].mean : 0.0;
-		sf[DSF_STDDEV_PIAT_US] = n > 2 ? sqrt(ds->piat[sc].m2 / (double)(n - 2)) : 0.0;
+		/* NFStream's PIAT rules (scope_get) on the µs clock, from exact sums */
+		ds_piats(ds, sc, f->stats ? n : 0, &piat);
+		si[DSS_MIN_PIAT_US] = (int64_t)piat.min;
+		si[DSS_MAX_PIAT_US] = (int64_t)piat.max;
+		sf[DSF_MEAN_PIAT_US] = ds_mean(&piat);
+		sf[DSF_STDDEV_PIAT_US] = ds_stddev(&piat);
 		/* over the flow's duration, as CICFlowMeter; 0.0 for a zero duration */
 		sf[DSF_BYTES_PER_S] = dur ? (double)bytes * 1e6 / (double)dur : 0.0;
 		sf[DSF_PACKETS_PER_S] = dur ? (double)n * 1e6 / (double)dur : 0.0;
@@ -588,13 +590,21 @@ static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 	ds_periods(ds, &act, &idl);
 	iv[DI_ACTIVE_MIN] = (int64_t)act.min;
 	iv[DI_ACTIVE_MAX] = (int64_t)act.max;
-	fv[DF_ACTIVE_MEAN] = act.mean;
+	fv[DF_ACTIVE_MEAN] = ds_mean(&act);
 	fv[DF_ACTIVE_STDDEV] = ds_stddev(&act);
 	iv[DI_IDLE_MIN] = idl.n ? (int64_t)idl.min : 0;
 	iv[DI_IDLE_MAX] = idl.n ? (int64_t)idl.max : 0;
-	fv[DF_IDLE_MEAN] = idl.n ? idl.mean : 0.0;
+	fv[DF_IDLE_MEAN] = ds_mean(&idl);
 	fv[DF_IDLE_STDDEV] = ds_stddev(&idl);
 	iv[DI_SUBFLOWS] = (int64_t)ds->subflows;
+	if (ds->tcp & DS_COLD_LOST) {
+		/* no memory for the periods and bulks: unknown, not zero */
+		iv[DI_ACTIVE_MIN] = iv[DI_ACTIVE_MAX] = iv[DI_IDLE_MIN] = iv[DI_IDLE_MAX] = -1;
+		fv[DF_ACTIVE_MEAN] = fv[DF_ACTIVE_STDDEV] = fv[DF_IDLE_MEAN] = fv[DF_IDLE_STDDEV] = -1.0;
+		for (int d = 1; d < FLOW_NSCOPES; d++)
+			for (int k = DSS_BULK_COUNT; k <= DSS_BULK_DURATION; k++)
+				iv[DI_SCOPED + d * DSS_N + k] = -1;
+	}
 }
 
 void col_row_get(const struct flow_record *r, struct col_row *row)
@@ -699,7 +709,7 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 		v->list = sc->list;
 		v->n = c->len;
 		for (uint16_t i = 0; i < c->len; i++)
-			sc->list[i] = f->ds && f->ds->splt_piat_us ? f->ds->splt_piat_us[i] : -1;
+			sc->list[i] = f->ds ? ds_splt_us(f->ds)[i] : -1;
 		return;
 	case CF_SPLT_DIRECTION:
 	case CF_SPLT_PS:

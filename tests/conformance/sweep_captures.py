@@ -92,7 +92,7 @@ def check_dataset_flow(d):
         if d[sc + "_packets"] > 1 and not (
                 d[sc + "_min_piat_us"] - 1e-6 <= d[sc + "_mean_piat_us"] <= d[sc + "_max_piat_us"] + 1e-6):
             errs.append(sc + " mean piat_us outside [min, max]")
-        if d[sc + "_stddev_piat_us"] < 0 or d[sc + "_bytes_per_s"] < 0:
+        if d[sc + "_stddev_piat_us"] < 0 or d[sc + "_packets_per_s"] < 0:
             errs.append(sc + " negative stddev or rate")
     for ms, us in zip(d["splt_piat_ms"], d["splt_piat_us"]):
         if (ms == -1) != (us == -1) or (ms != -1 and abs(ms * 1000 - us) >= 1000):

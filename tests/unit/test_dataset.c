@@ -66,6 +66,12 @@ static void tf_open(struct tflow *t, uint64_t activity_us, uint16_t splt, const 
 	ds_init(t->f, &t->o, p);
 }
 
+static void tf_close(struct tflow *t)
+{
+	ds_release(t->f->ds);
+	free(t->f);
+}
+
 static void tf_add(struct tflow *t, const struct pkt *p)
 {
 	int dir = flow_direction(t->f, p);
@@ -102,7 +108,7 @@ static void check_series(const struct ds_series *s, const double *x, int n, cons
 		return;
 	ASSERT_EQ(s->min, (uint64_t)mn, what);
 	ASSERT_EQ(s->max, (uint64_t)mx, what);
-	ASSERT_NEAR(s->mean, mean, 1e-9 * (1 + mean), what);
+	ASSERT_NEAR(ds_mean(s), mean, 1e-9 * (1 + mean), what);
 	ASSERT_NEAR(ds_stddev(s), sd, 1e-6 * (1 + sd), what);
 }
 
@@ -157,7 +163,7 @@ static void test_active_idle_random(void)
 				sum += idl[i];
 			ASSERT_EQ((uint64_t)sum, t[n - 1] - t[0], "active + idle = duration");
 		}
-		free(tf.f);
+		tf_close(&tf);
 		if (test_failed_asserts)
 			break;
 	}
@@ -186,7 +192,7 @@ static void test_active_idle_crafted(void)
 	ASSERT_EQ(a.max, 10000101, "first active period");
 	ASSERT_EQ(a.min, 0, "the last packet alone");
 	ASSERT_EQ(tf.f->ds->subflows, 4, "gaps > 1 s: 5000000, 5000000, 10000001");
-	free(tf.f);
+	tf_close(&tf);
 }
 
 /* ------------------------------------------------------------- bulks ---- */
@@ -252,9 +258,10 @@ static void test_bulk_random(void)
 				tf_add(&tf, &p);
 		}
 		for (int d = 0; d < 2; d++) {
-			const struct ds_bulk *bk = &tf.f->ds->bulk[d];
+			static const struct ds_bulk none;
+			const struct ds_bulk *bk = tf.f->ds->cold ? &tf.f->ds->cold->bulk[d] : &none;
 
-			ASSERT_EQ(bk->count, want[d].count, "bulks");
+			ASSERT_EQ((tf.f->ds->cold ? tf.f->ds->cold->bulk_count[d] : 0), want[d].count, "bulks");
 			ASSERT_EQ(bk->packets, want[d].packets, "packets in bulks");
 			ASSERT_EQ(bk->bytes, want[d].bytes, "bytes in bulks");
 			ASSERT_EQ(bk->duration_us, want[d].duration, "bulk durations");
@@ -266,7 +273,7 @@ static void test_bulk_random(void)
 				sf += t[i] - t[i - 1] > DS_SUBFLOW_GAP_US;
 			ASSERT_EQ(tf.f->ds->subflows, sf, "subflows");
 		}
-		free(tf.f);
+		tf_close(&tf);
 		if (test_failed_asserts)
 			break;
 	}
@@ -297,14 +304,14 @@ static void test_bulk_crafted(void)
 		else
 			tf_add(&tf, &p);
 	}
-	b = &tf.f->ds->bulk[0];
-	ASSERT_EQ(b->count, 1, "one bulk");
+	b = &tf.f->ds->cold->bulk[0];
+	ASSERT_EQ(tf.f->ds->cold->bulk_count[0], 1, "one bulk");
 	ASSERT_EQ(b->packets, 4, "its packets");
 	ASSERT_EQ(b->bytes, 40, "its bytes");
 	ASSERT_EQ(b->duration_us, 1000004, "its duration");
-	ASSERT_EQ(tf.f->ds->bulk[1].count, 0, "none the other way");
+	ASSERT_EQ(tf.f->ds->cold->bulk_count[1], 0, "none the other way");
 	ASSERT_EQ(tf.f->ds->subflows, 2, "a gap of exactly 1 s is no new subflow, 1000001 is");
-	free(tf.f);
+	tf_close(&tf);
 }
 
 /* ------------------------------------------------------------ TCP end --- */
@@ -346,7 +353,7 @@ static int tcp_case(const struct seg *s, int n)
 	struct tflow tf;
 	int r = tcp_run(s, n, &tf);
 
-	free(tf.f);
+	tf_close(&tf);
 	return r;
 }
 
@@ -406,7 +413,7 @@ static void test_tcp_end(void)
 		p.tcp_flags = F_ | R_; /* impossible for UDP: ignored */
 		tf_open(&tf, 5000000, 0, &p);
 		ASSERT_TRUE(!ds_ended(tf.f), "UDP never ends on flags");
-		free(tf.f);
+		tf_close(&tf);
 	}
 }
 
@@ -420,11 +427,11 @@ static void test_tcp_restart(void)
 	synack.tcp_flags = S_ | A_;
 	ASSERT_EQ(tcp_run(one_fin, 1, &tf), -1, "SYN only");
 	ASSERT_TRUE(!ds_restarts(tf.f, &syn), "a SYN without a FIN before it: the same flow");
-	free(tf.f);
+	tf_close(&tf);
 	ASSERT_EQ(tcp_run(one_fin, 2, &tf), -1, "one FIN");
 	ASSERT_TRUE(ds_restarts(tf.f, &syn), "a SYN after a FIN: a new connection");
 	ASSERT_TRUE(!ds_restarts(tf.f, &synack), "a SYN-ACK is not a new connection");
-	free(tf.f);
+	tf_close(&tf);
 }
 
 /* ---------------------------------------------------- through the engine */
@@ -642,6 +649,46 @@ static void test_engine_clocks(void)
 	}
 }
 
+/* Without memory for the cold part, bulks and periods read -1, not 0. */
+static void test_cold_lost(void)
+{
+	struct tflow tf;
+	struct rec r;
+	struct flow_record fr;
+
+	for (int i = 0; i < 8; i++) {
+		struct pkt p = mkpkt(1000000 + (uint64_t)i * 3000000, 0, 17, 100);
+
+		if (!i) {
+			tf_open(&tf, 2000000, 0, &p);
+			tf.f->ds->tcp |= DS_COLD_LOST; /* as if calloc() had failed */
+		} else {
+			tf_add(&tf, &p);
+		}
+	}
+	ASSERT_TRUE(tf.f->ds->cold == NULL, "nothing allocated");
+	fr = (struct flow_record){ .flow = tf.f };
+	col_row_get(&fr, &r.row);
+	ASSERT_EQ(ival(&r, "idle_max_us"), -1, "periods unknown");
+	ASSERT_EQ(ival(&r, "src2dst_bulk_count"), -1, "bulks unknown");
+	ASSERT_EQ(ival(&r, "subflow_count"), 8, "the rest is kept");
+	tf_close(&tf);
+	/* the same flow with memory: 7 idle gaps of 3 s, a bulk of 8 */
+	for (int i = 0; i < 8; i++) {
+		struct pkt p = mkpkt(1000000 + (uint64_t)i * 3000000, 0, 17, 100);
+
+		if (!i)
+			tf_open(&tf, 2000000, 0, &p);
+		else
+			tf_add(&tf, &p);
+	}
+	fr = (struct flow_record){ .flow = tf.f };
+	col_row_get(&fr, &r.row);
+	ASSERT_EQ(ival(&r, "idle_max_us"), 3000000, "idle gaps");
+	ASSERT_EQ(ival(&r, "src2dst_bulk_count"), 0, "gaps > 1 s: no bulk");
+	tf_close(&tf);
+}
+
 int main(void)
 {
 	struct column_opts co = { .statistics = true, .dataset = true };
@@ -657,6 +704,7 @@ int main(void)
 	RUN_TEST(test_tcp_restart);
 	RUN_TEST(test_engine_tcp_end_and_reuse);
 	RUN_TEST(test_engine_clocks);
+	RUN_TEST(test_cold_lost);
 	free(scr);
 	schema_release(&sch);
 	return TEST_SUMMARY();
