@@ -195,7 +195,7 @@ static inline void tcp_packet(struct flow_ds *ds, const struct pkt *p, int d)
 
 void ds_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 {
-	struct flow_ds *ds = f->ds;
+	struct flow_ds *ds = flow_ds(f);
 	uint64_t t = p->time_us;
 
 	ds->last_us = t;
@@ -217,7 +217,7 @@ void ds_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 
 void ds_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir)
 {
-	struct flow_ds *ds = f->ds;
+	struct flow_ds *ds = flow_ds(f);
 	uint64_t t = p->time_us;
 	uint64_t gap = t - ds->last_us; /* the bidirectional PIAT, >= 0 by clamping */
 	uint64_t n_bidi = f->dir_packets[0] + f->dir_packets[1];

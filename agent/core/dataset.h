@@ -133,18 +133,18 @@ size_t ds_bytes(const struct flow_opts *o);
 /* Free what @ds holds besides itself (its cold part); with the flow. */
 void ds_release(struct flow_ds *ds);
 
-/* Set up @f->ds (placed by flow_init()) from @f's first packet @p. */
+/* Set up flow_ds(@f) (placed by flow_init()) from @f's first packet @p. */
 void ds_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
 
 /*
- * Account @p, direction @dir, in @f->ds; flow_update() has already counted
+ * Account @p, direction @dir, in flow_ds(@f); flow_update() has already counted
  * it in @f.  Afterwards ds_ended(@f) says whether the flow ends with it.
  */
 void ds_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir);
 
 static inline bool ds_ended(const struct flow *f)
 {
-	return f->ds->tcp & DS_ENDED;
+	return flow_ds(f)->tcp & DS_ENDED;
 }
 
 /* @p, not yet counted, starts a new connection on @f's 5-tuple: a SYN
@@ -152,7 +152,7 @@ static inline bool ds_ended(const struct flow *f)
 static inline bool ds_restarts(const struct flow *f, const struct pkt *p)
 {
 	return (p->tcp_flags & (FC_TCP_SYN | FC_TCP_ACK)) == FC_TCP_SYN && p->protocol == 6 &&
-	       (f->ds->tcp & (DS_FIN0 | DS_FIN1));
+	       (flow_ds(f)->tcp & (DS_FIN0 | DS_FIN1));
 }
 
 /*

@@ -77,8 +77,8 @@ void *engine_flow_state(const struct engine *e, const struct flow *f)
 
 void engine_flow_free(struct flow *f)
 {
-	if (f->ds)
-		ds_release(f->ds);
+	if (f->dataset)
+		ds_release(flow_ds(f));
 	dpi_flow_release(&f->dpi);
 	free(f->proc_copy);
 	flow_udps_free(f->udps);

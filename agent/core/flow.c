@@ -21,8 +21,8 @@ void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 		tail += sizeof(struct flow_stats);
 	}
 	if (o->dataset) {
-		/* beside the statistics a packet updates; ds_init() fills it */
-		f->ds = (struct flow_ds *)tail;
+		/* beside the statistics a packet updates (flow_ds()); ds_init() fills it */
+		f->dataset = 1;
 		tail += ds_bytes(o);
 	}
 	if (o->splt) {

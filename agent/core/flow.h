@@ -85,6 +85,7 @@ struct flow {
 	uint16_t vlan_id;
 	uint8_t protocol, ip_version, tunnel_id;
 	uint8_t expiring;              /* engine: picked by this tick's expiry */
+	uint8_t dataset;               /* dataset mode: flow_ds() after the statistics */
 	struct flow *older, *newer;    /* flow_table creation order */
 	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap, live idle scan) */
 	uint8_t src_mac[6], dst_mac[6];
@@ -93,7 +94,6 @@ struct flow {
 	uint64_t dir_first_ms[2], dir_last_ms[2];
 	uint64_t dir_packets[2], dir_bytes[2];
 	struct flow_stats *stats; /* in the flow's own allocation; NULL without statistics */
-	struct flow_ds *ds;       /* idem; NULL outside dataset mode (core/dataset.h) */
 	struct flow_splt splt;    /* idem; NULLs without --splt-analysis */
 	struct dpi_flow dpi;
 	/* The attribution step's early copy of the flow's owner (opaque here),
@@ -142,5 +142,15 @@ void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p,
 
 /* Bytes a flow needs after struct flow under @o (statistics, dataset, SPLT). */
 size_t flow_extra_bytes(const struct flow_opts *o);
+
+/* Dataset mode's state of @f (core/dataset.h), right after its statistics,
+ * or NULL outside dataset mode: found, not pointed to, so a flow is no
+ * bigger in NFStream mode. */
+static inline struct flow_ds *flow_ds(const struct flow *f)
+{
+	if (!f->dataset)
+		return NULL;
+	return (struct flow_ds *)(f->stats ? (const uint8_t *)(f->stats + 1) : (const uint8_t *)(f + 1));
+}
 
 #endif

@@ -544,7 +544,7 @@ static void scope_get(const struct flow *f, int scope, int64_t *iv, double *fv)
 /* Dataset mode's values of @f into the dataset stretch of @iv and @fv. */
 static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 {
-	const struct flow_ds *ds = f->ds;
+	const struct flow_ds *ds = flow_ds(f);
 	uint64_t dur = ds->last_us - ds->dir_first_us[0];
 	struct ds_series act, idl, piat;
 
@@ -625,7 +625,7 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 	iv[SI_TUNNEL_ID] = f->tunnel_id;
 	for (int sc = 0; sc < FLOW_NSCOPES; sc++)
 		scope_get(f, sc, iv + SI_SCOPED + sc * SS_N, row->f + sc * SF_N);
-	if (f->ds) {
+	if (f->dataset) {
 		dataset_get(f, iv, row->f);
 	} else {
 		/* no dataset state (NFStream mode): its columns, if any, read 0 */
@@ -709,7 +709,7 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 		v->list = sc->list;
 		v->n = c->len;
 		for (uint16_t i = 0; i < c->len; i++)
-			sc->list[i] = f->ds ? ds_splt_us(f->ds)[i] : -1;
+			sc->list[i] = f->dataset ? ds_splt_us(flow_ds(f))[i] : -1;
 		return;
 	case CF_SPLT_DIRECTION:
 	case CF_SPLT_PS:

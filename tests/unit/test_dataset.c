@@ -68,7 +68,7 @@ static void tf_open(struct tflow *t, uint64_t activity_us, uint16_t splt, const 
 
 static void tf_close(struct tflow *t)
 {
-	ds_release(t->f->ds);
+	ds_release(flow_ds(t->f));
 	free(t->f);
 }
 
@@ -153,7 +153,7 @@ static void test_active_idle_random(void)
 			struct ds_series a, id;
 			double sum = 0;
 
-			ds_periods(tf.f->ds, &a, &id);
+			ds_periods(flow_ds(tf.f), &a, &id);
 			check_series(&a, act, na, "active periods");
 			check_series(&id, idl, ni, "idle periods");
 			/* every µs of the flow is in exactly one period */
@@ -184,14 +184,14 @@ static void test_active_idle_crafted(void)
 		else
 			tf_add(&tf, &p);
 	}
-	ds_periods(tf.f->ds, &a, &id);
+	ds_periods(flow_ds(tf.f), &a, &id);
 	/* gaps: 100, 5000000 (= T: not idle), 1, 5000000 (= T), 10000001 (> T) */
 	ASSERT_EQ(id.n, 1, "one idle period");
 	ASSERT_EQ(id.min, 10000001, "idle length");
 	ASSERT_EQ(a.n, 2, "two active periods");
 	ASSERT_EQ(a.max, 10000101, "first active period");
 	ASSERT_EQ(a.min, 0, "the last packet alone");
-	ASSERT_EQ(tf.f->ds->subflows, 4, "gaps > 1 s: 5000000, 5000000, 10000001");
+	ASSERT_EQ(flow_ds(tf.f)->subflows, 4, "gaps > 1 s: 5000000, 5000000, 10000001");
 	tf_close(&tf);
 }
 
@@ -259,9 +259,9 @@ static void test_bulk_random(void)
 		}
 		for (int d = 0; d < 2; d++) {
 			static const struct ds_bulk none;
-			const struct ds_bulk *bk = tf.f->ds->cold ? &tf.f->ds->cold->bulk[d] : &none;
+			const struct ds_bulk *bk = flow_ds(tf.f)->cold ? &flow_ds(tf.f)->cold->bulk[d] : &none;
 
-			ASSERT_EQ((tf.f->ds->cold ? tf.f->ds->cold->bulk_count[d] : 0), want[d].count, "bulks");
+			ASSERT_EQ((flow_ds(tf.f)->cold ? flow_ds(tf.f)->cold->bulk_count[d] : 0), want[d].count, "bulks");
 			ASSERT_EQ(bk->packets, want[d].packets, "packets in bulks");
 			ASSERT_EQ(bk->bytes, want[d].bytes, "bytes in bulks");
 			ASSERT_EQ(bk->duration_us, want[d].duration, "bulk durations");
@@ -271,7 +271,7 @@ static void test_bulk_random(void)
 
 			for (int i = 1; i < n; i++)
 				sf += t[i] - t[i - 1] > DS_SUBFLOW_GAP_US;
-			ASSERT_EQ(tf.f->ds->subflows, sf, "subflows");
+			ASSERT_EQ(flow_ds(tf.f)->subflows, sf, "subflows");
 		}
 		tf_close(&tf);
 		if (test_failed_asserts)
@@ -304,13 +304,13 @@ static void test_bulk_crafted(void)
 		else
 			tf_add(&tf, &p);
 	}
-	b = &tf.f->ds->cold->bulk[0];
-	ASSERT_EQ(tf.f->ds->cold->bulk_count[0], 1, "one bulk");
+	b = &flow_ds(tf.f)->cold->bulk[0];
+	ASSERT_EQ(flow_ds(tf.f)->cold->bulk_count[0], 1, "one bulk");
 	ASSERT_EQ(b->packets, 4, "its packets");
 	ASSERT_EQ(b->bytes, 40, "its bytes");
 	ASSERT_EQ(b->duration_us, 1000004, "its duration");
-	ASSERT_EQ(tf.f->ds->cold->bulk_count[1], 0, "none the other way");
-	ASSERT_EQ(tf.f->ds->subflows, 2, "a gap of exactly 1 s is no new subflow, 1000001 is");
+	ASSERT_EQ(flow_ds(tf.f)->cold->bulk_count[1], 0, "none the other way");
+	ASSERT_EQ(flow_ds(tf.f)->subflows, 2, "a gap of exactly 1 s is no new subflow, 1000001 is");
 	tf_close(&tf);
 }
 
@@ -661,12 +661,12 @@ static void test_cold_lost(void)
 
 		if (!i) {
 			tf_open(&tf, 2000000, 0, &p);
-			tf.f->ds->tcp |= DS_COLD_LOST; /* as if calloc() had failed */
+			flow_ds(tf.f)->tcp |= DS_COLD_LOST; /* as if calloc() had failed */
 		} else {
 			tf_add(&tf, &p);
 		}
 	}
-	ASSERT_TRUE(tf.f->ds->cold == NULL, "nothing allocated");
+	ASSERT_TRUE(flow_ds(tf.f)->cold == NULL, "nothing allocated");
 	fr = (struct flow_record){ .flow = tf.f };
 	col_row_get(&fr, &r.row);
 	ASSERT_EQ(ival(&r, "idle_max_us"), -1, "periods unknown");
