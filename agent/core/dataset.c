@@ -32,6 +32,8 @@ static struct ds_cold *cold(struct flow_ds *ds)
 	ds->cold = calloc(1, sizeof(*ds->cold));
 	if (!ds->cold)
 		ds->tcp |= DS_COLD_LOST;
+	else
+		ds->cold->active_start_us = ds->dir_first_us[0]; /* no idle period yet */
 	return ds->cold;
 }
 
@@ -52,6 +54,11 @@ double ds_stddev(const struct ds_series *s)
 
 	if (s->n < 2)
 		return 0.0;
+	if (s->sumsq_dbl > 0) {
+		double m = (double)s->sum / k, v = (s->sumsq_dbl - m * (double)s->sum) / (k - 1);
+
+		return v > 0 ? sqrt(v) : 0.0;
+	}
 	/* n * sumsq >= sum^2 (Cauchy-Schwarz); it fits in 128 bits unless a
 	 * flow spans about 2^44 µs with 2^40 values: then in double */
 	if (!__builtin_mul_overflow(s->n, (unsigned __int128)s->sumsq, &nsq))
@@ -77,14 +84,37 @@ static int32_t init_window(const struct pkt *p)
 	return p->protocol == 6 && p->tcp_window_ok ? (int32_t)p->tcp_window : -1;
 }
 
-/* A PIAT sample of a scope; @first: its first one. */
-static inline void piat_add(struct ds_piat *st, uint64_t x, bool first)
+/* The rare case of piat_add(): the scope's sum of squares in double. */
+static void piat_add_dbl(struct flow_ds *ds, int sc, uint64_t x)
 {
+	struct ds_piat *st = &ds->piat[sc];
+	double d;
+
+	if (ds->piat_dbl & 1u << sc) {
+		memcpy(&d, &st->sumsq, sizeof(d));
+	} else {
+		d = (double)st->sumsq;
+		ds->piat_dbl |= (uint8_t)(1u << sc);
+	}
+	d += (double)x * (double)x;
+	memcpy(&st->sumsq, &d, sizeof(d));
+}
+
+/* A PIAT sample of scope @sc; @first: its first one. */
+static inline void piat_add(struct flow_ds *ds, int sc, uint64_t x, bool first)
+{
+	struct ds_piat *st = &ds->piat[sc];
+	uint64_t x2;
+
 	if (first || x < st->min)
 		st->min = x;
 	if (x > st->max)
 		st->max = x;
-	st->sumsq += sq(x);
+	if ((ds->piat_dbl & 1u << sc) || __builtin_mul_overflow(x, x, &x2) ||
+	    __builtin_add_overflow(st->sumsq, x2, &x2))
+		piat_add_dbl(ds, sc, x);
+	else
+		st->sumsq = x2;
 }
 
 /*
@@ -96,11 +126,12 @@ static void period_close(struct flow_ds *ds, uint64_t last, uint64_t gap)
 {
 	struct ds_cold *c = cold(ds);
 	struct ds_periods *pe;
-	uint64_t act = last - ds->active_start_us;
+	uint64_t act;
 
-	ds->active_start_us = last + gap;
 	if (!c)
 		return;
+	act = last - c->active_start_us;
+	c->active_start_us = last + gap;
 	pe = &c->per;
 
 	if (!pe->n || act < pe->active_min)
@@ -200,7 +231,6 @@ void ds_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 
 	ds->last_us = t;
 	ds->dir_first_us[0] = ds->dir_last_us[0] = t;
-	ds->active_start_us = t;
 	ds->subflows = 1;
 	ds->init_window[0] = init_window(p);
 	ds->init_window[1] = -1;
@@ -226,10 +256,10 @@ void ds_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, i
 	if (o->splt && n_bidi - 1 < o->splt)
 		ds_splt_us(ds)[n_bidi - 1] = (int64_t)gap;
 	if (o->statistics) {
-		piat_add(&ds->piat[FLOW_SCOPE_BIDI], gap, n_bidi == 2);
+		piat_add(ds, FLOW_SCOPE_BIDI, gap, n_bidi == 2);
 		if (n_dir > 1)
-			piat_add(&ds->piat[dir ? FLOW_SCOPE_D2S : FLOW_SCOPE_S2D],
-				 t - ds->dir_last_us[dir], n_dir == 2);
+			piat_add(ds, dir ? FLOW_SCOPE_D2S : FLOW_SCOPE_S2D, t - ds->dir_last_us[dir],
+				 n_dir == 2);
 	}
 	if (n_dir == 1) {
 		ds->dir_first_us[dir] = t;
@@ -253,8 +283,9 @@ void ds_periods(const struct flow_ds *ds, struct ds_series *active, struct ds_se
 {
 	static const struct ds_periods none;
 	const struct ds_periods *pe = ds->cold ? &ds->cold->per : &none;
-	uint64_t open = ds->last_us - ds->active_start_us;
-	uint64_t closed = ds->active_start_us - ds->dir_first_us[0] - pe->idle_sum;
+	uint64_t start = ds->cold ? ds->cold->active_start_us : ds->dir_first_us[0];
+	uint64_t open = ds->last_us - start;
+	uint64_t closed = start - ds->dir_first_us[0] - pe->idle_sum;
 
 	*idle = (struct ds_series){ .n = pe->n, .min = pe->idle_min, .max = pe->idle_max,
 				    .sum = pe->idle_sum, .sumsq = pe->idle_sumsq };
@@ -279,4 +310,6 @@ void ds_piats(const struct flow_ds *ds, int sc, uint64_t n, struct ds_series *ou
 	}
 	*out = (struct ds_series){ .n = n - 1, .min = st->min, .max = st->max, .sum = last - first,
 				   .sumsq = st->sumsq };
+	if (ds->piat_dbl & 1u << sc)
+		memcpy(&out->sumsq_dbl, &st->sumsq, sizeof(double));
 }

@@ -47,12 +47,19 @@ struct ds_series {
 	uint64_t min, max;
 	uint64_t sum;
 	ds_u128 sumsq;
+	double sumsq_dbl; /* instead of sumsq when > 0 (a 64-bit PIAT sum overflowed) */
 };
 
-/* PIATs of a scope: its packets - 1 samples, whose sum is its duration. */
+/*
+ * PIATs of a scope: its packets - 1 samples, whose sum is its duration.
+ * The sum of squares is exact while it fits 64 bits: always with the
+ * default timeouts (a PIAT is below the idle timeout, their sum is at most
+ * the active timeout's, 1.2e8 * 1.8e9 < 2^64); beyond, it goes on in
+ * double (flow_ds.piat_dbl).
+ */
 struct ds_piat {
 	uint64_t min, max;
-	ds_u128 sumsq;
+	uint64_t sumsq; /* a double's bits once piat_dbl has the scope's bit */
 };
 
 /* One direction's run of payload packets (bulk detection). */
@@ -93,6 +100,7 @@ struct ds_bulk {
  * flows stay smaller.
  */
 struct ds_cold {
+	uint64_t active_start_us;     /* first packet of the open active period */
 	struct ds_periods per;
 	struct ds_bulk bulk[2];
 	uint64_t bulk_count[2];
@@ -110,11 +118,11 @@ struct flow_ds {
 	uint32_t fin_end[2];          /* sequence number after each side's FIN */
 	uint32_t subflows;
 	uint8_t tcp;                  /* DS_* */
+	uint8_t piat_dbl;             /* bit s: piat[s].sumsq is a double */
 	struct ds_run run[2];
 	struct ds_piat piat[FLOW_NSCOPES]; /* with statistics */
 	/* cold */
 	uint64_t dir_first_us[2];     /* [0]: the flow's first packet */
-	uint64_t active_start_us;     /* first packet of the open active period */
 	struct ds_cold *cold;         /* NULL until the first idle period or bulk */
 	int32_t init_window[2];       /* -1: no TCP window seen first */
 };

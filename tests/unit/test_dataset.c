@@ -649,6 +649,33 @@ static void test_engine_clocks(void)
 	}
 }
 
+/* PIATs beyond 2^32 µs overflow the exact 64-bit sum of squares: double. */
+static void test_piat_overflow(void)
+{
+	static const uint64_t gaps[] = { 7, 5000000000ull, 3, 6000000000ull, 4500000000ull };
+	uint64_t t = 1000000;
+	double x[6], mean, sd, mn, mx;
+	struct tflow tf;
+	struct ds_series s;
+	struct pkt p = mkpkt(t, 0, 17, 1);
+
+	tf_open(&tf, 5000000, 0, &p);
+	for (int i = 0; i < 5; i++) {
+		t += gaps[i];
+		p = mkpkt(t, 0, 17, 1);
+		tf_add(&tf, &p);
+		x[i] = (double)gaps[i];
+	}
+	ASSERT_TRUE(flow_ds(tf.f)->piat_dbl & 1u << FLOW_SCOPE_BIDI, "switched to double");
+	two_pass(x, 5, &mean, &sd, &mn, &mx);
+	ds_piats(flow_ds(tf.f), FLOW_SCOPE_BIDI, 6, &s);
+	ASSERT_EQ(s.min, 3, "min");
+	ASSERT_EQ(s.max, 6000000000ull, "max");
+	ASSERT_NEAR(ds_mean(&s), mean, 1e-6, "mean, exact (the duration)");
+	ASSERT_NEAR(ds_stddev(&s), sd, sd * 1e-9, "stddev in double");
+	tf_close(&tf);
+}
+
 /* Without memory for the cold part, bulks and periods read -1, not 0. */
 static void test_cold_lost(void)
 {
@@ -705,6 +732,7 @@ int main(void)
 	RUN_TEST(test_engine_tcp_end_and_reuse);
 	RUN_TEST(test_engine_clocks);
 	RUN_TEST(test_cold_lost);
+	RUN_TEST(test_piat_overflow);
 	free(scr);
 	schema_release(&sch);
 	return TEST_SUMMARY();
