@@ -207,6 +207,7 @@ bench-live: $(BUILD)/flowsight
 
 bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop
 	$(Q)BUILD=$(BUILD) tools/bench.sh $(BENCH_ARGS)
+	$(Q)BUILD=$(BUILD) tools/bench_dataset.sh $(BENCH_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins and the
