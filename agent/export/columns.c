@@ -240,10 +240,10 @@ static void add_dataset(struct schema_builder *b, const struct column_opts *o)
 		if (!b->err)
 			b->s->cols[b->s->n - 1].len = o->splt;
 	}
-	/* CICFlowMeter's four rates: Flow Bytes/s, Flow Packets/s, Fwd and Bwd Packets/s */
+	/* CICFlowMeter's Flow Bytes/s and Flow Packets/s (its per-direction
+	 * rates are a direction's packets over the same duration) */
 	add_scoped(b, FLOW_SCOPE_BIDI, "bytes_per_s", CF_BYTES_PER_S, COL_FLOAT, 0);
-	for (uint8_t sc = 0; sc < FLOW_NSCOPES; sc++)
-		add_scoped(b, sc, "packets_per_s", CF_PACKETS_PER_S, COL_FLOAT, 0);
+	add_scoped(b, FLOW_SCOPE_BIDI, "packets_per_s", CF_PACKETS_PER_S, COL_FLOAT, 0);
 	for (int i = 0; i < 8; i++) {
 		char name[24];
 
@@ -552,11 +552,10 @@ static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 		int64_t *si = iv + DI_SCOPED + sc * DSS_N;
 		double *sf = fv + DF_SCOPED + sc * DSF_N;
 		int d = sc - 1;
-		uint64_t n, bytes;
+		uint64_t n;
 
 		if (sc == FLOW_SCOPE_BIDI) {
 			n = f->dir_packets[0] + f->dir_packets[1];
-			bytes = f->dir_bytes[0] + f->dir_bytes[1];
 			si[DSS_FIRST_US] = (int64_t)ds->dir_first_us[0];
 			si[DSS_LAST_US] = (int64_t)ds->last_us;
 			si[DSS_DURATION_US] = (int64_t)dur;
@@ -566,7 +565,6 @@ static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 			const struct ds_bulk *bk = ds->cold ? &ds->cold->bulk[d] : &none;
 
 			n = f->dir_packets[d];
-			bytes = f->dir_bytes[d];
 			si[DSS_FIRST_US] = n ? (int64_t)ds->dir_first_us[d] : 0;
 			si[DSS_LAST_US] = n ? (int64_t)ds->dir_last_us[d] : 0;
 			si[DSS_DURATION_US] = n ? (int64_t)(ds->dir_last_us[d] - ds->dir_first_us[d]) : 0;
@@ -583,10 +581,12 @@ static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
 		si[DSS_MAX_PIAT_US] = (int64_t)piat.max;
 		sf[DSF_MEAN_PIAT_US] = ds_mean(&piat);
 		sf[DSF_STDDEV_PIAT_US] = ds_stddev(&piat);
-		/* over the flow's duration, as CICFlowMeter; 0.0 for a zero duration */
-		sf[DSF_BYTES_PER_S] = dur ? (double)bytes * 1e6 / (double)dur : 0.0;
-		sf[DSF_PACKETS_PER_S] = dur ? (double)n * 1e6 / (double)dur : 0.0;
 	}
+	/* over the flow's duration, as CICFlowMeter; 0.0 for a zero duration */
+	fv[DF_SCOPED + DSF_BYTES_PER_S] =
+		dur ? (double)(f->dir_bytes[0] + f->dir_bytes[1]) * 1e6 / (double)dur : 0.0;
+	fv[DF_SCOPED + DSF_PACKETS_PER_S] =
+		dur ? (double)(f->dir_packets[0] + f->dir_packets[1]) * 1e6 / (double)dur : 0.0;
 	ds_periods(ds, &act, &idl);
 	iv[DI_ACTIVE_MIN] = (int64_t)act.min;
 	iv[DI_ACTIVE_MAX] = (int64_t)act.max;

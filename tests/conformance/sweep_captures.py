@@ -92,8 +92,14 @@ def check_dataset_flow(d):
         if d[sc + "_packets"] > 1 and not (
                 d[sc + "_min_piat_us"] - 1e-6 <= d[sc + "_mean_piat_us"] <= d[sc + "_max_piat_us"] + 1e-6):
             errs.append(sc + " mean piat_us outside [min, max]")
-        if d[sc + "_stddev_piat_us"] < 0 or d[sc + "_packets_per_s"] < 0:
-            errs.append(sc + " negative stddev or rate")
+        if d[sc + "_stddev_piat_us"] < 0:
+            errs.append(sc + " negative stddev")
+    dur = d["bidirectional_duration_us"]
+    for what, num in (("bytes", d["bidirectional_bytes"]), ("packets", d["bidirectional_packets"])):
+        want = num * 1000000 / dur if dur else 0.0
+        if d["bidirectional_%s_per_s" % what] != want:
+            errs.append("bidirectional_%s_per_s %r, %s * 10^6 / duration_us = %r"
+                        % (what, d["bidirectional_%s_per_s" % what], what, want))
     for ms, us in zip(d["splt_piat_ms"], d["splt_piat_us"]):
         if (ms == -1) != (us == -1) or (ms != -1 and abs(ms * 1000 - us) >= 1000):
             errs.append("splt_piat_us %r vs ms %r" % (d["splt_piat_us"], d["splt_piat_ms"]))
