@@ -239,6 +239,7 @@ bench: $(BUILD)/flowsight $(BUILD)/pcap_readloop $(PLUGINS) $(LIB_SO)
 	$(Q)BUILD=$(BUILD) tools/bench_plugins.sh
 	$(Q)BUILD=$(BUILD) /usr/bin/python3 tools/bench_python.py
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_sinks.py
+	$(Q)BUILD=$(BUILD) tools/bench_dataset.sh $(BENCH_ARGS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the command, the library
 # (shared and static), its headers and pkg-config file, the plugins, the

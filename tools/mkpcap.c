@@ -1962,6 +1962,141 @@ static int sc_tls_ja4_no_hello(struct cap *c)
 	return 0;
 }
 
+/* ------------------------------------------------------- dataset mode */
+
+/*
+ * One Ethernet/IPv4/TCP segment without options between A (client, port
+ * @cport) and B:80, with explicit sequence, acknowledgement and window:
+ * 54 bytes plus @plen of payload, 40 bytes of IP and TCP header.
+ */
+static void ds_tcp(struct buf *b, int from_a, uint16_t cport, uint8_t flags, uint32_t seq,
+		   uint32_t ack, uint16_t win, size_t plen)
+{
+	size_t ip, l4;
+
+	if (from_a) {
+		eth(b, MAC_B, MAC_A, ET_IPV4);
+		ip = ip4_begin(b, IP_A, IP_B, P_TCP);
+	} else {
+		eth(b, MAC_A, MAC_B, ET_IPV4);
+		ip = ip4_begin(b, IP_B, IP_A, P_TCP);
+	}
+	l4 = b->n;
+	put16(b, from_a ? cport : 80);
+	put16(b, from_a ? 80 : cport);
+	put32(b, seq);
+	put32(b, ack);
+	put8(b, 5 << 4);
+	put8(b, flags);
+	put16(b, win);
+	put16(b, 0);
+	put16(b, 0);
+	payload(b, plen);
+	l4_end(b, ip, l4, P_TCP);
+	ip4_end(b, ip);
+}
+
+/*
+ * --dataset-mode's TCP ends (tests/golden/README.md, dataset_tcp_close):
+ * five connections A:4000N -> B:80 one after the other, each packet
+ * {time µs, from A, flags, seq, ack, window, payload}.
+ */
+static int sc_dataset_tcp_close(struct cap *c)
+{
+	static const struct {
+		uint32_t t_us;
+		uint16_t cport;
+		int from_a;
+		uint8_t flags;
+		uint32_t seq, ack;
+		uint16_t win, plen;
+	} p[] = {
+		/* 1: handshake, data both ways, half-close with data after it */
+		{ 0, 40001, 1, TH_SYN, 1000, 0, 29200, 0 },
+		{ 1200, 40001, 0, TH_SYN | TH_ACK, 5000, 1001, 65160, 0 },
+		{ 2500, 40001, 1, TH_ACK, 1001, 5001, 229, 0 },
+		{ 3000, 40001, 1, TH_PSH | TH_ACK, 1001, 5001, 229, 100 },
+		{ 4800, 40001, 0, TH_ACK, 5001, 1101, 501, 0 },
+		{ 5100, 40001, 0, TH_PSH | TH_ACK, 5001, 1101, 501, 300 },
+		{ 6000, 40001, 1, TH_FIN | TH_ACK, 1101, 5301, 229, 0 },
+		{ 7000, 40001, 0, TH_ACK, 5301, 1102, 501, 0 },
+		{ 8000, 40001, 0, TH_PSH | TH_ACK, 5301, 1102, 501, 200 },
+		{ 9000, 40001, 1, TH_ACK, 1102, 5501, 229, 0 },
+		{ 10000, 40001, 0, TH_FIN | TH_ACK, 5501, 1102, 501, 0 },
+		{ 11000, 40001, 1, TH_ACK, 1102, 5502, 229, 0 },
+		/* the same 5-tuple reused: refused with a RST, then tried again */
+		{ 20000, 40001, 1, TH_SYN, 9000, 0, 1111, 0 },
+		{ 21000, 40001, 0, TH_RST | TH_ACK, 0, 9001, 0, 0 },
+		{ 30000, 40001, 1, TH_SYN, 12000, 0, 2222, 0 },
+		/* 2: simultaneous close, the FINs cross */
+		{ 100000, 40002, 1, TH_SYN, 2000, 0, 3333, 0 },
+		{ 100500, 40002, 0, TH_SYN | TH_ACK, 7000, 2001, 4444, 0 },
+		{ 101000, 40002, 1, TH_ACK, 2001, 7001, 512, 0 },
+		{ 102000, 40002, 1, TH_FIN | TH_ACK, 2001, 7001, 512, 0 },
+		{ 102100, 40002, 0, TH_FIN | TH_ACK, 7001, 2001, 512, 0 },
+		{ 103000, 40002, 1, TH_ACK, 2002, 7002, 512, 0 },
+		{ 103100, 40002, 0, TH_ACK, 7002, 2002, 512, 0 },
+		/* 3: A's FIN retransmitted, answered by a FIN+ACK */
+		{ 200000, 40003, 1, TH_SYN, 3000, 0, 5555, 0 },
+		{ 200400, 40003, 0, TH_SYN | TH_ACK, 8000, 3001, 6666, 0 },
+		{ 200800, 40003, 1, TH_ACK, 3001, 8001, 512, 0 },
+		{ 201000, 40003, 1, TH_FIN | TH_ACK, 3001, 8001, 512, 0 },
+		{ 401000, 40003, 1, TH_FIN | TH_ACK, 3001, 8001, 512, 0 },
+		{ 401500, 40003, 0, TH_FIN | TH_ACK, 8001, 3002, 512, 0 },
+		{ 402000, 40003, 1, TH_ACK, 3002, 8002, 512, 0 },
+		/* 4: data, then FIN and RST in one segment */
+		{ 500000, 40004, 1, TH_SYN, 4000, 0, 7777, 0 },
+		{ 500300, 40004, 0, TH_SYN | TH_ACK, 9000, 4001, 8888, 0 },
+		{ 500600, 40004, 1, TH_ACK, 4001, 9001, 512, 0 },
+		{ 501000, 40004, 1, TH_PSH | TH_ACK, 4001, 9001, 512, 50 },
+		{ 502000, 40004, 0, TH_FIN | TH_RST | TH_ACK, 9001, 4051, 512, 0 },
+		/* 5: the last ACK is lost, B repeats its FIN, then A reuses the
+		 * 5-tuple with a new SYN */
+		{ 600000, 40005, 1, TH_SYN, 5000, 0, 9999, 0 },
+		{ 600200, 40005, 0, TH_SYN | TH_ACK, 10000, 5001, 10000, 0 },
+		{ 600400, 40005, 1, TH_ACK, 5001, 10001, 512, 0 },
+		{ 601000, 40005, 1, TH_FIN | TH_ACK, 5001, 10001, 512, 0 },
+		{ 601300, 40005, 0, TH_FIN | TH_ACK, 10001, 5002, 512, 0 },
+		{ 1601300, 40005, 0, TH_FIN | TH_ACK, 10001, 5002, 512, 0 },
+		{ 2000000, 40005, 1, TH_SYN, 20000, 0, 11111, 0 },
+		{ 2000300, 40005, 0, TH_SYN | TH_ACK, 30000, 20001, 12121, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(p); i++)
+		FRAME(c, T_US(p[i].t_us), ds_tcp(b, p[i].from_a, p[i].cport, p[i].flags, p[i].seq,
+						  p[i].ack, p[i].win, p[i].plen));
+	return 0;
+}
+
+/*
+ * --dataset-mode's timing features (tests/golden/README.md,
+ * dataset_features): one UDP flow A:5000 <-> B:6000, {time µs, from A,
+ * payload bytes}; two times go backwards (clamped on both clocks).
+ */
+static int sc_dataset_features(struct cap *c)
+{
+	static const struct {
+		uint32_t t_us;
+		int from_a;
+		uint16_t plen;
+	} p[] = {
+		{ 0, 1, 100 },       { 300, 1, 100 },     { 700, 1, 100 },     { 1000, 1, 200 },
+		{ 1500, 1, 0 },      { 1600, 1, 50 },     { 2000, 0, 10 },     { 2500, 1, 60 },
+		{ 3500, 1, 60 },     { 1503500, 1, 60 },  { 1503600, 1, 60 },  { 1503700, 1, 60 },
+		{ 2503700, 1, 60 },  { 6503800, 0, 20 },  { 6503900, 0, 20 },  { 6503850, 0, 20 },
+		{ 6503920, 0, 20 },  { 6503950, 1, 30 },  { 6502990, 0, 20 },  { 9503950, 1, 30 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(p); i++)
+		FRAME(c, T_US(p[i].t_us),
+		      eth_udp4(b, p[i].from_a ? MAC_A : MAC_B, p[i].from_a ? MAC_B : MAC_A,
+			       p[i].from_a ? IP_A : IP_B, p[i].from_a ? IP_B : IP_A,
+			       p[i].from_a ? 5000 : 6000, p[i].from_a ? 6000 : 5000, p[i].plen));
+	return 0;
+}
+
 enum sc_kind {
 	SK_CAPTURE,	/* open a capture file with fmt/linktype and call fn */
 	SK_RAW,		/* write the raw bytes in data */
@@ -2036,6 +2171,11 @@ static const struct scenario scenarios[] = {
 	SC("tls_ja4_spec_example", sc_tls_ja4_spec_example, LT_EN10MB),
 	SC("tls_ja4_two_segments", sc_tls_ja4_two_segments, LT_EN10MB),
 	SC("tls_ja4_no_hello", sc_tls_ja4_no_hello, LT_EN10MB),
+	SC("dataset_tcp_close", sc_dataset_tcp_close, LT_EN10MB),
+	SC("dataset_tcp_close_nfstream", sc_dataset_tcp_close, LT_EN10MB),
+	SC("dataset_features", sc_dataset_features, LT_EN10MB),
+	SCF("dataset_pcap_nsec", sc_format_common, LT_EN10MB, FMT_PCAP_NS),
+	SCF("dataset_pcapng_nsec", sc_format_common, LT_EN10MB, FMT_PCAPNG_NS),
 	{ .name = "bad_magic", .kind = SK_RAW,
 	  .data = "NOTAPCAP\x02\x00\x04\x00\0\0\0\0\0\0\0\0\xff\xff\0\0\x01\0\0\0",
 	  .data_len = 24 },

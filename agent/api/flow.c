@@ -114,22 +114,24 @@ int fs_flow_get(const struct fs_flow *cf, size_t col, struct fs_value *v)
 		return 0;
 	}
 	if (c->kind == COL_LIST && c->field != CF_UDP) {
-		/* the SPLT lists, widened to int64 once per flow */
-		size_t k = c->field - CF_SPLT_DIRECTION, len = sc->splt;
+		/* the SPLT lists, each widened to int64 once per flow */
+		size_t k = c->field == CF_SPLT_PIAT_US ? 3 : (size_t)(c->field - CF_SPLT_DIRECTION);
+		size_t len = sc->splt;
 
 		if (!w->lists) {
+			w->lists = malloc(4 * (len ? len : 1) * sizeof(int64_t));
+			if (!w->lists)
+				return -ENOMEM;
+		}
+		if (!(w->lists_made & 1u << k)) {
 			struct col_scratch *cs = col_scratch_new(sc);
 
-			w->lists = malloc(3 * (len ? len : 1) * sizeof(int64_t));
-			if (!cs || !w->lists) {
-				free(cs);
+			if (!cs)
 				return -ENOMEM;
-			}
-			for (int i = 0; i < 3; i++) {
-				col_get(&sc->cols[col - k + (size_t)i], &r, &cv, cs);
-				memcpy(w->lists + (size_t)i * len, cv.list, len * sizeof(int64_t));
-			}
+			col_get(c, &r, &cv, cs);
+			memcpy(w->lists + k * len, cv.list, len * sizeof(int64_t));
 			free(cs);
+			w->lists_made |= (uint8_t)(1u << k);
 		}
 		v->list = w->lists + k * len;
 		v->n = len;

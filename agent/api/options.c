@@ -20,6 +20,7 @@
 
 #define OFF(f) offsetof(struct fs_options, f)
 #define U64_MAX_S (UINT64_MAX / 1000) /* NFStream: value * 1000 <= 2^64 - 1 */
+#define U64_MAX_S_US (UINT64_MAX / 1000000) /* in µs, the same */
 
 static const char *const capture_names[] = { "auto", "ebpf", "pcap", NULL };
 static const char *const netns_names[] = { "own", "all", NULL };
@@ -127,6 +128,15 @@ static const struct fs_param_def params[] = {
 	    "ends, exit 1)",
 	    "Please specify a valid wait_interface parameter (possible values: True, False)." },
 	  P_FLAG, OFF(wait_interface), 0, 1, NULL },
+	{ { "dataset_mode", NULL, "end TCP flows at their FIN handshake or RST (expiration_id 3) "
+	    "and add microsecond times and CICFlowMeter-style features after NFStream's columns (README "
+	    "\"Dataset mode\")",
+	    "Please specify a valid dataset_mode parameter (possible values: True, False)." },
+	  P_FLAG, OFF(dataset_mode), 0, 1, NULL },
+	{ { "activity_timeout", "SEC", "dataset mode: a gap of more than SEC seconds between a "
+	    "flow's packets is an idle period (default 5)",
+	    "Please specify a valid activity_timeout parameter (positive integer in seconds)." },
+	  P_U64, OFF(activity_timeout), 1, U64_MAX_S_US, NULL },
 };
 
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
@@ -142,6 +152,7 @@ void fs_options_init(struct fs_options *o)
 	o->n_dissections = 20;
 	o->system_visibility_poll_ms = 100;
 	o->capture = FS_CAPTURE_AUTO;
+	o->activity_timeout = 5;
 }
 
 const struct fs_param *fs_param_at(size_t i)
@@ -284,6 +295,12 @@ int fs_options_validate(const struct fs_options *o, char *err, size_t n)
 	if (o->split_on_owner && o->capture == FS_CAPTURE_EBPF) {
 		snprintf(err, n, "split_on_owner needs the libpcap capture: the eBPF capture counts "
 				 "a flow's packets in the kernel before their owner is known");
+		return -EINVAL;
+	}
+	if (o->dataset_mode && o->n_interfaces && o->capture == FS_CAPTURE_EBPF) {
+		snprintf(err, n, "dataset_mode needs the libpcap capture: the eBPF capture sums a "
+				 "flow's packets in the kernel in milliseconds, without the per-packet "
+				 "µs times and order its features need");
 		return -EINVAL;
 	}
 	return 0;

@@ -82,6 +82,7 @@ static void column_opts_of(const struct fs_options *o, struct column_opts *co)
 		.splt = (uint16_t)o->splt_analysis,
 		.l7 = o->n_dissections > 0,
 		.ja4 = o->ja4,
+		.dataset = o->dataset_mode,
 		.system_visibility = (int)o->system_visibility_mode,
 	};
 }
@@ -321,7 +322,9 @@ int fs_session_start(struct fs_session *s)
 		.max_flows_in_memory = o->max_flows_in_memory,
 		.flow = { .accounting_mode = (uint8_t)o->accounting_mode,
 			  .statistics = o->statistical_analysis,
-			  .splt = (uint16_t)o->splt_analysis },
+			  .splt = (uint16_t)o->splt_analysis,
+			  .dataset = o->dataset_mode,
+			  .activity_timeout_us = o->activity_timeout * 1000000 },
 		.decode_tunnels = o->decode_tunnels,
 		.live = s->live,
 	};
@@ -349,10 +352,11 @@ int fs_session_start(struct fs_session *s)
 		s->cap_ops = &capture_file_ops;
 	} else {
 		s->caps.capture = CAPS_PCAP;
-		/* a plugin that reads every packet, or a split at the owner's
-		 * change, needs the packets themselves: libpcap */
+		/* a plugin that reads every packet, a split at the owner's
+		 * change, or dataset mode's per-packet state machines need the
+		 * packets themselves: libpcap */
 		s->cap_ops = capture_choose(&s->env, plugins_need_every_packet(s) ||
-							     o->split_on_owner,
+							     o->split_on_owner || o->dataset_mode,
 					    &s->caps.auto_fallback);
 		s->caps.capture = s->cap_ops == &capture_ebpf_ops ? CAPS_EBPF : CAPS_PCAP;
 		s->caps.attr = o->system_visibility_mode != 0;

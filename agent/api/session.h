@@ -84,7 +84,8 @@ struct fs_flow {
 	int expiration_id;
 	struct proc_info *proc; /* NULL without attribution */
 	char *text;             /* address texts, made on first use */
-	int64_t *lists;         /* SPLT lists as int64, made on first use */
+	int64_t *lists;         /* SPLT lists as int64, each made on first use: */
+	uint8_t lists_made;     /* bit k: list k (direction, ps, piat_ms, piat_us) */
 	/* in a plugin's callback: the live flow, the plugin and its packet */
 	struct plugin_host *host;
 	size_t plugin;

@@ -45,8 +45,8 @@ const struct capture_ops *capture_choose(const struct capture_env *env, bool nee
 		break;
 	}
 	if (need_every_packet) {
-		pr_warn("capture: pcap (a plugin, or --split-on-owner, needs every packet; the eBPF "
-			"capture samples the first ones)\n");
+		pr_warn("capture: pcap (a plugin, --split-on-owner or --dataset-mode needs every "
+			"packet; the eBPF capture samples the first ones)\n");
 		return &capture_pcap_ops;
 	}
 	if (!caps_ebpf_allowed(why, sizeof(why))) {

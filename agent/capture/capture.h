@@ -68,7 +68,8 @@ extern const struct capture_ops capture_ebpf_ops;
 /*
  * The live capture for @env (fs_options.capture; auto takes eBPF when it
  * can run here, else libpcap, and says on the log which it took and why).
- * @need_every_packet: a plugin must see every packet (libpcap only).
+ * @need_every_packet: a plugin, --split-on-owner or dataset mode must see
+ * every packet (libpcap only).
  * *@privs_fallback: auto left eBPF for want of capabilities.
  */
 const struct capture_ops *capture_choose(const struct capture_env *env, bool need_every_packet,

@@ -87,7 +87,7 @@ static void meter_tap(void *arg, const struct frame *fr, struct flow *f)
 	struct meter *m = arg;
 
 	if (m->prod)
-		pcapng_add(m->prod, fr->iface, fr->time_ms * 1000 + fr->us, fr->data, fr->caplen, fr->len,
+		pcapng_add(m->prod, fr->iface, fr->time_us, fr->data, fr->caplen, fr->len,
 		   f);
 }
 

@@ -614,7 +614,7 @@ static int pcap_src_next1(struct source_pcap *s, struct frame *f)
 			f->caplen = h->caplen;
 			f->len = h->len;
 			f->time_ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
-			f->us = (uint16_t)(h->ts.tv_usec % 1000);
+			f->time_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
 			f->iface = 0;
 			return 1;
 		}

@@ -297,7 +297,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *d
 	f->caplen = caplen;
 	f->len = h->len;
 	f->time_ms = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
-	f->us = (uint16_t)(h->ts.tv_usec % 1000);
+	f->time_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
 	s->used += caplen;
 }
 

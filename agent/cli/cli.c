@@ -94,6 +94,8 @@ static const struct cli_opt cli_opts[] = {
 	{ "system-visibility-mode", 0, OT_PARAM, "system_visibility_mode", NULL, NULL, 0 },
 	{ "system-visibility-netns", 0, OT_PARAM, "system_visibility_netns", NULL, NULL, 0 },
 	{ "split-on-owner", 0, OT_PARAM, "split_on_owner", NULL, NULL, 0 },
+	{ "dataset-mode", 0, OT_PARAM, "dataset_mode", NULL, NULL, 0 },
+	{ "activity-timeout", 0, OT_PARAM, "activity_timeout", NULL, NULL, 0 },
 	{ "flows-per-file", 0, OT_WRITER, "N", NULL,
 	  "split the output into files of N flows: PATH.0.csv, PATH.1.csv ... (default 0)", 0 },
 	{ "rotate-files", 0, OT_WRITER, "N", NULL,

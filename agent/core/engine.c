@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "core/dataset.h"
 #include "core/engine.h"
 #include "core/flow_table.h"
 
@@ -33,6 +34,7 @@ struct engine {
 	void *arg;
 	struct flow_table *ft;
 	uint64_t tick_ms;      /* meter clock: max packet time seen */
+	uint64_t tick_us;      /* dataset mode: the same in µs (tick_us / 1000 == tick_ms) */
 	uint64_t last_scan_ms; /* packet time of the last idle scan */
 	bool stopped;
 	size_t extra_bytes; /* flow_extra_bytes(): statistics and SPLT */
@@ -64,7 +66,8 @@ struct engine *engine_new(const struct engine_opts *o, struct dpi *dpi, engine_e
 	e->arg = arg;
 	e->be = o->backend;
 	e->extra_bytes = flow_extra_bytes(&o->flow);
-	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0);
+	e->hot_bytes = sizeof(struct flow) + (o->flow.statistics ? sizeof(struct flow_stats) : 0) +
+		       (o->flow.dataset ? DS_HOT_BYTES : 0);
 	e->state_off = (e->extra_bytes + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 	e->alloc_extra = e->be ? e->state_off + e->be->state_bytes : e->extra_bytes;
 	if (o->plugins && (o->plugins->n_values || o->plugins->state_bytes)) {
@@ -94,6 +97,8 @@ void *engine_flow_state(const struct engine *e, const struct flow *f)
 
 void engine_flow_free(struct flow *f)
 {
+	if (f->dataset)
+		ds_release(flow_ds(f));
 	dpi_flow_release(&f->dpi);
 	if (f->tag)
 		f->tag->put(f->tag);
@@ -240,24 +245,31 @@ static struct flow *insert_flow(struct engine *e, const struct pkt *p, uint64_t 
 	}
 	flow_init(f, &e->o.flow, p);
 	f->serial = e->o.serials ? __atomic_add_fetch(e->o.serials, 1, __ATOMIC_RELAXED) : ++e->serial;
+	if (e->o.flow.dataset)
+		ds_init(f, &e->o.flow, p);
 	lru_touch(e, f);
 	e->st.flows_created++;
 	return f;
 }
 
-static void create_flow(struct engine *e, const struct pkt *p, uint64_t h, int i)
+/* The new flow, or NULL when none is cached (no memory, or a plugin's
+ * custom expiry ended it at once); frame @i of the chunk goes to the tap. */
+static struct flow *create_flow(struct engine *e, const struct pkt *p, uint64_t h, int i)
 {
 	struct flow *f = insert_flow(e, p, h);
 
 	tap(e, i, f);
 	if (!f)
-		return;
+		return NULL;
 	if (e->o.live)
 		f->ifaces = FLOW_IFACE_BIT(p->iface);
 	if (e->dpi)
 		dpi_flow_packet(e->dpi, &f->dpi, p, 1);
-	if (e->o.plugins && e->o.plugins->on_init(e->o.plugins->arg, f, p))
+	if (e->o.plugins && e->o.plugins->on_init(e->o.plugins->arg, f, p)) {
 		expire(e, f, FLOW_EXPIRY_CUSTOM);
+		return NULL;
+	}
+	return f;
 }
 
 struct flow *engine_flow_find(struct engine *e, const struct pkt *key, uint64_t h)
@@ -339,6 +351,76 @@ static void idle_scan(struct engine *e, uint64_t now, int budget)
 	}
 }
 
+/* What a packet does to its flow in dataset mode (meter_ds). */
+#define DS_NEW (-10)
+#define DS_UPDATE (-11)
+
+/*
+ * Dataset mode's meter loop (core/dataset.h): NFStream's, plus the µs
+ * clock clamped as the ms one, each flow's dataset state, and the TCP end
+ * (FLOW_EXPIRY_TCP_END): a SYN after a FIN ends the flow before the
+ * packet, a RST or the last FIN acknowledged ends it with the packet.
+ */
+static __attribute__((noinline)) void meter_ds(struct engine *e, struct pkt *p, uint64_t h,
+						 int i)
+{
+	struct flow *f;
+	bool scan = false;
+	int why;
+
+	e->st.packets_processed++;
+	if (p->time_ms > e->tick_ms)
+		e->tick_ms = p->time_ms;
+	p->time_ms = e->tick_ms;
+	if (p->time_us > e->tick_us)
+		e->tick_us = p->time_us;
+	p->time_us = e->tick_us;
+	if (p->time_ms - e->last_scan_ms >= SCAN_INTERVAL_MS) {
+		scan = true;
+		e->last_scan_ms = p->time_ms;
+	}
+
+	f = flow_table_lookup(e->ft, p, h);
+	if (!f)
+		why = DS_NEW;
+	else if (p->time_ms - f->last_seen_ms >= e->o.idle_timeout_ms)
+		why = FLOW_EXPIRY_IDLE;
+	else if (p->time_ms - f->first_seen_ms >= e->o.active_timeout_ms)
+		why = FLOW_EXPIRY_ACTIVE;
+	else if (f->split_at_ms && p->time_ms >= f->split_at_ms)
+		why = FLOW_EXPIRY_CUSTOM; /* --split-on-owner */
+	else if (ds_restarts(f, p))
+		why = FLOW_EXPIRY_TCP_END;
+	else
+		why = DS_UPDATE;
+
+	if (why == DS_UPDATE) {
+		int dir = flow_direction(f, p);
+		uint64_t delta = p->time_ms - f->last_seen_ms;
+
+		flow_update(f, &e->o.flow, p, dir);
+		ds_update(f, &e->o.flow, p, dir);
+		lru_touch(e, f);
+		if (e->o.live)
+			f->ifaces |= FLOW_IFACE_BIT(p->iface);
+		if (e->dpi)
+			dpi_flow_packet(e->dpi, &f->dpi, p, f->dir_packets[0] + f->dir_packets[1]);
+		tap(e, i, f);
+		if (e->o.plugins && e->o.plugins->on_update(e->o.plugins->arg, f, p, dir, delta)) {
+			expire(e, f, FLOW_EXPIRY_CUSTOM);
+			f = NULL;
+		}
+	} else {
+		if (why != DS_NEW)
+			expire(e, f, why);
+		f = e->stopped ? NULL : create_flow(e, p, h, i);
+	}
+	if (f && ds_ended(f) && !e->stopped)
+		expire(e, f, FLOW_EXPIRY_TCP_END);
+	if (scan && !e->stopped)
+		idle_scan(e, p->time_ms, SCAN_BUDGET);
+}
+
 /* NFStream's meter loop for one valid packet whose key hashes to @h
  * (frame @i of the chunk, for the tap). */
 static void meter(struct engine *e, struct pkt *p, uint64_t h, int i)
@@ -346,6 +428,10 @@ static void meter(struct engine *e, struct pkt *p, uint64_t h, int i)
 	struct flow *f;
 	bool scan = false;
 
+	if (e->o.flow.dataset) {
+		meter_ds(e, p, h, i);
+		return;
+	}
 	e->st.packets_processed++;
 	/* Clamp: time never goes backwards for valid packets. */
 	if (p->time_ms > e->tick_ms)
@@ -402,6 +488,7 @@ void engine_decode(const struct engine_opts *o, const struct frame *fr, int n,
 			continue;
 		d->pk[i].time_ms = f->time_ms;
 		d->pk[i].iface = o->live ? f->iface : 0;
+		d->pk[i].time_us = f->time_us;
 		d->h[i] = flow_table_hash(&d->pk[i]);
 	}
 }
@@ -462,7 +549,7 @@ int engine_frame(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen
 		 uint64_t time_ms)
 {
 	struct frame f = { .dlt = dlt, .data = data, .caplen = caplen, .len = len,
-			   .time_ms = time_ms };
+			   .time_ms = time_ms, .time_us = time_ms * 1000 };
 
 	return engine_frames(e, &f, 1);
 }
@@ -525,6 +612,8 @@ int engine_tick(struct engine *e, uint64_t now_ms)
 {
 	if (now_ms > e->tick_ms)
 		e->tick_ms = now_ms;
+	if (e->o.flow.dataset && now_ms * 1000 > e->tick_us)
+		e->tick_us = now_ms * 1000; /* tick_us / 1000 == tick_ms still */
 	if (!e->stopped)
 		expire_due(e, e->tick_ms, TICK_BUDGET);
 	engine_early(e, e->tick_ms);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dataset.h"
 #include "core/flow.h"
 
 void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
@@ -18,6 +19,11 @@ void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p)
 	if (o->statistics) {
 		f->stats = (struct flow_stats *)tail;
 		tail += sizeof(struct flow_stats);
+	}
+	if (o->dataset) {
+		/* beside the statistics a packet updates (flow_ds()); ds_init() fills it */
+		f->dataset = 1;
+		tail += ds_bytes(o);
 	}
 	if (o->splt) {
 		size_t n = o->splt;
@@ -172,6 +178,8 @@ size_t flow_extra_bytes(const struct flow_opts *o)
 
 	if (o->statistics)
 		n += sizeof(struct flow_stats);
+	if (o->dataset)
+		n += ds_bytes(o);
 	if (o->splt)
 		n += (size_t)o->splt * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t));
 	return n;

@@ -24,6 +24,8 @@ enum flow_expiry {
 	FLOW_EXPIRY_ACTIVE = 1,  /* active timeout, lazily on the flow's next packet */
 	FLOW_EXPIRY_CUSTOM = -1, /* NFStream plugin-forced expiry (not produced yet) */
 	FLOW_EXPIRY_MEMORY = 2,  /* ours: exported early, --max-flows-in-memory reached */
+	FLOW_EXPIRY_TCP_END = 3, /* ours, dataset mode: the TCP connection ended (FIN
+				  * handshake, RST, or a new SYN after a FIN) */
 };
 
 /* Statistics of one scope (bidirectional, src2dst or dst2src). */
@@ -38,6 +40,8 @@ struct flow_scope_stats {
 struct flow_stats {
 	struct flow_scope_stats s[FLOW_NSCOPES];
 };
+
+struct flow_ds;
 
 /* First packets of the flow: direction, size and bidirectional PIAT. */
 struct flow_splt {
@@ -90,6 +94,7 @@ struct flow {
 	uint16_t vlan_id;
 	uint8_t protocol, ip_version, tunnel_id;
 	uint8_t expiring;              /* engine: picked by this tick's expiry */
+	uint8_t dataset;               /* dataset mode: flow_ds() after the statistics */
 	struct flow *older, *newer;    /* flow_table creation order */
 	struct flow *lru_prev, *lru_next; /* engine's last-seen order (memory cap, live idle scan) */
 	uint8_t src_mac[6], dst_mac[6];
@@ -120,6 +125,8 @@ struct flow_opts {
 	uint8_t accounting_mode;  /* 0 raw, 1 ip, 2 transport, 3 payload */
 	bool statistics;
 	uint16_t splt;            /* SPLT length, 0 = off */
+	bool dataset;             /* ours: dataset mode (core/dataset.h) */
+	uint64_t activity_timeout_us; /* dataset mode: a longer gap is an idle period */
 };
 
 /* Size of @p under accounting mode @mode (NFStream's flow_get_packet_size). */
@@ -139,7 +146,8 @@ static inline uint16_t flow_packet_size(const struct pkt *p, uint8_t mode)
 
 /*
  * Fill a zeroed @f from its first packet.  @f must have been allocated with
- * flow_extra_bytes(@o) zeroed bytes after it: statistics and SPLT live there.
+ * flow_extra_bytes(@o) zeroed bytes after it: statistics, the dataset
+ * state (set up by ds_init(), not here) and SPLT live there.
  */
 void flow_init(struct flow *f, const struct flow_opts *o, const struct pkt *p);
 
@@ -149,7 +157,17 @@ int flow_direction(const struct flow *f, const struct pkt *p);
 /* Account packet @p (time already clamped) travelling in direction @dir. */
 void flow_update(struct flow *f, const struct flow_opts *o, const struct pkt *p, int dir);
 
-/* Bytes a flow needs after struct flow under @o (statistics, SPLT). */
+/* Bytes a flow needs after struct flow under @o (statistics, dataset, SPLT). */
 size_t flow_extra_bytes(const struct flow_opts *o);
+
+/* Dataset mode's state of @f (core/dataset.h), right after its statistics,
+ * or NULL outside dataset mode: found, not pointed to, so a flow is no
+ * bigger in NFStream mode. */
+static inline struct flow_ds *flow_ds(const struct flow *f)
+{
+	if (!f->dataset)
+		return NULL;
+	return (struct flow_ds *)(f->stats ? (const uint8_t *)(f->stats + 1) : (const uint8_t *)(f + 1));
+}
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dataset.h"
 #include "export/columns.h"
 
 static const char *const scope_name[FLOW_NSCOPES] = { "bidirectional", "src2dst", "dst2src" };
@@ -21,7 +22,9 @@ static const char *const flag_name[8] = { "syn", "cwr", "ece", "urg", "ack", "ps
 
 /*
  * Slots of struct col_row.  Integers: the per-flow ones, then one block of
- * SS_N per scope; floats: one block of SF_N per scope.
+ * SS_N per scope; floats: one block of SF_N per scope.  Dataset mode's
+ * slots follow NFStream's in one stretch of each array (per-flow, then a
+ * block per scope), which a row without dataset state zeroes at once.
  */
 enum {
 	SI_ID, SI_EXPIRATION_ID, SI_SRC_PORT, SI_DST_PORT, SI_PROTOCOL, SI_IP_VERSION, SI_VLAN_ID,
@@ -35,13 +38,28 @@ enum {
 };
 enum { SF_MEAN_PS, SF_STDDEV_PS, SF_MEAN_PIAT, SF_STDDEV_PIAT, SF_N };
 enum {
+	DI_ACTIVE_MIN = SI_SCOPED + FLOW_NSCOPES * SS_N, DI_ACTIVE_MAX, DI_IDLE_MIN, DI_IDLE_MAX,
+	DI_SUBFLOWS,
+	DI_SCOPED,
+};
+enum {
+	DSS_FIRST_US, DSS_LAST_US, DSS_DURATION_US, DSS_MIN_PIAT_US, DSS_MAX_PIAT_US,
+	DSS_BULK_COUNT, DSS_BULK_PACKETS, DSS_BULK_BYTES, DSS_BULK_DURATION, DSS_HEADER_BYTES,
+	DSS_INIT_WINDOW, DSS_N,
+};
+enum {
+	DF_ACTIVE_MEAN = FLOW_NSCOPES * SF_N, DF_ACTIVE_STDDEV, DF_IDLE_MEAN, DF_IDLE_STDDEV,
+	DF_SCOPED,
+};
+enum { DSF_MEAN_PIAT_US, DSF_STDDEV_PIAT_US, DSF_BYTES_PER_S, DSF_PACKETS_PER_S, DSF_N };
+enum {
 	SSTR_APP_NAME, SSTR_APP_CATEGORY, SSTR_SERVER_NAME, SSTR_CLIENT_FP, SSTR_SERVER_FP,
 	SSTR_USER_AGENT, SSTR_CONTENT_TYPE, SSTR_JA4, SSTR_PROC_NAME, SSTR_PROC_USER, SSTR_PROC_EXE,
 	SSTR_PROC_CMDLINE, SSTR_CONTAINER_ID, SSTR_ATTRIBUTION, SSTR_N,
 };
 
-_Static_assert(SI_SCOPED + FLOW_NSCOPES * SS_N == COL_ROW_INTS, "col_row ints");
-_Static_assert(FLOW_NSCOPES * SF_N == COL_ROW_FLOATS, "col_row floats");
+_Static_assert(DI_SCOPED + FLOW_NSCOPES * DSS_N == COL_ROW_INTS, "col_row ints");
+_Static_assert(DF_SCOPED + FLOW_NSCOPES * DSF_N == COL_ROW_FLOATS, "col_row floats");
 _Static_assert(SSTR_N == COL_ROW_STRS, "col_row strings");
 
 /*
@@ -94,7 +112,37 @@ static const uint16_t field_slot[] = {
 	[CF_CONTAINER_ID] = SSTR_CONTAINER_ID,
 	[CF_ATTRIBUTION] = SSTR_ATTRIBUTION,
 	[CF_PROC_OTHERS] = SI_PROC_OTHERS,
+	[CF_FIRST_SEEN_US] = DSS_FIRST_US,
+	[CF_LAST_SEEN_US] = DSS_LAST_US,
+	[CF_DURATION_US] = DSS_DURATION_US,
+	[CF_MIN_PIAT_US] = DSS_MIN_PIAT_US,
+	[CF_MEAN_PIAT_US] = DSF_MEAN_PIAT_US,
+	[CF_STDDEV_PIAT_US] = DSF_STDDEV_PIAT_US,
+	[CF_MAX_PIAT_US] = DSS_MAX_PIAT_US,
+	[CF_BYTES_PER_S] = DSF_BYTES_PER_S,
+	[CF_PACKETS_PER_S] = DSF_PACKETS_PER_S,
+	[CF_ACTIVE_MIN] = DI_ACTIVE_MIN,
+	[CF_ACTIVE_MEAN] = DF_ACTIVE_MEAN,
+	[CF_ACTIVE_STDDEV] = DF_ACTIVE_STDDEV,
+	[CF_ACTIVE_MAX] = DI_ACTIVE_MAX,
+	[CF_IDLE_MIN] = DI_IDLE_MIN,
+	[CF_IDLE_MEAN] = DF_IDLE_MEAN,
+	[CF_IDLE_STDDEV] = DF_IDLE_STDDEV,
+	[CF_IDLE_MAX] = DI_IDLE_MAX,
+	[CF_SUBFLOWS] = DI_SUBFLOWS,
+	[CF_BULK_COUNT] = DSS_BULK_COUNT,
+	[CF_BULK_PACKETS] = DSS_BULK_PACKETS,
+	[CF_BULK_BYTES] = DSS_BULK_BYTES,
+	[CF_BULK_DURATION] = DSS_BULK_DURATION,
+	[CF_HEADER_BYTES] = DSS_HEADER_BYTES,
+	[CF_INIT_WINDOW] = DSS_INIT_WINDOW,
 };
+
+/* Dataset mode's fields (the per-scope ones have their own blocks). */
+static bool is_dataset_field(enum col_field f)
+{
+	return f >= CF_FIRST_SEEN_US && f < CF_UDP;
+}
 
 int schema_add(struct schema *s, const char *name, enum col_field f, enum col_kind k,
 	       uint8_t scope, uint8_t param)
@@ -156,8 +204,64 @@ static void add_scoped(struct schema_builder *b, uint8_t scope, const char *suff
 
 	snprintf(name, sizeof(name), "%s_%s", scope_name[scope], suffix);
 	add(b, name, f, k, scope, param);
-	if (!b->err)
-		b->s->cols[b->s->n - 1].slot += k == COL_FLOAT ? scope * SF_N : SI_SCOPED + scope * SS_N;
+	if (b->err)
+		return;
+	if (is_dataset_field(f))
+		b->s->cols[b->s->n - 1].slot += k == COL_FLOAT ? DF_SCOPED + scope * DSF_N :
+								 DI_SCOPED + scope * DSS_N;
+	else
+		b->s->cols[b->s->n - 1].slot += k == COL_FLOAT ? scope * SF_N :
+								 SI_SCOPED + scope * SS_N;
+}
+
+/*
+ * Dataset mode's block, after NFStream's columns and before the process
+ * columns (README "Dataset mode": names, units and formulas).
+ */
+static void add_dataset(struct schema_builder *b, const struct column_opts *o)
+{
+	static const char *const period_stat[4] = { "min", "mean", "stddev", "max" };
+
+	for (uint8_t sc = 0; sc < FLOW_NSCOPES; sc++) {
+		add_scoped(b, sc, "first_seen_us", CF_FIRST_SEEN_US, COL_INT, 0);
+		add_scoped(b, sc, "last_seen_us", CF_LAST_SEEN_US, COL_INT, 0);
+		add_scoped(b, sc, "duration_us", CF_DURATION_US, COL_INT, 0);
+	}
+	if (o->statistics) {
+		for (uint8_t sc = 0; sc < FLOW_NSCOPES; sc++) {
+			add_scoped(b, sc, "min_piat_us", CF_MIN_PIAT_US, COL_INT, 0);
+			add_scoped(b, sc, "mean_piat_us", CF_MEAN_PIAT_US, COL_FLOAT, 0);
+			add_scoped(b, sc, "stddev_piat_us", CF_STDDEV_PIAT_US, COL_FLOAT, 0);
+			add_scoped(b, sc, "max_piat_us", CF_MAX_PIAT_US, COL_INT, 0);
+		}
+	}
+	if (o->splt) {
+		add(b, "splt_piat_us", CF_SPLT_PIAT_US, COL_LIST, 0, 0);
+		if (!b->err)
+			b->s->cols[b->s->n - 1].len = o->splt;
+	}
+	/* CICFlowMeter's Flow Bytes/s and Flow Packets/s (its per-direction
+	 * rates are a direction's packets over the same duration) */
+	add_scoped(b, FLOW_SCOPE_BIDI, "bytes_per_s", CF_BYTES_PER_S, COL_FLOAT, 0);
+	add_scoped(b, FLOW_SCOPE_BIDI, "packets_per_s", CF_PACKETS_PER_S, COL_FLOAT, 0);
+	for (int i = 0; i < 8; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "%s_%s_us", i < 4 ? "active" : "idle", period_stat[i % 4]);
+		add(b, name, (enum col_field)(CF_ACTIVE_MIN + i),
+		    i % 4 == 1 || i % 4 == 2 ? COL_FLOAT : COL_INT, 0, 0);
+	}
+	add(b, "subflow_count", CF_SUBFLOWS, COL_INT, 0, 0);
+	for (uint8_t sc = FLOW_SCOPE_S2D; sc <= FLOW_SCOPE_D2S; sc++) {
+		add_scoped(b, sc, "bulk_count", CF_BULK_COUNT, COL_INT, 0);
+		add_scoped(b, sc, "bulk_packets", CF_BULK_PACKETS, COL_INT, 0);
+		add_scoped(b, sc, "bulk_bytes", CF_BULK_BYTES, COL_INT, 0);
+		add_scoped(b, sc, "bulk_duration_us", CF_BULK_DURATION, COL_INT, 0);
+	}
+	for (uint8_t sc = FLOW_SCOPE_S2D; sc <= FLOW_SCOPE_D2S; sc++)
+		add_scoped(b, sc, "header_bytes", CF_HEADER_BYTES, COL_INT, 0);
+	for (uint8_t sc = FLOW_SCOPE_S2D; sc <= FLOW_SCOPE_D2S; sc++)
+		add_scoped(b, sc, "init_window", CF_INIT_WINDOW, COL_INT, 0);
 }
 
 int schema_init(struct schema *s, const struct column_opts *o)
@@ -230,6 +334,8 @@ int schema_init(struct schema *s, const struct column_opts *o)
 		if (o->ja4)
 			add(&b, "client_fingerprint_ja4", CF_JA4, COL_STR, 0, 0);
 	}
+	if (o->dataset)
+		add_dataset(&b, o);
 	if (o->system_visibility >= 1) {
 		add(&b, "system_process_pid", CF_PROC_PID, COL_INT, 0, 0);
 		add(&b, "system_process_name", CF_PROC_NAME, COL_STR, 0, 0);
@@ -435,6 +541,72 @@ static void scope_get(const struct flow *f, int scope, int64_t *iv, double *fv)
 	fv[SF_STDDEV_PIAT] = n > 2 ? sqrt(st->m2_piat / (double)(n - 2)) : 0.0;
 }
 
+/* Dataset mode's values of @f into the dataset stretch of @iv and @fv. */
+static void dataset_get(const struct flow *f, int64_t *iv, double *fv)
+{
+	const struct flow_ds *ds = flow_ds(f);
+	uint64_t dur = ds->last_us - ds->dir_first_us[0];
+	struct ds_series act, idl, piat;
+
+	for (int sc = 0; sc < FLOW_NSCOPES; sc++) {
+		int64_t *si = iv + DI_SCOPED + sc * DSS_N;
+		double *sf = fv + DF_SCOPED + sc * DSF_N;
+		int d = sc - 1;
+		uint64_t n;
+
+		if (sc == FLOW_SCOPE_BIDI) {
+			n = f->dir_packets[0] + f->dir_packets[1];
+			si[DSS_FIRST_US] = (int64_t)ds->dir_first_us[0];
+			si[DSS_LAST_US] = (int64_t)ds->last_us;
+			si[DSS_DURATION_US] = (int64_t)dur;
+			memset(si + DSS_BULK_COUNT, 0, (DSS_N - DSS_BULK_COUNT) * sizeof(*si));
+		} else {
+			static const struct ds_bulk none;
+			const struct ds_bulk *bk = ds->cold ? &ds->cold->bulk[d] : &none;
+
+			n = f->dir_packets[d];
+			si[DSS_FIRST_US] = n ? (int64_t)ds->dir_first_us[d] : 0;
+			si[DSS_LAST_US] = n ? (int64_t)ds->dir_last_us[d] : 0;
+			si[DSS_DURATION_US] = n ? (int64_t)(ds->dir_last_us[d] - ds->dir_first_us[d]) : 0;
+			si[DSS_BULK_COUNT] = ds->cold ? (int64_t)ds->cold->bulk_count[d] : 0;
+			si[DSS_BULK_PACKETS] = (int64_t)bk->packets;
+			si[DSS_BULK_BYTES] = (int64_t)bk->bytes;
+			si[DSS_BULK_DURATION] = (int64_t)bk->duration_us;
+			si[DSS_HEADER_BYTES] = (int64_t)ds->header_bytes[d];
+			si[DSS_INIT_WINDOW] = ds->init_window[d];
+		}
+		/* NFStream's PIAT rules (scope_get) on the µs clock, from exact sums */
+		ds_piats(ds, sc, f->stats ? n : 0, &piat);
+		si[DSS_MIN_PIAT_US] = (int64_t)piat.min;
+		si[DSS_MAX_PIAT_US] = (int64_t)piat.max;
+		sf[DSF_MEAN_PIAT_US] = ds_mean(&piat);
+		sf[DSF_STDDEV_PIAT_US] = ds_stddev(&piat);
+	}
+	/* over the flow's duration, as CICFlowMeter; 0.0 for a zero duration */
+	fv[DF_SCOPED + DSF_BYTES_PER_S] =
+		dur ? (double)(f->dir_bytes[0] + f->dir_bytes[1]) * 1e6 / (double)dur : 0.0;
+	fv[DF_SCOPED + DSF_PACKETS_PER_S] =
+		dur ? (double)(f->dir_packets[0] + f->dir_packets[1]) * 1e6 / (double)dur : 0.0;
+	ds_periods(ds, &act, &idl);
+	iv[DI_ACTIVE_MIN] = (int64_t)act.min;
+	iv[DI_ACTIVE_MAX] = (int64_t)act.max;
+	fv[DF_ACTIVE_MEAN] = ds_mean(&act);
+	fv[DF_ACTIVE_STDDEV] = ds_stddev(&act);
+	iv[DI_IDLE_MIN] = idl.n ? (int64_t)idl.min : 0;
+	iv[DI_IDLE_MAX] = idl.n ? (int64_t)idl.max : 0;
+	fv[DF_IDLE_MEAN] = ds_mean(&idl);
+	fv[DF_IDLE_STDDEV] = ds_stddev(&idl);
+	iv[DI_SUBFLOWS] = (int64_t)ds->subflows;
+	if (ds->tcp & DS_COLD_LOST) {
+		/* no memory for the periods and bulks: unknown, not zero */
+		iv[DI_ACTIVE_MIN] = iv[DI_ACTIVE_MAX] = iv[DI_IDLE_MIN] = iv[DI_IDLE_MAX] = -1;
+		fv[DF_ACTIVE_MEAN] = fv[DF_ACTIVE_STDDEV] = fv[DF_IDLE_MEAN] = fv[DF_IDLE_STDDEV] = -1.0;
+		for (int d = 1; d < FLOW_NSCOPES; d++)
+			for (int k = DSS_BULK_COUNT; k <= DSS_BULK_DURATION; k++)
+				iv[DI_SCOPED + d * DSS_N + k] = -1;
+	}
+}
+
 void col_row_get(const struct flow_record *r, struct col_row *row)
 {
 	const struct flow *f = r->flow;
@@ -453,6 +625,13 @@ void col_row_get(const struct flow_record *r, struct col_row *row)
 	iv[SI_TUNNEL_ID] = f->tunnel_id;
 	for (int sc = 0; sc < FLOW_NSCOPES; sc++)
 		scope_get(f, sc, iv + SI_SCOPED + sc * SS_N, row->f + sc * SF_N);
+	if (f->dataset) {
+		dataset_get(f, iv, row->f);
+	} else {
+		/* no dataset state (NFStream mode): its columns, if any, read 0 */
+		memset(iv + DI_ACTIVE_MIN, 0, (COL_ROW_INTS - DI_ACTIVE_MIN) * sizeof(*iv));
+		memset(row->f + DF_ACTIVE_MEAN, 0, (COL_ROW_FLOATS - DF_ACTIVE_MEAN) * sizeof(double));
+	}
 
 	iv[SI_APP_GUESSED] = l7 ? l7->is_guessed : 0;
 	iv[SI_APP_CONFIDENCE] = l7 ? l7->confidence : 0;
@@ -526,6 +705,12 @@ void col_get(const struct column *c, const struct flow_record *r, struct col_val
 		return;
 	}
 	switch (c->field) {
+	case CF_SPLT_PIAT_US:
+		v->list = sc->list;
+		v->n = c->len;
+		for (uint16_t i = 0; i < c->len; i++)
+			sc->list[i] = f->dataset ? ds_splt_us(flow_ds(f))[i] : -1;
+		return;
 	case CF_SPLT_DIRECTION:
 	case CF_SPLT_PS:
 	case CF_SPLT_PIAT:

@@ -34,6 +34,16 @@ enum col_field {
 	CF_PROC_PID, CF_PROC_NAME,
 	CF_PROC_PPID, CF_PROC_UID, CF_PROC_USER, CF_PROC_EXE, CF_PROC_CMDLINE,
 	CF_PROC_START, CF_CGROUP_ID, CF_CONTAINER_ID, CF_ATTRIBUTION, CF_PROC_OTHERS,
+	/* dataset mode (core/dataset.h) */
+	CF_FIRST_SEEN_US, CF_LAST_SEEN_US, CF_DURATION_US,
+	CF_MIN_PIAT_US, CF_MEAN_PIAT_US, CF_STDDEV_PIAT_US, CF_MAX_PIAT_US,
+	CF_SPLT_PIAT_US,
+	CF_BYTES_PER_S, CF_PACKETS_PER_S,
+	CF_ACTIVE_MIN, CF_ACTIVE_MEAN, CF_ACTIVE_STDDEV, CF_ACTIVE_MAX,
+	CF_IDLE_MIN, CF_IDLE_MEAN, CF_IDLE_STDDEV, CF_IDLE_MAX,
+	CF_SUBFLOWS,
+	CF_BULK_COUNT, CF_BULK_PACKETS, CF_BULK_BYTES, CF_BULK_DURATION,
+	CF_HEADER_BYTES, CF_INIT_WINDOW,
 	CF_UDP, /* a plugin's value: flow->udps->v[udp] */
 };
 
@@ -56,6 +66,7 @@ struct column_opts {
 	uint16_t splt;
 	bool l7;              /* n_dissections > 0 */
 	bool ja4;             /* --ja4: client_fingerprint_ja4 after the L7 block */
+	bool dataset;         /* --dataset-mode: its block after NFStream's columns */
 	int system_visibility; /* 0 none, 1 NFStream's two columns, 2 also ours */
 };
 
@@ -107,8 +118,8 @@ struct col_value {
  * (col_get() reads its scalars from here too, so the two cannot differ):
  * column c's value is i[c->slot], f[c->slot] or s[c->slot] by c->kind.
  */
-#define COL_ROW_INTS 67
-#define COL_ROW_FLOATS 12
+#define COL_ROW_INTS 105
+#define COL_ROW_FLOATS 28
 #define COL_ROW_STRS 14
 
 struct col_row {

@@ -38,6 +38,11 @@ static inline uint16_t be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static inline uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* A u16 as a little-endian host reads it: NFStream's unswapped SNAP type. */
 static inline uint16_t host16_le(const uint8_t *p)
 {
@@ -123,6 +128,7 @@ static enum decode_verdict decode_l4(struct pkt *p, const uint8_t *ip, uint16_t 
 	p->protocol = proto;
 	p->src_port = p->dst_port = 0;
 	p->tcp_flags = 0;
+	p->tcp_window_ok = 0;
 	p->transport_size = 0;
 	p->payload_size = 0;
 	p->payload = l4;
@@ -137,6 +143,12 @@ static enum decode_verdict decode_l4(struct pkt *p, const uint8_t *ip, uint16_t 
 			p->src_port = be16(l4);
 			p->dst_port = be16(l4 + 2);
 			p->tcp_flags = l4[13];
+			p->tcp_seq = be32(l4 + 4);
+			p->tcp_ack = be32(l4 + 8);
+			if (l4_cap >= 16) {
+				p->tcp_window = be16(l4 + 14);
+				p->tcp_window_ok = 1;
+			}
 			p->payload_size = pl > 0 ? (uint16_t)pl : 0;
 			if (doff > l4_len)
 				doff = l4_len;

@@ -47,7 +47,7 @@ struct frame {
 	uint32_t caplen;    /* bytes at data */
 	uint32_t len;       /* original frame length */
 	uint64_t time_ms;   /* tv_sec * 1000 + tv_usec / 1000 (NFStream's truncation) */
-	uint16_t us;        /* tv_usec % 1000: the packet's time is time_ms * 1000 + us µs */
+	uint64_t time_us;   /* tv_sec * 1000000 + tv_usec (dataset mode's clock) */
 };
 
 /* Why a frame was ignored; DECODE_OK (0) means valid. */
@@ -70,6 +70,7 @@ const char *decode_verdict_str(enum decode_verdict v);
 
 struct pkt {
 	uint64_t time_ms;
+	uint64_t time_us;   /* the frame's, µs; the engine clamps it in dataset mode only */
 	uint8_t src_ip[16]; /* IPv4 uses the first 4 bytes, the rest is 0 */
 	uint8_t dst_ip[16];
 	uint8_t src_mac[6];
@@ -86,13 +87,20 @@ struct pkt {
 	uint16_t ip_size;
 	uint16_t transport_size;
 	uint16_t payload_size;
+	/* TCP (dataset mode): the window field of a header captured up to it
+	 * (tcp_window_ok), and the sequence and acknowledgement numbers, valid
+	 * whenever tcp_flags was read (14 header bytes captured). */
+	uint16_t tcp_window;
 	/* Innermost IP header to end of capture (what nDPI is given). */
 	const uint8_t *ip;
 	uint16_t ip_caplen;
+	uint8_t tcp_window_ok;
+	uint32_t tcp_seq;
 	/* Transport payload inside the capture (may be shorter than payload_size). */
 	const uint8_t *payload;
 	uint16_t payload_caplen;
 	uint16_t iface;     /* live: struct frame's iface (engine_decode), else 0 */
+	uint32_t tcp_ack;
 };
 
 /*

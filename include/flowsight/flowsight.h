@@ -86,6 +86,9 @@ struct fs_options {
 	 * captured again when one of its name comes back (false: the
 	 * capture ends, with an error) */
 	bool wait_interface;
+	bool dataset_mode;               /* TCP ends, µs times, CICFlowMeter-style
+					    columns (README "Dataset mode") */
+	uint64_t activity_timeout;       /* 5: dataset mode's idle gap, seconds */
 };
 
 FS_API void fs_options_init(struct fs_options *o);
@@ -93,8 +96,9 @@ FS_API void fs_options_init(struct fs_options *o);
 /*
  * Every parameter by its NFStream name ("idle_timeout"; ours too:
  * "capture", "ebpf_map_entries", "max_flows_in_memory",
- * "system_visibility_netns" own|all, "ja4", "pcapng_out", "wait_interface"), in NFStreamer's validation
- * order; NULL past the last.  Sources are not parameters here.
+ * "system_visibility_netns" own|all, "ja4", "split_on_owner", "pcapng_out",
+ * "wait_interface", "dataset_mode", "activity_timeout"), in NFStreamer's
+ * validation order; NULL past the last.  Sources are not parameters here.
  */
 struct fs_param {
 	const char *name;

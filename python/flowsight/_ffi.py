@@ -89,6 +89,8 @@ struct fs_options {
     bool split_on_owner;
     const char *pcapng_out;
     bool wait_interface;
+    bool dataset_mode;
+    uint64_t activity_timeout;
 };
 
 void fs_options_init(struct fs_options *o);

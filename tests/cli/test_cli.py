@@ -113,6 +113,11 @@ INVALID = [
      "reporting interval (seconds) or 0 to disable). [Available only for Live capture]"),
     (["--socket-buffer-size", "2147483648"],
      "Please specify a valid socket_buffer_size parameter (positive integer <= 2^31-1)."),
+    (["--dataset-mode=2"], "Please specify a valid dataset_mode parameter (possible values: True, False)."),
+    (["--activity-timeout", "0"], "Please specify a valid activity_timeout parameter (positive integer in seconds)."),
+    (["--activity-timeout", "5s"], "Please specify a valid activity_timeout parameter (positive integer in seconds)."),
+    (["--activity-timeout", "18446744073710"],
+     "Please specify a valid activity_timeout parameter (positive integer in seconds)."),
 ]
 
 
@@ -125,6 +130,16 @@ def _():
         check(p.returncode == 2, "%s: exit %d" % (args, p.returncode))
         check(msg in p.stderr.decode(), "%s: stderr %r lacks %r" % (args, p.stderr.decode(), msg))
         check(not os.path.exists(os.path.join(TMP, "never.csv")), "%s: output created" % args)
+
+
+@case("dataset_mode_refuses_ebpf_in_one_line")
+def _():
+    # checked with the other parameters, before any interface is touched
+    p = run(["-i", "lo", "--capture", "ebpf", "--dataset-mode", "-o", os.path.join(TMP, "never.csv")])
+    check(p.returncode == 2, "exit %d" % p.returncode)
+    line = one_line(p.stderr)
+    check("dataset_mode needs the libpcap capture" in line, line)
+    check(not os.path.exists(os.path.join(TMP, "never.csv")), "output created")
 
 
 @case("no_source_exit_2")

@@ -7,6 +7,14 @@ packets the engine counted; src2dst + dst2src = bidirectional for packets
 and bytes; durations >= 0 and = last - first; min <= mean <= max for sizes
 and PIAT; stddev >= 0; SPLT lists of the asked length padded with -1 only at
 the end; ids 0..n-1.  Run by `make SANITIZE=1 test` under ASan+UBSan too.
+
+Then each capture again with --dataset-mode (L7 off): the same invariants,
+plus dataset mode's (README "Dataset mode"): ms == us // 1000 for every
+first/last time, µs durations, µs PIATs within [min, max] and each SPLT
+µs PIAT within 1 ms of its ms one, expiration_id 0, 1 or 3 (3 only for TCP
+flows that saw a FIN or a RST), periods and bulks consistent, header bytes
+at least an IP header per packet, windows -1 unless TCP; and against the
+NFStream run: the same packets per 5-tuple, and every non-TCP flow equal.
 """
 import json
 import os
@@ -66,6 +74,101 @@ def check_flow(d, i):
     return errs
 
 
+def check_dataset_flow(d):
+    errs = []
+    if d["expiration_id"] not in (0, 1, 3):
+        errs.append("expiration_id %s" % d["expiration_id"])
+    if d["expiration_id"] == 3 and not (d["protocol"] == 6 and (
+            d["bidirectional_fin_packets"] or d["bidirectional_rst_packets"])):
+        errs.append("TCP end without FIN or RST")
+    for sc in ("bidirectional", "src2dst", "dst2src"):
+        if d[sc + "_packets"]:
+            for t in ("first_seen", "last_seen"):
+                if d[sc + "_%s_ms" % t] != d[sc + "_%s_us" % t] // 1000:
+                    errs.append("%s_%s ms != us // 1000" % (sc, t))
+        if d[sc + "_duration_us"] != d[sc + "_last_seen_us"] - d[sc + "_first_seen_us"] or \
+                d[sc + "_duration_us"] < 0:
+            errs.append(sc + " duration_us")
+        if d[sc + "_packets"] > 1 and not (
+                d[sc + "_min_piat_us"] - 1e-6 <= d[sc + "_mean_piat_us"] <= d[sc + "_max_piat_us"] + 1e-6):
+            errs.append(sc + " mean piat_us outside [min, max]")
+        if d[sc + "_stddev_piat_us"] < 0:
+            errs.append(sc + " negative stddev")
+    dur = d["bidirectional_duration_us"]
+    for what, num in (("bytes", d["bidirectional_bytes"]), ("packets", d["bidirectional_packets"])):
+        want = num * 1000000 / dur if dur else 0.0
+        if d["bidirectional_%s_per_s" % what] != want:
+            errs.append("bidirectional_%s_per_s %r, %s * 10^6 / duration_us = %r"
+                        % (what, d["bidirectional_%s_per_s" % what], what, want))
+    for ms, us in zip(d["splt_piat_ms"], d["splt_piat_us"]):
+        if (ms == -1) != (us == -1) or (ms != -1 and abs(ms * 1000 - us) >= 1000):
+            errs.append("splt_piat_us %r vs ms %r" % (d["splt_piat_us"], d["splt_piat_ms"]))
+            break
+    for what in ("active", "idle"):
+        if not (d[what + "_min_us"] - 1e-6 <= d[what + "_mean_us"] <= d[what + "_max_us"] + 1e-6):
+            errs.append(what + " mean outside [min, max]")
+    if d["active_max_us"] > d["bidirectional_duration_us"] or d["idle_max_us"] > d["bidirectional_duration_us"]:
+        errs.append("a period longer than the flow")
+    if not 1 <= d["subflow_count"] <= d["bidirectional_packets"]:
+        errs.append("subflow_count %d" % d["subflow_count"])
+    for sc in ("src2dst", "dst2src"):
+        n, k = d[sc + "_bulk_packets"], d[sc + "_bulk_count"]
+        if n < 4 * k or n > d[sc + "_packets"] or d[sc + "_bulk_bytes"] > d[sc + "_bytes"] \
+                or (k == 0) != (n == 0) or d[sc + "_bulk_duration_us"] > d[sc + "_duration_us"]:
+            errs.append(sc + " bulks")
+        if d[sc + "_header_bytes"] < 20 * d[sc + "_packets"]:
+            errs.append(sc + " header bytes below an IP header per packet")
+        w = d[sc + "_init_window"]
+        if (d["protocol"] != 6 and w != -1) or not -1 <= w <= 65535:
+            errs.append(sc + " init_window %d" % w)
+    return errs
+
+
+def tuple_key(f):
+    a = (f["src_ip"], f["src_port"])
+    b = (f["dst_ip"], f["dst_port"])
+    return (min(a, b), max(a, b), f["protocol"], f["vlan_id"], f.get("tunnel_id", 0))
+
+
+NFSTREAM_COLS = ("src_ip", "src_port", "dst_ip", "dst_port", "protocol", "vlan_id", "src_mac", "dst_mac",
+                 "bidirectional_first_seen_ms", "bidirectional_last_seen_ms", "bidirectional_packets",
+                 "bidirectional_bytes", "src2dst_packets", "dst2src_bytes", "bidirectional_mean_ps",
+                 "bidirectional_stddev_piat_ms", "splt_ps", "expiration_id")
+
+
+def dataset_problems(path, nfstream_flows):
+    """The capture in dataset mode, checked alone and against @nfstream_flows."""
+    p = subprocess.run([FS, "-r", path, "-v", "--dataset-mode", "--n-dissections", "0",
+                        "--statistical-analysis", "--splt-analysis", str(SPLT), "-F", "jsonl"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    err = p.stderr.decode(errors="replace")
+    m = re.search(r"(\d+) packets: (\d+) processed, (\d+) ignored", err)
+    problems = []
+    if p.returncode != 0:
+        return ["dataset mode: exit %d: %s" % (p.returncode, err.strip()[-300:])]
+    flows = [json.loads(l) for l in p.stdout.decode().splitlines() if l]
+    if not m or sum(f["bidirectional_packets"] for f in flows) != int(m.group(2)):
+        problems.append("dataset mode: flow packets != processed")
+    for i, f in enumerate(flows):
+        e = check_flow(f, i) + check_dataset_flow(f)
+        if e:
+            problems.append("dataset mode flow %d: %s" % (i, "; ".join(e)))
+            break
+    per_tuple = {}
+    for sign, fl in ((1, nfstream_flows), (-1, flows)):
+        for f in fl:
+            k = tuple_key(f)
+            per_tuple[k] = per_tuple.get(k, 0) + sign * f["bidirectional_packets"]
+    bad = [k for k, v in per_tuple.items() if v]
+    if bad:
+        problems.append("dataset mode: packets per 5-tuple differ, e.g. %r" % (bad[0],))
+    a = sorted(json.dumps([f[c] for c in NFSTREAM_COLS]) for f in nfstream_flows if f["protocol"] != 6)
+    b = sorted(json.dumps([f[c] for c in NFSTREAM_COLS]) for f in flows if f["protocol"] != 6)
+    if a != b:
+        problems.append("dataset mode: non-TCP flows differ from NFStream mode's")
+    return problems
+
+
 def main():
     if not os.path.isdir(SHARED):
         print("SKIP sweep: ../shared/data not found")
@@ -100,6 +203,8 @@ def main():
             if e:
                 problems.append("flow %d: %s" % (i, "; ".join(e)))
                 break
+        if not problems:
+            problems += dataset_problems(path, flows)
         if problems:
             failed += 1
             print("FAIL sweep/%s: %s" % (name, " | ".join(problems)))

@@ -5,7 +5,9 @@
  * runs it: the file reader (our classic pcap parser, libpcap for pcapng),
  * the packet layer, the flow engine with nDPI dissection and JA4, and the
  * CSV and JSON writers (into /dev/null).  Packet times come from the input,
- * so expiry paths (idle scan, active timeout) are reached too.
+ * so expiry paths (idle scan, active timeout) are reached too.  Inputs of
+ * odd size run in dataset mode (--dataset-mode --activity-timeout 1): the
+ * TCP ends, the µs clock and every dataset column.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 #include "capture/source.h"
 
 static struct dpi *dpi;
-static struct schema schema;
+static struct schema schema, schema_ds;
 
 struct ctx {
 	struct exporter *csv, *json;
@@ -49,6 +51,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_set_verbosity(-1);
 	if (dpi_new(&d, &dpi) || schema_init(&schema, &co))
 		abort();
+	co.dataset = true;
+	if (schema_init(&schema_ds, &co))
+		abort();
 	return 0;
 }
 
@@ -56,10 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[] = "/tmp/fuzz-capture-XXXXXX";
 	const char *files[1] = { path };
+	bool dataset = size & 1;
 	struct engine_opts eo = { .idle_timeout_ms = 120000, .active_timeout_ms = 1800000,
-				  .flow = { .accounting_mode = 0, .statistics = true, .splt = 8 },
+				  .flow = { .accounting_mode = 0, .statistics = true, .splt = 8,
+					    .dataset = dataset, .activity_timeout_us = 1000000 },
 				  .decode_tunnels = true };
-	struct export_opts xo = { .path = "/dev/null", .format = EXPORT_CSV, .schema = &schema };
+	struct export_opts xo = { .path = "/dev/null", .format = EXPORT_CSV,
+				  .schema = dataset ? &schema_ds : &schema };
 	struct ctx c = { 0 };
 	struct source *src;
 	struct engine *e;

@@ -458,6 +458,56 @@ def _():
           "SYN, SYN-ACK and two FINs: %r" % f)
 
 
+@case("dataset_mode_tcp_end_live_auto_takes_pcap")
+def _():
+    """--dataset-mode live: --capture auto takes libpcap and says why; a real
+    kernel TCP connection is exported at its last ACK (expiration_id 3),
+    flowsight still running, with µs times that truncate to the ms ones."""
+    lv = Live([T_B], ["--n-dissections", "0", "--statistical-analysis", "--dataset-mode"],
+              "dataset_tcp.jsonl", capture="auto")
+    deadline = time.time() + 5
+    while not any(l.startswith("flowsight: capture: ") for l in lv.lines) and time.time() < deadline:
+        time.sleep(0.05)
+    check(any(l.startswith("flowsight: capture: pcap") and "--dataset-mode" in l for l in lv.lines),
+          "capture choice: %r" % lv.lines)
+    srv = server(TCP_SERVER, IP_B, "8081", "3000", "20000")
+    client(TCP_CLIENT, IP_B, "8081", "3000")
+    srv.wait(timeout=10)
+    f = wait_rows(lv, lambda r: r["protocol"] == 6 and r["dst_port"] == 8081)[0]
+    check(f["expiration_id"] == 3, "ended by the FIN handshake: %r" % f)
+    check(f["bidirectional_syn_packets"] == 2 and f["bidirectional_fin_packets"] == 2, f)
+    check(f["src2dst_init_window"] > 0 and f["dst2src_init_window"] > 0, "SYN windows %r" % f)
+    for sc in ("bidirectional", "src2dst", "dst2src"):
+        for t in ("first_seen", "last_seen"):
+            check(f[sc + "_%s_ms" % t] == f[sc + "_%s_us" % t] // 1000, "%s_%s: %r" % (sc, t, f))
+    check(abs(f["bidirectional_duration_us"] - 1000 * f["bidirectional_duration_ms"]) < 1000, f)
+    settle()
+    rows = [r for r in lv.stop() if r["protocol"] == 6 and r["dst_port"] == 8081]
+    check(len(rows) == 1, "nothing of the connection after its end: %r" % rows)
+
+
+@case("dataset_mode_replay_live_equals_offline")
+def _():
+    if not shutil.which("tcpreplay"):
+        raise Skip("tcpreplay not installed (make deps)")
+    pcap = os.path.join(TMP, "dataset_tcp_close.pcap")
+    sh(MKPCAP, "dataset_tcp_close", pcap)
+    n = len(read_pcap(pcap))
+    args = ["--n-dissections", "0", "--statistical-analysis", "--dataset-mode"]
+    lv = Live([R_B], args, "dataset_replay.jsonl")
+    sh(*nsexec(NS_A, "tcpreplay", "-q", "-t", "-i", R_A, pcap))
+    lv.wait_seen(n)
+    live = lv.stop()
+
+    def untimed_ds(r):  # a replay keeps the order and the bytes, not the times
+        return json.dumps({k: v for k, v in r.items() if k != "id" and not k.endswith(
+            TIMING + ("_us", "_per_s"))}, sort_keys=True)
+    off = offline(pcap, args)
+    check(sorted(map(untimed_ds, live)) == sorted(map(untimed_ds, off)),
+          "live %r\noffline %r" % (sorted(map(untimed_ds, live))[:2], sorted(map(untimed_ds, off))[:2]))
+    check(sorted(r["expiration_id"] for r in live) == [0, 0, 3, 3, 3, 3, 3, 3], "TCP ends live")
+
+
 # ---- c) wall-clock expiry ------------------------------------------------
 
 def one_datagram():

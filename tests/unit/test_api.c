@@ -117,7 +117,8 @@ static bool options_of(const char *args, struct fs_options *o, char *buf, size_t
 		for (char *c = name; *c; c++)
 			if (*c == '-')
 				*c = '_';
-		if (strcmp(name, "statistical_analysis") && strcmp(name, "ja4"))
+		if (strcmp(name, "statistical_analysis") && strcmp(name, "ja4") &&
+		    strcmp(name, "dataset_mode"))
 			val = strtok_r(NULL, " \n", &save);
 		if (fs_options_set(o, name, val, err, sizeof(err)))
 			return false;
@@ -219,6 +220,7 @@ static void test_accessors_against_goldens(void)
 	static const char *const scenarios[] = {
 		"eth_tcp_handshake_stats", "eth_udp", "ipv6_tcp", "eth_vlan", "gtp_u",
 		"acct_mode3_payload", "idle_expiry_hol", "tls_ja4_spec_example",
+		"dataset_features", "dataset_tcp_close",
 	};
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
