@@ -303,7 +303,7 @@ BAD_CONFIGS = [
     ("bogus 1", 2, "unknown option 'bogus'"),
     ("idle-timeout -1", 2, "Please specify a valid idle_timeout parameter (positive integer in "
      "seconds)."),
-    ("format xml", 2, "Please specify a valid format parameter (possible values: csv, jsonl)."),
+    ("format xml", 2, "Please specify a valid format parameter (possible values: csv, jsonl, none)."),
     ("config /etc/other.conf", 2, "'config' is a command-line option: not allowed in a "
      "configuration file"),
     ("help", 2, "'help' is a command-line option: not allowed in a configuration file"),
