@@ -162,26 +162,34 @@ def attr_progs(before, after):
     return d
 
 
+def start_agent(ns, iface, mode, capture, tmp):
+    """flowsight in namespace @ns on @iface with --system-visibility-mode
+    @mode, on AGENT_CPU, once its output exists and a second more has
+    passed (its start costs are not the workload's)."""
+    out = os.path.join(tmp, "flows.csv")
+    if os.path.exists(out):
+        os.unlink(out)
+    agent = subprocess.Popen(nsexec(ns, *on_cpu(AGENT_CPU, FS, "-i", iface, "--capture", capture,
+                                                "--system-visibility-mode", str(mode), "-o",
+                                                out)),
+                             stderr=subprocess.DEVNULL)
+    PROCS.append(agent)
+    deadline = time.time() + 20
+    while not os.path.exists(out):
+        if agent.poll() is not None or time.time() > deadline:
+            raise RuntimeError("flowsight did not start")
+        time.sleep(0.05)
+    time.sleep(1)
+    return agent
+
+
 def one_run(secs, mode, capture, tmp, costs=None):
     """Connections per second of one loop; with @costs, also the CPU
     seconds of the loop's processes and of the agent, and the attribution
     programs' run time (kernel.bpf_stats_enabled is on for that run)."""
     agent = None
     if mode is not None:
-        out = os.path.join(tmp, "flows.csv")
-        if os.path.exists(out):
-            os.unlink(out)
-        agent = subprocess.Popen(nsexec(NS_A, *on_cpu(AGENT_CPU, FS, "-i", T_A, "--capture",
-                                                      capture, "--system-visibility-mode",
-                                                      str(mode), "-o", out)),
-                                 stderr=subprocess.DEVNULL)
-        PROCS.append(agent)
-        deadline = time.time() + 20
-        while not os.path.exists(out):
-            if agent.poll() is not None or time.time() > deadline:
-                raise RuntimeError("flowsight did not start")
-            time.sleep(0.05)
-        time.sleep(1)  # attribution and capture set up: their start costs are not the loop's
+        agent = start_agent(NS_A, T_A, mode, capture, tmp)
     if costs is not None:
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         srv0 = cpu_s(SERVER_PID[0])
@@ -285,20 +293,7 @@ def ab_run(secs, mode, capture, tmp, srv, costs):
     (None: no agent).  @costs gets the workload's and the agent's CPU."""
     agent = None
     if mode is not None:
-        out = os.path.join(tmp, "flows.csv")
-        if os.path.exists(out):
-            os.unlink(out)
-        agent = subprocess.Popen(nsexec(NS_W, *on_cpu(AGENT_CPU, FS, "-i", "lo", "--capture",
-                                                      capture, "--system-visibility-mode",
-                                                      str(mode), "-o", out)),
-                                 stderr=subprocess.DEVNULL)
-        PROCS.append(agent)
-        deadline = time.time() + 20
-        while not os.path.exists(out):
-            if agent.poll() is not None or time.time() > deadline:
-                raise RuntimeError("flowsight did not start")
-            time.sleep(0.05)
-        time.sleep(1)
+        agent = start_agent(NS_W, "lo", mode, capture, tmp)
     pids = web_pids(srv)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = sum(cpu_s(p) for p in pids)

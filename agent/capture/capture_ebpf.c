@@ -210,24 +210,34 @@ static void sample_in_order(struct lctx *x, struct flow *f, const struct pkt *p,
 	}
 }
 
+/* The frame of event @ev (@data) as it was on the wire: the VLAN tag the
+ * driver removed put back (into @buf, FC_SNAP_MAX + 4 bytes) when there is
+ * one.  Sets *@caplen and *@len; returns the frame. */
+static const uint8_t *event_frame(const struct fc_event *ev, const uint8_t *data, uint8_t *buf,
+				  uint32_t *caplen, uint32_t *len)
+{
+	*caplen = ev->caplen;
+	*len = ev->len;
+	if (!ev->vlan_tagged || *caplen < 12 || *caplen + 4 > FC_SNAP_MAX + 4)
+		return data;
+	memcpy(buf, data, 12);
+	buf[12] = 0x81;
+	buf[13] = 0x00;
+	buf[14] = (uint8_t)(ev->vlan_tci >> 8);
+	buf[15] = (uint8_t)ev->vlan_tci;
+	memcpy(buf + 16, data + 12, *caplen - 12);
+	*caplen += 4;
+	*len += 4;
+	return buf;
+}
+
 /* Decode a sampled frame; the VLAN tag the driver removed is put back. */
 static enum decode_verdict decode_event(struct lctx *x, const struct fc_event *ev,
 					const uint8_t *data, uint8_t *buf, struct pkt *p)
 {
-	const uint8_t *fr = data;
-	uint32_t caplen = ev->caplen, len = ev->len;
+	uint32_t caplen, len;
+	const uint8_t *fr = event_frame(ev, data, buf, &caplen, &len);
 
-	if (ev->vlan_tagged && caplen >= 12 && caplen + 4 <= FC_SNAP_MAX + 4) {
-		memcpy(buf, data, 12);
-		buf[12] = 0x81;
-		buf[13] = 0x00;
-		buf[14] = (uint8_t)(ev->vlan_tci >> 8);
-		buf[15] = (uint8_t)ev->vlan_tci;
-		memcpy(buf + 16, data + 12, caplen - 12);
-		fr = buf;
-		caplen += 4;
-		len += 4;
-	}
 	return decode_frame(FC_DLT_EN10MB, fr, caplen, len, x->tunnels, p);
 }
 
@@ -272,21 +282,10 @@ static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *
 		      struct flow *f)
 {
 	uint8_t buf[FC_SNAP_MAX + 4];
-	const uint8_t *fr = data;
-	uint32_t caplen = ev->caplen, len = ev->len;
+	uint32_t caplen, len;
+	const uint8_t *fr = event_frame(ev, data, buf, &caplen, &len);
 	int iface = x->n_ifs == 1 ? 0 : ebpf_capture_iface_of(x->cap, (int)ev->ifindex);
 
-	if (ev->vlan_tagged && caplen >= 12 && caplen + 4 <= FC_SNAP_MAX + 4) {
-		memcpy(buf, data, 12);
-		buf[12] = 0x81;
-		buf[13] = 0x00;
-		buf[14] = (uint8_t)(ev->vlan_tci >> 8);
-		buf[15] = (uint8_t)ev->vlan_tci;
-		memcpy(buf + 16, data + 12, caplen - 12);
-		fr = buf;
-		caplen += 4;
-		len += 4;
-	}
 	pcapng_add(x->prod, iface < 0 ? 0 : (uint16_t)iface, ev->ts_ms * 1000, fr, caplen, len, f);
 }
 
