@@ -217,8 +217,8 @@ def bench_pcapng(packets, pps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--pps", type=int, default=100000)
-    ap.add_argument("--packets", type=int, default=500000)
+    ap.add_argument("--pps", type=int, default=200000)
+    ap.add_argument("--packets", type=int, default=2000000)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_top: skipped: needs root (network namespaces, capture)")

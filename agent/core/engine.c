@@ -104,7 +104,7 @@ void engine_flow_free(struct flow *f)
 		f->tag->put(f->tag);
 	free(f->proc_copy);
 	flow_udps_free(f->udps);
-	free(f);
+	flow_table_free_flow(f);
 }
 
 static bool lru_kept(const struct engine *e)
@@ -683,6 +683,8 @@ size_t engine_flows_cached(const struct engine *e)
 
 size_t engine_flow_bytes(const struct engine_opts *o)
 {
-	/* the flow, its hash-bucket slot (load <= 1), and its allocations */
-	return sizeof(struct flow) + sizeof(void *) + flow_extra_bytes(&o->flow);
+	/* the flow and its extra bytes as one pool object (a multiple of 64,
+	 * flow_pool.h), and its hash-bucket slot (load <= 1) */
+	return ((sizeof(struct flow) + flow_extra_bytes(&o->flow) + 63) & ~(size_t)63) +
+	       sizeof(void *);
 }

@@ -116,6 +116,7 @@ struct flow {
 	/* Live: the capture's interfaces that carried its packets, FLOW_IFACE_BIT()
 	 * of each (engine_flush_ifaces() when one goes away); 0 offline. */
 	uint64_t ifaces;
+	struct flow_pool *pool; /* the memory it came from (flow_pool.h); NULL: malloc */
 };
 
 /* An interface's bit in flow.ifaces: its position, those from 63 on share bit 63. */

@@ -39,8 +39,12 @@ void flow_table_prefetch_flow_bytes(const struct flow_table *ft, uint64_t h, siz
 
 /* Allocate a zeroed flow for key hash @h with @extra zeroed bytes after it,
  * appended as newest.  NULL on ENOMEM.  The caller fills its key from the
- * packet that hashed to @h (flow_init) and frees it with free(). */
+ * packet that hashed to @h (flow_init) and frees it with
+ * flow_table_free_flow(), from any thread, also after flow_table_free(). */
 struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra);
+
+/* Release the memory of a flow that flow_table_insert() made. */
+void flow_table_free_flow(struct flow *f);
 
 /* Unlink @f from the hash and the order list; the caller frees it. */
 void flow_table_remove(struct flow_table *ft, struct flow *f);

@@ -920,6 +920,10 @@ def _():
            "10.205.0.2")
     wait_for("second flow exported",
              lambda: value(scrape_ct(), "flowsight_flows_exported_total") == 2)
+    # exported counts flows handed to the writer; the file has them at the
+    # next sync (live: each tick), so wait for the row rather than race it
+    wait_for("second flow in the reopened file", lambda: open(
+        os.path.join(ct.root, "var/lib/flowsight/flows.jsonl")).read().endswith("\n"))
     ms = scrape_ct()
     check(value(ms, "flowsight_output_reopened_total") == 1, "reopened")
     check(value(ms, "flowsight_attribution_events_total") > 0, "attribution events")

@@ -62,7 +62,7 @@ static struct flow *add(struct flow_table *ft, const struct pkt *p)
 static void drop(struct flow_table *ft, struct flow *f)
 {
 	flow_table_remove(ft, f);
-	free(f);
+	flow_table_free_flow(f);
 }
 
 static void drop_all(struct flow_table *ft)
@@ -307,16 +307,18 @@ static void test_memory_per_flow(void)
 	heavy.flow.splt = 20;
 	bd = engine_flow_bytes(&def);
 	bh = engine_flow_bytes(&heavy);
-	printf("memory per flow: %zu bytes (default: struct flow %zu + bucket slot %zu + "
-	       "heap %zu; plus %zu bytes of nDPI flow state while dissecting)\n",
+	printf("memory per flow: %zu bytes (default: struct flow %zu rounded to 64 + bucket slot "
+	       "%zu + heap %zu; plus %zu bytes of nDPI flow state while dissecting)\n",
 	       bd, sizeof(struct flow), sizeof(void *), flow_extra_bytes(&def.flow), nd);
 	printf("memory per flow: %zu bytes (--statistical-analysis --splt-analysis 20: "
 	       "struct flow %zu + bucket slot %zu + stats %zu + splt %zu; plus %zu bytes of "
 	       "nDPI flow state while dissecting)\n",
 	       bh, sizeof(struct flow), sizeof(void *), sizeof(struct flow_stats),
 	       (size_t)20 * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t)), nd);
-	ASSERT_EQ(bd, sizeof(struct flow) + sizeof(void *) + flow_extra_bytes(&def.flow), "default");
-	ASSERT_EQ(bh, sizeof(struct flow) + sizeof(void *) + flow_extra_bytes(&heavy.flow), "heavy");
+	ASSERT_EQ(bd, ((sizeof(struct flow) + flow_extra_bytes(&def.flow) + 63) & ~(size_t)63) +
+			      sizeof(void *), "default: one 64-byte-rounded pool object + slot");
+	ASSERT_EQ(bh, ((sizeof(struct flow) + flow_extra_bytes(&heavy.flow) + 63) & ~(size_t)63) +
+			      sizeof(void *), "heavy");
 	ASSERT_EQ(flow_extra_bytes(&def.flow), 0, "default config allocates nothing more");
 	ASSERT_EQ(flow_extra_bytes(&heavy.flow),
 		  sizeof(struct flow_stats) + 20 * (sizeof(int64_t) + sizeof(int32_t) + sizeof(int8_t)),

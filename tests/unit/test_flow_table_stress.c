@@ -106,7 +106,7 @@ static bool run(unsigned int nh, int steps, size_t max, int every)
 			struct pkt p = key_of(live[i].id);
 
 			flow_table_remove(ft, live[i].f);
-			free(live[i].f);
+			flow_table_free_flow(live[i].f);
 			memmove(&live[i], &live[i + 1], (n - i - 1) * sizeof(live[0]));
 			n--;
 			if (flow_table_lookup(ft, &p, live[0].h) && nh == 1)
@@ -117,7 +117,7 @@ static bool run(unsigned int nh, int steps, size_t max, int every)
 	}
 	while (n) {
 		flow_table_remove(ft, live[n - 1].f);
-		free(live[--n].f);
+		flow_table_free_flow(live[--n].f);
 	}
 	ok = ok && flow_table_count(ft) == 0 && !flow_table_oldest(ft);
 	flow_table_free(ft);
