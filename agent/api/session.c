@@ -645,7 +645,11 @@ static int close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
 {
 	int failed = 0;
 	uint64_t drain_ms = (wo->sink_drain_seconds ? wo->sink_drain_seconds : 10) * 1000;
+	uint64_t deadline = sink_mono_ms() + drain_ms; /* one for all: they drain at once */
 
+	for (int i = 0; i < 2; i++)
+		if (s->sinks[i])
+			sink_close_begin(s->sinks[i], deadline);
 	for (int i = 0; i < 2; i++) {
 		struct fs_sink_stats st;
 		struct sink *sk = s->sinks[i];
@@ -656,7 +660,7 @@ static int close_sinks(struct fs_session *s, const struct fs_writer_options *wo)
 			continue;
 		snprintf(label, sizeof(label), "%s", sk->label);
 		/* stats readers see the live counters until the sink is unlisted */
-		sink_close(sk, drain_ms, &st);
+		sink_close(sk, deadline, &st);
 		pthread_mutex_lock(&s->sink_lock);
 		s->sinks[i] = NULL;
 		s->sink_final[i] = st;

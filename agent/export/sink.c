@@ -263,14 +263,25 @@ void sink_stats(const struct sink *s, struct fs_sink_stats *st)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
-void sink_close(struct sink *s, uint64_t drain_ms, struct fs_sink_stats *st)
+void sink_close_begin(struct sink *s, uint64_t deadline_ms)
 {
+	pthread_mutex_lock(&s->lock);
+	if (s->closing) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	pthread_mutex_unlock(&s->lock);
 	s->vt->flush(s);
 	pthread_mutex_lock(&s->lock);
 	s->closing = true;
-	s->drain_deadline_ms = sink_mono_ms() + drain_ms;
+	s->drain_deadline_ms = deadline_ms;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->lock);
+}
+
+void sink_close(struct sink *s, uint64_t deadline_ms, struct fs_sink_stats *st)
+{
+	sink_close_begin(s, deadline_ms);
 	if (s->thread_started)
 		pthread_join(s->thread, NULL);
 	/* whatever the thread left queued is lost */

@@ -115,12 +115,15 @@ void sink_set_backpressure(struct sink *s, bool on);
  * empty @msg clears it (the next error is reported again). */
 void sink_report(struct sink *s, const char *msg);
 
-/* Writer side: encode, flush, then close: the thread drains for at most
- * @drain_ms and ends; the final counters go to @st.  sink_free() after
+/* Writer side: encode, flush, then close: the thread drains until
+ * @deadline_ms (sink_mono_ms() clock) and ends; the final counters go to
+ * @st.  sink_close_begin() starts that drain without waiting, so that
+ * several sinks drain at once towards one deadline.  sink_free() after
  * (once no reader of sink_stats() can see @s). */
 int sink_encode(struct sink *s, const struct flow_record *r);
 void sink_flush(struct sink *s);
-void sink_close(struct sink *s, uint64_t drain_ms, struct fs_sink_stats *st);
+void sink_close_begin(struct sink *s, uint64_t deadline_ms);
+void sink_close(struct sink *s, uint64_t deadline_ms, struct fs_sink_stats *st);
 void sink_free(struct sink *s);
 /* A consistent-enough copy of the counters (any thread). */
 void sink_stats(const struct sink *s, struct fs_sink_stats *st);
