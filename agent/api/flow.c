@@ -168,6 +168,9 @@ struct fs_batch {
 	size_t rows;
 	int64_t **ints;      /* per column: FS_INT */
 	double **floats;     /* per column: FS_FLOAT */
+	double **csv;        /* per FS_FLOAT column: as read back from a CSV (fs_batch_want_csv_floats) */
+	size_t csv_cap;
+	bool want_csv;
 	const char ***strs;  /* per column: FS_STR and FS_LIST */
 	uint8_t **nulls;     /* per column, NULL until a None is met */
 	bool *has_null;
@@ -195,10 +198,11 @@ struct fs_batch *fs_batch_new(struct fs_session *s)
 	b->s = s;
 	b->ints = calloc(n, sizeof(*b->ints));
 	b->floats = calloc(n, sizeof(*b->floats));
+	b->csv = calloc(n, sizeof(*b->csv));
 	b->strs = calloc(n, sizeof(*b->strs));
 	b->nulls = calloc(n, sizeof(*b->nulls));
 	b->has_null = calloc(n, sizeof(*b->has_null));
-	if (!b->ints || !b->floats || !b->strs || !b->nulls || !b->has_null) {
+	if (!b->ints || !b->floats || !b->csv || !b->strs || !b->nulls || !b->has_null) {
 		fs_batch_free(b);
 		return NULL;
 	}
@@ -216,6 +220,8 @@ void fs_batch_free(struct fs_batch *b)
 			free(b->ints[i]);
 		if (b->floats)
 			free(b->floats[i]);
+		if (b->csv)
+			free(b->csv[i]);
 		if (b->strs)
 			free(b->strs[i]);
 		if (b->nulls)
@@ -223,6 +229,7 @@ void fs_batch_free(struct fs_batch *b)
 	}
 	free(b->ints);
 	free(b->floats);
+	free(b->csv);
 	free(b->strs);
 	free(b->nulls);
 	free(b->has_null);
@@ -398,6 +405,39 @@ void fs_batch_release(struct fs_batch *b)
 	b->n_held = 0;
 }
 
+/* The FS_FLOAT columns' rows as pandas.read_csv reads them from our CSV. */
+static int csv_floats(struct fs_batch *b, size_t n)
+{
+	const struct schema *sc = &b->s->schema;
+
+	for (size_t i = 0; i < sc->n; i++) {
+		if (sc->cols[i].kind != COL_FLOAT)
+			continue;
+		if (!b->csv[i] || b->csv_cap < b->cap) {
+			double *p = realloc(b->csv[i], b->cap * sizeof(double));
+
+			if (!p)
+				return -ENOMEM;
+			b->csv[i] = p;
+		}
+	}
+	b->csv_cap = b->cap;
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->cols[i].kind == COL_FLOAT)
+			fs_read_csv_floats(b->floats[i], b->csv[i], n);
+	return 0;
+}
+
+void fs_batch_want_csv_floats(struct fs_batch *b, bool on)
+{
+	b->want_csv = on;
+}
+
+const double *fs_batch_csv_floats(const struct fs_batch *b, size_t col)
+{
+	return b->want_csv && col < b->s->schema.n ? b->csv[col] : NULL;
+}
+
 long fs_batch_fill(struct fs_batch *b)
 {
 	const struct schema *sc = &b->s->schema;
@@ -427,6 +467,8 @@ long fs_batch_fill(struct fs_batch *b)
 	}
 	b->n_held = 0;
 	free(cs);
+	if (b->want_csv && csv_floats(b, n))
+		return -ENOMEM;
 	for (size_t i = 0; i < sc->n; i++) {
 		if (sc->cols[i].kind != COL_STR && sc->cols[i].kind != COL_LIST &&
 		    !col_is_addr(&sc->cols[i]))

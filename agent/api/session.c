@@ -31,12 +31,6 @@
 
 #define QUEUE_MAX 65536 /* flows waiting for a live puller: back-pressure beyond */
 
-struct qitem {
-	struct qitem *next;
-	struct flow *f;
-	uint64_t id;
-	int expiration_id;
-};
 
 const char *fs_version(void)
 {
@@ -228,13 +222,17 @@ static void capture_report(void *arg, FILE *f)
 static int queue_push(void *arg, struct flow *f, uint64_t id, int expiration_id)
 {
 	struct fs_session *s = arg;
-	struct qitem *q = malloc(sizeof(*q));
+	/* the flow's handle is made here and queued itself: one allocation */
+	struct fs_flow *q = calloc(1, sizeof(*q));
 
 	if (!q) {
 		engine_flow_free(f);
 		return -ENOMEM;
 	}
-	*q = (struct qitem){ NULL, f, id, expiration_id };
+	q->s = s;
+	q->f = f;
+	q->id = id;
+	q->expiration_id = expiration_id;
 	pthread_mutex_lock(&s->qlock);
 	/* a live capture waits for a slow puller rather than growing without
 	 * bound (its kernel buffers absorb the wait, and count what they drop);
@@ -242,7 +240,7 @@ static int queue_push(void *arg, struct flow *f, uint64_t id, int expiration_id)
 	while (s->live && s->qlen >= QUEUE_MAX && !s->closing)
 		pthread_cond_wait(&s->qcv, &s->qlock);
 	if (s->qtail)
-		s->qtail->next = q;
+		s->qtail->qnext = q;
 	else
 		s->qhead = q;
 	s->qtail = q;
@@ -447,20 +445,9 @@ static void *runner(void *arg)
 	return NULL;
 }
 
-static struct fs_flow *wrap(struct fs_session *s, struct qitem *q)
+static struct fs_flow *wrap(struct fs_session *s, struct fs_flow *w)
 {
-	struct fs_flow *w = calloc(1, sizeof(*w));
-
-	if (!w) {
-		engine_flow_free(q->f);
-		free(q);
-		return NULL;
-	}
-	w->s = s;
-	w->f = q->f;
-	w->id = q->id;
-	w->expiration_id = q->expiration_id;
-	free(q);
+	w->qnext = NULL;
 	if (s->attr) {
 		w->proc = malloc(sizeof(*w->proc));
 		if (w->proc)
@@ -508,7 +495,7 @@ static void end_error(struct fs_session *s, int err)
 
 struct fs_flow *fs_session_next(struct fs_session *s, int timeout_ms)
 {
-	struct qitem *q;
+	struct fs_flow *q;
 
 	s->timed_out = false;
 	if (!s->open_ok) {
@@ -549,7 +536,7 @@ struct fs_flow *fs_session_next(struct fs_session *s, int timeout_ms)
 		return NULL;
 	}
 	q = s->qhead;
-	s->qhead = q->next;
+	s->qhead = q->qnext;
 	if (!s->qhead)
 		s->qtail = NULL;
 	s->qlen--;
@@ -991,9 +978,9 @@ void fs_session_free(struct fs_session *s)
 	if (s->cap)
 		s->cap_ops->close(s->cap);
 	while (s->qhead) {
-		struct qitem *q = s->qhead;
+		struct fs_flow *q = s->qhead;
 
-		s->qhead = q->next;
+		s->qhead = q->qnext;
 		engine_flow_free(q->f);
 		free(q);
 	}

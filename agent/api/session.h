@@ -18,7 +18,7 @@
 #include "flowsight/plugin.h"
 
 struct attr;
-struct qitem;
+struct fs_flow;
 struct plugin_host;
 struct plugins;
 
@@ -62,7 +62,7 @@ struct fs_session {
 	/* pull mode: the consumer is a queue */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcv;
-	struct qitem *qhead, *qtail;
+	struct fs_flow *qhead, *qtail; /* finished flows, with their handles */
 	size_t qlen;
 	bool qend, closing, timed_out, attached_done;
 	pthread_t runner;
@@ -89,6 +89,7 @@ struct fs_flow {
 	/* in a plugin's callback: the live flow, the plugin and its packet */
 	struct plugin_host *host;
 	size_t plugin;
+	struct fs_flow *qnext;  /* in the session's queue of finished flows */
 };
 
 /* Record @fmt as the session's error; returns @err. */

@@ -24,7 +24,7 @@
 #define POOL_OFF 1
 #endif
 #endif
-#ifndef POOL_OFF
+#if !defined(POOL_OFF)
 #define POOL_OFF 0
 #endif
 

@@ -15,6 +15,7 @@
 #include <ndpi/ndpi_api.h>
 #include <ndpi/ndpi_main.h>
 
+#include "core/flow_pool.h"
 #include "l7/dpi.h"
 #include "l7/ja4.h"
 #include "util/log.h"
@@ -31,7 +32,30 @@ struct dpi {
 	struct ndpi_detection_module_struct *mod;
 	struct dpi_opts o;
 	uint64_t withheld; /* DTLS certificates kept from nDPI (dtls_certificate()) */
+	struct flow_pool *nf_pool; /* nDPI flow structs, NF_HEAD bytes after their pool */
 };
+
+/* A pooled nDPI flow struct starts NF_HEAD bytes into its object, after
+ * the pool it goes back to (a flow is freed where no dpi is at hand). */
+#define NF_HEAD 64
+
+static struct ndpi_flow_struct *nf_new(struct dpi *d)
+{
+	uint8_t *o = flow_pool_alloc(d->nf_pool); /* zeroed */
+
+	if (!o)
+		return NULL;
+	*(struct flow_pool **)o = d->nf_pool;
+	return (struct ndpi_flow_struct *)(o + NF_HEAD);
+}
+
+static void nf_free(struct ndpi_flow_struct *nf)
+{
+	uint8_t *o = (uint8_t *)nf - NF_HEAD;
+
+	ndpi_free_flow_data(nf); /* what nDPI allocated for the flow */
+	flow_pool_free(*(struct flow_pool **)o, o);
+}
 
 /* A ClientHello larger than one segment (post-quantum key shares make
  * Chrome's ~1.8 KB): in-order payload of its sender, bounded. */
@@ -57,8 +81,10 @@ int dpi_new(const struct dpi_opts *opts, struct dpi **out)
 		free(d);
 		return -EINVAL;
 	}
-	d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+	d->nf_pool = flow_pool_new(NF_HEAD + SIZEOF_FLOW_STRUCT);
+	d->mod = d->nf_pool ? ndpi_init_detection_module(ndpi_no_prefs) : NULL;
 	if (!d->mod) {
+		flow_pool_release(d->nf_pool);
 		pr_warn("cannot initialise nDPI: detection module allocation failed\n");
 		free(d);
 		return -ENOMEM;
@@ -75,6 +101,7 @@ void dpi_free(struct dpi *d)
 	if (!d)
 		return;
 	ndpi_exit_detection_module(d->mod);
+	flow_pool_release(d->nf_pool); /* gone once its last flow struct is */
 	free(d);
 }
 
@@ -223,7 +250,7 @@ static void complete(struct dpi *d, struct dpi_flow *f)
 	if (!f->nf)
 		return;
 	collect(d, f);
-	ndpi_flow_free(f->nf);
+	nf_free(f->nf);
 	f->nf = NULL;
 	free(f->ja4);
 	f->ja4 = NULL;
@@ -328,12 +355,11 @@ static void feed(struct dpi *d, struct dpi_flow *f, const struct pkt *p)
 void dpi_flow_packet(struct dpi *d, struct dpi_flow *f, const struct pkt *p, uint64_t flow_packets)
 {
 	if (flow_packets == 1) {
-		f->nf = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+		f->nf = nf_new(d);
 		if (!f->nf) {
 			f->completed = 1; /* no memory: the flow stays Unknown */
 			return;
 		}
-		memset(f->nf, 0, SIZEOF_FLOW_STRUCT);
 		feed(d, f, p);
 		if (f->app_proto == NDPI_PROTOCOL_UNKNOWN && d->o.n_dissections == 1) {
 			giveup(d, f);
@@ -382,7 +408,7 @@ void dpi_flow_app_name(struct dpi *d, const struct dpi_flow *f, char *buf, size_
 void dpi_flow_release(struct dpi_flow *f)
 {
 	if (f->nf) {
-		ndpi_flow_free(f->nf);
+		nf_free(f->nf);
 		f->nf = NULL;
 	}
 	free(f->ja4);

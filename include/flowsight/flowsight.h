@@ -217,6 +217,13 @@ FS_API long fs_batch_fill(struct fs_batch *b);
 FS_API void fs_batch_release(struct fs_batch *b);
 FS_API const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col);
 FS_API const double *fs_batch_floats(const struct fs_batch *b, size_t col);
+/*
+ * With @on, fs_batch_fill() also makes each FS_FLOAT column as
+ * fs_read_csv_floats() reads it (what NFStream's to_pandas() holds), on the
+ * filling thread; fs_batch_csv_floats() gives it (NULL without @on).
+ */
+FS_API void fs_batch_want_csv_floats(struct fs_batch *b, bool on);
+FS_API const double *fs_batch_csv_floats(const struct fs_batch *b, size_t col);
 /* FS_STR and FS_LIST: row r's text is fs_batch_strs(b, c)[r] (NUL-terminated). */
 FS_API const char *const *fs_batch_strs(const struct fs_batch *b, size_t col);
 /* Per row, 1 where a plugin's value is None; NULL when no row is. */

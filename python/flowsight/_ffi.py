@@ -138,6 +138,8 @@ long fs_batch_fill(struct fs_batch *b);
 void fs_batch_release(struct fs_batch *b);
 const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col);
 const double *fs_batch_floats(const struct fs_batch *b, size_t col);
+void fs_batch_want_csv_floats(struct fs_batch *b, bool on);
+const double *fs_batch_csv_floats(const struct fs_batch *b, size_t col);
 const char *const *fs_batch_strs(const struct fs_batch *b, size_t col);
 const uint8_t *fs_batch_nulls(const struct fs_batch *b, size_t col);
 const uint64_t *fs_batch_handles(const struct fs_batch *b);

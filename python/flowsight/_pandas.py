@@ -219,9 +219,9 @@ class FrameBuilder(object):
 
     def _grow(self, rows):
         """Room for @rows rows: the whole capture's, estimated from the
-        bytes read so far, else twice as many.  Each column moves to a new
-        array (np.empty: capacity never written takes no memory, where
-        ndarray.resize would zero it), one column at a time."""
+        bytes read so far and the flows still cached, else twice as many.
+        Each column moves to a new array (np.empty: capacity never written
+        takes no memory, where ndarray.resize would zero it)."""
         if rows <= self.cap:
             return
         cap = max(rows, 2 * self.cap, 4096)
@@ -229,14 +229,26 @@ class FrameBuilder(object):
             done, total = self.sess.progress()
             if done and total > done:
                 cap = max(cap, int(rows * total / done * 1.1) + 4096)
+            # at least what the meters still cache or have queued, and a
+            # tenth more (most flows of a capture end at its end, so rows per
+            # byte read so far says little): one copy, not one per doubling
+            cap = max(cap, int((rows + self.sess.pending()) * 1.1) + 4096)
         if self.limit:
             cap = min(cap, self.limit)
         used = self.rows
+        by_type = {}
         for i, a in self.arrays.items():
-            new = np.empty(cap, dtype=a.dtype)
-            new[:used] = a[:used]
-            self.arrays[i] = new
-            a = new = None
+            by_type.setdefault(a.dtype, []).append(i)
+        for dt, idx in by_type.items():
+            # the columns of a dtype are the rows of one 2-D array: large
+            # enough for numpy to ask for huge pages (>= 4 MiB), where one
+            # array per column faults in 4 KiB pages, the most of filling
+            # them in this VM
+            new = np.empty((len(idx), cap), dtype=dt)
+            for j, i in enumerate(idx):
+                new[j, :used] = self.arrays[i][:used]
+                self.arrays[i] = new[j]
+            new = None
         self.cap = cap
 
     def add(self, b, n, start=0, stop=None, texts=None):
@@ -258,6 +270,11 @@ class FrameBuilder(object):
             p = lib.fs_batch_floats(b, i)
             if i in self.raw_floats:
                 arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8),
+                                                  dtype=np.float64)[start:stop]
+                continue
+            q = lib.fs_batch_csv_floats(b, i)  # made by the metering thread
+            if q != ffi.NULL:
+                arrays[i][at:end] = np.frombuffer(ffi.buffer(q, n * 8),
                                                   dtype=np.float64)[start:stop]
                 continue
             lib.fs_read_csv_floats(p + start, ffi.from_buffer("double[]", arrays[i][at:end]), k)

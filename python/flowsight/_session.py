@@ -145,10 +145,12 @@ class Session(object):
 
     # ---- batches ----------------------------------------------------------------
 
-    def new_batch(self):
+    def new_batch(self, csv_floats=False):
         b = lib.fs_batch_new(self.s)
         if b == ffi.NULL:
             raise MemoryError("fs_batch_new")
+        if csv_floats:
+            lib.fs_batch_want_csv_floats(b, True)
         self.batches.append(b)
         return b
 
@@ -162,20 +164,27 @@ class Session(object):
         if self.s != ffi.NULL and not self.closed:
             lib.fs_session_stop(self.s)
 
+    def pending(self):
+        """Flows not handed out yet: cached in the meters or queued."""
+        st = ffi.new("struct fs_stats *")
+        lib.fs_session_stats(self.s, st)
+        return st.flows_cached + st.export_queue
+
     def progress(self):
         p = ffi.new("struct fs_progress *")
         lib.fs_session_progress(self.s, p)
         return p.bytes_read, p.bytes_total
 
-    def batches_iter(self, size=BATCH, on_progress=None):
+    def batches_iter(self, size=BATCH, on_progress=None, csv_floats=False):
         """Yield (batch, rows) until the end; a batch is valid until the
-        next one is asked for."""
+        next one is asked for.  @csv_floats: the batches also hold their
+        floats as to_pandas() wants them (fs_batch_want_csv_floats)."""
         if self.live or self.host is not None:
-            return self._batches_here(size, on_progress)
-        return self._batches_threaded(size, on_progress)
+            return self._batches_here(size, on_progress, csv_floats)
+        return self._batches_threaded(size, on_progress, csv_floats)
 
-    def _batches_here(self, size, on_progress):
-        b = self.new_batch()
+    def _batches_here(self, size, on_progress, csv_floats):
+        b = self.new_batch(csv_floats)
         s = self.s
         timeout = 200 if self.live else -1
         stopping = False
@@ -198,11 +207,11 @@ class Session(object):
                 stopping = True
                 lib.fs_session_stop(s)
 
-    def _batches_threaded(self, size, on_progress):
+    def _batches_threaded(self, size, on_progress, csv_floats):
         full = queue.Queue()
         free = queue.Queue()
         for _ in range(3):
-            free.put(self.new_batch())
+            free.put(self.new_batch(csv_floats))
         s = self.s
         want_progress = on_progress is not None
         done = []
@@ -215,6 +224,13 @@ class Session(object):
                     if b is None:
                         break
                     n = lib.fs_session_pull(s, b, size, -1)
+                    if n > 0:
+                        # the columns are made here too: most flows of a
+                        # capture end at its end, when this thread has
+                        # nothing else to do while the caller converts
+                        n = lib.fs_batch_fill(b)
+                        if n < 0:
+                            raise MemoryError("fs_batch_fill")
                     full.put((b, n, self.progress() if want_progress else None))
                     if n <= 0:
                         break
@@ -224,8 +240,7 @@ class Session(object):
                 sys.stderr.write("flowsight: meter thread %.2f s CPU\n" % (time.thread_time() - t0))
 
         t = threading.Thread(target=meter, name="flowsight-meter", daemon=True)
-        with _main_arena():
-            t.start()
+        t.start()
         stopping = False
         try:
             while True:
@@ -244,10 +259,6 @@ class Session(object):
                     on_progress(*prog)
                 if n <= 0:
                     return
-                # the columns are made here, while the meter goes on
-                n = lib.fs_batch_fill(b)
-                if n < 0:
-                    raise MemoryError("fs_batch_fill")
                 yield b, n
                 free.put(b)
         finally:
@@ -404,35 +415,6 @@ class Session(object):
 
 
 _M_ARENA_MAX = -8
-_libc = None
-
-
-class _main_arena(object):
-    """Threads started inside allocate from glibc's main arena, as the
-    command's metering thread does: a thread's own arena grows one mprotect()
-    per page under the engine's allocations (a tenth of its time), the main
-    one in larger brk() steps.  glibc binds a thread to an arena at its first
-    malloc(), so the limit is lifted again once the thread runs."""
-
-    def __enter__(self):
-        global _libc
-        if _libc is None:
-            try:
-                import ctypes
-                _libc = ctypes.CDLL("libc.so.6")
-                _libc.mallopt
-            except (OSError, AttributeError):
-                _libc = False
-        if _libc:
-            _libc.mallopt(_M_ARENA_MAX, 1)
-
-    def __exit__(self, *exc):
-        if _libc:
-            # glibc ignores 0; its default limit is 8 arenas per CPU
-            _libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
-        return False
-
-
 def _repeat(x):
     import itertools
     return itertools.repeat(x)

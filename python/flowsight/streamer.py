@@ -464,7 +464,7 @@ class NFStreamer(object):
             anon = Anonymizer(cols) if cols else None
             fb = FrameBuilder(sess, anon, chunksize)
             it = sess.batches_iter(size=16384 if not chunksize else min(16384, chunksize),
-                                   on_progress=prog)
+                                   on_progress=prog, csv_floats=True)
             for b, n in it:
                 if not chunksize:
                     fb.add(b, n)

@@ -131,6 +131,42 @@ out:
 	fs_session_free(b);
 }
 
+/* fs_batch_want_csv_floats(): the filling thread's copy of each float
+ * column equals fs_read_csv_floats() of it; none without the request. */
+static void test_csv_floats_made_at_fill(void)
+{
+	struct fs_session *s = open_session();
+	struct fs_batch *b, *plain;
+	long n, checked = 0, mismatches = 0, floats = 0;
+
+	if (!ASSERT_TRUE(s != NULL, "session"))
+		return;
+	b = fs_batch_new(s);
+	plain = fs_batch_new(s);
+	fs_batch_want_csv_floats(b, true);
+	ASSERT_TRUE(fs_batch_csv_floats(plain, 0) == NULL, "no csv floats unless asked");
+	while ((n = fs_session_next_batch(s, b, 50, -1)) > 0) {
+		for (size_t c = 0; c < fs_session_columns(s); c++) {
+			double want[64];
+
+			if (fs_column_type(s, c) != FS_FLOAT)
+				continue;
+			floats++;
+			if (!ASSERT_TRUE(fs_batch_csv_floats(b, c) != NULL, "csv floats made"))
+				break;
+			fs_read_csv_floats(fs_batch_floats(b, c), want, (size_t)n);
+			for (long r = 0; r < n; r++, checked++)
+				mismatches += memcmp(&want[r], &fs_batch_csv_floats(b, c)[r],
+						     sizeof(double)) != 0;
+		}
+	}
+	ASSERT_TRUE(floats > 0 && checked > 0, "float cells checked");
+	ASSERT_EQ(mismatches, 0, "csv floats = fs_read_csv_floats(floats), bit for bit");
+	fs_batch_free(b);
+	fs_batch_free(plain);
+	fs_session_free(s);
+}
+
 static void test_handles_texts_dict(void)
 {
 	struct fs_session *s = open_session();
@@ -250,6 +286,7 @@ int main(void)
 	}
 	fs_set_log(NULL, NULL, 0);
 	RUN_TEST(test_pull_fill_equals_next_batch);
+	RUN_TEST(test_csv_floats_made_at_fill);
 	RUN_TEST(test_handles_texts_dict);
 	RUN_TEST(test_release_and_progress);
 	RUN_TEST(test_read_csv_floats);
