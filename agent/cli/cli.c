@@ -747,6 +747,8 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	seen = calloc((size_t)argc + 1, sizeof(*seen));
 	vals = calloc((size_t)argc + 1, sizeof(*vals));
 	if (!seen || !vals) {
+		free(seen);
+		free(vals);
 		cli_err("out of memory");
 		return CLI_EXIT_USAGE;
 	}
@@ -761,7 +763,8 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 			else
 				cli_err("unknown option '%s'", argv[optind - 1]);
 			cli_hint("Try 'flowsight --help' for more information.");
-			return CLI_EXIT_USAGE;
+			r = CLI_EXIT_USAGE;
+			goto out;
 		}
 		for (size_t i = 0; i < N_OPTS; i++) {
 			if ((cli_opts[i].short_opt && cli_opts[i].short_opt == ch) ||
@@ -770,10 +773,14 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 				break;
 			}
 		}
-		if (!o)
-			return CLI_EXIT_USAGE;
-		if (o->type == OT_HELP || o->type == OT_VERSION || o->type == OT_MAN)
-			return apply(o, optarg, c);
+		if (!o) {
+			r = CLI_EXIT_USAGE;
+			goto out;
+		}
+		if (o->type == OT_HELP || o->type == OT_VERSION || o->type == OT_MAN) {
+			r = apply(o, optarg, c);
+			goto out;
+		}
 		if (o->type == OT_CONFIG)
 			c->config_path = optarg;
 		seen[n_seen] = o;
@@ -782,15 +789,20 @@ enum cli_result cli_parse(int argc, char **argv, struct fc_config *c)
 	if (optind < argc) {
 		cli_err("unexpected argument '%s'", argv[optind]);
 		cli_hint("Try 'flowsight --help' for more information.");
-		return CLI_EXIT_USAGE;
+		r = CLI_EXIT_USAGE;
+		goto out;
 	}
+	r = CLI_OK;
 	if (c->config_path && (r = load_config(c->config_path, c)) != CLI_OK)
-		return r;
+		goto out;
 	for (int i = 0; i < n_seen; i++)
 		if ((r = apply_from(seen[i], vals[i], NULL, c)) != CLI_OK)
-			return r;
-	free(seen);
+			goto out;
+out:
+	free(seen); /* every way out of the parsing loop */
 	free(vals);
+	if (r != CLI_OK)
+		return r;
 	/* credentials the file did not give: the environment's */
 	if (!c->w.clickhouse_user)
 		c->w.clickhouse_user = getenv(ENV_CH_USER);

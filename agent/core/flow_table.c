@@ -16,18 +16,6 @@
 #include "core/flow_pool.h"
 #include "core/flow_table.h"
 
-/* Under AddressSanitizer flows come from calloc, so that it sees them. */
-#if defined(__SANITIZE_ADDRESS__)
-#define POOL_OFF 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POOL_OFF 1
-#endif
-#endif
-#if !defined(POOL_OFF)
-#define POOL_OFF 0
-#endif
-
 struct slot {
 	uint64_t hash;
 	struct flow *flow; /* NULL: empty */
@@ -206,7 +194,7 @@ struct flow *flow_table_insert(struct flow_table *ft, uint64_t h, size_t extra)
 	size_t size = sizeof(struct flow) + extra;
 	struct flow *f;
 
-	if (!ft->pool && !POOL_OFF)
+	if (!ft->pool)
 		ft->pool = flow_pool_new(size);
 	if (ft->pool && flow_pool_size(ft->pool) >= size &&
 	    flow_pool_size(ft->pool) - size < 64) {
