@@ -239,11 +239,14 @@ class FrameBuilder(object):
         by_type = {}
         for i, a in self.arrays.items():
             by_type.setdefault(a.dtype, []).append(i)
-        for dt, idx in by_type.items():
-            # the columns of a dtype are the rows of one 2-D array: large
+        groups = [(dt, idx[k:k + 8]) for dt, idx in by_type.items()
+                  for k in range(0, len(idx), 8)]
+        for dt, idx in groups:
+            # up to 8 columns of a dtype are the rows of one 2-D array: large
             # enough for numpy to ask for huge pages (>= 4 MiB), where one
             # array per column faults in 4 KiB pages, the most of filling
-            # them in this VM
+            # them in this VM; small enough that a regrowth holds only one
+            # group twice at a time
             new = np.empty((len(idx), cap), dtype=dt)
             for j, i in enumerate(idx):
                 new[j, :used] = self.arrays[i][:used]

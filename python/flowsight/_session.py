@@ -215,6 +215,7 @@ class Session(object):
         s = self.s
         want_progress = on_progress is not None
         done = []
+        waiting = [False]  # the caller waits for a batch (a hint, read unlocked)
 
         def meter():
             t0 = time.thread_time()
@@ -224,14 +225,18 @@ class Session(object):
                     if b is None:
                         break
                     n = lib.fs_session_pull(s, b, size, -1)
-                    if n > 0:
-                        # the columns are made here too: most flows of a
-                        # capture end at its end, when this thread has
-                        # nothing else to do while the caller converts
+                    filled = False
+                    if n > 0 and not waiting[0]:
+                        # the caller is busy with the batch before: the
+                        # columns are made here (most flows of a capture
+                        # end at its end, when this thread has nothing else
+                        # to do); a waiting caller makes them itself while
+                        # this thread goes on metering
                         n = lib.fs_batch_fill(b)
                         if n < 0:
                             raise MemoryError("fs_batch_fill")
-                    full.put((b, n, self.progress() if want_progress else None))
+                        filled = True
+                    full.put((b, n, filled, self.progress() if want_progress else None))
                     if n <= 0:
                         break
             except BaseException as e:  # never lost: the caller raises it
@@ -245,7 +250,9 @@ class Session(object):
         try:
             while True:
                 try:
+                    waiting[0] = True
                     item = full.get()
+                    waiting[0] = False
                 except KeyboardInterrupt:
                     if stopping:
                         raise
@@ -254,11 +261,15 @@ class Session(object):
                     continue
                 if isinstance(item, BaseException):
                     raise item
-                b, n, prog = item
+                b, n, filled, prog = item
                 if prog is not None:
                     on_progress(*prog)
                 if n <= 0:
                     return
+                if not filled:
+                    n = lib.fs_batch_fill(b)
+                    if n < 0:
+                        raise MemoryError("fs_batch_fill")
                 yield b, n
                 free.put(b)
         finally:
