@@ -464,7 +464,8 @@ def _():
     check(got == want, "bytes per process: %r, CSVs %r" % (got, want))
     flows, seq_err = nf.stop()
     check(flows == len(rows2) and seq_err == 0, "nfcapd: %s flows (%d in the CSV), %s sequence "
-          "errors" % (flows, len(rows2), seq_err))
+          "errors; agent: %s; nfcapd's log: %s"
+          % (flows, len(rows2), seq_err, err2.strip()[-300:], nf.text().strip()[-600:]))
     got = sorted((r[0].strip(), r[1].strip(), r[2], r[3], r[7], r[8], r[9], r[10])
                  for r in nf.records())
     want = sorted((r["src_ip"], r["dst_ip"], int(r["src_port"]), int(r["dst_port"]),
