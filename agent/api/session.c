@@ -31,7 +31,6 @@
 
 #define QUEUE_MAX 65536 /* flows waiting for a live puller: back-pressure beyond */
 
-
 const char *fs_version(void)
 {
 	return FLOWSIGHT_VERSION;

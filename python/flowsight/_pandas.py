@@ -270,17 +270,12 @@ class FrameBuilder(object):
             p = lib.fs_batch_ints(b, i)
             arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8), dtype=np.int64)[start:stop]
         for i in sess.floats:
-            p = lib.fs_batch_floats(b, i)
-            if i in self.raw_floats:
-                arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8),
-                                                  dtype=np.float64)[start:stop]
-                continue
-            q = lib.fs_batch_csv_floats(b, i)  # made by the metering thread
-            if q != ffi.NULL:
-                arrays[i][at:end] = np.frombuffer(ffi.buffer(q, n * 8),
-                                                  dtype=np.float64)[start:stop]
-                continue
-            lib.fs_read_csv_floats(p + start, ffi.from_buffer("double[]", arrays[i][at:end]), k)
+            # anonymized columns keep the doubles; the others hold what
+            # read_csv reads back (fs_batch_want_csv_floats, set on every
+            # batch to_pandas reads, made by the thread that filled it)
+            p = (lib.fs_batch_floats(b, i) if i in self.raw_floats
+                 else lib.fs_batch_csv_floats(b, i))
+            arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8), dtype=np.float64)[start:stop]
         if sess.texts:
             if texts is None:
                 texts = batch_texts(sess, b, n)

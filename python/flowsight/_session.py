@@ -425,7 +425,6 @@ class Session(object):
                     raise
 
 
-_M_ARENA_MAX = -8
 def _repeat(x):
     import itertools
     return itertools.repeat(x)
