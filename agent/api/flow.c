@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/frame.h"
 #include "api/session.h"
 #include "export/export.h"
 
@@ -186,6 +187,15 @@ struct fs_batch {
 	uint64_t *first_hash;
 	size_t first_cap;
 	struct outbuf dict;  /* the distinct texts */
+	/* fs_batch_set_frame(): pulls reserve rows in @frame, fills write them */
+	struct fs_frame *frame;
+	struct fs_frame *fill_frame; /* the frame of the flows held, at row @fill_at */
+	size_t fill_at;
+	bool filled_frame;           /* the last fill went to a frame */
+	/* where the fill writes each column: the batch's arrays or a frame's */
+	int64_t **di;
+	double **df;
+	uint8_t **dn;
 };
 
 struct fs_batch *fs_batch_new(struct fs_session *s)
@@ -202,7 +212,11 @@ struct fs_batch *fs_batch_new(struct fs_session *s)
 	b->strs = calloc(n, sizeof(*b->strs));
 	b->nulls = calloc(n, sizeof(*b->nulls));
 	b->has_null = calloc(n, sizeof(*b->has_null));
-	if (!b->ints || !b->floats || !b->csv || !b->strs || !b->nulls || !b->has_null) {
+	b->di = calloc(n, sizeof(*b->di));
+	b->df = calloc(n, sizeof(*b->df));
+	b->dn = calloc(n, sizeof(*b->dn));
+	if (!b->ints || !b->floats || !b->csv || !b->strs || !b->nulls || !b->has_null ||
+	    !b->di || !b->df || !b->dn) {
 		fs_batch_free(b);
 		return NULL;
 	}
@@ -233,6 +247,9 @@ void fs_batch_free(struct fs_batch *b)
 	free(b->strs);
 	free(b->nulls);
 	free(b->has_null);
+	free(b->di);
+	free(b->df);
+	free(b->dn);
 	free(b->handles);
 	free(b->arena.buf);
 	free(b->slots);
@@ -291,6 +308,11 @@ static int batch_reserve(struct fs_batch *b, size_t rows)
 
 static void mark_null(struct fs_batch *b, size_t col, size_t row)
 {
+	if (b->fill_frame && b->dn[col]) {
+		b->dn[col][row] = 1;
+		__atomic_store_n(&b->fill_frame->has_null[col], true, __ATOMIC_RELAXED);
+		return;
+	}
 	if (!b->nulls[col]) {
 		b->nulls[col] = calloc(b->cap, 1);
 		if (!b->nulls[col])
@@ -336,10 +358,10 @@ static void batch_row(struct fs_batch *b, size_t row, struct fs_flow *w, struct 
 		} else {
 			switch (c->kind) {
 			case COL_INT:
-				b->ints[i][row] = vals.i[c->slot];
+				b->di[i][row] = vals.i[c->slot];
 				continue;
 			case COL_FLOAT:
-				b->floats[i][row] = vals.f[c->slot];
+				b->df[i][row] = vals.f[c->slot];
 				continue;
 			default:
 				v.s = vals.s[c->slot];
@@ -349,10 +371,10 @@ static void batch_row(struct fs_batch *b, size_t row, struct fs_flow *w, struct 
 		}
 		switch (c->kind) {
 		case COL_INT:
-			b->ints[i][row] = v.i;
+			b->di[i][row] = v.i;
 			break;
 		case COL_FLOAT:
-			b->floats[i][row] = v.is_null ? __builtin_nan("") : v.f;
+			b->df[i][row] = v.is_null ? __builtin_nan("") : v.f;
 			break;
 		case COL_STR:
 			put_text(b, i, row, v.s, strlen(v.s));
@@ -393,9 +415,38 @@ long fs_session_pull(struct fs_session *s, struct fs_batch *b, size_t max, int t
 		b->held[n++] = w;
 	}
 	b->n_held = n;
+	if (n && b->frame) {
+		long at;
+		struct fs_stats st;
+		struct fs_progress pr;
+		double share = 0;
+
+		fs_session_stats(s, &st);
+		if (!s->live) {
+			fs_session_progress(s, &pr);
+			if (pr.bytes_total && !pr.done)
+				share = (double)pr.bytes_read / (double)pr.bytes_total;
+		}
+		at = frame_reserve(b->frame, n, (size_t)(st.flows_cached + st.export_queue), share);
+
+		if (at < 0) {
+			fs_batch_release(b);
+			return at;
+		}
+		b->fill_frame = b->frame;
+		b->fill_at = (size_t)at;
+	}
 	if (!n && s->err[0])
 		return -EIO;
 	return (long)n;
+}
+
+int fs_batch_set_frame(struct fs_batch *b, struct fs_frame *fr)
+{
+	if (fr && fr->s != b->s)
+		return -EINVAL;
+	b->frame = fr;
+	return 0;
 }
 
 void fs_batch_release(struct fs_batch *b)
@@ -403,6 +454,7 @@ void fs_batch_release(struct fs_batch *b)
 	for (size_t r = 0; r < b->n_held; r++)
 		fs_flow_free(b->held[r]);
 	b->n_held = 0;
+	b->fill_frame = NULL;
 }
 
 /* The FS_FLOAT columns' rows as pandas.read_csv reads them from our CSV. */
@@ -435,14 +487,64 @@ void fs_batch_want_csv_floats(struct fs_batch *b, bool on)
 
 const double *fs_batch_csv_floats(const struct fs_batch *b, size_t col)
 {
-	return b->want_csv && col < b->s->schema.n ? b->csv[col] : NULL;
+	return b->want_csv && !b->filled_frame && col < b->s->schema.n ? b->csv[col] : NULL;
+}
+
+/* Where fs_batch_fill() writes: the batch's own arrays, or its rows of
+ * the frame it pulled for. */
+static void fill_targets(struct fs_batch *b)
+{
+	const struct schema *sc = &b->s->schema;
+	struct fs_frame *fr = b->fill_frame;
+
+	for (size_t i = 0; i < sc->n; i++) {
+		if (!fr) {
+			b->di[i] = b->ints[i];
+			b->df[i] = b->floats[i];
+			b->dn[i] = NULL;
+		} else if (fr->taken[i]) {
+			/* handed over already (a misuse): the batch's arrays */
+			b->di[i] = b->ints[i];
+			b->df[i] = b->floats[i];
+			b->dn[i] = NULL;
+		} else {
+			b->di[i] = (int64_t *)fr->cols[i] + b->fill_at;
+			b->df[i] = (double *)fr->cols[i] + b->fill_at;
+			b->dn[i] = fr->nulls[i] ? fr->nulls[i] + b->fill_at : NULL;
+		}
+	}
+}
+
+/* The end of a fill into a frame: floats as read_csv reads them, texts as
+ * the frame's codes. */
+static int fill_frame_end(struct fs_batch *b, size_t n)
+{
+	const struct schema *sc = &b->s->schema;
+	struct fs_frame *fr = b->fill_frame;
+	int err = 0;
+
+	for (size_t i = 0; i < sc->n && !err; i++) {
+		const struct column *c = &sc->cols[i];
+
+		if (fr->taken[i])
+			continue;
+		if (c->kind == COL_FLOAT) {
+			if (!fr->doubles[i])
+				fs_read_csv_floats(b->df[i], b->df[i], n);
+		} else if (c->kind == COL_STR || c->kind == COL_LIST || col_is_addr(c)) {
+			err = frame_codes(fr, i, b->fill_at, b->strs[i], n);
+		}
+	}
+	return err;
 }
 
 long fs_batch_fill(struct fs_batch *b)
 {
 	const struct schema *sc = &b->s->schema;
+	struct fs_frame *fr = b->fill_frame;
 	struct col_scratch *cs;
 	size_t n = b->n_held;
+	int err = 0;
 
 	b->rows = 0;
 	b->arena.len = 0;
@@ -458,6 +560,10 @@ long fs_batch_fill(struct fs_batch *b)
 	cs = col_scratch_new(sc);
 	if (!cs)
 		return -ENOMEM;
+	if (fr)
+		pthread_rwlock_rdlock(&fr->grow);
+	b->filled_frame = fr != NULL;
+	fill_targets(b);
 	for (size_t r = 0; r < n; r++) {
 		struct fs_flow *w = b->held[r];
 
@@ -467,8 +573,6 @@ long fs_batch_fill(struct fs_batch *b)
 	}
 	b->n_held = 0;
 	free(cs);
-	if (b->want_csv && csv_floats(b, n))
-		return -ENOMEM;
 	for (size_t i = 0; i < sc->n; i++) {
 		if (sc->cols[i].kind != COL_STR && sc->cols[i].kind != COL_LIST &&
 		    !col_is_addr(&sc->cols[i]))
@@ -476,6 +580,15 @@ long fs_batch_fill(struct fs_batch *b)
 		for (size_t r = 0; r < n; r++)
 			b->strs[i][r] = b->arena.buf + (uintptr_t)b->strs[i][r];
 	}
+	if (fr) {
+		err = fill_frame_end(b, n);
+		pthread_rwlock_unlock(&fr->grow);
+		b->fill_frame = NULL;
+	} else if (b->want_csv) {
+		err = csv_floats(b, n);
+	}
+	if (err)
+		return err;
 	b->rows = n;
 	return (long)n;
 }
@@ -493,12 +606,12 @@ long fs_session_next_batch(struct fs_session *s, struct fs_batch *b, size_t max,
 
 const int64_t *fs_batch_ints(const struct fs_batch *b, size_t col)
 {
-	return col < b->s->schema.n ? b->ints[col] : NULL;
+	return col < b->s->schema.n && !b->filled_frame ? b->ints[col] : NULL;
 }
 
 const double *fs_batch_floats(const struct fs_batch *b, size_t col)
 {
-	return col < b->s->schema.n ? b->floats[col] : NULL;
+	return col < b->s->schema.n && !b->filled_frame ? b->floats[col] : NULL;
 }
 
 const char *const *fs_batch_strs(const struct fs_batch *b, size_t col)
@@ -520,15 +633,6 @@ const char *fs_batch_text(const struct fs_batch *b, size_t *len)
 {
 	*len = b->rows ? b->arena.len : 0;
 	return b->arena.buf;
-}
-
-static uint64_t text_hash(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
 }
 
 long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char **texts,

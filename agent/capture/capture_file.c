@@ -26,7 +26,8 @@ struct capture {
 	struct engine *eng;
 	struct readahead *ra; /* step(): started at the first step when used */
 	bool use_readahead;
-	bool started, finished;
+	bool started, finishing, finished;
+	int end_rc; /* the step's result once the flush is done */
 	struct snap_buf snap;
 	struct frame fr[FRAMES];
 };
@@ -126,22 +127,28 @@ fail:
 }
 
 /* The end of input or of the engine: export what is cached, or drop it
- * after max_nflows. */
-static void finish(struct capture *c)
+ * after max_nflows.  FLUSH_STEP flows per call, so that a consumer that
+ * pulls flows (the API) takes the first ones while the rest expire:
+ * true while flows are left. */
+#define FLUSH_STEP 4096
+static bool finish(struct capture *c)
 {
 	int why = session_stop_reason(c->env->session);
+	bool more = false;
 
 	if (c->finished)
-		return;
-	c->finished = true;
-	if (why > 0)
+		return false;
+	if (why > 0 && !c->finishing)
 		pr_info("%s received: exporting %zu cached flows\n", strsignal(why),
 			engine_flows_cached(c->eng));
+	c->finishing = true;
 	if (engine_stopped(c->eng))
 		engine_discard(c->eng); /* max_nflows reached: NFStream drops the rest */
 	else
-		engine_flush(c->eng);
+		more = engine_flush_some(c->eng, FLUSH_STEP);
+	c->finished = !more;
 	step_publish(c);
+	return more;
 }
 
 /*
@@ -155,6 +162,8 @@ static int file_step(struct capture *c)
 
 	if (c->finished)
 		return 0;
+	if (c->finishing)
+		return finish(c) ? 1 : c->end_rc;
 	if (!c->started) {
 		c->started = true;
 		/* a thread that cannot start: read on this one */
@@ -162,10 +171,8 @@ static int file_step(struct capture *c)
 		    readahead_start(c->src, &c->env->engine, session_stop_flag(s), &c->ra))
 			c->use_readahead = false;
 	}
-	if (session_stopping(s)) {
-		finish(c);
-		return 0;
-	}
+	if (session_stopping(s))
+		return finish(c) ? 1 : 0;
 	if (c->ra) {
 		struct engine_decoded *d = readahead_next(c->ra, &r);
 
@@ -173,22 +180,18 @@ static int file_step(struct capture *c)
 			step_publish(c);
 			return 1;
 		}
-		if (!d && r < 0 && (r != -EINTR || !session_stopping(s))) {
-			finish(c);
-			return r;
-		}
-		finish(c);
-		return 0;
+		if (!d && r < 0 && (r != -EINTR || !session_stopping(s)))
+			c->end_rc = r;
+		return finish(c) ? 1 : c->end_rc;
 	}
 	r = source_next(c->src, c->fr, FRAMES);
 	if (r > 0 && !engine_frames(c->eng, c->fr, r)) {
 		step_publish(c);
 		return 1;
 	}
-	finish(c);
 	if (r < 0 && (r != -EINTR || !session_stopping(s)))
-		return r; /* logged by the source */
-	return 0;
+		c->end_rc = r; /* logged by the source */
+	return finish(c) ? 1 : c->end_rc;
 }
 
 static int file_run(struct capture *c)

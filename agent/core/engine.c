@@ -631,13 +631,23 @@ struct dpi *engine_dpi(const struct engine *e)
 	return e->dpi;
 }
 
-void engine_flush(struct engine *e)
+bool engine_flush_some(struct engine *e, size_t budget)
 {
 	struct flow *f;
 
-	while (!e->stopped && (f = flow_table_oldest(e->ft)))
+	while (!e->stopped && budget && (f = flow_table_oldest(e->ft))) {
 		expire(e, f, f->custom_expiry ? FLOW_EXPIRY_CUSTOM : FLOW_EXPIRY_IDLE);
+		budget--;
+	}
+	if (!e->stopped && flow_table_oldest(e->ft))
+		return true;
 	engine_discard(e);
+	return false;
+}
+
+void engine_flush(struct engine *e)
+{
+	engine_flush_some(e, SIZE_MAX);
 }
 
 void engine_flush_ifaces(struct engine *e, uint64_t mask)

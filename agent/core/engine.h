@@ -227,6 +227,8 @@ struct dpi *engine_dpi(const struct engine *e);
 
 /* Emit every cached flow in creation order (end of input, signal). */
 void engine_flush(struct engine *e);
+/* The same, @budget flows at most: true while flows are left. */
+bool engine_flush_some(struct engine *e, size_t budget);
 /*
  * Live: emit, in creation order, every cached flow with a packet from an
  * interface of @mask (FLOW_IFACE_BIT()s): the interface went away.  A

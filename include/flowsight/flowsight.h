@@ -250,6 +250,40 @@ FS_API long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const
 			  size_t *len);
 
 /*
+ * Frames: a DataFrame's columns made in place.  After fs_batch_set_frame(b,
+ * fr), every fs_session_pull() on @b reserves rows in @fr for its flows (in
+ * their order) and fs_batch_fill() writes them there instead of into @b
+ * (fs_batch_ints/floats/csv_floats/nulls then give NULL; strs, text, dict
+ * and handles stay).  Several batches may fill one frame at once, on any
+ * threads; pulls are one at a time.  A frame's columns hold, per row:
+ * FS_INT an int64, FS_FLOAT a double as fs_read_csv_floats() reads it (or
+ * as is, fs_frame_keep_doubles(), set before the first pull), FS_STR and
+ * FS_LIST a uint32 code among the column's distinct texts
+ * (fs_frame_dict(), numbered in order of first appearance).
+ * fs_frame_take() hands column @col over (fs_frame_rows() rows): the caller
+ * frees it with fs_frame_column_free(), the frame no longer writes it.  A
+ * frame must outlive the fills into it; fs_batch_set_frame(b, NULL) ends
+ * the pulls into one.
+ */
+struct fs_frame;
+FS_API struct fs_frame *fs_frame_new(struct fs_session *s);
+FS_API void fs_frame_free(struct fs_frame *fr);
+FS_API int fs_batch_set_frame(struct fs_batch *b, struct fs_frame *fr);
+FS_API int fs_frame_keep_doubles(struct fs_frame *fr, size_t col);
+/* The frame will hold @rows rows at most (a chunk): its columns are never
+ * made larger.  Without it, they are sized from the flows still to come. */
+FS_API int fs_frame_expect(struct fs_frame *fr, size_t rows);
+FS_API size_t fs_frame_rows(const struct fs_frame *fr);
+FS_API void *fs_frame_take(struct fs_frame *fr, size_t col);
+FS_API void fs_frame_column_free(void *col);
+/* Column @col's distinct texts, each followed by a NUL, *@len bytes in all
+ * (valid until the frame is freed); returns their number or -errno. */
+FS_API long fs_frame_dict(struct fs_frame *fr, size_t col, const char **texts, size_t *len);
+/* Per row of column @col, 1 where a plugin's value is None; NULL when no
+ * row is (valid until the frame is freed). */
+FS_API const uint8_t *fs_frame_nulls(const struct fs_frame *fr, size_t col);
+
+/*
  * What NFStream's to_pandas() holds for each double of @in: pandas.read_csv
  * reading the CSV text of it (Python's repr()) with its default converter,
  * which is not correctly rounded (it may be one unit in the last place

@@ -145,6 +145,17 @@ const uint8_t *fs_batch_nulls(const struct fs_batch *b, size_t col);
 const uint64_t *fs_batch_handles(const struct fs_batch *b);
 const char *fs_batch_text(const struct fs_batch *b, size_t *len);
 long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char **texts, size_t *len);
+struct fs_frame;
+struct fs_frame *fs_frame_new(struct fs_session *s);
+void fs_frame_free(struct fs_frame *fr);
+int fs_batch_set_frame(struct fs_batch *b, struct fs_frame *fr);
+int fs_frame_keep_doubles(struct fs_frame *fr, size_t col);
+int fs_frame_expect(struct fs_frame *fr, size_t rows);
+size_t fs_frame_rows(const struct fs_frame *fr);
+void *fs_frame_take(struct fs_frame *fr, size_t col);
+void fs_frame_column_free(void *col);
+long fs_frame_dict(struct fs_frame *fr, size_t col, const char **texts, size_t *len);
+const uint8_t *fs_frame_nulls(const struct fs_frame *fr, size_t col);
 void fs_read_csv_floats(const double *in, double *out, size_t n);
 
 void fs_session_stop(struct fs_session *s);

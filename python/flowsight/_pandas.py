@@ -94,23 +94,25 @@ def text_column(values):
                 table = np.array([m.get(u, nan) for u in uniq] + [nan], dtype=np.float64)
             else:
                 table = np.array([m[u] for u in uniq] + [parsed[0]], dtype=parsed.dtype)
-            return table.take(codes)
+            return table[codes]
         if parsed is not None:
             m = dict(zip(nonna, parsed[:len(nonna)]))
             table = np.empty(len(uniq) + 1, dtype=object)
             table[:-1] = [m.get(u, nan) for u in uniq]
             table[-1] = nan
-            return table.take(codes)
+            return table[codes]
     table = np.empty(len(uniq) + 1, dtype=object)
     table[:-1] = [nan if u in _NA else (_UNESCAPE.sub(r"\1", u) if "\\" in u else u)
                   for u in uniq]
     table[-1] = nan
-    return table.take(codes)
+    return table[codes]
 
 
-def text_column_coded(uniq, codes):
+def text_column_coded(uniq, codes, out=None):
     """text_column() of the column whose row r is uniq[codes[r]] (None: an
-    empty cell), without a string per row."""
+    empty cell), without a string per row.  (table[codes], not
+    table.take(codes): numpy 1.24 takes objects one generic copy at a time,
+    17 ms for 286k rows against 1 ms.)"""
     nonna = [u for u in uniq if u is not None and u not in _NA]
     n = len(codes)
     if not nonna:
@@ -133,25 +135,13 @@ def text_column_coded(uniq, codes):
             else:
                 table = np.empty(len(uniq), dtype=object)
                 table[:] = [nan if x else m[u] for u, x in zip(uniq, na)]
-            return table.take(codes)
+            return table[codes]
     table = np.empty(len(uniq), dtype=object)
     table[:] = [nan if x else (_UNESCAPE.sub(r"\1", u) if "\\" in u else u)
                 for u, x in zip(uniq, na)]
-    return table.take(codes)
-
-
-def batch_texts(sess, b, n):
-    """Per text column of batch @b: (its distinct texts, each row's code)."""
-    out = {}
-    tp = ffi.new("const char **")
-    lp = ffi.new("size_t *")
-    for i in sess.texts:
-        codes = np.empty(n, dtype=np.uint32)
-        k = lib.fs_batch_dict(b, i, ffi.from_buffer("uint32_t[]", codes), tp, lp)
-        if k < 0:
-            raise MemoryError("fs_batch_dict")
-        uniq = ffi.buffer(tp[0], lp[0])[:].decode("utf-8", "ignore").split("\0")[:k]
-        out[i] = (uniq, codes)
+    if out is None:
+        return table[codes]
+    out[:] = table[codes]
     return out
 
 
@@ -186,110 +176,47 @@ class Anonymizer(object):
         table = np.empty(len(uniq) + 1, dtype=object)
         table[:-1] = [self(u.item() if hasattr(u, "item") else u) for u in uniq]
         table[-1] = None
-        return table.take(codes)
+        return table[codes]
 
 
 class FrameBuilder(object):
-    """Accumulates batches (and Python plugins' values) into one DataFrame.
-    Each column is one array grown in place (ndarray.resize: realloc, which
-    moves pages rather than copying them), so the frame is made of the
-    very arrays filled from the batches."""
+    """One DataFrame: a libflowsight frame, whose columns the batches that
+    pulled flows for it fill in place on whichever thread fills them
+    (fs_batch_set_frame), and the Python plugins' values, kept here."""
 
     def __init__(self, sess, anon, limit=0):
         self.sess = sess
         self.anon = anon
         self.limit = limit       # rows at most (a chunk), 0: no limit
         self.anon_names = set(anon.columns) if anon is not None else set()
-        self.rows = 0
-        self.cap = 0
+        fr = lib.fs_frame_new(sess.s)
+        if fr == ffi.NULL:
+            raise MemoryError("fs_frame_new")
+        self.fr = ffi.gc(fr, lib.fs_frame_free)
+        if limit:
+            lib.fs_frame_expect(fr, limit)
         names = sess.names
-        self.raw_floats = set(i for i in sess.floats if names[i] in self.anon_names)
-        self.arrays = {}
-        for i in range(len(names)):
-            t = sess.types[i]
-            self.arrays[i] = np.empty(0, dtype=np.int64 if t == 0 else np.float64 if t == 1
-                                      else np.int32)
-        self.dicts = {i: {} for i in sess.texts}         # text columns: text -> code
-        self.nulls = {i: [] for i in sess.udp_cols}        # per udps column: masks
+        for i in sess.floats:
+            if names[i] in self.anon_names:
+                # anonymized: str() of the double itself
+                lib.fs_frame_keep_doubles(fr, i)
+        self.reserved = 0        # rows pulled for it (by the pulling thread)
+        self.rows = 0            # rows filled and added (by the caller)
+        self.done = False
         self.py_names = None     # Python plugins' udps names (the first flow's)
         self.py_vals = None
         self.over = []
         self.over_names = set()
-        self.lens = []   # rows per batch
 
-    def _grow(self, rows):
-        """Room for @rows rows: the whole capture's, estimated from the
-        bytes read so far and the flows still cached, else twice as many.
-        Each column moves to a new array (np.empty: capacity never written
-        takes no memory, where ndarray.resize would zero it)."""
-        if rows <= self.cap:
+    def add(self, b, n):
+        """Batch @b (@n rows, filled into this frame): the Python
+        plugins' values of its flows."""
+        if n <= 0:
             return
-        cap = max(rows, 2 * self.cap, 4096)
-        if self.sess.live is False:
-            done, total = self.sess.progress()
-            if done and total > done:
-                cap = max(cap, int(rows * total / done * 1.1) + 4096)
-            # at least what the meters still cache or have queued, and a
-            # tenth more (most flows of a capture end at its end, so rows per
-            # byte read so far says little): one copy, not one per doubling
-            cap = max(cap, int((rows + self.sess.pending()) * 1.1) + 4096)
-        if self.limit:
-            cap = min(cap, self.limit)
-        used = self.rows
-        by_type = {}
-        for i, a in self.arrays.items():
-            by_type.setdefault(a.dtype, []).append(i)
-        groups = [(dt, idx[k:k + 8]) for dt, idx in by_type.items()
-                  for k in range(0, len(idx), 8)]
-        for dt, idx in groups:
-            # up to 8 columns of a dtype are the rows of one 2-D array: large
-            # enough for numpy to ask for huge pages (>= 4 MiB), where one
-            # array per column faults in 4 KiB pages, the most of filling
-            # them in this VM; small enough that a regrowth holds only one
-            # group twice at a time
-            new = np.empty((len(idx), cap), dtype=dt)
-            for j, i in enumerate(idx):
-                new[j, :used] = self.arrays[i][:used]
-                self.arrays[i] = new[j]
-            new = None
-        self.cap = cap
-
-    def add(self, b, n, start=0, stop=None, texts=None):
-        """Rows [@start, @stop) of batch @b (@n rows); @texts: its text
-        columns from batch_texts(), when several calls share them."""
-        stop = n if stop is None else stop
-        k = stop - start
-        if k <= 0:
-            return
-        sess = self.sess
         at = self.rows
-        end = at + k
-        self._grow(end)
-        arrays = self.arrays
-        for i in sess.ints:
-            p = lib.fs_batch_ints(b, i)
-            arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8), dtype=np.int64)[start:stop]
-        for i in sess.floats:
-            # anonymized columns keep the doubles; the others hold what
-            # read_csv reads back (fs_batch_want_csv_floats, set on every
-            # batch to_pandas reads, made by the thread that filled it)
-            p = (lib.fs_batch_floats(b, i) if i in self.raw_floats
-                 else lib.fs_batch_csv_floats(b, i))
-            arrays[i][at:end] = np.frombuffer(ffi.buffer(p, n * 8), dtype=np.float64)[start:stop]
-        if sess.texts:
-            if texts is None:
-                texts = batch_texts(sess, b, n)
-            for i, (uniq, codes) in texts.items():
-                gd = self.dicts[i]
-                remap = np.array([gd.setdefault(u, len(gd)) for u in uniq], dtype=np.int32)
-                arrays[i][at:end] = remap.take(codes[start:stop])
-        for i in sess.udp_cols:
-            nb = lib.fs_batch_nulls(b, i)
-            self.nulls[i].append(None if nb == ffi.NULL else np.frombuffer(
-                ffi.buffer(nb, n), dtype=np.uint8)[start:stop].astype(bool))
-        host = sess.host
+        host = self.sess.host
         if host is not None:
-            hs = ffi.unpack(lib.fs_batch_handles(b), n)[start:stop]
+            hs = ffi.unpack(lib.fs_batch_handles(b), n)
             pairs = list(map(host.take, hs))
             if self.py_names is None and pairs:
                 self.py_names = list(pairs[0][0].__dict__)
@@ -300,21 +227,41 @@ class FrameBuilder(object):
                 if over:
                     for name, v in over.items():
                         self.over.append((at + r, name, v))
-        self.rows = end
-        self.lens.append(k)
+        self.rows = at + n
+
+    def _take(self, i, dtype):
+        """Column @i of the frame, handed over: an array on its memory."""
+        p = lib.fs_frame_take(self.fr, i)
+        if p == ffi.NULL:
+            raise MemoryError("fs_frame_take")
+        p = ffi.gc(p, lib.fs_frame_column_free)
+        return np.frombuffer(ffi.buffer(p, self.rows * np.dtype(dtype).itemsize), dtype=dtype)
+
+    def _uniq(self, i):
+        tp = ffi.new("const char **")
+        lp = ffi.new("size_t *")
+        k = lib.fs_frame_dict(self.fr, i, tp, lp)
+        if k < 0:
+            raise MemoryError("fs_frame_dict")
+        if not k:
+            return []
+        return ffi.buffer(tp[0], lp[0])[:].decode("utf-8", "ignore").split("\0")[:k]
+
+    def _mask(self, i):
+        nb = lib.fs_frame_nulls(self.fr, i)
+        if nb == ffi.NULL:
+            return None
+        mask = np.frombuffer(ffi.buffer(nb, self.rows), dtype=np.uint8).astype(bool)
+        return mask if mask.any() else None
 
     def _column(self, i):
         """Column @i's values (its array, or one made from its codes)."""
         sess = self.sess
-        arr = self.arrays.pop(i)[:self.rows]
         name = sess.names[i]
-        masks = self.nulls.get(i)
-        mask = np.concatenate(masks) if masks else None
-        if mask is not None and not mask.any():
-            mask = None
+        mask = self._mask(i)
         if sess.types[i] >= 2:
-            codes = arr
-            uniq = list(self.dicts.pop(i))
+            codes = self._take(i, np.uint32)
+            uniq = self._uniq(i)
             if mask is not None:
                 codes[mask] = len(uniq)
                 uniq.append(None)
@@ -325,7 +272,8 @@ class FrameBuilder(object):
                         uniq.append(None if v is None else str(v))
             if name in self.anon_names:
                 uniq = [self.anon(u) for u in uniq]
-            return text_column_coded(uniq, codes)
+            return text_column_coded(uniq, codes, self._objects(i))
+        arr = self._take(i, np.int64 if sess.types[i] == 0 else np.float64)
         if name in self.anon_names:
             vals = arr.astype(object)
             if mask is not None:
@@ -343,18 +291,27 @@ class FrameBuilder(object):
                         pass
         return arr
 
+    def _objects(self, i):
+        """A row of one 2-D object array for text column @i: one
+        allocation for every text column, large enough for numpy to advise
+        huge pages (a fresh 4 KiB page faults at several microseconds in a
+        VM: 5 ms per column of 286k rows).  A column that turns out
+        numeric or empty takes its own array and leaves its row unused."""
+        if self.objects is None:
+            self.objects = np.empty((len(self.sess.texts), self.rows), dtype=object)
+            self.obj_row = {c: j for j, c in enumerate(self.sess.texts)}
+        return self.objects[self.obj_row[i]]
+
     def frame(self):
         """The DataFrame (None without a row)."""
         if not self.rows:
             return None
+        self.objects = None
         sess = self.sess
         if self.anon is not None:
             self.anon.check(set(sess.names) |
                             set("udps." + k for k in (self.py_names or ())))
         self.over_names = set(k for _, k, _ in self.over)
-        for i, masks in self.nulls.items():
-            self.nulls[i] = [m if m is not None else np.zeros(ln, dtype=bool)
-                             for m, ln in zip(masks, self.lens)]
         cols = {}
         order = []
         for i in sess.head:
@@ -379,7 +336,34 @@ class FrameBuilder(object):
         for i in sess.tail:
             cols[sess.names[i]] = self._column(i)
             order.append(sess.names[i])
+        self.done = True
         return make_frame(cols, order, self.rows)
+
+
+class Frames(object):
+    """The frame each pull fills: one for the whole capture, or a new one
+    per @limit rows (chunks).  assign() is called by the thread that pulls,
+    before each pull; pulled() after it."""
+
+    def __init__(self, sess, anon, limit=0):
+        self.sess = sess
+        self.anon = anon
+        self.limit = limit
+        self.cur = None
+
+    def assign(self, b, size):
+        """(the most rows to pull into @b, its FrameBuilder)."""
+        fb = self.cur
+        if fb is None or (self.limit and fb.reserved >= self.limit):
+            fb = self.cur = FrameBuilder(self.sess, self.anon, self.limit)
+        if lib.fs_batch_set_frame(b, fb.fr):
+            raise ValueError("fs_batch_set_frame")
+        return (min(size, self.limit - fb.reserved) if self.limit else size), fb
+
+    @staticmethod
+    def pulled(fb, n):
+        if n > 0:
+            fb.reserved += n
 
 
 def make_frame(cols, order, rows):

@@ -145,12 +145,10 @@ class Session(object):
 
     # ---- batches ----------------------------------------------------------------
 
-    def new_batch(self, csv_floats=False):
+    def new_batch(self):
         b = lib.fs_batch_new(self.s)
         if b == ffi.NULL:
             raise MemoryError("fs_batch_new")
-        if csv_floats:
-            lib.fs_batch_want_csv_floats(b, True)
         self.batches.append(b)
         return b
 
@@ -175,22 +173,29 @@ class Session(object):
         lib.fs_session_progress(self.s, p)
         return p.bytes_read, p.bytes_total
 
-    def batches_iter(self, size=BATCH, on_progress=None, csv_floats=False):
+    def batches_iter(self, size=BATCH, on_progress=None, frames=None):
         """Yield (batch, rows) until the end; a batch is valid until the
-        next one is asked for.  @csv_floats: the batches also hold their
-        floats as to_pandas() wants them (fs_batch_want_csv_floats)."""
+        next one is asked for.  With @frames (_pandas.Frames), the batches
+        fill its frames instead (fs_batch_set_frame) and (batch, rows,
+        FrameBuilder) are yielded."""
         if self.live or self.host is not None:
-            return self._batches_here(size, on_progress, csv_floats)
-        return self._batches_threaded(size, on_progress, csv_floats)
+            return self._batches_here(size, on_progress, frames)
+        return self._batches_threaded(size, on_progress, frames)
 
-    def _batches_here(self, size, on_progress, csv_floats):
-        b = self.new_batch(csv_floats)
+    def _batches_here(self, size, on_progress, frames):
+        b = self.new_batch()
         s = self.s
         timeout = 200 if self.live else -1
         stopping = False
+        fb = None
         while True:
             try:
-                n = lib.fs_session_next_batch(s, b, size, timeout)
+                m = size
+                if frames is not None:
+                    m, fb = frames.assign(b, size)
+                n = lib.fs_session_next_batch(s, b, m, timeout)
+                if frames is not None:
+                    frames.pulled(fb, n)
                 self.check()
                 if n == 0 and self.live and lib.fs_session_timed_out(s):
                     continue
@@ -198,7 +203,7 @@ class Session(object):
                     on_progress(*self.progress())
                 if n <= 0:
                     return
-                yield b, n
+                yield (b, n) if frames is None else (b, n, fb)
             except KeyboardInterrupt:
                 # Ctrl-C: stop capturing, hand out every cached flow, end
                 # quietly (a second Ctrl-C goes through)
@@ -207,15 +212,17 @@ class Session(object):
                 stopping = True
                 lib.fs_session_stop(s)
 
-    def _batches_threaded(self, size, on_progress, csv_floats):
+    def _batches_threaded(self, size, on_progress, frames):
         full = queue.Queue()
         free = queue.Queue()
         for _ in range(3):
-            free.put(self.new_batch(csv_floats))
+            free.put(self.new_batch())
         s = self.s
         want_progress = on_progress is not None
         done = []
         waiting = [False]  # the caller waits for a batch (a hint, read unlocked)
+
+        prof = [0.0, 0.0, 0]
 
         def meter():
             t0 = time.thread_time()
@@ -224,25 +231,38 @@ class Session(object):
                     b = free.get()
                     if b is None:
                         break
-                    n = lib.fs_session_pull(s, b, size, -1)
+                    m, fb = size, None
+                    if frames is not None:
+                        m, fb = frames.assign(b, size)
+                    tp = time.thread_time()
+                    n = lib.fs_session_pull(s, b, m, -1)
+                    prof[0] += time.thread_time() - tp
+                    if frames is not None:
+                        frames.pulled(fb, n)
                     filled = False
-                    if n > 0 and not waiting[0]:
+                    if n > 0 and (full.qsize() > 0 if frames is not None else not waiting[0]):
                         # the caller is busy with the batch before: the
                         # columns are made here (most flows of a capture
                         # end at its end, when this thread has nothing else
                         # to do); a waiting caller makes them itself while
-                        # this thread goes on metering
+                        # this thread goes on metering.  A frame's caller
+                        # does nothing else with a batch, so for frames
+                        # "busy" is "has a batch queued": this thread also
+                        # expires the flows at the end, and fills less
+                        tp = time.thread_time()
                         n = lib.fs_batch_fill(b)
+                        prof[1] += time.thread_time() - tp
+                        prof[2] += 1
                         if n < 0:
                             raise MemoryError("fs_batch_fill")
                         filled = True
-                    full.put((b, n, filled, self.progress() if want_progress else None))
+                    full.put((b, n, fb, filled, self.progress() if want_progress else None))
                     if n <= 0:
                         break
             except BaseException as e:  # never lost: the caller raises it
                 full.put(e)
             if _PROFILE:
-                sys.stderr.write("flowsight: meter thread %.2f s CPU\n" % (time.thread_time() - t0))
+                sys.stderr.write("flowsight: meter thread %.2f s CPU (pull %.2f, fill %.2f in %d batches)\n" % (time.thread_time() - t0, prof[0], prof[1], prof[2]))
 
         t = threading.Thread(target=meter, name="flowsight-meter", daemon=True)
         t.start()
@@ -261,7 +281,7 @@ class Session(object):
                     continue
                 if isinstance(item, BaseException):
                     raise item
-                b, n, filled, prog = item
+                b, n, fb, filled, prog = item
                 if prog is not None:
                     on_progress(*prog)
                 if n <= 0:
@@ -270,7 +290,7 @@ class Session(object):
                     n = lib.fs_batch_fill(b)
                     if n < 0:
                         raise MemoryError("fs_batch_fill")
-                yield b, n
+                yield (b, n) if frames is None else (b, n, fb)
                 free.put(b)
         finally:
             done.append(1)
@@ -314,7 +334,7 @@ class Session(object):
                     else:
                         table = _np.empty(k, dtype=object)
                         table[:] = uniq
-                        out[i] = table.take(codes).tolist()
+                        out[i] = table[codes].tolist()
         for i in self.udp_cols:
             nb = lib.fs_batch_nulls(b, i)
             if nb != ffi.NULL:

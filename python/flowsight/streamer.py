@@ -455,32 +455,24 @@ class NFStreamer(object):
         return self.to_pandas(columns_to_anonymize, chunksize=chunksize)
 
     def _pandas_chunks(self, columns_to_anonymize, chunksize):
-        from ._pandas import FrameBuilder, Anonymizer, batch_texts
+        from ._pandas import Frames, Anonymizer
         sess = self._open()
         prog = self._progress_fn()
         it = None
         try:
             cols = list(columns_to_anonymize or ())
             anon = Anonymizer(cols) if cols else None
-            fb = FrameBuilder(sess, anon, chunksize)
+            frames = Frames(sess, anon, chunksize)
             it = sess.batches_iter(size=16384 if not chunksize else min(16384, chunksize),
-                                   on_progress=prog, csv_floats=True)
-            for b, n in it:
-                if not chunksize:
-                    fb.add(b, n)
-                    continue
-                texts = batch_texts(sess, b, n) if sess.texts else None
-                start = 0
-                while start < n:
-                    stop = min(n, start + chunksize - fb.rows)
-                    fb.add(b, n, start, stop, texts=texts)
-                    start = stop
-                    if fb.rows >= chunksize:
-                        df = fb.frame()
-                        fb = FrameBuilder(sess, anon, chunksize)
-                        yield df
-                        df = None
-            df = fb.frame()
+                                   on_progress=prog, frames=frames)
+            for b, n, fb in it:
+                fb.add(b, n)
+                if chunksize and fb.rows >= chunksize:
+                    df = fb.frame()
+                    yield df
+                    df = None
+            fb = frames.cur
+            df = fb.frame() if fb is not None and not fb.done else None
             if df is not None:
                 yield df
         finally:

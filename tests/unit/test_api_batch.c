@@ -7,9 +7,12 @@
  * distinct texts, fs_batch_release() drops flows never filled, fs_stats
  * counts the capture's bytes read, and fs_read_csv_floats() gives what
  * pandas.read_csv makes of Python's repr() of a double (values checked
- * against pandas 1.5 by hand).  The capture is written here.
+ * against pandas 1.5 by hand), and a frame (fs_batch_set_frame) filled by
+ * two threads while the pulls make it grow holds the batches' values.  The
+ * capture is written here.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +281,159 @@ static void test_read_csv_floats(void)
 		    "nan, inf, -inf in place");
 }
 
+struct filler {
+	pthread_t t;
+	struct fs_batch *b;
+	long n;
+	bool running;
+};
+
+static void *fill_thread(void *arg)
+{
+	struct filler *f = arg;
+
+	f->n = fs_batch_fill(f->b);
+	return NULL;
+}
+
+static void filler_join(struct filler *f)
+{
+	if (f->running)
+		pthread_join(f->t, NULL);
+	f->running = false;
+}
+
+/* A frame filled by two threads, each pull reserving rows (and making the
+ * frame grow) while the other batch fills: every column equals what plain
+ * batches give, floats as fs_read_csv_floats() reads them unless kept. */
+static void test_frame_filled_by_two_threads(void)
+{
+	struct fs_session *a = open_session(), *s = open_session();
+	struct fs_batch *ref = NULL, *bs[2] = { NULL, NULL };
+	struct filler fl[2] = { { 0 }, { 0 } };
+	struct fs_frame *fr = NULL;
+	size_t ncol, kept = (size_t)-1;
+	long n, total = 0, rows = 0, mismatches = 0;
+	int64_t *ints[128] = { 0 };
+	double *floats[128] = { 0 };
+	char **texts[128] = { 0 };
+
+	if (!ASSERT_TRUE(a && s, "sessions"))
+		goto out;
+	ncol = fs_session_columns(s);
+	if (!ASSERT_TRUE(ncol <= 128, "columns"))
+		goto out;
+	/* the reference: plain batches */
+	ref = fs_batch_new(a);
+	for (size_t c = 0; c < ncol; c++) {
+		ints[c] = calloc(FLOWS, sizeof(int64_t));
+		floats[c] = calloc(FLOWS, sizeof(double));
+		texts[c] = calloc(FLOWS, sizeof(char *));
+		if (fs_column_type(s, c) == FS_FLOAT && kept == (size_t)-1)
+			kept = c;
+	}
+	while ((n = fs_session_next_batch(a, ref, 64, -1)) > 0) {
+		for (size_t c = 0; c < ncol; c++)
+			for (long r = 0; r < n && rows + r < FLOWS; r++) {
+				if (fs_column_type(a, c) == FS_INT)
+					ints[c][rows + r] = fs_batch_ints(ref, c)[r];
+				else if (fs_column_type(a, c) == FS_FLOAT)
+					floats[c][rows + r] = fs_batch_floats(ref, c)[r];
+				else
+					texts[c][rows + r] = strdup(fs_batch_strs(ref, c)[r]);
+			}
+		rows += n;
+	}
+	if (!ASSERT_EQ(rows, FLOWS, "reference rows"))
+		goto out;
+	fr = fs_frame_new(s);
+	bs[0] = fs_batch_new(s);
+	bs[1] = fs_batch_new(s);
+	if (!ASSERT_TRUE(fr && bs[0] && bs[1], "frame and batches"))
+		goto out;
+	/* sized for 16 rows: every pull past them makes the frame grow, while
+	 * the other batch fills (and takes the text dictionaries) */
+	fs_frame_expect(fr, 16);
+	ASSERT_EQ(fs_frame_keep_doubles(fr, kept), 0, "keep a float column's doubles");
+	ASSERT_EQ(fs_frame_keep_doubles(fr, 0), -22, "only a float column");
+	fs_batch_set_frame(bs[0], fr);
+	fs_batch_set_frame(bs[1], fr);
+	for (int k = 0;; k ^= 1) {
+		filler_join(&fl[k]);
+		if (fl[k].n < 0)
+			break;
+		total += fl[k].n;
+		fl[k].n = 0;
+		n = fs_session_pull(s, bs[k], 13, -1);
+		if (n <= 0)
+			break;
+		fl[k].b = bs[k];
+		fl[k].running = !pthread_create(&fl[k].t, NULL, fill_thread, &fl[k]);
+		if (!fl[k].running)
+			fl[k].n = fs_batch_fill(bs[k]);
+	}
+	for (int k = 0; k < 2; k++) {
+		filler_join(&fl[k]);
+		total += fl[k].n > 0 ? fl[k].n : 0;
+	}
+	ASSERT_EQ(total, FLOWS, "filled rows");
+	ASSERT_EQ((long)fs_frame_rows(fr), FLOWS, "frame rows");
+	ASSERT_TRUE(fs_batch_ints(bs[0], 0) == NULL, "a frame's batch has no columns of its own");
+	for (size_t c = 0; c < ncol; c++) {
+		void *col = fs_frame_take(fr, c);
+		const char *dict, *dist[FLOWS];
+		size_t len, at = 0;
+		long k;
+
+		if (!ASSERT_TRUE(col != NULL, "column taken"))
+			continue;
+		if (fs_column_type(s, c) == FS_INT) {
+			for (long r = 0; r < FLOWS; r++)
+				mismatches += ((int64_t *)col)[r] != ints[c][r];
+		} else if (fs_column_type(s, c) == FS_FLOAT) {
+			double want[FLOWS];
+
+			if (c == kept)
+				memcpy(want, floats[c], sizeof(want));
+			else
+				fs_read_csv_floats(floats[c], want, FLOWS);
+			mismatches += memcmp(col, want, sizeof(want)) != 0;
+		} else {
+			k = fs_frame_dict(fr, c, &dict, &len);
+			if (!ASSERT_TRUE(k > 0 && k <= FLOWS, "distinct texts"))
+				goto next;
+			for (long i = 0; i < k; i++) {
+				dist[i] = dict + at;
+				at += strlen(dict + at) + 1;
+			}
+			ASSERT_EQ(at, len, "distinct texts' length");
+			for (long r = 0; r < FLOWS; r++)
+				mismatches += ((uint32_t *)col)[r] >= (uint32_t)k ||
+					      strcmp(dist[((uint32_t *)col)[r]], texts[c][r]);
+			if (!strcmp(fs_column_name(s, c), "dst_ip"))
+				ASSERT_EQ(k, 7, "dst_ip takes 7 values");
+		}
+		ASSERT_TRUE(fs_frame_nulls(fr, c) == NULL, "no None");
+next:
+		fs_frame_column_free(col);
+	}
+	ASSERT_EQ(mismatches, 0, "frame = batches, cell for cell");
+out:
+	for (size_t c = 0; c < 128; c++) {
+		free(ints[c]);
+		free(floats[c]);
+		for (long r = 0; texts[c] && r < FLOWS; r++)
+			free(texts[c][r]);
+		free(texts[c]);
+	}
+	fs_batch_free(ref);
+	fs_batch_free(bs[0]);
+	fs_batch_free(bs[1]);
+	fs_frame_free(fr);
+	fs_session_free(a);
+	fs_session_free(s);
+}
+
 int main(void)
 {
 	if (write_capture()) {
@@ -290,6 +446,7 @@ int main(void)
 	RUN_TEST(test_handles_texts_dict);
 	RUN_TEST(test_release_and_progress);
 	RUN_TEST(test_read_csv_floats);
+	RUN_TEST(test_frame_filled_by_two_threads);
 	unlink(path);
 	return TEST_SUMMARY();
 }
