@@ -162,12 +162,6 @@ class Session(object):
         if self.s != ffi.NULL and not self.closed:
             lib.fs_session_stop(self.s)
 
-    def pending(self):
-        """Flows not handed out yet: cached in the meters or queued."""
-        st = ffi.new("struct fs_stats *")
-        lib.fs_session_stats(self.s, st)
-        return st.flows_cached + st.export_queue
-
     def progress(self):
         p = ffi.new("struct fs_progress *")
         lib.fs_session_progress(self.s, p)
