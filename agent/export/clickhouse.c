@@ -59,7 +59,6 @@ struct ch {
 	const struct schema *schema;
 	struct col_scratch *scratch;
 	struct sink_item *chunk;
-	struct outbuf row;
 	/* sink side */
 	CURL *curl;
 	struct outbuf resp;
@@ -155,7 +154,7 @@ static void push_chunk(struct sink *s)
 	if (c->chunk && c->chunk->nflows)
 		sink_push(s, c->chunk);
 	else
-		sink_item_free(c->chunk);
+		sink_item_give(s, c->chunk);
 	c->chunk = NULL;
 }
 
@@ -164,17 +163,21 @@ static int ch_encode(struct sink *s, const struct flow_record *r)
 	struct ch *c = s->impl;
 
 	if (!c->chunk) {
-		c->chunk = sink_item_new(64 << 10);
+		/* a chunk ends past CHUNK_BYTES: room for it and a long row */
+		c->chunk = sink_item_take(s, CHUNK_BYTES + (64 << 10));
 		if (!c->chunk) {
 			SINK_ADD(s, dropped_queue_full, 1);
 			return -ENOMEM;
 		}
 	}
-	c->row.len = 0;
-	put_row(c, &c->row, r);
-	if (sink_item_put(c->chunk, c->row.buf, c->row.len)) {
-		SINK_ADD(s, dropped_queue_full, 1);
-		return -ENOMEM;
+	{
+		/* the row straight into the chunk (an outbuf on its buffer) */
+		struct outbuf ob = { (char *)c->chunk->data, c->chunk->len, c->chunk->cap };
+
+		put_row(c, &ob, r);
+		c->chunk->data = (uint8_t *)ob.buf;
+		c->chunk->len = ob.len;
+		c->chunk->cap = ob.cap;
 	}
 	if (!c->chunk->nflows)
 		c->chunk->first_id = r->id;
@@ -592,7 +595,7 @@ static void *ch_run(void *arg)
 			outbuf_put(&b.body, (const char *)it->data, it->len);
 			b.rows += it->nflows;
 			b.last_id = it->last_id;
-			sink_item_free(it);
+			sink_item_give(s, it);
 		}
 		now = sink_mono_ms();
 		closing = sink_closing(s, &dl);
@@ -761,7 +764,6 @@ static void ch_destroy(struct sink *s)
 	free(c->create);
 	free(c->spool_dir);
 	free(c->scratch);
-	free(c->row.buf);
 	free(c->resp.buf);
 	free(c);
 	s->impl = NULL;

@@ -471,7 +471,7 @@ static int emit_to_item(struct sink *s, bool queue)
 	len = fbExporterGetMsgLen(fBufGetExporter(x->fbuf));
 	if (!queue || len <= 16)
 		return 0;
-	it = sink_item_new(len);
+	it = sink_item_take(s, len > 65536 ? len : 65536); /* a message is 64 KiB at most */
 	if (!it) {
 		SINK_ADD(s, dropped_queue_full, x->nrec);
 		x->nrec = 0;
@@ -977,7 +977,7 @@ static void *ipfix_run(void *arg)
 		SINK_ADD(s, flows_sent, it->nflows);
 		SINK_ADD(s, messages_sent, 1);
 		SINK_ADD(s, bytes_sent, it->len);
-		sink_item_free(it);
+		sink_item_give(s, it);
 	}
 	close_fd(x);
 	return NULL;

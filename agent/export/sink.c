@@ -64,6 +64,59 @@ int sink_item_put(struct sink_item *it, const void *p, size_t n)
 	return 0;
 }
 
+/*
+ * Items delivered come back to their sink with their buffers, and the
+ * writer's next items take them: memory the process has written already,
+ * where fresh pages (a new 1 MiB chunk per 1,700 ClickHouse rows, freed
+ * after the insert) fault in at about 1.5 ms per MB in a VM.  At most
+ * SINK_CACHE items are kept.
+ */
+#define SINK_CACHE 16
+
+struct sink_item *sink_item_take(struct sink *s, size_t cap)
+{
+	struct sink_item *it;
+
+	pthread_mutex_lock(&s->cache_lock);
+	it = s->cache;
+	if (it) {
+		s->cache = it->next;
+		s->n_cache--;
+	}
+	pthread_mutex_unlock(&s->cache_lock);
+	if (!it)
+		return sink_item_new(cap);
+	if (it->cap < cap) {
+		uint8_t *d = realloc(it->data, cap);
+
+		if (!d) {
+			sink_item_free(it);
+			return NULL;
+		}
+		it->data = d;
+		it->cap = cap;
+	}
+	it->next = NULL;
+	it->nflows = it->first_id = it->last_id = it->born_ms = 0;
+	it->len = 0;
+	return it;
+}
+
+void sink_item_give(struct sink *s, struct sink_item *it)
+{
+	if (!it)
+		return;
+	pthread_mutex_lock(&s->cache_lock);
+	if (s->n_cache < SINK_CACHE) {
+		it->next = s->cache;
+		s->cache = it;
+		s->n_cache++;
+		it = NULL;
+	}
+	pthread_mutex_unlock(&s->cache_lock);
+	sink_item_free(it);
+}
+
 void sink_init(struct sink *s, const struct sink_vt *vt, uint64_t queue_cap)
 {
 	pthread_condattr_t ca;
@@ -71,6 +124,7 @@ void sink_init(struct sink *s, const struct sink_vt *vt, uint64_t queue_cap)
 	s->vt = vt;
 	s->queue_cap = queue_cap;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->cache_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
@@ -117,7 +171,7 @@ int sink_push(struct sink *s, struct sink_item *it)
 		__atomic_fetch_add(&s->gap, it->nflows, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&s->lock);
 		SINK_ADD(s, dropped_queue_full, it->nflows);
-		sink_item_free(it);
+		sink_item_give(s, it);
 		return -ENOSPC;
 	}
 	it->next = NULL;
@@ -296,6 +350,13 @@ void sink_close(struct sink *s, uint64_t deadline_ms, struct fs_sink_stats *st)
 void sink_free(struct sink *s)
 {
 	s->vt->destroy(s);
+	while (s->cache) {
+		struct sink_item *it = s->cache;
+
+		s->cache = it->next;
+		sink_item_free(it);
+	}
+	pthread_mutex_destroy(&s->cache_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->room);

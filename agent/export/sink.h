@@ -39,6 +39,13 @@ void sink_item_free(struct sink_item *it);
 int sink_item_put(struct sink_item *it, const void *p, size_t n);
 
 struct sink;
+/* An empty item of @cap bytes at least, its buffer reused from an item
+ * given back to @s when there is one (any thread). */
+struct sink_item *sink_item_take(struct sink *s, size_t cap);
+/* @it is done with: kept for sink_item_take() (a few), else freed. */
+void sink_item_give(struct sink *s, struct sink_item *it);
+
+struct sink;
 
 struct sink_vt {
 	const char *name; /* "ipfix", "clickhouse" */
@@ -69,6 +76,9 @@ struct sink {
 	bool closing;             /* no more items: drain and end */
 	uint64_t drain_deadline_ms; /* monotonic; set when closing */
 	struct fs_sink_stats st;
+	pthread_mutex_t cache_lock; /* items given back, for the writer to reuse */
+	struct sink_item *cache;
+	unsigned int n_cache;
 	char last_error[512];     /* the last error reported (reported once) */
 	void *impl;
 };
