@@ -172,8 +172,9 @@ def main():
               % (k, res[k], FLOWS / res[k], r, lost[k], "met" if ok else "missed"))
     r = (FLOWS / res["udp"]) / base
     got = [n for k, n, _ in notes if k == "udp"][0]
-    print("%-7s %9.2f %12.0f %8.3f  nfcapd stored %s of %d sent: %d dropped (socket drops "
-          "counted by the kernel: %d; nfcapd sequence errors: %s)"
+    print("%-7s %9.2f %12.0f %8.3f  nfcapd stored %s of %d sent: %d flows dropped (socket drops "
+          "counted by the kernel: %d datagrams, each an IPFIX message of many flows; "
+          "nfcapd sequence errors: %s)"
           % ("udp", res["udp"], FLOWS / res["udp"], r, got, sent, lost["udp"], drops, seq_err))
     print("%-7s %9.2f %12.0f %8s  capture's time without sinks (to the packet summary), "
           "best of two" % ("csvcap", res["csvcap"], FLOWS / res["csvcap"], "1"))
