@@ -179,14 +179,7 @@ struct fs_batch {
 	struct outbuf arena; /* the texts */
 	struct fs_flow **held; /* fs_session_pull()'s flows, until filled */
 	size_t n_held, held_cap;
-	/* fs_batch_dict()'s scratch */
-	uint32_t *slots;     /* hash table: code + 1, 0 empty */
-	size_t n_slots;
-	const char **first;  /* per code: its text */
-	uint32_t *first_len;
-	uint64_t *first_hash;
-	size_t first_cap;
-	struct outbuf dict;  /* the distinct texts */
+	struct text_dict dict; /* fs_batch_dict()'s, cleared for each column */
 	/* fs_batch_set_frame(): pulls reserve rows in @frame, fills write them */
 	struct fs_frame *frame;
 	struct fs_frame *fill_frame; /* the frame of the flows held, at row @fill_at */
@@ -252,11 +245,7 @@ void fs_batch_free(struct fs_batch *b)
 	free(b->dn);
 	free(b->handles);
 	free(b->arena.buf);
-	free(b->slots);
-	free(b->first);
-	free(b->first_len);
-	free(b->first_hash);
-	free(b->dict.buf);
+	text_dict_free(&b->dict);
 	free(b);
 }
 
@@ -498,12 +487,8 @@ static void fill_targets(struct fs_batch *b)
 	struct fs_frame *fr = b->fill_frame;
 
 	for (size_t i = 0; i < sc->n; i++) {
-		if (!fr) {
-			b->di[i] = b->ints[i];
-			b->df[i] = b->floats[i];
-			b->dn[i] = NULL;
-		} else if (fr->taken[i]) {
-			/* handed over already (a misuse): the batch's arrays */
+		if (!fr || fr->taken[i]) {
+			/* no frame, or the column was handed over (a misuse) */
 			b->di[i] = b->ints[i];
 			b->df[i] = b->floats[i];
 			b->dn[i] = NULL;
@@ -640,7 +625,7 @@ long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char *
 {
 	const struct schema *sc = &b->s->schema;
 	const char *const *strs;
-	size_t n = b->rows, want = 16, k = 0;
+	size_t n = b->rows;
 
 	*texts = NULL;
 	*len = 0;
@@ -649,69 +634,17 @@ long fs_batch_dict(struct fs_batch *b, size_t col, uint32_t *codes, const char *
 					      !col_is_addr(&sc->cols[col])))
 		return -EINVAL;
 	strs = b->strs[col];
-	while (want < 2 * n)
-		want <<= 1;
-	if (want > b->n_slots) {
-		uint32_t *sl = realloc(b->slots, want * sizeof(*sl));
-
-		if (!sl)
-			return -ENOMEM;
-		b->slots = sl;
-		b->n_slots = want;
-	}
-	if (n > b->first_cap) {
-		const char **f = realloc(b->first, n * sizeof(*f));
-		uint32_t *fl;
-		uint64_t *fh;
-
-		if (!f)
-			return -ENOMEM;
-		b->first = f;
-		fl = realloc(b->first_len, n * sizeof(*fl));
-		if (!fl)
-			return -ENOMEM;
-		b->first_len = fl;
-		fh = realloc(b->first_hash, n * sizeof(*fh));
-		if (!fh)
-			return -ENOMEM;
-		b->first_hash = fh;
-		b->first_cap = n;
-	}
-	memset(b->slots, 0, want * sizeof(*b->slots));
+	text_dict_clear(&b->dict);
 	for (size_t r = 0; r < n; r++) {
-		const char *t = strs[r];
-		size_t l = strlen(t);
-		uint64_t h = text_hash(t, l);
-		size_t at = (size_t)h & (want - 1);
+		int64_t c = text_dict_code(&b->dict, strs[r], strlen(strs[r]));
 
-		for (;;) {
-			uint32_t c = b->slots[at];
-
-			if (!c) {
-				b->slots[at] = (uint32_t)k + 1;
-				b->first[k] = t;
-				b->first_len[k] = (uint32_t)l;
-				b->first_hash[k] = h;
-				codes[r] = (uint32_t)k++;
-				break;
-			}
-			c--;
-			if (b->first_hash[c] == h && b->first_len[c] == l &&
-			    !memcmp(b->first[c], t, l)) {
-				codes[r] = c;
-				break;
-			}
-			at = (at + 1) & (want - 1);
-		}
+		if (c < 0)
+			return -ENOMEM;
+		codes[r] = (uint32_t)c;
 	}
-	b->dict.len = 0;
-	for (size_t c = 0; c < k; c++) {
-		outbuf_put(&b->dict, b->first[c], b->first_len[c]);
-		outbuf_putc(&b->dict, '\0');
-	}
-	*texts = b->dict.buf;
-	*len = b->dict.len;
-	return (long)k;
+	*texts = b->dict.texts.buf;
+	*len = b->dict.texts.len;
+	return (long)b->dict.k;
 }
 
 /* ---- settings ----------------------------------------------------------- */

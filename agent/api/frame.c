@@ -20,22 +20,11 @@
 
 #include "api/frame.h"
 #include "api/session.h"
-#include "export/export.h"
 
 /* A column's mapping starts with this header; the data follows. */
 #define COL_HEAD 64
 /* Columns of this size or more are placed on huge page boundaries. */
 #define HUGE (2u << 20)
-
-struct frame_dict {
-	uint32_t *slots;     /* hash table: code + 1, 0 empty */
-	size_t n_slots;
-	uint32_t *len;       /* per code */
-	uint64_t *hash;
-	size_t *off;         /* per code: its text in @texts */
-	size_t k, cap;
-	struct outbuf texts; /* each distinct text and a NUL */
-};
 
 static size_t col_width(const struct column *c)
 {
@@ -255,7 +244,7 @@ long frame_reserve(struct fs_frame *fr, size_t n, size_t pending, double share)
 	return at;
 }
 
-static int dict_rehash(struct frame_dict *d, size_t want)
+static int dict_rehash(struct text_dict *d, size_t want)
 {
 	uint32_t *sl = calloc(want, sizeof(*sl));
 
@@ -274,8 +263,7 @@ static int dict_rehash(struct frame_dict *d, size_t want)
 	return 0;
 }
 
-/* The code of text @t (@l bytes) in @d, added if new; -1 without memory. */
-static int64_t dict_code(struct frame_dict *d, const char *t, size_t l)
+int64_t text_dict_code(struct text_dict *d, const char *t, size_t l)
 {
 	uint64_t h = text_hash(t, l);
 	size_t at;
@@ -321,9 +309,27 @@ static int64_t dict_code(struct frame_dict *d, const char *t, size_t l)
 	return (int64_t)d->k++;
 }
 
+void text_dict_clear(struct text_dict *d)
+{
+	if (d->slots)
+		memset(d->slots, 0, d->n_slots * sizeof(*d->slots));
+	d->k = 0;
+	d->texts.len = 0;
+}
+
+void text_dict_free(struct text_dict *d)
+{
+	free(d->slots);
+	free(d->len);
+	free(d->hash);
+	free(d->off);
+	free(d->texts.buf);
+	memset(d, 0, sizeof(*d));
+}
+
 int frame_codes(struct fs_frame *fr, size_t col, size_t at, const char *const *strs, size_t n)
 {
-	struct frame_dict *d;
+	struct text_dict *d;
 	uint32_t *codes;
 	int err = 0;
 
@@ -338,7 +344,7 @@ int frame_codes(struct fs_frame *fr, size_t col, size_t at, const char *const *s
 			err = -ENOMEM;
 	}
 	for (size_t r = 0; !err && r < n; r++) {
-		int64_t c = dict_code(d, strs[r], strlen(strs[r]));
+		int64_t c = text_dict_code(d, strs[r], strlen(strs[r]));
 
 		if (c < 0)
 			err = -ENOMEM;
@@ -351,7 +357,7 @@ int frame_codes(struct fs_frame *fr, size_t col, size_t at, const char *const *s
 
 long fs_frame_dict(struct fs_frame *fr, size_t col, const char **texts, size_t *len)
 {
-	struct frame_dict *d;
+	struct text_dict *d;
 
 	*texts = "";
 	*len = 0;
@@ -400,14 +406,8 @@ void fs_frame_free(struct fs_frame *fr)
 		if (fr->nulls)
 			fs_frame_column_free(fr->nulls[i]);
 		if (fr->dicts && fr->dicts[i]) {
-			struct frame_dict *d = fr->dicts[i];
-
-			free(d->slots);
-			free(d->len);
-			free(d->hash);
-			free(d->off);
-			free(d->texts.buf);
-			free(d);
+			text_dict_free(fr->dicts[i]);
+			free(fr->dicts[i]);
 		}
 	}
 	free(fr->cols);

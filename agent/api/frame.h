@@ -10,9 +10,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export/export.h"
 #include "flowsight/flowsight.h"
 
-struct frame_dict;
+/*
+ * Distinct texts, numbered in order of first appearance: a frame's text
+ * columns (one per column, growing) and fs_batch_dict() (one per batch,
+ * cleared for each column).
+ */
+struct text_dict {
+	uint32_t *slots;     /* hash table: code + 1, 0 empty */
+	size_t n_slots;
+	uint32_t *len;       /* per code */
+	uint64_t *hash;
+	size_t *off;         /* per code: its text in @texts */
+	size_t k, cap;
+	struct outbuf texts; /* each distinct text and a NUL, in code order */
+};
+
+/* The code of text @t (@l bytes) in @d, added if new; -1 without memory. */
+int64_t text_dict_code(struct text_dict *d, const char *t, size_t l);
+/* No text (the memory stays for the next ones). */
+void text_dict_clear(struct text_dict *d);
+void text_dict_free(struct text_dict *d);
 
 struct fs_frame {
 	struct fs_session *s;
@@ -27,7 +47,7 @@ struct fs_frame {
 	bool *has_null;
 	bool *doubles;            /* FS_FLOAT columns kept as doubles, not as read_csv reads them */
 	bool *taken;              /* handed over (fs_frame_take) */
-	struct frame_dict **dicts;
+	struct text_dict **dicts;
 };
 
 /* @n rows for a batch's flows, in pull order: their first row, or -errno.

@@ -45,8 +45,6 @@ struct sink_item *sink_item_take(struct sink *s, size_t cap);
 /* @it is done with: kept for sink_item_take() (a few), else freed. */
 void sink_item_give(struct sink *s, struct sink_item *it);
 
-struct sink;
-
 struct sink_vt {
 	const char *name; /* "ipfix", "clickhouse" */
 	/* writer thread: encode record @r (may queue finished items) */
