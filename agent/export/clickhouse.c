@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * ClickHouse sink over its HTTP interface (libcurl), for ClickHouse 18.16
- * and later: rows in TabSeparated, INSERT INTO table (agent, run_id,
+ * and later: rows in RowBinary, INSERT INTO table (agent, run_id,
  * columns...) with the column list named, so a table made by hand may
  * have more columns.  The writer thread renders each flow as a row into
  * chunks it queues; the sink thread gathers chunks into inserts of
@@ -35,12 +35,21 @@
 
 #define CHUNK_ROWS 1024
 #define CHUNK_BYTES (1 << 20)
+#define CH_NAME_MAX (sizeof(((struct column *)0)->name) + 8)
+
+/* A column's ClickHouse type: base, or Nullable(base), or Array(base). */
+enum ct_base { CT_U8, CT_I8, CT_U16, CT_I32, CT_U64, CT_I64, CT_F64, CT_STR };
+
+struct ctype {
+	uint8_t base, nullable, array;
+};
 
 struct batch {
 	struct outbuf body;
 	uint64_t rows, first_id, last_id, run_id;
 	uint64_t born_ms;
 	bool maybe_stored; /* a send failed after the request may have arrived */
+	size_t sent_bytes; /* the body as sent (RowBinary or text) */
 	char *query;       /* the INSERT it belongs to (spool files carry theirs) */
 };
 
@@ -49,24 +58,154 @@ struct ch {
 	char *url;         /* base URL, without query */
 	char *table;
 	char *user, *password;
-	char *agent_tsv;   /* the agent column, escaped, with its tab */
-	char *insert;      /* INSERT INTO ... FORMAT TabSeparated */
+	char *agent;       /* the agent column's value */
+	char *insert;      /* INSERT INTO ... FORMAT RowBinary */
+	char *insert_tsv;  /* the same columns, FORMAT TabSeparated */
 	char *create;      /* CREATE TABLE IF NOT EXISTS ..., or NULL */
 	char *spool_dir;
 	uint64_t spool_cap, batch_rows, batch_ms, chunk_rows;
 	uint64_t run_id;
-	/* writer side */
 	const struct schema *schema;
+	struct ctype *types; /* per schema column: the type rows are encoded in */
+	/* writer side */
 	struct col_scratch *scratch;
 	struct sink_item *chunk;
 	/* sink side */
 	CURL *curl;
 	struct outbuf resp;
+	struct outbuf tsv;  /* a batch converted for a table of other types */
 	uint64_t spool_seq;
 	bool created;
+	enum { LAYOUT_UNKNOWN, LAYOUT_BINARY, LAYOUT_TEXT } layout; /* of the table */
 };
 
 /* ---- rows (writer thread) ------------------------------------------------ */
+
+/*
+ * Rows are encoded in ClickHouse's RowBinary, in the types ch_type() gives
+ * the columns (those of the table --clickhouse-create makes): numbers are
+ * copied, not printed, and the server parses nothing.  A table made by
+ * hand whose types differ gets the same rows as TabSeparated text,
+ * converted on the sink thread (to_tsv()), so the writer never waits for
+ * the server to say which.
+ */
+static const char *const ct_names[] = { "UInt8", "Int8", "UInt16", "Int32",
+					"UInt64", "Int64", "Float64", "String" };
+
+/* "Nullable(Int64)", "Array(Int8)", "UInt16", ...; -1 for other types. */
+static int ct_parse(const char *ty, struct ctype *t)
+{
+	size_t l;
+
+	memset(t, 0, sizeof(*t));
+	if (!strncmp(ty, "Nullable(", 9)) {
+		t->nullable = 1;
+		ty += 9;
+	} else if (!strncmp(ty, "Array(", 6)) {
+		t->array = 1;
+		ty += 6;
+	}
+	l = strcspn(ty, ")");
+	if ((t->nullable || t->array) && strcmp(ty + l, ")"))
+		return -1;
+	if (!t->nullable && !t->array && ty[l])
+		return -1;
+	for (size_t i = 0; i < sizeof(ct_names) / sizeof(ct_names[0]); i++)
+		if (strlen(ct_names[i]) == l && !strncmp(ty, ct_names[i], l)) {
+			t->base = (uint8_t)i;
+			return 0;
+		}
+	return -1;
+}
+
+static inline void bput(struct outbuf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len >= n) {
+		memcpy(b->buf + b->len, p, n);
+		b->len += n;
+	} else {
+		outbuf_put(b, p, n);
+	}
+}
+
+static inline void put_varint(struct outbuf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+
+	do {
+		t[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			t[n] |= 0x80;
+		n++;
+	} while (v);
+	bput(b, t, n);
+}
+
+static inline void put_bstr(struct outbuf *b, const char *s, size_t n)
+{
+	put_varint(b, n);
+	bput(b, s, n);
+}
+
+/* An integer in @base's width, little-endian (ClickHouse's and ours). */
+static inline void put_bint(struct outbuf *b, uint8_t base, int64_t v)
+{
+	static const uint8_t width[] = { 1, 1, 2, 4, 8, 8, 8, 0 };
+
+	bput(b, &v, width[base]);
+}
+
+static void put_row(struct ch *c, struct outbuf *b, const struct flow_record *r)
+{
+	const struct schema *sc = c->schema;
+	struct col_row row;
+	uint64_t run = c->run_id;
+
+	col_row_get(r, &row);
+	put_bstr(b, c->agent, strlen(c->agent));
+	bput(b, &run, 8);
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct column *col = &sc->cols[i];
+		const struct ctype *t = &c->types[i];
+		struct col_value v;
+
+		if (col_is_addr(col)) {
+			char a[COL_ADDR_TEXT_MAX + 8];
+
+			put_bstr(b, a, col_addr_text(col, r->flow, a));
+			continue;
+		}
+		if (col->field == CF_UDP || col->kind == COL_LIST) {
+			col_get(col, r, &v, c->scratch);
+		} else {
+			v.is_null = false;
+			v.i = col->kind == COL_INT ? row.i[col->slot] : 0;
+			v.f = col->kind == COL_FLOAT ? row.f[col->slot] : 0;
+			v.s = col->kind == COL_STR ? row.s[col->slot] : NULL;
+		}
+		if (t->array) {
+			put_varint(b, col->kind == COL_LIST ? v.n : 0);
+			for (size_t k = 0; col->kind == COL_LIST && k < v.n; k++)
+				put_bint(b, t->base, v.list[k]);
+			continue;
+		}
+		if (t->nullable) {
+			bput(b, v.is_null ? "\1" : "\0", 1);
+			if (v.is_null)
+				continue;
+		}
+		if (t->base == CT_STR)
+			put_bstr(b, v.s ? v.s : "", v.s ? strlen(v.s) : 0);
+		else if (t->base == CT_F64)
+			bput(b, &v.f, 8);
+		else
+			put_bint(b, t->base, v.i);
+	}
+}
+
+/* ---- RowBinary to TabSeparated (sink thread, tables of other types) ------ */
 
 static void tsv_str(struct outbuf *b, const char *s, size_t n)
 {
@@ -95,56 +234,142 @@ static void tsv_str(struct outbuf *b, const char *s, size_t n)
 	}
 }
 
-static void put_row(struct ch *c, struct outbuf *b, const struct flow_record *r)
+struct rd {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n)
 {
-	const struct schema *sc = c->schema;
-	struct col_row row;
+	const uint8_t *p = r->p;
+
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p += n;
+	return p;
+}
+
+static uint64_t rd_varint(struct rd *r)
+{
+	uint64_t v = 0;
+
+	for (int sh = 0; sh < 64; sh += 7) {
+		const uint8_t *p = rd_take(r, 1);
+
+		if (!p)
+			return 0;
+		v |= (uint64_t)(*p & 0x7f) << sh;
+		if (!(*p & 0x80))
+			return v;
+	}
+	r->bad = true;
+	return 0;
+}
+
+static int64_t rd_int(struct rd *r, uint8_t base)
+{
+	const uint8_t *p;
+
+	switch (base) {
+	case CT_U8:
+		p = rd_take(r, 1);
+		return p ? *p : 0;
+	case CT_I8:
+		p = rd_take(r, 1);
+		return p ? (int8_t)*p : 0;
+	case CT_U16: {
+		uint16_t v = 0;
+
+		if ((p = rd_take(r, 2)))
+			memcpy(&v, p, 2);
+		return v;
+	}
+	case CT_I32: {
+		int32_t v = 0;
+
+		if ((p = rd_take(r, 4)))
+			memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		int64_t v = 0;
+
+		if ((p = rd_take(r, 8)))
+			memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+static void tsv_value(struct outbuf *b, struct rd *r, uint8_t base)
+{
 	char num[48];
-	uint64_t run = c->run_id;
 
-	col_row_get(r, &row);
-	outbuf_puts(b, c->agent_tsv);
-	outbuf_put(b, num, (size_t)fmt_int(num, (int64_t)(run & INT64_MAX)));
-	for (size_t i = 0; i < sc->n; i++) {
-		const struct column *col = &sc->cols[i];
-		struct col_value v;
+	if (base == CT_STR) {
+		uint64_t n = rd_varint(r);
+		const uint8_t *p = rd_take(r, n);
 
-		outbuf_putc(b, '\t');
-		if (col_is_addr(col)) {
-			char t[COL_ADDR_TEXT_MAX + 8];
+		if (p)
+			tsv_str(b, (const char *)p, n);
+	} else if (base == CT_F64) {
+		const uint8_t *p = rd_take(r, 8);
+		double d = 0;
 
-			outbuf_put(b, t, col_addr_text(col, r->flow, t));
-			continue;
-		}
-		if (col->field == CF_UDP || col->kind == COL_LIST) {
-			col_get(col, r, &v, c->scratch);
-			if (v.is_null && col->kind != COL_LIST) {
-				outbuf_put(b, "\\N", 2);
+		if (p)
+			memcpy(&d, p, 8);
+		outbuf_put(b, num, (size_t)fmt_py_float_fast(d, num));
+	} else {
+		outbuf_put(b, num, (size_t)fmt_int(num, rd_int(r, base)));
+	}
+}
+
+/* @in's rows (put_row()) as TabSeparated rows into @out: 0, or -1 when
+ * @in is not rows of this run's columns. */
+static int to_tsv(const struct ch *c, const struct outbuf *in, struct outbuf *out)
+{
+	struct rd r = { (const uint8_t *)in->buf, (const uint8_t *)in->buf + in->len, false };
+
+	out->len = 0;
+	while (r.p < r.end && !r.bad) {
+		uint64_t n = rd_varint(&r);
+		const uint8_t *agent = rd_take(&r, n);
+
+		if (!agent)
+			break;
+		tsv_str(out, (const char *)agent, n);
+		outbuf_putc(out, '\t');
+		tsv_value(out, &r, CT_U64);
+		for (size_t i = 0; i < c->schema->n && !r.bad; i++) {
+			const struct ctype *t = &c->types[i];
+
+			outbuf_putc(out, '\t');
+			if (t->array) {
+				uint64_t k = rd_varint(&r);
+
+				outbuf_putc(out, '[');
+				for (uint64_t j = 0; j < k && !r.bad; j++) {
+					if (j)
+						outbuf_putc(out, ',');
+					tsv_value(out, &r, t->base);
+				}
+				outbuf_putc(out, ']');
 				continue;
 			}
-		} else {
-			v.kind = col->kind;
-			v.i = col->kind == COL_INT ? row.i[col->slot] : 0;
-			v.f = col->kind == COL_FLOAT ? row.f[col->slot] : 0;
-			v.s = col->kind == COL_STR ? row.s[col->slot] : NULL;
+			if (t->nullable) {
+				const uint8_t *p = rd_take(&r, 1);
+
+				if (p && *p) {
+					outbuf_put(out, "\\N", 2);
+					continue;
+				}
+			}
+			tsv_value(out, &r, t->base);
 		}
-		switch (col->kind) {
-		case COL_INT:
-			outbuf_put(b, num, (size_t)fmt_int(num, v.i));
-			break;
-		case COL_FLOAT:
-			outbuf_put(b, num, (size_t)fmt_py_float_fast(v.f, num));
-			break;
-		case COL_STR:
-			if (v.s)
-				tsv_str(b, v.s, strlen(v.s));
-			break;
-		case COL_LIST:
-			outbuf_list(b, v.list, v.n, ",");
-			break;
-		}
+		outbuf_putc(out, '\n');
 	}
-	outbuf_putc(b, '\n');
+	return r.bad || !out->buf ? -1 : 0;
 }
 
 static void push_chunk(struct sink *s)
@@ -199,7 +424,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct outbuf *b = arg;
 
-	if (b->len < 4096)
+	if (b->len < (1 << 20)) /* answers are small; an error page is cut */
 		outbuf_put(b, p, size * n);
 	return size * n;
 }
@@ -267,14 +492,99 @@ static long stored_rows(struct sink *s, const struct batch *b)
 
 enum { SENT, FAILED, REJECTED };
 
+/*
+ * A column's name in ClickHouse: NFStream's, except plugins' "udps.x",
+ * which is "udps_x": ClickHouse takes dotted names of arrays for one
+ * Nested structure whose arrays must all have one length (a plugin's list
+ * and another's would be refused together).
+ */
+static const char *ch_name(const struct column *col, char *buf, size_t n)
+{
+	if (strncmp(col->name, "udps.", 5))
+		return col->name;
+	snprintf(buf, n, "udps_%s", col->name + 5);
+	return buf;
+}
+
+/*
+ * The layout to send this run's rows in: binary when the table's columns
+ * have the types the rows are encoded in (learned once, forgotten when the
+ * server refuses rows), text otherwise.  -1 when the server did not answer
+ * (@why says why).  A table without columns (not there yet) gets text and
+ * is asked again next time: the server's own error then names the cause.
+ */
+static int table_layout(struct sink *s, char *why, size_t wn)
+{
+	struct ch *c = s->impl;
+	const struct schema *sc = c->schema;
+	const char *dot = strchr(c->table, '.');
+	char q[600];
+	bool maybe, all = true;
+	long st;
+	size_t have = 0;
+
+	if (c->layout != LAYOUT_UNKNOWN)
+		return (int)c->layout;
+	if (dot)
+		snprintf(q, sizeof(q), "SELECT name, type FROM system.columns WHERE database = '%.*s' "
+			 "AND table = '%s' FORMAT TabSeparated", (int)(dot - c->table), c->table,
+			 dot + 1);
+	else
+		snprintf(q, sizeof(q), "SELECT name, type FROM system.columns WHERE database = "
+			 "currentDatabase() AND table = '%s' FORMAT TabSeparated", c->table);
+	if (post(s, q, "", 0, why, wn, &maybe, &st))
+		return -1;
+	outbuf_putc(&c->resp, '\0');
+	for (size_t i = 0; i < sc->n + 2 && all; i++) {
+		char want[64], nb[CH_NAME_MAX];
+		const char *name = i == 0 ? "agent" : i == 1 ? "run_id" :
+				   ch_name(&sc->cols[i - 2], nb, sizeof(nb));
+		bool found = false;
+
+		if (i == 0)
+			snprintf(want, sizeof(want), "String");
+		else if (i == 1)
+			snprintf(want, sizeof(want), "UInt64");
+		else
+			snprintf(want, sizeof(want), "%s%s%s%s",
+				 c->types[i - 2].nullable ? "Nullable(" :
+				 c->types[i - 2].array ? "Array(" : "",
+				 ct_names[c->types[i - 2].base],
+				 c->types[i - 2].nullable || c->types[i - 2].array ? ")" : "", "");
+		for (const char *l = c->resp.buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+			size_t nl = strcspn(l, "\t\n"), tl;
+
+			if (l[nl] != '\t')
+				continue;
+			have += i == 0;
+			tl = strcspn(l + nl + 1, "\n");
+			if (nl == strlen(name) && !strncmp(l, name, nl)) {
+				found = tl == strlen(want) && !strncmp(l + nl + 1, want, tl);
+				break;
+			}
+		}
+		all = found;
+	}
+	if (!have)
+		return LAYOUT_TEXT; /* no table (yet) */
+	c->layout = all ? LAYOUT_BINARY : LAYOUT_TEXT;
+	if (!all)
+		pr_info("%s: table %s has columns of other types than flowsight's: rows go as "
+			"text (TabSeparated)\n", s->label, c->table);
+	return (int)c->layout;
+}
+
 /* Deliver @b: CREATE first if asked, skip what is stored already. */
 static int deliver(struct sink *s, struct batch *b)
 {
 	struct ch *c = s->impl;
+	const struct outbuf *body;
+	const char *q;
 	char why[600];
 	bool maybe;
 	long st;
 
+	b->sent_bytes = 0;
 	if (c->create && !c->created) {
 		if (post(s, c->create, "", 0, why, sizeof(why), &maybe, &st))
 			goto failed;
@@ -297,13 +607,34 @@ static int deliver(struct sink *s, struct batch *b)
 			pr_warn("%s: %ld of %" PRIu64 " rows of a batch were stored; it is sent again\n",
 				s->label, n, b->rows);
 	}
-	if (!post(s, b->query ? b->query : c->insert, b->body.buf, b->body.len, why,
-		  sizeof(why), &maybe, &st)) {
+	q = b->query ? b->query : c->insert;
+	body = &b->body;
+	if (!strcmp(q, c->insert)) {
+		/* this run's rows: as they are, or as text for the table */
+		int layout = table_layout(s, why, sizeof(why));
+
+		if (layout < 0)
+			goto failed;
+		if (layout == LAYOUT_TEXT) {
+			if (to_tsv(c, &b->body, &c->tsv)) {
+				snprintf(why, sizeof(why), "a batch that is not rows of this run's "
+					 "columns: dropped");
+				sink_report(s, why);
+				return REJECTED;
+			}
+			q = c->insert_tsv;
+			body = &c->tsv;
+		}
+	}
+	if (!post(s, q, body->buf, body->len, why, sizeof(why), &maybe, &st)) {
 		sink_report(s, "");
 		sink_set_healthy(s, true);
+		b->sent_bytes = body->len;
 		return SENT;
 	}
 	if (st == 400 || st == 413) {
+		/* the table may have changed: ask again for the next batch */
+		c->layout = LAYOUT_UNKNOWN;
 		/* the server refused these rows as data: sending them again would
 		 * only block everything after them */
 		sink_report(s, why);
@@ -339,7 +670,9 @@ static size_t spool_list(struct ch *c, char ***out)
 		size_t l = strlen(e->d_name);
 		char **nv;
 
-		if (l < 5 || strcmp(e->d_name + l - 4, ".tsv") || e->d_name[0] == '.')
+		/* .rows, and .tsv as spools of earlier versions were named */
+		if (l < 6 || e->d_name[0] == '.' ||
+		    (strcmp(e->d_name + l - 5, ".rows") && strcmp(e->d_name + l - 4, ".tsv")))
 			continue;
 		nv = realloc(v, (n + 1) * sizeof(*v));
 		if (!nv)
@@ -421,7 +754,7 @@ static int spool_write(struct sink *s, struct batch *b)
 		SINK_ADD(s, dropped_spool_full, b->rows);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".tsv", c->spool_dir, ++c->spool_seq);
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 ".rows", c->spool_dir, ++c->spool_seq);
 	snprintf(tmp, sizeof(tmp), "%s/.%020" PRIu64 ".tmp", c->spool_dir, c->spool_seq);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ok = fd >= 0 && write(fd, head, (size_t)hl) == hl &&
@@ -491,7 +824,7 @@ static int spool_replay_one(struct sink *s, bool *empty)
 			SINK_ADD(s, flows_sent, b.rows);
 			SINK_ADD(s, replayed_flows, b.rows);
 			SINK_ADD(s, messages_sent, 1);
-			SINK_ADD(s, bytes_sent, b.body.len);
+			SINK_ADD(s, bytes_sent, b.sent_bytes);
 		} else {
 			SINK_ADD(s, dropped_rejected, b.rows);
 		}
@@ -645,7 +978,7 @@ static void *ch_run(void *arg)
 		case SENT:
 			SINK_ADD(s, flows_sent, b.rows);
 			SINK_ADD(s, messages_sent, 1);
-			SINK_ADD(s, bytes_sent, b.body.len);
+			SINK_ADD(s, bytes_sent, b.sent_bytes);
 			batch_reset(&b);
 			backoff = 200;
 			break;
@@ -725,22 +1058,40 @@ static int build_queries(struct ch *c)
 	outbuf_puts(&cr, " (agent String, run_id UInt64, time DateTime DEFAULT "
 			 "toDateTime(intDiv(bidirectional_first_seen_ms, 1000))");
 	for (size_t i = 0; i < sc->n; i++) {
+		char nb[CH_NAME_MAX];
+		const char *name = ch_name(&sc->cols[i], nb, sizeof(nb));
+
 		outbuf_puts(&ins, ", `");
-		outbuf_puts(&ins, sc->cols[i].name);
+		outbuf_puts(&ins, name);
 		outbuf_puts(&ins, "`");
 		outbuf_puts(&cr, ", `");
-		outbuf_puts(&cr, sc->cols[i].name);
+		outbuf_puts(&cr, name);
 		outbuf_puts(&cr, "` ");
 		outbuf_puts(&cr, ch_type(&sc->cols[i]));
 	}
-	outbuf_puts(&ins, ") FORMAT TabSeparated");
+	outbuf_puts(&ins, ") FORMAT ");
+	c->insert_tsv = ins.buf ? strndup(ins.buf, ins.len) : NULL;
+	outbuf_puts(&ins, "RowBinary");
 	outbuf_putc(&ins, '\0');
 	outbuf_puts(&cr, ") ENGINE = MergeTree() PARTITION BY toYYYYMMDD(time) "
 			 "ORDER BY (time, agent, id)");
 	outbuf_putc(&cr, '\0');
 	c->insert = ins.buf;
 	c->create = cr.buf;
-	return c->insert && c->create ? 0 : -ENOMEM;
+	if (c->insert_tsv) {
+		char *t = realloc(c->insert_tsv, strlen(c->insert_tsv) + sizeof("TabSeparated"));
+
+		if (t)
+			strcat(t, "TabSeparated");
+		c->insert_tsv = t;
+	}
+	c->types = calloc(sc->n ? sc->n : 1, sizeof(*c->types));
+	if (!c->insert || !c->insert_tsv || !c->create || !c->types)
+		return -ENOMEM;
+	for (size_t i = 0; i < sc->n; i++)
+		if (ct_parse(ch_type(&sc->cols[i]), &c->types[i]))
+			return -EINVAL; /* a type put_row() cannot write */
+	return 0;
 }
 
 static void ch_destroy(struct sink *s)
@@ -759,8 +1110,11 @@ static void ch_destroy(struct sink *s)
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
 	}
-	free(c->agent_tsv);
+	free(c->agent);
 	free(c->insert);
+	free(c->insert_tsv);
+	free(c->types);
+	free(c->tsv.buf);
 	free(c->create);
 	free(c->spool_dir);
 	free(c->scratch);
@@ -782,7 +1136,6 @@ int clickhouse_sink_open(const struct fs_writer_options *wo, const struct schema
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	struct ch *c = calloc(1, sizeof(*c));
-	struct outbuf ag = { 0 };
 	char host[256] = "";
 	char why[256] = "";
 	int rc = -ENOMEM;
@@ -821,12 +1174,8 @@ int clickhouse_sink_open(const struct fs_writer_options *wo, const struct schema
 	c->run_id &= INT64_MAX;
 	if (!wo->clickhouse_agent)
 		gethostname(host, sizeof(host) - 1);
-	tsv_str(&ag, wo->clickhouse_agent ? wo->clickhouse_agent : host,
-		strlen(wo->clickhouse_agent ? wo->clickhouse_agent : host));
-	outbuf_putc(&ag, '\t');
-	outbuf_putc(&ag, '\0');
-	c->agent_tsv = ag.buf;
-	if (!c->url || !c->table || !c->scratch || !c->agent_tsv || build_queries(c))
+	c->agent = strdup(wo->clickhouse_agent ? wo->clickhouse_agent : host);
+	if (!c->url || !c->table || !c->scratch || !c->agent || build_queries(c))
 		goto nomem;
 	if (!wo->clickhouse_create) {
 		free(c->create);

@@ -25,6 +25,8 @@ loopback (or on the loopback of a namespace this test creates):
   live flow with the CSV's addresses, ports and counts.
 """
 import ipaddress
+import json
+import math
 import os
 import shutil
 import signal
@@ -45,6 +47,8 @@ from sinklib import ClickHouse, Nfcapd, StreamKeeper, read_csv  # noqa: E402
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 MKPCAP = os.path.abspath(os.environ.get("MKPCAP", "build/mkpcap"))
 MIXED = os.path.abspath("../shared/data/bench/mixed.pcap")
+DHCP = os.path.abspath("../shared/data/nfstream-tests/pcaps/dhcp.pcap")
+PLUGINS = os.path.abspath("build/plugins")
 TMP = tempfile.mkdtemp(prefix="fs-sinks-")
 NS, NS2 = "fss-%d-a" % os.getpid(), "fss-%d-b" % os.getpid()
 PROCS, SERVERS = [], []
@@ -296,6 +300,29 @@ def check_table(ch, table, rows, where):
     check({a: int(c) for a, c in apps} == want, "%s: rows per application_name" % where)
 
 
+def check_floats(ch, table, rows, where, ulps=0):
+    """Every float column of every row: exactly when rows go in RowBinary
+    (doubles copied); as text, ClickHouse 18.16's parser may miss the
+    nearest double by @ulps."""
+    cols = [k for k, v in rows[0].items()
+            if ("." in v or "e" in v) and k not in ("src_ip", "dst_ip") and
+            all(x == "" or x.lstrip("-").replace(".", "", 1).replace("e", "", 1)
+                .replace("-", "").replace("+", "").isdigit() for x in (r[k] for r in rows))]
+    check(len(cols) >= 10, "%s: float columns found: %r" % (where, cols))
+    got = {r[0]: r[1:] for r in ch.rows("SELECT toString(id), " + ", ".join(
+        "toString(`%s`)" % k for k in cols) + " FROM " + table)}
+    bad = 0
+    for r in rows:
+        for k, g in zip(cols, got[r["id"]]):
+            a, b = float(g), float(r[k])
+            if not (a == b or (a != a and b != b) or
+                    (ulps and abs(a - b) <= ulps * math.ulp(max(abs(a), abs(b))))):
+                bad += 1
+                if bad < 4:
+                    print("  %s: flow %s %s: table %s, CSV %s" % (where, r["id"], k, g, r[k]))
+    check(bad == 0, "%s: %d float cells differ" % (where, bad))
+
+
 @case("clickhouse_offline")
 def _():
     need_mixed()
@@ -305,7 +332,7 @@ def _():
     out = tmp("ch.csv")
     env = {"FLOWSIGHT_CLICKHOUSE_USER": "agent", "FLOWSIGHT_CLICKHOUSE_PASSWORD": "s3cret pass"}
     rc, _, err = run(["-r", MIXED, "-o", out, "--statistical-analysis", "--splt-analysis", "5",
-                      "--clickhouse", ch.url(), "--clickhouse-create", "--clickhouse-agent",
+                      "-v", "--clickhouse", ch.url(), "--clickhouse-create", "--clickhouse-agent",
                       "probe-1", "--clickhouse-batch-rows", "1000"], env=env)
     check(rc == 0, "exit %d: %s" % (rc, err))
     rows = read_csv(out)
@@ -315,6 +342,25 @@ def _():
     got = dict(ch.rows("SELECT toString(id), toString(splt_ps) FROM flows"))
     for r in rows[:200]:
         check(got[r["id"]] == r["splt_ps"].replace(" ", ""), "splt_ps of flow %s" % r["id"])
+    check_floats(ch, "flows", rows, "offline")
+    check("other types" not in err, "the table made by --clickhouse-create takes RowBinary: %s"
+          % err)
+    # a table made by hand, of other types (wider integers, signed counters,
+    # one more column): the same rows arrive, as text
+    types = ch.rows("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+                    "AND table = 'flows'")
+    other = {"UInt16": "UInt32", "UInt64": "Int64", "UInt8": "Int16"}
+    ch.query("CREATE TABLE hand (note String DEFAULT 'x', " +
+             ", ".join("`%s` %s" % (n, other.get(t, t)) for n, t in types if n != "time") +
+             ") ENGINE = MergeTree() ORDER BY id")
+    rc, _, err = run(["-r", MIXED, "-F", "none", "--statistical-analysis", "--splt-analysis", "5",
+                      "-v", "--clickhouse", ch.url(), "--clickhouse-table", "hand",
+                      "--clickhouse-batch-rows", "1000"], env=env)
+    check(rc == 0, "hand-made table: exit %d: %s" % (rc, err))
+    check(err.count("has columns of other types") == 1, "said once: %s" % err)
+    check_table(ch, "hand", rows, "hand-made table")
+    check_floats(ch, "hand", rows, "hand-made table", ulps=2)
+    check(ch.query("SELECT DISTINCT note FROM hand").strip() == "x", "the table's own default")
     # a wrong password: reported once, nothing inserted, exit 1
     env["FLOWSIGHT_CLICKHOUSE_PASSWORD"] = "wrong"
     rc, _, err = run(["-r", MIXED, "-F", "none", "--clickhouse", ch.url(),
@@ -329,6 +375,66 @@ def _():
     check(len(lines) == 1 and "Table default.nope doesn't exist" in lines[0],
           "reported once: %s" % err)
     check("at_exit 3583" in err, "counted: %s" % err)
+
+
+@case("clickhouse_plugin_columns")
+def _():
+    """Plugin columns (Nullable strings and integers, arrays) arrive cell
+    for cell as the JSON output has them, in RowBinary (the table
+    --clickhouse-create makes) and as text (a table of other types)."""
+    if not os.path.exists(DHCP):
+        raise Skip("%s absent (../shared)" % DHCP)
+    need(sinklib.CH_SERVER)
+    plugins = ["--plugin", os.path.join(PLUGINS, "dhcp.so"),
+               "--plugin", os.path.join(PLUGINS, "splt.so") + ":sequence_length=4"]
+    ch = ClickHouse(tmp("ch4")).start()
+    SERVERS.append(ch)
+    out = tmp("dhcp.jsonl")
+    rc, _, err = run(["-r", DHCP, "-F", "jsonl", "-o", out, "-v", "--clickhouse", ch.url(),
+                      "--clickhouse-create"] + plugins)
+    check(rc == 0, "exit %d: %s" % (rc, err))
+    want = {}
+    with open(out) as f:
+        for line in f:
+            d = json.loads(line)
+            want[str(d["id"])] = {k: v for k, v in d.items() if k.startswith("udps.")}
+    cols = list(next(iter(want.values())))
+    check(len(want) == 3 and len(cols) == 13, "3 flows, 13 plugin columns: %r" % cols)
+    nulls = sum(v is None for w in want.values() for v in w.values())
+    check(nulls > 10 and any(isinstance(v, str) for w in want.values() for v in w.values()),
+          "the capture gives nulls and strings")
+
+    def text(v):
+        if v is None:
+            return "<null>"
+        if isinstance(v, list):
+            return "[" + ",".join(str(x) for x in v) + "]"
+        return str(v)
+
+    def compare(table, where):
+        # plugins' udps.x are udps_x in ClickHouse (a dotted array is Nested there)
+        q = ("SELECT toString(id), " + ", ".join(
+            "if(isNull(`%s`), '<null>', toString(`%s`))" % ((c.replace(".", "_"),) * 2)
+            for c in cols) + " FROM " + table)
+        got = {r[0]: r[1:] for r in ch.rows(q)}
+        check(sorted(got) == sorted(want), "%s: flow ids %r" % (where, sorted(got)))
+        for i, w in want.items():
+            for c, g in zip(cols, got.get(i, [])):
+                check(g == text(w[c]), "%s: flow %s %s: table %r, JSON %r"
+                      % (where, i, c, g, w[c]))
+    compare("flows", "RowBinary")
+    check("other types" not in err, "binary for its own table: %s" % err)
+    types = ch.rows("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+                    "AND table = 'flows'")
+    other = {"Nullable(Int64)": "Nullable(Int32)", "Array(Int64)": "Array(Int32)",
+             "UInt16": "UInt32"}
+    ch.query("CREATE TABLE hand2 (" +
+             ", ".join("`%s` %s" % (n, other.get(t, t)) for n, t in types if n != "time") +
+             ") ENGINE = MergeTree() ORDER BY id")
+    rc, _, err = run(["-r", DHCP, "-F", "none", "-v", "--clickhouse", ch.url(),
+                      "--clickhouse-table", "hand2"] + plugins)
+    check(rc == 0 and "other types" in err, "text for a table of other types: %d %s" % (rc, err))
+    compare("hand2", "TabSeparated")
 
 
 @case("clickhouse_restart_midstream")
