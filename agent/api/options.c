@@ -375,6 +375,8 @@ int fs_writer_options_set(struct fs_writer_options *w, const char *name, const c
 		  0, 0 },
 		{ "sink_drain_seconds", offsetof(struct fs_writer_options, sink_drain_seconds), 'u', 1,
 		  86400 },
+		{ "clickhouse_inserts", offsetof(struct fs_writer_options, clickhouse_inserts), 'u',
+		  1, 16 },
 	};
 
 	for (size_t i = 0; i < sizeof(wp) / sizeof(wp[0]); i++) {

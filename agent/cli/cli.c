@@ -138,6 +138,8 @@ static const struct cli_opt cli_opts[] = {
 	  "rows kept in memory while ClickHouse lags (default 64)", 0 },
 	{ "clickhouse-agent", 0, OT_WRITER, "NAME", NULL,
 	  "the rows' agent column (default: the host name)", 0 },
+	{ "clickhouse-inserts", 0, OT_WRITER, "N", NULL,
+	  "inserts in flight at once, a connection each (default 2, at most 16)", 0 },
 	{ "sink-drain-seconds", 0, OT_WRITER, "SEC", NULL,
 	  "at the end, how long the sinks keep trying to deliver (default 10)", 0 },
 	{ "plugin", 0, OT_PLUGIN, "PATH.so[:key=value,...]", NULL,

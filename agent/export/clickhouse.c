@@ -53,6 +53,16 @@ struct batch {
 	char *query;       /* the INSERT it belongs to (spool files carry theirs) */
 };
 
+/* One HTTP connection to ClickHouse and the thread that sends on it. */
+struct conn {
+	struct sink *s;
+	CURL *curl;
+	struct outbuf resp;
+	struct outbuf tsv;  /* a batch converted for a table of other types */
+	pthread_t thread;
+	bool started;
+};
+
 struct ch {
 	/* configuration */
 	char *url;         /* base URL, without query */
@@ -70,10 +80,16 @@ struct ch {
 	/* writer side */
 	struct col_scratch *scratch;
 	struct sink_item *chunk;
-	/* sink side */
-	CURL *curl;
-	struct outbuf resp;
-	struct outbuf tsv;  /* a batch converted for a table of other types */
+	/* sink side: n_conns connections, each on a thread of its own, so
+	 * that one insert is parsed and written by the server while the next
+	 * is on the wire (the server uses a CPU per insert) */
+	struct conn *conns;
+	unsigned int n_conns;
+	pthread_mutex_t gather;  /* one thread gathers a batch at a time: a
+				  * batch is consecutive rows, one id range */
+	pthread_mutex_t mu;      /* created, layout */
+	pthread_mutex_t spool_mu; /* the spool: one writer or replayer */
+	bool spool_empty;        /* atomic */
 	uint64_t spool_seq;
 	bool created;
 	enum { LAYOUT_UNKNOWN, LAYOUT_BINARY, LAYOUT_TEXT } layout; /* of the table */
@@ -434,11 +450,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
  * reason in @why, *@maybe set when the request may have been stored, and
  * *@status the HTTP status (0: no answer).
  */
-static int post(struct sink *s, const char *query, const void *body, size_t len, char *why,
+static int post(struct conn *k, const char *query, const void *body, size_t len, char *why,
 		size_t wn, bool *maybe, long *status)
 {
-	struct ch *c = s->impl;
-	char *q = curl_easy_escape(c->curl, query, 0);
+	struct ch *c = k->s->impl;
+	char *q = curl_easy_escape(k->curl, query, 0);
 	char *url;
 	CURLcode rc;
 
@@ -450,11 +466,11 @@ static int post(struct sink *s, const char *query, const void *body, size_t len,
 		return -1;
 	}
 	curl_free(q);
-	c->resp.len = 0;
-	curl_easy_setopt(c->curl, CURLOPT_URL, url);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	rc = curl_easy_perform(c->curl);
+	k->resp.len = 0;
+	curl_easy_setopt(k->curl, CURLOPT_URL, url);
+	curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(k->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	rc = curl_easy_perform(k->curl);
 	free(url);
 	if (rc != CURLE_OK) {
 		snprintf(why, wn, "%s", curl_easy_strerror(rc));
@@ -462,21 +478,21 @@ static int post(struct sink *s, const char *query, const void *body, size_t len,
 			 rc != CURLE_COULDNT_RESOLVE_PROXY && rc != CURLE_URL_MALFORMAT;
 		return -1;
 	}
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, status);
 	if (*status == 200)
 		return 0;
 	/* ClickHouse's message, first line */
-	outbuf_putc(&c->resp, '\0');
-	c->resp.buf[strcspn(c->resp.buf, "\n")] = '\0';
-	snprintf(why, wn, "HTTP %ld: %.400s", *status, c->resp.buf);
+	outbuf_putc(&k->resp, '\0');
+	k->resp.buf[strcspn(k->resp.buf, "\n")] = '\0';
+	snprintf(why, wn, "HTTP %ld: %.400s", *status, k->resp.buf);
 	*maybe = *status >= 500;
 	return -1;
 }
 
 /* Rows of @b already in the table (its run's id range); -1 unknown. */
-static long stored_rows(struct sink *s, const struct batch *b)
+static long stored_rows(struct conn *k, const struct batch *b)
 {
-	struct ch *c = s->impl;
+	struct ch *c = k->s->impl;
 	char q[512], why[512];
 	bool maybe;
 	long st;
@@ -484,10 +500,10 @@ static long stored_rows(struct sink *s, const struct batch *b)
 	snprintf(q, sizeof(q), "SELECT count() FROM %s WHERE run_id = %" PRIu64
 		 " AND id BETWEEN %" PRIu64 " AND %" PRIu64, c->table, b->run_id & INT64_MAX,
 		 b->first_id, b->last_id);
-	if (post(s, q, "", 0, why, sizeof(why), &maybe, &st))
+	if (post(k, q, "", 0, why, sizeof(why), &maybe, &st))
 		return -1;
-	outbuf_putc(&c->resp, '\0');
-	return strtol(c->resp.buf, NULL, 10);
+	outbuf_putc(&k->resp, '\0');
+	return strtol(k->resp.buf, NULL, 10);
 }
 
 enum { SENT, FAILED, REJECTED };
@@ -513,8 +529,9 @@ static const char *ch_name(const struct column *col, char *buf, size_t n)
  * (@why says why).  A table without columns (not there yet) gets text and
  * is asked again next time: the server's own error then names the cause.
  */
-static int table_layout(struct sink *s, char *why, size_t wn)
+static int table_layout(struct conn *k, char *why, size_t wn)
 {
+	struct sink *s = k->s;
 	struct ch *c = s->impl;
 	const struct schema *sc = c->schema;
 	const char *dot = strchr(c->table, '.');
@@ -532,9 +549,9 @@ static int table_layout(struct sink *s, char *why, size_t wn)
 	else
 		snprintf(q, sizeof(q), "SELECT name, type FROM system.columns WHERE database = "
 			 "currentDatabase() AND table = '%s' FORMAT TabSeparated", c->table);
-	if (post(s, q, "", 0, why, wn, &maybe, &st))
+	if (post(k, q, "", 0, why, wn, &maybe, &st))
 		return -1;
-	outbuf_putc(&c->resp, '\0');
+	outbuf_putc(&k->resp, '\0');
 	for (size_t i = 0; i < sc->n + 2 && all; i++) {
 		char want[64], nb[CH_NAME_MAX];
 		const char *name = i == 0 ? "agent" : i == 1 ? "run_id" :
@@ -551,7 +568,7 @@ static int table_layout(struct sink *s, char *why, size_t wn)
 				 c->types[i - 2].array ? "Array(" : "",
 				 ct_names[c->types[i - 2].base],
 				 c->types[i - 2].nullable || c->types[i - 2].array ? ")" : "", "");
-		for (const char *l = c->resp.buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		for (const char *l = k->resp.buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
 			size_t nl = strcspn(l, "\t\n"), tl;
 
 			if (l[nl] != '\t')
@@ -575,27 +592,39 @@ static int table_layout(struct sink *s, char *why, size_t wn)
 }
 
 /* Deliver @b: CREATE first if asked, skip what is stored already. */
-static int deliver(struct sink *s, struct batch *b)
+static int deliver(struct conn *k, struct batch *b)
 {
+	struct sink *s = k->s;
 	struct ch *c = s->impl;
 	const struct outbuf *body;
 	const char *q;
 	char why[600];
 	bool maybe;
 	long st;
+	int layout = LAYOUT_BINARY;
 
 	b->sent_bytes = 0;
+	q = b->query ? b->query : c->insert;
+	pthread_mutex_lock(&c->mu);
 	if (c->create && !c->created) {
-		if (post(s, c->create, "", 0, why, sizeof(why), &maybe, &st))
+		if (post(k, c->create, "", 0, why, sizeof(why), &maybe, &st)) {
+			pthread_mutex_unlock(&c->mu);
 			goto failed;
+		}
 		c->created = true;
 	}
+	/* this run's rows: as they are, or as text for the table */
+	if (!strcmp(q, c->insert))
+		layout = table_layout(k, why, sizeof(why));
+	pthread_mutex_unlock(&c->mu);
+	if (layout < 0)
+		goto failed;
 	if (b->maybe_stored) {
-		long n = stored_rows(s, b);
+		long n = stored_rows(k, b);
 
 		if (n < 0) {
 			snprintf(why, sizeof(why), "cannot check a batch sent before: %s",
-				 c->resp.len ? "query failed" : "no answer");
+				 k->resp.len ? "query failed" : "no answer");
 			goto failed;
 		}
 		if ((uint64_t)n >= b->rows) {
@@ -607,26 +636,18 @@ static int deliver(struct sink *s, struct batch *b)
 			pr_warn("%s: %ld of %" PRIu64 " rows of a batch were stored; it is sent again\n",
 				s->label, n, b->rows);
 	}
-	q = b->query ? b->query : c->insert;
 	body = &b->body;
-	if (!strcmp(q, c->insert)) {
-		/* this run's rows: as they are, or as text for the table */
-		int layout = table_layout(s, why, sizeof(why));
-
-		if (layout < 0)
-			goto failed;
-		if (layout == LAYOUT_TEXT) {
-			if (to_tsv(c, &b->body, &c->tsv)) {
-				snprintf(why, sizeof(why), "a batch that is not rows of this run's "
-					 "columns: dropped");
-				sink_report(s, why);
-				return REJECTED;
-			}
-			q = c->insert_tsv;
-			body = &c->tsv;
+	if (layout == LAYOUT_TEXT) {
+		if (to_tsv(c, &b->body, &k->tsv)) {
+			snprintf(why, sizeof(why), "a batch that is not rows of this run's "
+				 "columns: dropped");
+			sink_report(s, why);
+			return REJECTED;
 		}
+		q = c->insert_tsv;
+		body = &k->tsv;
 	}
-	if (!post(s, q, body->buf, body->len, why, sizeof(why), &maybe, &st)) {
+	if (!post(k, q, body->buf, body->len, why, sizeof(why), &maybe, &st)) {
 		sink_report(s, "");
 		sink_set_healthy(s, true);
 		b->sent_bytes = body->len;
@@ -634,7 +655,9 @@ static int deliver(struct sink *s, struct batch *b)
 	}
 	if (st == 400 || st == 413) {
 		/* the table may have changed: ask again for the next batch */
+		pthread_mutex_lock(&c->mu);
 		c->layout = LAYOUT_UNKNOWN;
+		pthread_mutex_unlock(&c->mu);
 		/* the server refused these rows as data: sending them again would
 		 * only block everything after them */
 		sink_report(s, why);
@@ -737,8 +760,9 @@ static int spool_read(struct ch *c, const char *name, struct batch *b, size_t *s
 	return 0;
 }
 
-/* Keep @b on disk.  0, or -1 (full, or the disk refused: counted). */
-static int spool_write(struct sink *s, struct batch *b)
+/* Keep @b on disk.  0, or -1 (full, or the disk refused: counted).
+ * Holds spool_mu. */
+static int spool_write_locked(struct sink *s, struct batch *b)
 {
 	struct ch *c = s->impl;
 	char path[4400], tmp[4400], head[160];
@@ -778,10 +802,24 @@ static int spool_write(struct sink *s, struct batch *b)
 	return 0;
 }
 
-/* Send the oldest spooled batch.  SENT (file removed), FAILED, or
- * REJECTED (file removed, counted). */
-static int spool_replay_one(struct sink *s, bool *empty)
+static int spool_write(struct sink *s, struct batch *b)
 {
+	struct ch *c = s->impl;
+	int rc;
+
+	pthread_mutex_lock(&c->spool_mu);
+	rc = spool_write_locked(s, b);
+	if (!rc)
+		__atomic_store_n(&c->spool_empty, false, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&c->spool_mu);
+	return rc;
+}
+
+/* Send the oldest spooled batch.  SENT (file removed), FAILED, or
+ * REJECTED (file removed, counted).  Holds spool_mu. */
+static int spool_replay_one_locked(struct conn *k, bool *empty)
+{
+	struct sink *s = k->s;
 	struct ch *c = s->impl;
 	char **v, path[4400];
 	size_t n = spool_list(c, &v), size = 0;
@@ -801,7 +839,7 @@ static int spool_replay_one(struct sink *s, bool *empty)
 		free_list(v, n);
 		return SENT;
 	}
-	rc = deliver(s, &b);
+	rc = deliver(k, &b);
 	if (rc == FAILED && b.maybe_stored) {
 		/* remember for the next try: the check comes before a resend */
 		char head[160];
@@ -836,6 +874,20 @@ static int spool_replay_one(struct sink *s, bool *empty)
 	return rc;
 }
 
+static int spool_replay_one(struct conn *k)
+{
+	struct ch *c = k->s->impl;
+	bool empty;
+	int rc;
+
+	pthread_mutex_lock(&c->spool_mu);
+	rc = spool_replay_one_locked(k, &empty);
+	if (empty)
+		__atomic_store_n(&c->spool_empty, true, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&c->spool_mu);
+	return rc;
+}
+
 static void spool_scan(struct sink *s)
 {
 	struct ch *c = s->impl;
@@ -867,40 +919,31 @@ static void batch_reset(struct batch *b)
 	b->maybe_stored = false;
 }
 
-static void *ch_run(void *arg)
+/*
+ * One connection's loop.  Every thread gathers its own batches from the
+ * queue, one thread at a time (c->gather, held from a batch's first row
+ * until it is complete): a batch is then consecutive rows, one id range
+ * (what the duplicate check counts), and is never extended once complete,
+ * even when its delivery fails.  The inserts themselves run side by side.
+ */
+static void *conn_run(void *arg)
 {
-	struct sink *s = arg;
+	struct conn *k = arg;
+	struct sink *s = k->s;
 	struct ch *c = s->impl;
 	struct batch b = { .run_id = c->run_id };
 	uint64_t backoff = 200, next_try = 0;
-	bool spool_empty = true;
+	bool holding = false, sealed = false;
 
-	if (c->spool_dir) {
-		spool_scan(s);
-		spool_empty = !s->st.spool_flows;
-	}
-	{
-		/* the table exists from the start, even for an agent without flows
-		 * yet (when the server is not there, deliver() tries again); and
-		 * whether the server answers at all */
-		char why[600];
-		bool maybe;
-		long st;
-
-		if (!post(s, c->create ? c->create : "SELECT 1", "", 0, why, sizeof(why), &maybe,
-			  &st)) {
-			c->created = c->create != NULL;
-			sink_set_healthy(s, true);
-		}
-	}
 	for (;;) {
 		uint64_t dl, now = sink_mono_ms();
-		bool closing = sink_closing(s, &dl), ready, down = now < next_try;
+		bool closing = sink_closing(s, &dl), down = now < next_try;
+		bool spool_empty = __atomic_load_n(&c->spool_empty, __ATOMIC_RELAXED);
 		struct sink_item *it;
 
 		/* the spool goes first, oldest batch first */
 		if (!spool_empty && !down) {
-			if (spool_replay_one(s, &spool_empty) == FAILED) {
+			if (spool_replay_one(k) == FAILED) {
 				next_try = sink_mono_ms() + backoff;
 				backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
 			} else {
@@ -909,32 +952,46 @@ static void *ch_run(void *arg)
 			continue;
 		}
 		/* gather a batch */
-		while (b.rows < c->batch_rows) {
-			uint64_t until = b.rows ? b.born_ms + c->batch_ms : UINT64_MAX;
-
-			if (closing)
-				until = 0;
-			else if (down && next_try < until)
-				until = next_try;
-			if (!spool_empty && !down)
-				until = 0;
-			it = sink_pop(s, until, NULL);
-			if (!it)
-				break;
-			if (!b.rows) {
-				b.born_ms = it->born_ms;
-				b.first_id = it->first_id;
+		if (!sealed) {
+			if (!holding) {
+				pthread_mutex_lock(&c->gather);
+				holding = true;
 			}
-			outbuf_put(&b.body, (const char *)it->data, it->len);
-			b.rows += it->nflows;
-			b.last_id = it->last_id;
-			sink_item_give(s, it);
+			while (b.rows < c->batch_rows) {
+				uint64_t until = b.rows ? b.born_ms + c->batch_ms : UINT64_MAX;
+
+				if (closing)
+					until = 0;
+				else if (down && next_try < until)
+					until = next_try;
+				if (!spool_empty && !down)
+					until = 0;
+				it = sink_pop(s, until, NULL);
+				if (!it)
+					break;
+				if (!b.rows) {
+					b.born_ms = it->born_ms;
+					b.first_id = it->first_id;
+				}
+				outbuf_put(&b.body, (const char *)it->data, it->len);
+				b.rows += it->nflows;
+				b.last_id = it->last_id;
+				sink_item_give(s, it);
+			}
+			now = sink_mono_ms();
+			closing = sink_closing(s, &dl);
+			sealed = b.rows && (b.rows >= c->batch_rows ||
+					    now >= b.born_ms + c->batch_ms || closing);
+			if ((sealed || !b.rows) && !(closing && now >= dl)) {
+				pthread_mutex_unlock(&c->gather);
+				holding = false;
+			}
 		}
-		now = sink_mono_ms();
-		closing = sink_closing(s, &dl);
-		ready = b.rows && (b.rows >= c->batch_rows || now >= b.born_ms + c->batch_ms ||
-				   closing);
 		if (closing && now >= dl) {
+			if (!holding) {
+				pthread_mutex_lock(&c->gather);
+				holding = true;
+			}
 			if (b.rows && !(c->spool_dir && !spool_write(s, &b)))
 				SINK_ADD(s, dropped_at_exit, b.rows);
 			else if (b.rows)
@@ -949,9 +1006,10 @@ static void *ch_run(void *arg)
 				spool_write(s, &sb);
 				sink_item_free(it);
 			}
+			pthread_mutex_unlock(&c->gather);
 			break;
 		}
-		if (!ready) {
+		if (!sealed) {
 			if (closing && !b.rows && spool_empty && sink_empty(s))
 				break;
 			if (down)
@@ -963,9 +1021,9 @@ static void *ch_run(void *arg)
 		if (down || !spool_empty) {
 			/* keep the order: behind the spool, or wait for the server */
 			if (c->spool_dir && !closing) {
-				if (spool_write(s, &b) == 0)
-					spool_empty = false;
+				spool_write(s, &b);
 				batch_reset(&b);
+				sealed = false;
 				continue;
 			}
 			if (closing)
@@ -974,28 +1032,66 @@ static void *ch_run(void *arg)
 				sink_sleep(s, next_try);
 			continue;
 		}
-		switch (deliver(s, &b)) {
+		switch (deliver(k, &b)) {
 		case SENT:
 			SINK_ADD(s, flows_sent, b.rows);
 			SINK_ADD(s, messages_sent, 1);
 			SINK_ADD(s, bytes_sent, b.sent_bytes);
 			batch_reset(&b);
+			sealed = false;
 			backoff = 200;
 			break;
 		case REJECTED:
 			SINK_ADD(s, dropped_rejected, b.rows);
 			batch_reset(&b);
+			sealed = false;
 			break;
 		default:
 			next_try = sink_mono_ms() + backoff;
 			backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
 			if (c->spool_dir && spool_write(s, &b) == 0) {
-				spool_empty = false;
 				batch_reset(&b);
+				sealed = false;
 			}
 		}
 	}
 	free(b.body.buf);
+	return NULL;
+}
+
+/* The sink thread: the spool's and the table's start, then the
+ * connections' loops (this thread runs the first). */
+static void *ch_run(void *arg)
+{
+	struct sink *s = arg;
+	struct ch *c = s->impl;
+
+	c->spool_empty = true;
+	if (c->spool_dir) {
+		spool_scan(s);
+		c->spool_empty = !s->st.spool_flows;
+	}
+	{
+		/* the table exists from the start, even for an agent without flows
+		 * yet (when the server is not there, deliver() tries again); and
+		 * whether the server answers at all */
+		char why[600];
+		bool maybe;
+		long st;
+
+		if (!post(&c->conns[0], c->create ? c->create : "SELECT 1", "", 0, why, sizeof(why),
+			  &maybe, &st)) {
+			c->created = c->create != NULL;
+			sink_set_healthy(s, true);
+		}
+	}
+	for (unsigned int i = 1; i < c->n_conns; i++)
+		c->conns[i].started =
+			!pthread_create(&c->conns[i].thread, NULL, conn_run, &c->conns[i]);
+	conn_run(&c->conns[0]);
+	for (unsigned int i = 1; i < c->n_conns; i++)
+		if (c->conns[i].started)
+			pthread_join(c->conns[i].thread, NULL);
 	return NULL;
 }
 
@@ -1101,8 +1197,16 @@ static void ch_destroy(struct sink *s)
 	if (!c)
 		return;
 	sink_item_free(c->chunk);
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
+	for (unsigned int i = 0; c->conns && i < c->n_conns; i++) {
+		if (c->conns[i].curl)
+			curl_easy_cleanup(c->conns[i].curl);
+		free(c->conns[i].resp.buf);
+		free(c->conns[i].tsv.buf);
+	}
+	free(c->conns);
+	pthread_mutex_destroy(&c->gather);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->spool_mu);
 	free(c->url);
 	free(c->table);
 	free(c->user);
@@ -1114,11 +1218,9 @@ static void ch_destroy(struct sink *s)
 	free(c->insert);
 	free(c->insert_tsv);
 	free(c->types);
-	free(c->tsv.buf);
 	free(c->create);
 	free(c->spool_dir);
 	free(c->scratch);
-	free(c->resp.buf);
 	free(c);
 	s->impl = NULL;
 }
@@ -1149,6 +1251,9 @@ int clickhouse_sink_open(const struct fs_writer_options *wo, const struct schema
 	}
 	sink_init(s, &ch_vt, (wo->clickhouse_queue_mb ? wo->clickhouse_queue_mb : 64) << 20);
 	s->impl = c;
+	pthread_mutex_init(&c->gather, NULL);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->spool_mu, NULL);
 	snprintf(s->label, sizeof(s->label), "clickhouse %s", wo->clickhouse);
 	sink_check_http_url(wo->clickhouse, why, sizeof(why));
 	if (!why[0] && wo->clickhouse_table)
@@ -1198,19 +1303,28 @@ int clickhouse_sink_open(const struct fs_writer_options *wo, const struct schema
 			goto fail;
 		}
 	}
-	c->curl = curl_easy_init();
-	if (!c->curl)
+	c->n_conns = wo->clickhouse_inserts ? (unsigned int)wo->clickhouse_inserts : 2;
+	c->conns = calloc(c->n_conns, sizeof(*c->conns));
+	if (!c->conns)
 		goto nomem;
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
-	curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (c->user || c->password) {
-		curl_easy_setopt(c->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(c->curl, CURLOPT_USERNAME, c->user ? c->user : "default");
-		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+	for (unsigned int i = 0; i < c->n_conns; i++) {
+		struct conn *k = &c->conns[i];
+
+		k->s = s;
+		k->curl = curl_easy_init();
+		if (!k->curl)
+			goto nomem;
+		curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+		curl_easy_setopt(k->curl, CURLOPT_TIMEOUT, 60L);
+		curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &k->resp);
+		curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+		if (c->user || c->password) {
+			curl_easy_setopt(k->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+			curl_easy_setopt(k->curl, CURLOPT_USERNAME, c->user ? c->user : "default");
+			curl_easy_setopt(k->curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+		}
 	}
 	rc = sink_start(s);
 	if (rc) {

@@ -286,16 +286,17 @@ void sink_sleep(struct sink *s, uint64_t until_ms)
 
 void sink_report(struct sink *s, const char *msg)
 {
+	/* a sink's threads report (ClickHouse has one per connection) */
+	pthread_mutex_lock(&s->lock);
 	if (!msg[0]) {
 		if (s->last_error[0])
 			pr_warn("%s: delivering again\n", s->label);
 		s->last_error[0] = '\0';
-		return;
+	} else if (strcmp(s->last_error, msg)) {
+		snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
+		pr_warn("%s: %s\n", s->label, msg);
 	}
-	if (!strcmp(s->last_error, msg))
-		return;
-	snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
-	pr_warn("%s: %s\n", s->label, msg);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int sink_encode(struct sink *s, const struct flow_record *r)

@@ -387,6 +387,8 @@ struct fs_writer_options {
 	/* at the end, how long the sinks may still try to deliver what waits
 	 * before it is spooled or counted as dropped; 0: 10 s */
 	uint64_t sink_drain_seconds;
+	/* ClickHouse inserts in flight at once, one connection each; 0: 2 */
+	uint64_t clickhouse_inserts;
 };
 
 /*

@@ -197,6 +197,7 @@ struct fs_writer_options {
     uint64_t clickhouse_queue_mb;
     const char *clickhouse_agent;
     uint64_t sink_drain_seconds;
+    uint64_t clickhouse_inserts;
 };
 int fs_session_export(struct fs_session *s, const struct fs_writer_options *w, uint64_t *written);
 

@@ -119,6 +119,9 @@ def _():
         (["--clickhouse-table", "a.b.c"], None),
         (["--clickhouse-batch-rows", "0"], None),
         (["--clickhouse-spool-mb", "-1"], None),
+        (["--clickhouse-inserts", "0"], "flowsight: invalid clickhouse_inserts '0': expected a "
+         "number from 1 to 16"),
+        (["--clickhouse-inserts", "17"], None),
         (["-F", "none"], "flowsight: --format none needs --ipfix or --clickhouse"),
         (["--ipfix", "file:/tmp/x", "--columns-to-anonymize", "src_ip"], None),
     ]
