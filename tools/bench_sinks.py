@@ -10,6 +10,7 @@ output costs most) and is timed from start to exit, sinks drained:
   tcp       IPFIX over TCP to a listener on loopback that keeps the stream;
             records counted back with ipfixDump (libfixbuf)
   click     inserts into a local ClickHouse 18.16 started here; rows counted
+            (best of two runs, as csv)
   udp       IPFIX over UDP to nfcapd on loopback: the flows nfcapd stored
             against those sent; what the socket dropped is reported
   down      CSV to /dev/null with an IPFIX TCP collector and a ClickHouse that
@@ -121,9 +122,17 @@ def main():
 
         ch = sinklib.ClickHouse(os.path.join(tmp, "ch")).start()
         try:
-            res["click"], err = timed(["-F", "none", "--clickhouse", ch.url(),
-                                       "--clickhouse-create", "--sink-drain-seconds", "120"])
-            n = int(ch.query("SELECT count() FROM flows"))
+            # best of two, as the reference (each into a new table; the
+            # rows of both runs counted)
+            times, n = [], 0
+            for _ in range(2):
+                ch.query("DROP TABLE IF EXISTS flows")
+                t, err = timed(["-F", "none", "--clickhouse", ch.url(),
+                                "--clickhouse-create", "--sink-drain-seconds", "120"])
+                times.append(t)
+                n = min(n, int(ch.query("SELECT count() FROM flows"))) if times[1:] else \
+                    int(ch.query("SELECT count() FROM flows"))
+            res["click"] = min(times)
         finally:
             ch.stop()
         notes.append(("click", n, FLOWS - n))
@@ -168,8 +177,9 @@ def main():
     for k in ("ipfix", "tcp", "click"):
         r = (FLOWS / res[k]) / base
         ok = r >= 0.5 and lost[k] == 0
-        print("%-7s %9.2f %12.0f %8.3f  target >= 0.5, nothing lost (%d lost): %s"
-              % (k, res[k], FLOWS / res[k], r, lost[k], "met" if ok else "missed"))
+        print("%-7s %9.2f %12.0f %8.3f  target >= 0.5, nothing lost (%d lost): %s%s"
+              % (k, res[k], FLOWS / res[k], r, lost[k], "met" if ok else "missed",
+                 " (best of two)" if k == "click" else ""))
     r = (FLOWS / res["udp"]) / base
     got = [n for k, n, _ in notes if k == "udp"][0]
     print("%-7s %9.2f %12.0f %8.3f  nfcapd stored %s of %d sent: %d flows dropped (socket drops "
