@@ -88,7 +88,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 BPF_TEST_SRCS := $(wildcard tests/bpf/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS)) \
 	$(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
-TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop
+TOOL_BINS := $(BUILD)/mkpcap $(BUILD)/pcap_readloop $(BUILD)/bench_attr_tables
 
 # Fuzzing: clang's libFuzzer with ASan+UBSan over every agent module.
 FUZZ_BUILD := build/fuzz
@@ -179,6 +179,11 @@ $(BUILD)/tests/%: tests/bpf/%.c $(LIB_OBJS) Makefile | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+# attribution's userspace per connection, from the tables alone (make bench-attr)
+$(BUILD)/bench_attr_tables: tools/bench_attr_tables.c $(LIB_OBJS) Makefile | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 $(BUILD)/mkpcap: tools/mkpcap.c Makefile | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
@@ -222,8 +227,10 @@ demo: $(BUILD)/flowsight $(BUILD)/mkpcap
 		--statistical-analysis $(RUN_ARGS)
 
 # Process attribution overhead (connections/s with and without the agent).
-bench-attr: $(BUILD)/flowsight
+bench-attr: $(BUILD)/flowsight $(BUILD)/bench_attr_tables
 	$(Q)FLOWSIGHT=$(BUILD)/flowsight python3 tools/bench_attr.py $(BENCH_ATTR_ARGS)
+	$(Q)$(BUILD)/bench_attr_tables 5000 200000 180
+	$(Q)$(BUILD)/bench_attr_tables 20000 200000 180
 
 # Live capture cost (tools/bench_live.py): agent CPU per packet and loss with
 # --capture ebpf and pcap on the same trafgen traffic, and iperf3 throughput

@@ -28,6 +28,16 @@ static struct attr *attr_alloc(const struct attr_opts *o)
 
 	if (!a)
 		return NULL;
+	a->sock_pool = flow_pool_new(sizeof(struct sock_ent));
+	a->tup_pool = flow_pool_new(sizeof(struct tup_ent));
+	if (!a->sock_pool || !a->tup_pool) {
+		if (a->sock_pool)
+			flow_pool_release(a->sock_pool);
+		if (a->tup_pool)
+			flow_pool_release(a->tup_pool);
+		free(a);
+		return NULL;
+	}
 	pthread_mutex_init(&a->lock, NULL);
 	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
 	a->o = *o;
@@ -163,13 +173,13 @@ void attr_close(struct attr *a)
 			struct sock_ent *s = a->socks[b];
 
 			a->socks[b] = s->next;
-			free(s);
+			attr_sock_free(a, s);
 		}
 		while (a->tups[b]) {
 			struct tup_ent *t = a->tups[b];
 
 			a->tups[b] = t->next;
-			free(t);
+			attr_tup_free(a, t);
 		}
 		while (a->lost_socks[b]) {
 			struct lost_sock *l = a->lost_socks[b];
@@ -204,6 +214,8 @@ void attr_close(struct attr *a)
 		close(a->cg_fd);
 	if (a->cgroot_fd >= 0)
 		close(a->cgroot_fd);
+	flow_pool_release(a->sock_pool);
+	flow_pool_release(a->tup_pool);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -58,14 +58,14 @@ static void note_split(struct attr *a, const struct tup_key *k, uint32_t kb,
 {
 	const struct sock_ent *me = attr_sock_find(a, e->cookie);
 
-	for (const struct tup_ent *t = a->tups[kb]; t; t = t->next) {
+	for (struct tup_ent *t = a->tups[kb]; t; t = t->next) {
 		const struct sock_ent *o;
 
 		if (memcmp(&t->k, k, sizeof(*k)) || !t->cookie)
 			continue;
 		if (t->cookie == e->cookie)
 			return; /* announced before: already split */
-		o = attr_sock_find(a, t->cookie);
+		o = attr_tup_sock(a, t);
 		if (!o || !o->owner.tgid || o->owner.tgid == me->owner.tgid)
 			continue;
 		a->splits[a->n_splits % N_SPLITS].k = *k;
@@ -119,6 +119,7 @@ static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, co
 			s->close_ns = s->how == FC_HOW_KERNEL && e->protocol == IPPROTO_TCP
 					      ? e->h.ts_ns + TCP_TIMEWAIT_NS
 					      : 0;
+			attr_sock_closed(a, s);
 			attr_proc_of_owner(a, &s->owner);
 		} else if (e->cookie) {
 			attr_note_loss(a, e->h.ts_ns, e->h.ts_ns); /* no room for its owner */
@@ -127,7 +128,7 @@ static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, co
 			note_split(a, k, kb, e);
 		if (k) {
 			t = attr_tup_add(a, k, kb, local_a, attr_event_netns(a, e), e->cookie,
-					 e->h.ts_ns, e->sflags & FC_SF_LISTENING);
+					 e->h.ts_ns, e->sflags & FC_SF_LISTENING, s);
 			/* a socket no process holds (iter/tcp, iter/udp) names nobody,
 			 * even once its entry has left the socket table */
 			if (t && e->how == FC_HOW_KERNEL && !e->owner.tgid)
@@ -136,8 +137,10 @@ static void attr_on_sock_event(struct attr *a, const struct fc_sock_event *e, co
 		break;
 	case FC_SEV_CLOSE:
 		s = attr_sock_find(a, e->cookie);
-		if (s)
+		if (s) {
 			s->close_ns = e->h.ts_ns;
+			attr_sock_closed(a, s);
+		}
 		break;
 	}
 }
@@ -323,21 +326,10 @@ void attr_purge(struct attr *a, uint32_t from, uint32_t to)
 	if (!from && now > a->retain_ns)
 		attr_forget_losses(a, now - a->retain_ns);
 
-	for (uint32_t b = from; b < to; b++) {
-		for (struct tup_ent **pp = &a->tups[b]; *pp;) {
-			struct tup_ent *t = *pp;
-			struct sock_ent *s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
-			uint64_t end = s ? s->close_ns : t->last_ns;
-
-			if ((!s || s->close_ns) && end + a->retain_ns < now) {
-				*pp = t->next;
-				free(t);
-				a->n_tups--;
-			} else {
-				pp = &t->next;
-			}
-		}
-	}
+	/* sockets and tuples from the front of their lists (the cost follows
+	 * what is freed); the small tables by slices of buckets */
+	attr_purge_closed(a, now);
+	attr_purge_orphans(a, now);
 	for (uint32_t b = from; b < to; b++) {
 		for (struct lost_sock **pp = &a->lost_socks[b]; *pp;) {
 			struct lost_sock *l = *pp;
@@ -361,17 +353,7 @@ void attr_purge(struct attr *a, uint32_t from, uint32_t to)
 				pp = &l->next;
 			}
 		}
-		for (struct sock_ent **pp = &a->socks[b]; *pp;) {
-			struct sock_ent *s = *pp;
-
-			if (s->close_ns && s->close_ns + a->retain_ns < now) {
-				*pp = s->next;
-				free(s);
-				a->n_socks--;
-			} else {
-				pp = &s->next;
-			}
-		}
+		/* closed sockets: attr_purge_closed() */
 		for (struct proc_ent **pp = &a->procs[b]; *pp;) {
 			struct proc_ent *p = *pp;
 

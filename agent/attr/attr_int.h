@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "attr/attr.h"
+#include "core/flow_pool.h"
 #include "fc_sock.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -45,6 +46,11 @@ struct sock_ent {
 	uint32_t others;
 	uint8_t how;
 	struct fc_proc owner;
+	struct tup_ent *tups; /* the tuples that found it (attr_tup_sock()) */
+	/* closed sockets, in the order they closed (attr_sock_closed()):
+	 * eviction at the cap takes the first */
+	struct sock_ent *cl_prev, *cl_next;
+	bool cl_in, cl_kernel; /* on a list; which one */
 };
 
 /* Exact tuples are canonical (a <= b); patterns keep local in a. */
@@ -55,7 +61,7 @@ struct tup_key {
 };
 
 struct tup_ent {
-	struct tup_ent *next;
+	struct tup_ent *next, **pprev; /* its bucket's chain */
 	struct tup_key k;
 	uint64_t cookie;
 	uint64_t netns;      /* the socket's network namespace (cookie); 0 read as ours */
@@ -63,6 +69,18 @@ struct tup_ent {
 	uint64_t first_ns, last_ns;
 	bool from_listener;  /* the listener's record of a handshake */
 	bool kernel_held;    /* announced as held by no process */
+	/* its socket's entry once found (attr_tup_sock()), on the socket's
+	 * list: freeing either side unlinks, so neither points at freed memory */
+	struct sock_ent *sock;
+	struct tup_ent *sock_next, **sock_pprev;
+	bool sock_gone;      /* its socket's entry was freed: none to look for */
+	struct tup_ent *lru_prev, *lru_next; /* by last_ns: eviction takes the first */
+	/* a tuple with no socket entry (its socket left the table, or never
+	 * had one) is on the orphan list, purged from its front: the others
+	 * go with their socket (attr_purge_closed()), so no purge walks the
+	 * whole tuple table */
+	struct tup_ent *or_prev, *or_next;
+	bool or_in;
 };
 
 struct proc_ent {
@@ -123,6 +141,10 @@ struct attr {
 	bool thread_started;
 	volatile int stop;
 
+	/* sockets and tuples, a new one per connection on a busy host: from
+	 * pools (core/flow_pool.h) under the lock, not malloc's heap (whose
+	 * growth and trimming cost a third of the tables' time) */
+	struct flow_pool *sock_pool, *tup_pool;
 	struct sock_ent *socks[NBUCKETS];
 	struct tup_ent *tups[NBUCKETS];
 	struct lost_ent *lost[NBUCKETS];
@@ -132,7 +154,11 @@ struct attr {
 	uint32_t n_socks, n_tups, n_procs, n_lost, n_lost_socks;
 	uint32_t max_socks, max_tuples; /* caps (FLOWSIGHT_ATTR_MAX_SOCKETS/_TUPLES for tests) */
 	uint64_t evicted;
-	uint32_t sock_cursor, tup_cursor; /* where the eviction scans go on */
+	struct tup_ent *lru_head, *lru_tail; /* every tuple, least recently seen first */
+	struct tup_ent *or_head, *or_tail;   /* tuples without a socket entry */
+	struct sock_list {     /* attr_sock_closed(): by the time they closed */
+		struct sock_ent *head, *tail;
+	} closed, kernel_held; /* kernel_held: held by no process, first to go */
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
 	uint64_t loss_check_ns;
@@ -183,8 +209,24 @@ int64_t attr_real_minus_mono(void);
 struct sock_ent *attr_sock_find(struct attr *a, uint64_t cookie);
 struct sock_ent *attr_sock_get(struct attr *a, uint64_t cookie);
 uint64_t attr_to_real_ms(const struct attr *a, uint64_t ns);
+/* The entry of @t's socket (NULL: none, or it left the table), found
+ * once and then kept on the tuple: a join reads it for every tuple of a
+ * chain, and a 5-tuple that comes back (an ephemeral port every ~28,000
+ * connections) makes chains of tens of entries in a busy host's tables. */
+struct sock_ent *attr_tup_sock(struct attr *a, struct tup_ent *t);
+/* @s's close_ns was set or cleared: it joins or leaves the closed list. */
+void attr_sock_closed(struct attr *a, struct sock_ent *s);
+void attr_tup_free(struct attr *a, struct tup_ent *t);
+/* Take @t out of its chain and free it. */
+void attr_tup_remove(struct attr *a, struct tup_ent *t);
+/* Free the closed sockets (and their tuples) retained long enough. */
+void attr_purge_closed(struct attr *a, uint64_t now);
+/* Free the tuples without a socket entry unseen for the retention. */
+void attr_purge_orphans(struct attr *a, uint64_t now);
+void attr_sock_free(struct attr *a, struct sock_ent *s);
 struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b, bool local_a,
-			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener);
+			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener,
+			       struct sock_ent *s);
 bool attr_tup_exact_key(struct tup_key *k, const uint8_t *x, uint16_t px, const uint8_t *y,
 			  uint16_t py, uint8_t protocol, uint8_t ip_version);
 bool attr_tup_key_of(struct tup_key *k, const struct fc_sock_event *ev);

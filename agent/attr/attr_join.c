@@ -22,9 +22,9 @@ struct owner_pick {
 	uint32_t others;
 };
 
-static bool attr_valid_for(struct attr *a, const struct tup_ent *t, uint64_t first_ms, uint64_t last_ms)
+static bool attr_valid_for(struct attr *a, struct tup_ent *t, uint64_t first_ms, uint64_t last_ms)
 {
-	struct sock_ent *s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+	struct sock_ent *s = attr_tup_sock(a, t);
 
 	if (attr_to_real_ms(a, t->first_ns) > last_ms + SLACK_MS)
 		return false; /* a later socket on the same tuple */
@@ -70,7 +70,7 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		if (memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
 		    (end >= 0 && t->local_a != end) || !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
-		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		s = attr_tup_sock(a, t);
 		if (!s || !s->owner.tgid)
 			continue;
 		/* the list is newest first; a listener's record of the handshake
@@ -102,7 +102,7 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 		if (t == best || t->from_listener || memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
 		    t->local_a != best->local_a || !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
-		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		s = attr_tup_sock(a, t);
 		/* it used the tuple while the flow lasted (no slack here: one
 		 * that began after the flow's last packet carried none of it) */
 		if (!s || !s->owner.tgid || s->owner.tgid == best_s->owner.tgid ||
@@ -143,7 +143,7 @@ static bool attr_pick(struct attr *a, const struct tup_key *k, uint32_t b, uint6
 		if (memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
 		    !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
-		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		s = attr_tup_sock(a, t);
 		if ((s && s->how == FC_HOW_KERNEL) || (!s && t->kernel_held)) {
 			out->owner = NULL; /* the kernel's own socket: no process */
 			out->how = FC_HOW_KERNEL;
@@ -186,7 +186,7 @@ static enum foreign_pick attr_pick_foreign(struct attr *a, const struct tup_key 
 			if (memcmp(&t->k, k, sizeof(*k)) || attr_tup_ours(a, t) || t->local_a != want_a ||
 			    !attr_valid_for(a, t, first_ms, last_ms))
 				continue;
-			s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+			s = attr_tup_sock(a, t);
 			if (!(s && s->owner.tgid))
 				continue;
 			if (netns && netns != t->netns)

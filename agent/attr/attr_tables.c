@@ -139,10 +139,6 @@ struct sock_ent *attr_sock_find(struct attr *a, uint64_t cookie)
 	return NULL;
 }
 
-/* Entries an eviction compares: exact in a small table, a sample of a
- * full one (bounded work per insert). */
-#define EVICT_SAMPLE 64
-
 static void remember_lost_sock(struct attr *a, const struct sock_ent *s);
 
 /* A socket no process holds (iter/tcp, iter/udp), with no owner. */
@@ -151,53 +147,61 @@ static bool attr_kernel_held(const struct sock_ent *s)
 	return s && s->how == FC_HOW_KERNEL && !s->owner.tgid;
 }
 
-/* When socket @s ended, for eviction: a socket no process holds (found by
- * the start-up iterators: TIME_WAIT, orphans) as of when it was seen, the
- * least useful entry; 0 for one still open. */
-static uint64_t attr_evict_rank(const struct sock_ent *s)
+/*
+ * At the cap, drop the first socket of the closed list (counted as
+ * evicted): a socket no process holds (found by the start-up iterators:
+ * TIME_WAIT, orphans), the least useful entry, else the one that closed
+ * first.  O(1): a scan for the oldest cost a cache miss per entry looked
+ * at, 64 or more per new socket once a busy host's table is full.  Its
+ * tuples then match nothing: a flow that needed it and has no early copy
+ * goes unattributed, never to another owner.
+ */
+static void sock_unhash(struct attr *a, struct sock_ent *s)
 {
-	if (!s->close_ns)
-		return 0;
-	return attr_kernel_held(s) && s->seen_ns < s->close_ns ? s->seen_ns : s->close_ns;
+	struct sock_ent **pp;
+
+	for (pp = &a->socks[attr_hash64(s->cookie)]; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+}
+
+static void attr_sock_evict_oldest(struct attr *a)
+{
+	struct sock_ent *s = a->kernel_held.head ? a->kernel_held.head : a->closed.head;
+
+	if (!s)
+		return; /* every socket held is open */
+	sock_unhash(a, s);
+	/* its tuples stay, pointing at no socket: if it had an owner, a
+	 * flow that matches one is labelled lost (attr_pick); a socket
+	 * no process held names nobody, then as before */
+	if (s->owner.tgid)
+		remember_lost_sock(a, s);
+	attr_sock_free(a, s);
+	a->n_socks--;
+	a->evicted++;
 }
 
 /*
- * At the cap, drop the socket that ended first among at least EVICT_SAMPLE
- * held (all of them in a small table; counted as evicted).  Its tuples
- * then match nothing: a flow that needed it and has no early copy goes
- * unattributed, never to another owner.
+ * A closed socket retained long enough goes with its tuples (the tuple
+ * purge's rule: its end is the close), from the front of the lists: the
+ * cost follows what is freed, not the table's size.
  */
-static void attr_sock_evict_oldest(struct attr *a)
+void attr_purge_closed(struct attr *a, uint64_t now)
 {
-	struct sock_ent **victim = NULL;
-	uint64_t oldest = UINT64_MAX;
-	uint32_t seen = 0;
+	struct sock_list *lists[] = { &a->kernel_held, &a->closed };
 
-	for (uint32_t n = 0; n < NBUCKETS && (seen < EVICT_SAMPLE || !victim); n++) {
-		uint32_t b = a->sock_cursor++ & (NBUCKETS - 1);
+	for (int i = 0; i < 2; i++) {
+		struct sock_ent *s;
 
-		for (struct sock_ent **pp = &a->socks[b]; *pp; pp = &(*pp)->next) {
-			uint64_t end = attr_evict_rank(*pp);
-
-			seen++;
-			if (end && end < oldest) {
-				oldest = end;
-				victim = pp;
-			}
+		while ((s = lists[i]->head) && s->close_ns + a->retain_ns < now) {
+			sock_unhash(a, s);
+			while (s->tups)
+				attr_tup_remove(a, s->tups);
+			attr_sock_free(a, s);
+			a->n_socks--;
 		}
-	}
-	if (victim) {
-		struct sock_ent *s = *victim;
-
-		*victim = s->next;
-		/* its tuples stay, pointing at no socket: if it had an owner, a
-		 * flow that matches one is labelled lost (attr_pick); a socket
-		 * no process held names nobody, then as before */
-		if (s->owner.tgid)
-			remember_lost_sock(a, s);
-		free(s);
-		a->n_socks--;
-		a->evicted++;
 	}
 }
 
@@ -212,7 +216,7 @@ struct sock_ent *attr_sock_get(struct attr *a, uint64_t cookie)
 		attr_sock_evict_oldest(a);
 	if (a->n_socks >= a->max_socks)
 		return NULL; /* every socket held is open (the caller notes the loss) */
-	s = calloc(1, sizeof(*s));
+	s = flow_pool_alloc(a->sock_pool);
 	if (!s)
 		return NULL;
 	s->cookie = cookie;
@@ -392,44 +396,95 @@ bool attr_lost_key(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t
 
 static void attr_tup_evict_oldest(struct attr *a)
 {
-	struct tup_ent **victim = NULL;
-	uint64_t oldest = UINT64_MAX;
-	uint32_t seen = 0;
+	struct tup_ent *victim = a->lru_head;
 
-	for (uint32_t n = 0; n < NBUCKETS && (seen < EVICT_SAMPLE || !victim); n++) {
-		uint32_t b = a->tup_cursor++ & (NBUCKETS - 1);
-
-		for (struct tup_ent **pp = &a->tups[b]; *pp; pp = &(*pp)->next) {
-			seen++;
-			if ((*pp)->last_ns < oldest) {
-				oldest = (*pp)->last_ns;
-				victim = pp;
-			}
-		}
-	}
 	if (victim) {
-		struct tup_ent *t = *victim;
-
-		*victim = t->next;
 		/* what goes with it is an owner: its socket's, or (the socket
 		 * went first) a socket evicted with an owner; a socket no
 		 * process held names nobody, nothing is lost */
-		struct sock_ent *s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		struct sock_ent *s = attr_tup_sock(a, victim);
 
-		if (s ? s->owner.tgid != 0 : attr_lost_sock(a, t->cookie))
-			remember_lost(a, t);
-		free(t);
-		a->n_tups--;
+		if (s ? s->owner.tgid != 0 : attr_lost_sock(a, victim->cookie))
+			remember_lost(a, victim);
+		attr_tup_remove(a, victim);
 		a->evicted++;
 	}
 }
+
+static void lru_unlink(struct attr *a, struct tup_ent *t)
+{
+	if (t->lru_prev)
+		t->lru_prev->lru_next = t->lru_next;
+	else
+		a->lru_head = t->lru_next;
+	if (t->lru_next)
+		t->lru_next->lru_prev = t->lru_prev;
+	else
+		a->lru_tail = t->lru_prev;
+	t->lru_prev = t->lru_next = NULL;
+}
+
+static void orphan_unlink(struct attr *a, struct tup_ent *t)
+{
+	if (!t->or_in)
+		return;
+	if (t->or_prev)
+		t->or_prev->or_next = t->or_next;
+	else
+		a->or_head = t->or_next;
+	if (t->or_next)
+		t->or_next->or_prev = t->or_prev;
+	else
+		a->or_tail = t->or_prev;
+	t->or_prev = t->or_next = NULL;
+	t->or_in = false;
+}
+
+static void orphan_append(struct attr *a, struct tup_ent *t)
+{
+	if (t->or_in)
+		return;
+	t->or_next = NULL;
+	t->or_prev = a->or_tail;
+	if (a->or_tail)
+		a->or_tail->or_next = t;
+	else
+		a->or_head = t;
+	a->or_tail = t;
+	t->or_in = true;
+}
+
+/* Tuples without a socket entry, unseen for the retention: from the front
+ * of the orphan list (in the order they lost their socket, close to that
+ * of their last sight: a younger one in front only delays the rest). */
+void attr_purge_orphans(struct attr *a, uint64_t now)
+{
+	struct tup_ent *t;
+
+	while ((t = a->or_head) && t->last_ns + a->retain_ns < now)
+		attr_tup_remove(a, t);
+}
+
+static void lru_append(struct attr *a, struct tup_ent *t)
+{
+	t->lru_next = NULL;
+	t->lru_prev = a->lru_tail;
+	if (a->lru_tail)
+		a->lru_tail->lru_next = t;
+	else
+		a->lru_head = t;
+	a->lru_tail = t;
+}
+
+static void tup_link(struct tup_ent *t, struct sock_ent *s);
 
 /*
  * Record that socket @cookie carries tuple @k.  The listener's record of a
  * handshake (@listener) stays apart from the accepted socket's own.
  */
 struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b, bool local_a,
-			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener)
+			       uint64_t netns, uint64_t cookie, uint64_t ts, bool listener,
+			       struct sock_ent *sock)
 {
 	struct tup_ent *t;
 
@@ -439,18 +494,26 @@ struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b
 		/* both ends of a connection can be local, even in two namespaces */
 		if (memcmp(&t->k, k, sizeof(*k)) || t->netns != netns || t->local_a != local_a)
 			continue;
-		s = t->cookie ? attr_sock_find(a, t->cookie) : NULL;
+		s = attr_tup_sock(a, t);
 		if (s && s->close_ns)
 			break; /* ended: a new socket on the same tuple */
 		if (t->cookie == cookie) {
 			t->last_ns = ts;
+			lru_unlink(a, t);
+			lru_append(a, t);
+			if (!t->sock && sock && sock->cookie == cookie) {
+				/* its socket is back in the table */
+				t->sock_gone = false;
+				orphan_unlink(a, t);
+				tup_link(t, sock);
+			}
 			return t;
 		}
 		break;
 	}
 	if (a->n_tups >= a->max_tuples)
 		attr_tup_evict_oldest(a);
-	t = calloc(1, sizeof(*t));
+	t = flow_pool_alloc(a->tup_pool);
 	if (!t)
 		return NULL;
 	t->k = *k;
@@ -460,7 +523,115 @@ struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b
 	t->from_listener = listener;
 	t->first_ns = t->last_ns = ts;
 	t->next = a->tups[b];
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = &a->tups[b];
 	a->tups[b] = t;
 	a->n_tups++;
+	lru_append(a, t);
+	if (sock && sock->cookie == cookie)
+		tup_link(t, sock);
+	else if (!attr_tup_sock(a, t))
+		orphan_append(a, t);
 	return t;
+}
+
+static void tup_link(struct tup_ent *t, struct sock_ent *s)
+{
+	t->sock = s;
+	t->sock_next = s->tups;
+	if (s->tups)
+		s->tups->sock_pprev = &t->sock_next;
+	t->sock_pprev = &s->tups;
+	s->tups = t;
+}
+
+struct sock_ent *attr_tup_sock(struct attr *a, struct tup_ent *t)
+{
+	struct sock_ent *s;
+
+	if (t->sock || !t->cookie || t->sock_gone)
+		return t->sock;
+	s = attr_sock_find(a, t->cookie);
+	if (s) {
+		orphan_unlink(a, t);
+		tup_link(t, s);
+	}
+	return s;
+}
+
+void attr_tup_remove(struct attr *a, struct tup_ent *t)
+{
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	attr_tup_free(a, t);
+	a->n_tups--;
+}
+
+void attr_tup_free(struct attr *a, struct tup_ent *t)
+{
+	lru_unlink(a, t);
+	orphan_unlink(a, t);
+	if (t->sock) {
+		*t->sock_pprev = t->sock_next;
+		if (t->sock_next)
+			t->sock_next->sock_pprev = t->sock_pprev;
+	}
+	flow_pool_free(a->tup_pool, t);
+}
+
+static struct sock_list *closed_list(struct attr *a, const struct sock_ent *s)
+{
+	return attr_kernel_held(s) ? &a->kernel_held : &a->closed;
+}
+
+static void closed_unlink(struct attr *a, struct sock_ent *s)
+{
+	struct sock_list *l = s->cl_kernel ? &a->kernel_held : &a->closed;
+
+	if (s->cl_prev)
+		s->cl_prev->cl_next = s->cl_next;
+	else
+		l->head = s->cl_next;
+	if (s->cl_next)
+		s->cl_next->cl_prev = s->cl_prev;
+	else
+		l->tail = s->cl_prev;
+	s->cl_prev = s->cl_next = NULL;
+	s->cl_in = false;
+}
+
+void attr_sock_closed(struct attr *a, struct sock_ent *s)
+{
+	if (s->cl_in && (!s->close_ns || s->cl_kernel != attr_kernel_held(s)))
+		closed_unlink(a, s);
+	if (s->close_ns && !s->cl_in) {
+		struct sock_list *l = closed_list(a, s);
+
+		s->cl_kernel = l == &a->kernel_held;
+		s->cl_prev = l->tail;
+		s->cl_next = NULL;
+		if (l->tail)
+			l->tail->cl_next = s;
+		else
+			l->head = s;
+		l->tail = s;
+		s->cl_in = true;
+	}
+}
+
+void attr_sock_free(struct attr *a, struct sock_ent *s)
+{
+	if (s->cl_in)
+		closed_unlink(a, s);
+	for (struct tup_ent *t = s->tups, *n; t; t = n) {
+		n = t->sock_next;
+		t->sock = NULL;
+		t->sock_next = NULL;
+		t->sock_pprev = NULL;
+		t->sock_gone = true;
+		orphan_append(a, t);
+	}
+	flow_pool_free(a->sock_pool, s);
 }
