@@ -38,6 +38,10 @@ static struct attr *attr_alloc(const struct attr_opts *o)
 		free(a);
 		return NULL;
 	}
+	dlist_init(&a->lru);
+	dlist_init(&a->orphans);
+	dlist_init(&a->closed);
+	dlist_init(&a->kernel_held);
 	pthread_mutex_init(&a->lock, NULL);
 	a->retain_ns = (o->retain_ms ? o->retain_ms : 60000) * 1000000ull;
 	a->o = *o;

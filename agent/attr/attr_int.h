@@ -13,6 +13,7 @@
 
 #include "attr/attr.h"
 #include "core/flow_pool.h"
+#include "util/dlist.h"
 #include "fc_sock.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -46,11 +47,11 @@ struct sock_ent {
 	uint32_t others;
 	uint8_t how;
 	struct fc_proc owner;
-	struct tup_ent *tups; /* the tuples that found it (attr_tup_sock()) */
-	/* closed sockets, in the order they closed (attr_sock_closed()):
-	 * eviction at the cap takes the first */
-	struct sock_ent *cl_prev, *cl_next;
-	bool cl_in, cl_kernel; /* on a list; which one */
+	struct dlist tups;    /* the tuples that found it (attr_tup_sock()) */
+	/* on a list of closed sockets, in the order they closed
+	 * (attr_sock_closed()): purge and eviction take the first */
+	struct dlist closed;
+	bool closed_kernel;   /* on a->kernel_held, not a->closed */
 };
 
 /* Exact tuples are canonical (a <= b); patterns keep local in a. */
@@ -72,15 +73,14 @@ struct tup_ent {
 	/* its socket's entry once found (attr_tup_sock()), on the socket's
 	 * list: freeing either side unlinks, so neither points at freed memory */
 	struct sock_ent *sock;
-	struct tup_ent *sock_next, **sock_pprev;
+	struct dlist at_sock; /* on sock->tups */
 	bool sock_gone;      /* its socket's entry was freed: none to look for */
-	struct tup_ent *lru_prev, *lru_next; /* by last_ns: eviction takes the first */
+	struct dlist lru;    /* on a->lru, by last_ns: eviction takes the first */
 	/* a tuple with no socket entry (its socket left the table, or never
-	 * had one) is on the orphan list, purged from its front: the others
-	 * go with their socket (attr_purge_closed()), so no purge walks the
+	 * had one) is on a->orphans, purged from its front: the others go
+	 * with their socket (attr_purge_closed()), so no purge walks the
 	 * whole tuple table */
-	struct tup_ent *or_prev, *or_next;
-	bool or_in;
+	struct dlist orphan;
 };
 
 struct proc_ent {
@@ -154,11 +154,11 @@ struct attr {
 	uint32_t n_socks, n_tups, n_procs, n_lost, n_lost_socks;
 	uint32_t max_socks, max_tuples; /* caps (FLOWSIGHT_ATTR_MAX_SOCKETS/_TUPLES for tests) */
 	uint64_t evicted;
-	struct tup_ent *lru_head, *lru_tail; /* every tuple, least recently seen first */
-	struct tup_ent *or_head, *or_tail;   /* tuples without a socket entry */
-	struct sock_list {     /* attr_sock_closed(): by the time they closed */
-		struct sock_ent *head, *tail;
-	} closed, kernel_held; /* kernel_held: held by no process, first to go */
+	struct dlist lru;      /* every tuple, least recently seen first */
+	struct dlist orphans;  /* tuples without a socket entry */
+	/* closed sockets by the time they closed (attr_sock_closed());
+	 * kernel_held: held by no process, the first evicted */
+	struct dlist closed, kernel_held;
 
 	uint64_t lost_seen;    /* kernel LOST + PROC_LOST last read */
 	uint64_t loss_check_ns;

@@ -168,8 +168,10 @@ static void sock_unhash(struct attr *a, struct sock_ent *s)
 
 static void attr_sock_evict_oldest(struct attr *a)
 {
-	struct sock_ent *s = a->kernel_held.head ? a->kernel_held.head : a->closed.head;
+	struct sock_ent *s = dlist_first_entry(&a->kernel_held, struct sock_ent, closed);
 
+	if (!s)
+		s = dlist_first_entry(&a->closed, struct sock_ent, closed);
 	if (!s)
 		return; /* every socket held is open */
 	sock_unhash(a, s);
@@ -190,15 +192,18 @@ static void attr_sock_evict_oldest(struct attr *a)
  */
 void attr_purge_closed(struct attr *a, uint64_t now)
 {
-	struct sock_list *lists[] = { &a->kernel_held, &a->closed };
+	struct dlist *lists[] = { &a->kernel_held, &a->closed };
 
 	for (int i = 0; i < 2; i++) {
 		struct sock_ent *s;
 
-		while ((s = lists[i]->head) && s->close_ns + a->retain_ns < now) {
+		while ((s = dlist_first_entry(lists[i], struct sock_ent, closed)) &&
+		       s->close_ns + a->retain_ns < now) {
+			struct tup_ent *t;
+
 			sock_unhash(a, s);
-			while (s->tups)
-				attr_tup_remove(a, s->tups);
+			while ((t = dlist_first_entry(&s->tups, struct tup_ent, at_sock)))
+				attr_tup_remove(a, t);
 			attr_sock_free(a, s);
 			a->n_socks--;
 		}
@@ -219,6 +224,7 @@ struct sock_ent *attr_sock_get(struct attr *a, uint64_t cookie)
 	s = flow_pool_alloc(a->sock_pool);
 	if (!s)
 		return NULL;
+	dlist_init(&s->tups);
 	s->cookie = cookie;
 	s->next = a->socks[b];
 	a->socks[b] = s;
@@ -396,7 +402,7 @@ bool attr_lost_key(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t
 
 static void attr_tup_evict_oldest(struct attr *a)
 {
-	struct tup_ent *victim = a->lru_head;
+	struct tup_ent *victim = dlist_first_entry(&a->lru, struct tup_ent, lru);
 
 	if (victim) {
 		/* what goes with it is an owner: its socket's, or (the socket
@@ -411,49 +417,6 @@ static void attr_tup_evict_oldest(struct attr *a)
 	}
 }
 
-static void lru_unlink(struct attr *a, struct tup_ent *t)
-{
-	if (t->lru_prev)
-		t->lru_prev->lru_next = t->lru_next;
-	else
-		a->lru_head = t->lru_next;
-	if (t->lru_next)
-		t->lru_next->lru_prev = t->lru_prev;
-	else
-		a->lru_tail = t->lru_prev;
-	t->lru_prev = t->lru_next = NULL;
-}
-
-static void orphan_unlink(struct attr *a, struct tup_ent *t)
-{
-	if (!t->or_in)
-		return;
-	if (t->or_prev)
-		t->or_prev->or_next = t->or_next;
-	else
-		a->or_head = t->or_next;
-	if (t->or_next)
-		t->or_next->or_prev = t->or_prev;
-	else
-		a->or_tail = t->or_prev;
-	t->or_prev = t->or_next = NULL;
-	t->or_in = false;
-}
-
-static void orphan_append(struct attr *a, struct tup_ent *t)
-{
-	if (t->or_in)
-		return;
-	t->or_next = NULL;
-	t->or_prev = a->or_tail;
-	if (a->or_tail)
-		a->or_tail->or_next = t;
-	else
-		a->or_head = t;
-	a->or_tail = t;
-	t->or_in = true;
-}
-
 /* Tuples without a socket entry, unseen for the retention: from the front
  * of the orphan list (in the order they lost their socket, close to that
  * of their last sight: a younger one in front only delays the rest). */
@@ -461,19 +424,9 @@ void attr_purge_orphans(struct attr *a, uint64_t now)
 {
 	struct tup_ent *t;
 
-	while ((t = a->or_head) && t->last_ns + a->retain_ns < now)
+	while ((t = dlist_first_entry(&a->orphans, struct tup_ent, orphan)) &&
+	       t->last_ns + a->retain_ns < now)
 		attr_tup_remove(a, t);
-}
-
-static void lru_append(struct attr *a, struct tup_ent *t)
-{
-	t->lru_next = NULL;
-	t->lru_prev = a->lru_tail;
-	if (a->lru_tail)
-		a->lru_tail->lru_next = t;
-	else
-		a->lru_head = t;
-	a->lru_tail = t;
 }
 
 static void tup_link(struct tup_ent *t, struct sock_ent *s);
@@ -499,12 +452,12 @@ struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b
 			break; /* ended: a new socket on the same tuple */
 		if (t->cookie == cookie) {
 			t->last_ns = ts;
-			lru_unlink(a, t);
-			lru_append(a, t);
+			dlist_del(&t->lru);
+			dlist_add_tail(&a->lru, &t->lru);
 			if (!t->sock && sock && sock->cookie == cookie) {
 				/* its socket is back in the table */
 				t->sock_gone = false;
-				orphan_unlink(a, t);
+				dlist_del(&t->orphan);
 				tup_link(t, sock);
 			}
 			return t;
@@ -528,22 +481,18 @@ struct tup_ent *attr_tup_add(struct attr *a, const struct tup_key *k, uint32_t b
 	t->pprev = &a->tups[b];
 	a->tups[b] = t;
 	a->n_tups++;
-	lru_append(a, t);
+	dlist_add_tail(&a->lru, &t->lru);
 	if (sock && sock->cookie == cookie)
 		tup_link(t, sock);
 	else if (!attr_tup_sock(a, t))
-		orphan_append(a, t);
+		dlist_add_tail(&a->orphans, &t->orphan);
 	return t;
 }
 
 static void tup_link(struct tup_ent *t, struct sock_ent *s)
 {
 	t->sock = s;
-	t->sock_next = s->tups;
-	if (s->tups)
-		s->tups->sock_pprev = &t->sock_next;
-	t->sock_pprev = &s->tups;
-	s->tups = t;
+	dlist_add_tail(&s->tups, &t->at_sock);
 }
 
 struct sock_ent *attr_tup_sock(struct attr *a, struct tup_ent *t)
@@ -554,7 +503,7 @@ struct sock_ent *attr_tup_sock(struct attr *a, struct tup_ent *t)
 		return t->sock;
 	s = attr_sock_find(a, t->cookie);
 	if (s) {
-		orphan_unlink(a, t);
+		dlist_del(&t->orphan);
 		tup_link(t, s);
 	}
 	return s;
@@ -571,67 +520,33 @@ void attr_tup_remove(struct attr *a, struct tup_ent *t)
 
 void attr_tup_free(struct attr *a, struct tup_ent *t)
 {
-	lru_unlink(a, t);
-	orphan_unlink(a, t);
-	if (t->sock) {
-		*t->sock_pprev = t->sock_next;
-		if (t->sock_next)
-			t->sock_next->sock_pprev = t->sock_pprev;
-	}
+	dlist_del(&t->lru);
+	dlist_del(&t->orphan);
+	dlist_del(&t->at_sock);
 	flow_pool_free(a->tup_pool, t);
-}
-
-static struct sock_list *closed_list(struct attr *a, const struct sock_ent *s)
-{
-	return attr_kernel_held(s) ? &a->kernel_held : &a->closed;
-}
-
-static void closed_unlink(struct attr *a, struct sock_ent *s)
-{
-	struct sock_list *l = s->cl_kernel ? &a->kernel_held : &a->closed;
-
-	if (s->cl_prev)
-		s->cl_prev->cl_next = s->cl_next;
-	else
-		l->head = s->cl_next;
-	if (s->cl_next)
-		s->cl_next->cl_prev = s->cl_prev;
-	else
-		l->tail = s->cl_prev;
-	s->cl_prev = s->cl_next = NULL;
-	s->cl_in = false;
 }
 
 void attr_sock_closed(struct attr *a, struct sock_ent *s)
 {
-	if (s->cl_in && (!s->close_ns || s->cl_kernel != attr_kernel_held(s)))
-		closed_unlink(a, s);
-	if (s->close_ns && !s->cl_in) {
-		struct sock_list *l = closed_list(a, s);
-
-		s->cl_kernel = l == &a->kernel_held;
-		s->cl_prev = l->tail;
-		s->cl_next = NULL;
-		if (l->tail)
-			l->tail->cl_next = s;
-		else
-			l->head = s;
-		l->tail = s;
-		s->cl_in = true;
+	if (dlist_linked(&s->closed) &&
+	    (!s->close_ns || s->closed_kernel != attr_kernel_held(s)))
+		dlist_del(&s->closed);
+	if (s->close_ns && !dlist_linked(&s->closed)) {
+		s->closed_kernel = attr_kernel_held(s);
+		dlist_add_tail(s->closed_kernel ? &a->kernel_held : &a->closed, &s->closed);
 	}
 }
 
 void attr_sock_free(struct attr *a, struct sock_ent *s)
 {
-	if (s->cl_in)
-		closed_unlink(a, s);
-	for (struct tup_ent *t = s->tups, *n; t; t = n) {
-		n = t->sock_next;
+	struct tup_ent *t;
+
+	dlist_del(&s->closed);
+	while ((t = dlist_first_entry(&s->tups, struct tup_ent, at_sock))) {
+		dlist_del(&t->at_sock);
 		t->sock = NULL;
-		t->sock_next = NULL;
-		t->sock_pprev = NULL;
 		t->sock_gone = true;
-		orphan_append(a, t);
+		dlist_add_tail(&a->orphans, &t->orphan);
 	}
 	flow_pool_free(a->sock_pool, s);
 }
