@@ -23,6 +23,7 @@
 /* tgids no process has here (above the default pid_max): /proc says nothing */
 #define PID_A 4190001
 #define PID_B 4190002
+#define PID_C 4190003
 
 static uint64_t mono_ns(void)
 {
@@ -443,6 +444,70 @@ static void test_purge(void)
 	attr_close(a);
 }
 
+/* The lists behind purge and eviction: a closed socket goes with its
+ * tuples once retained long enough, an open one stays, a tuple without a
+ * socket entry (here a record with no cookie) goes from the orphan list,
+ * and a socket evicted at the cap leaves its tuple marking flows lost
+ * until that tuple ages out too. */
+static void test_lists_purge_and_orphans(void)
+{
+	struct attr_opts o = { .retain_ms = 1, .max_sockets = 2 };
+	struct attr *a = attr_new_detached(&o, OURS);
+	struct flow open_f = mk_flow(IPPROTO_TCP, "10.9.3.1", 41001, "10.9.3.2", 80, -100);
+	struct flow ev_f = mk_flow(IPPROTO_TCP, "10.9.3.1", 41002, "10.9.3.2", 80, -100);
+	struct proc_info r;
+	char line[512];
+
+	/* 300 closes; 301 stays open; a tuple with no cookie */
+	FEED(a, sock_ev(FC_SEV_TUPLE, 300, PID_A, "a", FC_HOW_CONNECT, IPPROTO_TCP, "10.9.3.1",
+			41000, "10.9.3.2", 80, 0, -100));
+	FEED(a, sock_ev(FC_SEV_CLOSE, 300, 0, "", 0, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, -90));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 301, PID_B, "b", FC_HOW_CONNECT, IPPROTO_TCP, "10.9.3.1",
+			41001, "10.9.3.2", 80, 0, -100));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 0, 0, "", FC_HOW_KERNEL, IPPROTO_UDP, "10.9.3.1", 5353,
+			"10.9.3.9", 5353, 0, -100));
+	attr_summary(a, line, sizeof(line));
+	ASSERT_TRUE(strstr(line, " 2 sockets, 3 tuples") != NULL, line);
+	attr_purge_all(a);
+	attr_summary(a, line, sizeof(line));
+	ASSERT_TRUE(strstr(line, " 1 sockets, 1 tuples") != NULL, line);
+	named(a, &open_f, PID_B, "b", "connect", "the open socket stays");
+
+	attr_close(a);
+
+	/* at the cap (2): 302 closes, 303 comes, 302 is evicted; its tuple
+	 * stays, an orphan: with a long retention it marks its flows lost,
+	 * with a short one the orphan list's purge takes it */
+	for (int pass = 0; pass < 2; pass++) {
+		o.retain_ms = pass ? 1 : 60000;
+		a = attr_new_detached(&o, OURS);
+		FEED(a, sock_ev(FC_SEV_TUPLE, 301, PID_B, "b", FC_HOW_CONNECT, IPPROTO_TCP,
+				"10.9.3.1", 41001, "10.9.3.2", 80, 0, -100));
+		FEED(a, sock_ev(FC_SEV_TUPLE, 302, PID_A, "a", FC_HOW_CONNECT, IPPROTO_TCP,
+				"10.9.3.1", 41002, "10.9.3.2", 80, 0, -100));
+		FEED(a, sock_ev(FC_SEV_CLOSE, 302, 0, "", 0, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, -99));
+		FEED(a, sock_ev(FC_SEV_TUPLE, 303, PID_C, "c", FC_HOW_CONNECT, IPPROTO_TCP,
+				"10.9.3.1", 41003, "10.9.3.2", 80, 0, -98));
+		attr_summary(a, line, sizeof(line));
+		ASSERT_TRUE(strstr(line, " 2 sockets, 3 tuples") != NULL, line);
+		ASSERT_TRUE(strstr(line, " 1 evicted") != NULL, line);
+		if (!pass) {
+			attr_lookup(a, &ev_f, &r);
+			ASSERT_EQ(r.pid, -1, "evicted socket: nobody named");
+			ASSERT_STREQ(r.how, "lost", "evicted socket: its flow is marked lost");
+		} else {
+			attr_purge_all(a);
+			attr_summary(a, line, sizeof(line));
+			ASSERT_TRUE(strstr(line, " 2 sockets, 2 tuples") != NULL, line);
+		}
+		named(a, &open_f, PID_B, "b", "connect", "the open socket stays");
+		if (pass)
+			break;
+		attr_close(a);
+	}
+	attr_close(a);
+}
+
 int main(void)
 {
 	RUN_TEST(test_exact_tuple);
@@ -457,5 +522,6 @@ int main(void)
 	RUN_TEST(test_reused_tuple_creator);
 	RUN_TEST(test_both_ends_local);
 	RUN_TEST(test_purge);
+	RUN_TEST(test_lists_purge_and_orphans);
 	return TEST_SUMMARY();
 }
