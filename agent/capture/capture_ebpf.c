@@ -247,7 +247,10 @@ static void maybe_done(struct lctx *x, struct flow *f)
 
 	if (!ls->sampling_done && !ls->punt_fed && !wants_samples(x, f, ls->next_idx)) {
 		ls->sampling_done = true;
-		ebpf_capture_samples_done(x->cap, &ls->key);
+		/* the kernel stops by itself once it has handed out n_samples:
+		 * a map update (a system call per flow) only when it would not */
+		if (ls->next_idx < x->n_samples)
+			ebpf_capture_samples_done(x->cap, &ls->key);
 	}
 }
 
