@@ -17,6 +17,7 @@
  * random run_id for that purpose, and flow ids grow within a run.
  */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -165,12 +166,45 @@ static inline void put_bstr(struct outbuf *b, const char *s, size_t n)
 	bput(b, s, n);
 }
 
-/* An integer in @base's width, little-endian (ClickHouse's and ours). */
+/* An integer in @base's width, little-endian as RowBinary wants it
+ * (whatever the host's order). */
 static inline void put_bint(struct outbuf *b, uint8_t base, int64_t v)
 {
-	static const uint8_t width[] = { 1, 1, 2, 4, 8, 8, 8, 0 };
+	switch (base) {
+	case CT_U8:
+	case CT_I8: {
+		uint8_t x = (uint8_t)v;
 
-	bput(b, &v, width[base]);
+		bput(b, &x, 1);
+		break;
+	}
+	case CT_U16: {
+		uint16_t x = htole16((uint16_t)v);
+
+		bput(b, &x, 2);
+		break;
+	}
+	case CT_I32: {
+		uint32_t x = htole32((uint32_t)v);
+
+		bput(b, &x, 4);
+		break;
+	}
+	default: {
+		uint64_t x = htole64((uint64_t)v);
+
+		bput(b, &x, 8);
+	}
+	}
+}
+
+static inline void put_bf64(struct outbuf *b, double d)
+{
+	uint64_t x;
+
+	memcpy(&x, &d, 8);
+	x = htole64(x);
+	bput(b, &x, 8);
 }
 
 static void put_row(struct ch *c, struct outbuf *b, const struct flow_record *r)
@@ -181,7 +215,7 @@ static void put_row(struct ch *c, struct outbuf *b, const struct flow_record *r)
 
 	col_row_get(r, &row);
 	put_bstr(b, c->agent, strlen(c->agent));
-	bput(b, &run, 8);
+	put_bint(b, CT_U64, (int64_t)run);
 	for (size_t i = 0; i < sc->n; i++) {
 		const struct column *col = &sc->cols[i];
 		const struct ctype *t = &c->types[i];
@@ -215,7 +249,7 @@ static void put_row(struct ch *c, struct outbuf *b, const struct flow_record *r)
 		if (t->base == CT_STR)
 			put_bstr(b, v.s ? v.s : "", v.s ? strlen(v.s) : 0);
 		else if (t->base == CT_F64)
-			bput(b, &v.f, 8);
+			put_bf64(b, v.f);
 		else
 			put_bint(b, t->base, v.i);
 	}
@@ -300,21 +334,21 @@ static int64_t rd_int(struct rd *r, uint8_t base)
 
 		if ((p = rd_take(r, 2)))
 			memcpy(&v, p, 2);
-		return v;
+		return le16toh(v);
 	}
 	case CT_I32: {
-		int32_t v = 0;
+		uint32_t v = 0;
 
 		if ((p = rd_take(r, 4)))
 			memcpy(&v, p, 4);
-		return v;
+		return (int32_t)le32toh(v);
 	}
 	default: {
-		int64_t v = 0;
+		uint64_t v = 0;
 
 		if ((p = rd_take(r, 8)))
 			memcpy(&v, p, 8);
-		return v;
+		return (int64_t)le64toh(v);
 	}
 	}
 }
@@ -331,10 +365,13 @@ static void tsv_value(struct outbuf *b, struct rd *r, uint8_t base)
 			tsv_str(b, (const char *)p, n);
 	} else if (base == CT_F64) {
 		const uint8_t *p = rd_take(r, 8);
-		double d = 0;
+		uint64_t x = 0;
+		double d;
 
 		if (p)
-			memcpy(&d, p, 8);
+			memcpy(&x, p, 8);
+		x = le64toh(x);
+		memcpy(&d, &x, 8);
 		outbuf_put(b, num, (size_t)fmt_py_float_fast(d, num));
 	} else {
 		outbuf_put(b, num, (size_t)fmt_int(num, rd_int(r, base)));
