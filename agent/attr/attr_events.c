@@ -314,10 +314,11 @@ void attr_check_loss(struct attr *a)
 }
 
 /*
- * Drop what no flow can need any more, in buckets [@from, @to) of every
- * table.  Called for one slice per tick so that a full pass takes
- * PURGE_SLICES ticks: the cost follows the table size, not the event rate,
- * and never holds the lock long.
+ * Drop what no flow can need any more: closed sockets with their tuples
+ * and orphan tuples from the front of their lists, and the small tables
+ * (loss windows, lost sockets, exited processes) in buckets [@from, @to).
+ * Called for one slice per tick so that a full pass takes PURGE_SLICES
+ * ticks, and never holds the lock long.
  */
 void attr_purge(struct attr *a, uint32_t from, uint32_t to)
 {

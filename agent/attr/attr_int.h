@@ -33,7 +33,10 @@
 #define MAX_PROCS (1u << 17)
 #define EV_BATCH 64 /* socket events handled together */
 #define TCP_TIMEWAIT_NS 60000000000ull /* the kernel's TCP_TIMEWAIT_LEN */
-#define PURGE_SLICES 64 /* ticks of 100 ms per full pass: 6.4 s */
+/* Ticks of 100 ms per full pass of the bucket-sliced purge (25.6 s): only
+ * the small tables (losses, exited processes) go by slices now, sockets
+ * and tuples go from the front of their lists at every tick. */
+#define PURGE_SLICES 256
 #define ATTR_N_HOOKS 20 /* entries of attr_bpf.c's hooks[] */
 #define N_SPLITS 4096   /* owner changes kept for the engines to read */
 
