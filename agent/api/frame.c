@@ -20,11 +20,11 @@
 
 #include "api/frame.h"
 #include "api/session.h"
+#include "util/hugemap.h"
 
 /* A column's mapping starts with this header; the data follows. */
 #define COL_HEAD 64
 /* Columns of this size or more are placed on huge page boundaries. */
-#define HUGE (2u << 20)
 
 static size_t col_width(const struct column *c)
 {
@@ -50,33 +50,13 @@ static size_t map_len(size_t bytes)
 	return (COL_HEAD + bytes + pg - 1) / pg * pg;
 }
 
-/*
- * @len bytes of address space at a huge page boundary (a fault there maps
- * 2 MiB at once where 4 KiB pages take 512 faults: in a VM each costs
- * microseconds), advised for huge pages.
- */
-static char *map_aligned(size_t len)
-{
-	char *m = mmap(NULL, len + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t head;
-
-	if (m == MAP_FAILED)
-		return NULL;
-	head = (HUGE - (uintptr_t)m % HUGE) % HUGE;
-	if (head)
-		munmap(m, head);
-	munmap(m + head + len, HUGE - head);
-	(void)madvise(m + head, len, MADV_HUGEPAGE); /* advice: EINVAL without THP is fine */
-	return m + head;
-}
-
 static void *col_map(size_t bytes)
 {
 	size_t len = map_len(bytes);
 	char *m;
 
-	if (len >= HUGE) {
-		m = map_aligned(len);
+	if (len >= HUGEMAP_PAGE) {
+		m = huge_map(len);
 	} else {
 		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
@@ -96,8 +76,8 @@ static void *col_remap(void *p, size_t bytes)
 
 	if (len <= old)
 		return p;
-	if (len >= HUGE) {
-		to = map_aligned(len);
+	if (len >= HUGEMAP_PAGE) {
+		to = huge_map(len);
 		if (!to)
 			return NULL;
 		m = mremap(m, old, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "core/flow_pool.h"
+#include "util/hugemap.h"
 
 /* Under AddressSanitizer objects come from the heap, so that it sees them
  * (use after free, overflows); the pool then only counts them. */
@@ -67,22 +68,6 @@ size_t flow_pool_size(const struct flow_pool *p)
 	return p->size;
 }
 
-/* A mapping of @len bytes aligned to @len (len a power of two >= 2 MiB). */
-static void *map_aligned(size_t len)
-{
-	uint8_t *m = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint8_t *a;
-
-	if (m == MAP_FAILED)
-		return NULL;
-	a = (uint8_t *)(((uintptr_t)m + len - 1) & ~(uintptr_t)(len - 1));
-	if (a > m)
-		munmap(m, (size_t)(a - m));
-	if (a + len < m + 2 * len)
-		munmap(a + len, (size_t)(m + 2 * len - (a + len)));
-	return a;
-}
-
 static int grow(struct flow_pool *p)
 {
 	size_t len = p->next_len;
@@ -91,9 +76,7 @@ static int grow(struct flow_pool *p)
 	while (len < sizeof(*s) + 64 + p->size)
 		len *= 2;
 	if (len >= SLAB_HUGE) {
-		s = map_aligned(len);
-		if (s)
-			madvise(s, len, MADV_HUGEPAGE); /* advice: EINVAL without THP is fine */
+		s = huge_map(len);
 	} else {
 		s = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (s == MAP_FAILED)
