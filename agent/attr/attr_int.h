@@ -202,6 +202,8 @@ uint64_t attr_mono_ns(void);
 void attr_note_loss(struct attr *a, uint64_t from_ns, uint64_t to_ns);
 /* Socket @cookie was evicted from the table while it had an owner. */
 bool attr_lost_sock(struct attr *a, uint64_t cookie);
+/* ... and when it closed (*@end_ns). */
+bool attr_lost_sock_end(struct attr *a, uint64_t cookie, uint64_t *end_ns);
 /* Key @k (bucket @b) was evicted with an owner during [@first_ms, @last_ms]
  * give or take SLACK_MS. */
 bool attr_lost_key(struct attr *a, const struct tup_key *k, uint32_t b, uint64_t first_ms,

@@ -60,17 +60,25 @@ static void attr_take_socket(struct owner_pick *out, const struct tup_ent *t, co
 static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t b,
 			      uint64_t first_ms, uint64_t last_ms, int end, struct owner_pick *out)
 {
-	const struct tup_ent *best = NULL, *newest = NULL;
+	const struct tup_ent *best = NULL, *newest = NULL, *lost = NULL;
 	const struct sock_ent *best_s = NULL, *newest_s = NULL;
 	uint32_t seen[8], n_seen = 0, others = 0;
 
 	for (struct tup_ent *t = a->tups[b]; t; t = t->next) {
 		const struct sock_ent *s;
+		uint64_t lost_end;
 
 		if (memcmp(&t->k, k, sizeof(*k)) || !attr_tup_ours(a, t) ||
 		    (end >= 0 && t->local_a != end) || !attr_valid_for(a, t, first_ms, last_ms))
 			continue;
 		s = attr_tup_sock(a, t);
+		/* a socket evicted with its owner that was open when the flow
+		 * began: the first of those may be the flow's creator */
+		if (!s && t->cookie && !t->from_listener &&
+		    attr_lost_sock_end(a, t->cookie, &lost_end) &&
+		    attr_to_real_ms(a, lost_end) + GRACE_MS >= first_ms &&
+		    (!lost || t->first_ns < lost->first_ns))
+			lost = t;
 		if (!s || !s->owner.tgid)
 			continue;
 		/* the list is newest first; a listener's record of the handshake
@@ -91,6 +99,14 @@ static bool attr_pick_creator(struct attr *a, const struct tup_key *k, uint32_t 
 	if (!best) {
 		best = newest;
 		best_s = newest_s;
+	}
+	if (lost && (!best || best->from_listener || lost->first_ns <= best->first_ns)) {
+		/* whose the flow is left the tables with that socket: never a
+		 * later user of the 5-tuple */
+		out->owner = NULL;
+		out->how = FC_HOW_LOST;
+		out->others = 0;
+		return true;
 	}
 	if (!best)
 		return false;

@@ -364,12 +364,20 @@ static void remember_lost_sock(struct attr *a, const struct sock_ent *s)
 	a->n_lost_socks++;
 }
 
-bool attr_lost_sock(struct attr *a, uint64_t cookie)
+bool attr_lost_sock_end(struct attr *a, uint64_t cookie, uint64_t *end_ns)
 {
 	for (const struct lost_sock *l = a->lost_socks[attr_hash64(cookie)]; l; l = l->next)
-		if (l->cookie == cookie)
+		if (l->cookie == cookie) {
+			if (end_ns)
+				*end_ns = l->end_ns;
 			return true;
+		}
 	return false;
+}
+
+bool attr_lost_sock(struct attr *a, uint64_t cookie)
+{
+	return attr_lost_sock_end(a, cookie, NULL);
 }
 
 /* Tuple @t leaves at the cap with an owner: its key is remembered (beyond

@@ -508,6 +508,33 @@ static void test_lists_purge_and_orphans(void)
 	attr_close(a);
 }
 
+/* A 5-tuple used by a second process after the first one's socket was
+ * evicted: the flow that both carried was the first's; it is marked lost,
+ * never named after the later user (the live suite's eviction test met
+ * this with an unconnected UDP socket and a reused ephemeral port). */
+static void test_reused_tuple_creator_evicted(void)
+{
+	struct attr_opts o = { .retain_ms = 60000, .max_sockets = 2 };
+	struct attr *a = attr_new_detached(&o, OURS);
+	struct flow f = mk_flow(IPPROTO_UDP, "10.9.4.1", 46291, "10.9.4.2", 30058, -100);
+	struct proc_info r;
+
+	f.last_seen_ms = f.first_seen_ms + 60;
+	FEED(a, sock_ev(FC_SEV_TUPLE, 400, PID_A, "first", FC_HOW_SEND, IPPROTO_UDP, "10.9.4.1",
+			46291, "10.9.4.2", 30058, 0, -100));
+	FEED(a, sock_ev(FC_SEV_CLOSE, 400, 0, "", 0, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, -99));
+	FEED(a, sock_ev(FC_SEV_TUPLE, 401, PID_C, "other", FC_HOW_CONNECT, IPPROTO_TCP,
+			"10.9.4.1", 41000, "10.9.4.2", 80, 0, -80));
+	/* the cap: 400, closed, is evicted for 402 */
+	FEED(a, sock_ev(FC_SEV_TUPLE, 402, PID_B, "later", FC_HOW_SEND, IPPROTO_UDP, "10.9.4.1",
+			46291, "10.9.4.2", 30058, 0, -50));
+	FEED(a, sock_ev(FC_SEV_CLOSE, 402, 0, "", 0, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, -45));
+	attr_lookup(a, &f, &r);
+	ASSERT_EQ(r.pid, -1, "the creator's socket was evicted: nobody named");
+	ASSERT_STREQ(r.how, "lost", "marked lost, not the later user");
+	attr_close(a);
+}
+
 int main(void)
 {
 	RUN_TEST(test_exact_tuple);
@@ -523,5 +550,6 @@ int main(void)
 	RUN_TEST(test_both_ends_local);
 	RUN_TEST(test_purge);
 	RUN_TEST(test_lists_purge_and_orphans);
+	RUN_TEST(test_reused_tuple_creator_evicted);
 	return TEST_SUMMARY();
 }
