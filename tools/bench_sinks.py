@@ -124,15 +124,15 @@ def main():
         try:
             # best of two, as the reference (each into a new table; the
             # rows of both runs counted)
-            times, n = [], 0
+            times, counts = [], []
             for _ in range(2):
                 ch.query("DROP TABLE IF EXISTS flows")
                 t, err = timed(["-F", "none", "--clickhouse", ch.url(),
                                 "--clickhouse-create", "--sink-drain-seconds", "120"])
                 times.append(t)
-                n = min(n, int(ch.query("SELECT count() FROM flows"))) if times[1:] else \
-                    int(ch.query("SELECT count() FROM flows"))
+                counts.append(int(ch.query("SELECT count() FROM flows")))
             res["click"] = min(times)
+            n = min(counts)
         finally:
             ch.stop()
         notes.append(("click", n, FLOWS - n))

@@ -545,6 +545,8 @@ static long stored_rows(struct conn *k, const struct batch *b)
 
 enum { SENT, FAILED, REJECTED };
 
+static const char *ch_type(const struct column *c);
+
 /*
  * A column's name in ClickHouse: NFStream's, except plugins' "udps.x",
  * which is "udps_x": ClickHouse takes dotted names of arrays for one
@@ -566,6 +568,25 @@ static const char *ch_name(const struct column *col, char *buf, size_t n)
  * (@why says why).  A table without columns (not there yet) gets text and
  * is asked again next time: the server's own error then names the cause.
  */
+/* The type system.columns' answer @resp (TabSeparated name, type lines)
+ * gives column @name, and its length in *@tl; NULL when not there. */
+static const char *column_type(const char *resp, const char *name, size_t *tl)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = resp; *l;) {
+		const char *eol = strchr(l, '\n');
+		size_t nl = strcspn(l, "\t\n");
+
+		if (l[nl] == '\t' && nl == n && !strncmp(l, name, n)) {
+			*tl = strcspn(l + nl + 1, "\n");
+			return l + nl + 1;
+		}
+		l = eol ? eol + 1 : l + strlen(l);
+	}
+	return NULL;
+}
+
 static int table_layout(struct conn *k, char *why, size_t wn)
 {
 	struct sink *s = k->s;
@@ -575,7 +596,6 @@ static int table_layout(struct conn *k, char *why, size_t wn)
 	char q[600];
 	bool maybe, all = true;
 	long st;
-	size_t have = 0;
 
 	if (c->layout != LAYOUT_UNKNOWN)
 		return (int)c->layout;
@@ -589,38 +609,19 @@ static int table_layout(struct conn *k, char *why, size_t wn)
 	if (post(k, q, "", 0, why, wn, &maybe, &st))
 		return -1;
 	outbuf_putc(&k->resp, '\0');
+	if (!strchr(k->resp.buf, '\t'))
+		return LAYOUT_TEXT; /* no table (yet) */
+	/* every column in the type the rows are encoded in (the CREATE's) */
 	for (size_t i = 0; i < sc->n + 2 && all; i++) {
-		char want[64], nb[CH_NAME_MAX];
+		char nb[CH_NAME_MAX];
 		const char *name = i == 0 ? "agent" : i == 1 ? "run_id" :
 				   ch_name(&sc->cols[i - 2], nb, sizeof(nb));
-		bool found = false;
+		const char *want = i == 0 ? "String" : i == 1 ? "UInt64" : ch_type(&sc->cols[i - 2]);
+		size_t tl = 0;
+		const char *got = column_type(k->resp.buf, name, &tl);
 
-		if (i == 0)
-			snprintf(want, sizeof(want), "String");
-		else if (i == 1)
-			snprintf(want, sizeof(want), "UInt64");
-		else
-			snprintf(want, sizeof(want), "%s%s%s%s",
-				 c->types[i - 2].nullable ? "Nullable(" :
-				 c->types[i - 2].array ? "Array(" : "",
-				 ct_names[c->types[i - 2].base],
-				 c->types[i - 2].nullable || c->types[i - 2].array ? ")" : "", "");
-		for (const char *l = k->resp.buf; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
-			size_t nl = strcspn(l, "\t\n"), tl;
-
-			if (l[nl] != '\t')
-				continue;
-			have += i == 0;
-			tl = strcspn(l + nl + 1, "\n");
-			if (nl == strlen(name) && !strncmp(l, name, nl)) {
-				found = tl == strlen(want) && !strncmp(l + nl + 1, want, tl);
-				break;
-			}
-		}
-		all = found;
+		all = got && tl == strlen(want) && !strncmp(got, want, tl);
 	}
-	if (!have)
-		return LAYOUT_TEXT; /* no table (yet) */
 	c->layout = all ? LAYOUT_BINARY : LAYOUT_TEXT;
 	if (!all)
 		pr_info("%s: table %s has columns of other types than flowsight's: rows go as "
