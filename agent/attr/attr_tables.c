@@ -147,6 +147,19 @@ static bool attr_kernel_held(const struct sock_ent *s)
 	return s && s->how == FC_HOW_KERNEL && !s->owner.tgid;
 }
 
+/* @s out of its bucket, freed (its tuples become orphans). */
+static void sock_remove(struct attr *a, struct sock_ent *s)
+{
+	struct sock_ent **pp;
+
+	for (pp = &a->socks[attr_hash64(s->cookie)]; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+	attr_sock_free(a, s);
+	a->n_socks--;
+}
+
 /*
  * At the cap, drop the first socket of the closed list (counted as
  * evicted): a socket no process holds (found by the start-up iterators:
@@ -156,16 +169,6 @@ static bool attr_kernel_held(const struct sock_ent *s)
  * tuples then match nothing: a flow that needed it and has no early copy
  * goes unattributed, never to another owner.
  */
-static void sock_unhash(struct attr *a, struct sock_ent *s)
-{
-	struct sock_ent **pp;
-
-	for (pp = &a->socks[attr_hash64(s->cookie)]; *pp && *pp != s; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = s->next;
-}
-
 static void attr_sock_evict_oldest(struct attr *a)
 {
 	struct sock_ent *s = dlist_first_entry(&a->kernel_held, struct sock_ent, closed);
@@ -174,14 +177,12 @@ static void attr_sock_evict_oldest(struct attr *a)
 		s = dlist_first_entry(&a->closed, struct sock_ent, closed);
 	if (!s)
 		return; /* every socket held is open */
-	sock_unhash(a, s);
 	/* its tuples stay, pointing at no socket: if it had an owner, a
 	 * flow that matches one is labelled lost (attr_pick); a socket
 	 * no process held names nobody, then as before */
 	if (s->owner.tgid)
 		remember_lost_sock(a, s);
-	attr_sock_free(a, s);
-	a->n_socks--;
+	sock_remove(a, s);
 	a->evicted++;
 }
 
@@ -201,11 +202,9 @@ void attr_purge_closed(struct attr *a, uint64_t now)
 		       s->close_ns + a->retain_ns < now) {
 			struct tup_ent *t;
 
-			sock_unhash(a, s);
 			while ((t = dlist_first_entry(&s->tups, struct tup_ent, at_sock)))
 				attr_tup_remove(a, t);
-			attr_sock_free(a, s);
-			a->n_socks--;
+			sock_remove(a, s);
 		}
 	}
 }
