@@ -1194,6 +1194,15 @@ def _():
 
 
 def why_skip():
+    if not os.path.exists(os.path.join(BUILD, "libflowsight.so")):
+        return "%s not built (make)" % os.path.join(BUILD, "libflowsight.so")
+    return None
+
+
+def setup():
+    """python3-cffi and python3-pandas are make deps' packages: without
+    them the layer fails (a machine set up by the README has them; a skip
+    here once hid that make deps did not install them)."""
     global fs, pd, np
     try:
         import cffi
@@ -1201,13 +1210,11 @@ def why_skip():
         import pandas
         del cffi
     except ImportError as e:
-        return "%s lacks python3-cffi/python3-pandas (%s)" % (sys.executable, e)
-    if not os.path.exists(os.path.join(BUILD, "libflowsight.so")):
-        return "%s not built (make)" % os.path.join(BUILD, "libflowsight.so")
+        raise RuntimeError("%s lacks python3-cffi/python3-pandas (%s): run make deps"
+                           % (sys.executable, e))
     pd, np = pandas, numpy
     import flowsight
     fs = flowsight
-    return None
 
 
 def cleanup():
@@ -1220,4 +1227,4 @@ def cleanup():
 
 if __name__ == "__main__":
     only = sys.argv[1:]
-    sys.exit(suite.main(why_skip, lambda: None, cleanup, only=only))
+    sys.exit(suite.main(why_skip, setup, cleanup, only=only))
