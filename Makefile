@@ -42,7 +42,7 @@ CLI_LDLIBS := -lmicrohttpd $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || 
 
 # Debian packages, checked by `make deps` (dpkg -s) and installed if missing.
 DEB_PKGS := build-essential pkg-config clang llvm libpcap-dev libndpi-dev libndpi-bin \
-	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy python3-cffi python3-pandas \
+	libbpf-dev bpftool libelf-dev zlib1g-dev libsodium-dev libclang-rt-14-dev python3 python3-numpy python3-cffi python3-pandas python3-sklearn \
 	tcpreplay iproute2 time iputils-ping ethtool curl iperf3 netsniff-ng \
 	qemu-system-x86 busybox-static util-linux libcap2-bin valgrind \
 	libmicrohttpd-dev prometheus systemd systemd-container dpkg-dev groff-base man-db passwd \
