@@ -167,13 +167,26 @@ workload() { # phase port
 	wait $!
 	kv "${ph}_ping_rc" $?
 	kv "${ph}_lo_ping" "$(lo_stats)"
-	/bin/nc -l -p $port >/tmp/$ph.srv &
+	# The server's input is a FIFO whose only writer is this shell (fd 4),
+	# closed once the server has written what the client sent: at the end
+	# of its input busybox nc closes the connection, and with an input at
+	# its end from the start (the console) it sometimes did so before it
+	# had read "hello" (the exchange then carried nothing).
+	mkfifo /tmp/$ph.in
+	exec 4<>/tmp/$ph.in
+	/bin/nc -l -p $port </tmp/$ph.in >/tmp/$ph.srv &
 	srv=$!
 	started "${ph}_server" $srv
 	wait_listen $port
 	echo hello | /bin/nc 127.0.0.1 $port &
 	cli=$!
 	started "${ph}_client" $cli
+	n=0
+	while [ "$(cat /tmp/$ph.srv)" != hello ] && [ $n -lt 1000 ]; do
+		sleep 0.01
+		n=$((n + 1))
+	done
+	exec 4>&-
 	wait $cli
 	kv "${ph}_client_rc" $?
 	wait $srv
