@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Live capture in the kernel: TC ingress/egress programs parse every packet
- * (parse.bpf.h), add it to its flow's struct fc_meter in a hash map under
- * the entry's bpf_spin_lock, and copy the first cfg.n_samples packets of
- * each flow into the ring buffer for nDPI and SPLT.  Userspace
- * (agent/capture/capture_ebpf.c) drains the flow maps; it never sees the other packets.
+ * (parse.bpf.h); the first cfg.n_samples packets of each flow go whole into
+ * the ring buffer for nDPI and SPLT, with what userspace needs to meter
+ * them, and the flow's later packets are added to its struct fc_meter in a
+ * hash map under the entry's bpf_spin_lock.  A flow being sampled has no
+ * map entry: a flow of at most n_samples packets never touches the
+ * interval maps, so that many small flows cost their samples and not also
+ * a map entry read, reset and deleted at every drain.  Userspace
+ * (agent/capture/capture_ebpf.c) drains the flow maps; it never sees the
+ * other packets.
  *
  * Draining without losing packets: there are two interval maps.  Programs
  * write to map `interval & 1`; userspace starts the next interval, waits
@@ -175,31 +180,50 @@ static __always_inline void punt(struct __sk_buff *skb, struct scratch *s, struc
 		cnt->c[FC_CNT_PUNT_LOST]++;
 }
 
-/*
- * The flags of @k's entry for a new interval: FC_VAL_NEW when this packet
- * starts the flow (it creates the flow's sampling state), SAMPLE_DONE when
- * that state says no sample is wanted.
- */
-static __always_inline __u8 interval_flags(const struct fc_flow_key *k, struct fc_counters *cnt,
-					   struct fc_flow_ctl **ctlp)
-{
-	struct fc_flow_ctl *ctl = bpf_map_lookup_elem(&flow_ctl, k), zero_ctl = {};
-	__u8 flags = 0;
-	int r;
+/* Sampling of a flow: its packet of index *idx is a sample (SAMPLE_TAKE),
+ * its sampling is over (SAMPLE_DONE_NOW), or a packet of its that another
+ * interface saw first (SAMPLE_DUP). */
+enum { SAMPLE_TAKE, SAMPLE_DONE_NOW, SAMPLE_DUP };
 
-	if (ctl) {
-		*ctlp = ctl;
-		return ctl->done || ctl->sampled >= cfg.n_samples ? FC_VAL_SAMPLE_DONE : 0;
+/*
+ * @k's sampling state, created by the flow's first packet (*flags gets
+ * FC_VAL_NEW), and what to do with this packet.  An index is handed out
+ * under the state's lock, so each of the first n_samples packets gets its
+ * own, whichever CPU runs it.  The ctl map full: no sampling, and
+ * FC_VAL_NOCTL.
+ */
+static __always_inline int sample_state(struct __sk_buff *skb, const struct fc_flow_key *k,
+					struct fc_counters *cnt, __u8 *flags, __u32 *idx)
+{
+	struct fc_flow_ctl *ctl = bpf_map_lookup_elem(&flow_ctl, k);
+	int what = SAMPLE_DONE_NOW;
+
+	if (!ctl) {
+		struct fc_flow_ctl zero_ctl = { .ifindex = skb->ifindex };
+		int r = bpf_map_update_elem(&flow_ctl, k, &zero_ctl, BPF_NOEXIST);
+
+		if (!r) {
+			*flags |= FC_VAL_NEW;
+		} else if (r != -EEXIST_) {
+			cnt->c[FC_CNT_CTL_FULL]++;
+			*flags |= FC_VAL_NOCTL;
+			return SAMPLE_DONE_NOW;
+		}
+		ctl = bpf_map_lookup_elem(&flow_ctl, k);
+		if (!ctl)
+			return SAMPLE_DONE_NOW;
 	}
-	r = bpf_map_update_elem(&flow_ctl, k, &zero_ctl, BPF_NOEXIST);
-	if (!r) {
-		flags = FC_VAL_NEW;
-	} else if (r != -EEXIST_) {
-		cnt->c[FC_CNT_CTL_FULL]++;
-		return FC_VAL_NOCTL | FC_VAL_SAMPLE_DONE;
+	if (READ_ONCE(ctl->done) || READ_ONCE(ctl->sampled) >= cfg.n_samples)
+		return SAMPLE_DONE_NOW;
+	bpf_spin_lock(&ctl->lock);
+	if (ctl->ifindex != skb->ifindex) {
+		what = SAMPLE_DUP;
+	} else if (!ctl->done && ctl->sampled < cfg.n_samples) {
+		*idx = ctl->sampled++;
+		what = SAMPLE_TAKE;
 	}
-	*ctlp = bpf_map_lookup_elem(&flow_ctl, k);
-	return flags;
+	bpf_spin_unlock(&ctl->lock);
+	return what;
 }
 
 /*
@@ -284,9 +308,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct fc_parsed *pp)
 	return verdict;
 }
 
-static __always_inline void sample(struct __sk_buff *skb, struct scratch *s,
+/* Packet @idx of its flow to userspace, with what its meter needs (the
+ * kernel's size and header bytes under the accounting mode, GSO, flags).
+ * True when it is in the ring buffer. */
+static __always_inline bool sample(struct __sk_buff *skb, struct scratch *s,
 				   struct fc_counters *cnt, const struct fc_flow_key *key,
-				   __u64 t, __u32 idx, __u32 segs, int dir)
+				   const struct fc_parsed *pp, __u64 t, __u32 idx, __u32 size,
+				   __u32 hdr, __u32 segs, int dir)
 {
 	__builtin_memset(&s->ev, 0, sizeof(s->ev));
 	s->ev.type = FC_EV_SAMPLE;
@@ -299,10 +327,16 @@ static __always_inline void sample(struct __sk_buff *skb, struct scratch *s,
 	s->ev.dir = (__u8)dir;
 	s->ev.vlan_tci = (__u16)skb->vlan_tci;
 	s->ev.vlan_tagged = !!skb->vlan_present;
-	if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen))
+	s->ev.tcp_flags = pp->tcp_flags;
+	s->ev.gso_size = (__u16)skb->gso_size;
+	s->ev.hdr = (__u16)hdr;
+	s->ev.size = size;
+	if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen)) {
 		cnt->c[FC_CNT_SAMPLE_LOST]++;
-	else
-		cnt->c[FC_CNT_SAMPLES]++;
+		return false;
+	}
+	cnt->c[FC_CNT_SAMPLES]++;
+	return true;
 }
 
 /*
@@ -310,20 +344,21 @@ static __always_inline void sample(struct __sk_buff *skb, struct scratch *s,
  * already has an entry this interval, costs one counters lookup, the parse,
  * one flow map lookup and the meter update under the entry's lock; the
  * scratch buffer and the ctl map are touched only for new entries, samples
- * and punts.
+ * and punts.  A sample is not metered here: userspace meters it from its
+ * event.  A sample the ring buffer cannot take is metered here instead
+ * (its index is lost to nDPI, its packet is not).
  */
 static __always_inline int handle(struct __sk_buff *skb)
 {
 	struct fc_parsed pp = {};
 	struct fc_flow_key key = {};
 	struct fc_flow_val *v;
-	struct fc_flow_ctl *ctl = NULL;
 	struct fc_counters *cnt;
 	struct scratch *s = NULL;
 	__u32 zero = 0, hdr = 0, size, segs, counted, idx = 0;
 	__u64 t;
 	void *map;
-	int dir, verdict, err = 0, want_sample = 0, stale;
+	int dir, verdict, err = 0, stale, sampling = SAMPLE_DONE_NOW;
 	__u32 cur;
 	__u8 nflags = 0;
 
@@ -355,14 +390,33 @@ static __always_inline int handle(struct __sk_buff *skb)
 	}
 
 	dir = fc_make_key(&pp, &key);
+	size = fc_size(&pp, cfg.accounting_mode, &hdr);
+	segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	cur = interval;
 	map = cur & 1 ? (void *)&flows_b : (void *)&flows_a;
 	v = flow_lookup(cur, &key);
 	/* Only this interval's programs stamp entries of this map with cur:
 	 * an entry read as current stays current while we run. */
 	stale = !v || READ_ONCE(v->interval) != cur;
-	if (stale)
-		nflags = interval_flags(&key, cnt, &ctl);
+	if (stale || !(READ_ONCE(v->flags) & FC_VAL_SAMPLE_DONE)) {
+		sampling = sample_state(skb, &key, cnt, &nflags, &idx);
+		if (sampling == SAMPLE_DUP) {
+			cnt->c[FC_CNT_DUP_IFACE]++;
+			return TC_ACT_UNSPEC;
+		}
+		if (sampling == SAMPLE_TAKE) {
+			s = bpf_map_lookup_elem(&scratch, &zero);
+			if (s && sample(skb, s, cnt, &key, &pp, now_ms(), idx, size, hdr, segs,
+					dir))
+				return TC_ACT_UNSPEC;
+			if (!s)
+				cnt->c[FC_CNT_SAMPLE_LOST]++;
+			/* lost: the packet is metered here, and the flow's
+			 * next packet asks for a sample again */
+		} else {
+			nflags |= FC_VAL_SAMPLE_DONE;
+		}
+	}
 	if (!v) {
 		s = bpf_map_lookup_elem(&scratch, &zero);
 		if (!s)
@@ -374,11 +428,6 @@ static __always_inline int handle(struct __sk_buff *skb)
 			return TC_ACT_UNSPEC;
 		}
 	}
-	if (!stale && !(v->flags & FC_VAL_SAMPLE_DONE))
-		ctl = bpf_map_lookup_elem(&flow_ctl, &key);
-
-	size = fc_size(&pp, cfg.accounting_mode, &hdr);
-	segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	t = now_ms();
 
 	bpf_spin_lock(&v->lock);
@@ -390,10 +439,11 @@ static __always_inline int handle(struct __sk_buff *skb)
 		v->ifindex = skb->ifindex;
 		v->first_dir = (__u8)dir;
 		v->flags = nflags;
-	} else if (stale) {
+	} else {
 		/* another CPU started the interval first, or created the
-		 * entry: it may not have been the one that created the ctl */
-		v->flags |= nflags & FC_VAL_NEW;
+		 * entry: it may not have been the one that created the ctl;
+		 * or sampling ended with this packet */
+		v->flags |= nflags & (FC_VAL_NEW | FC_VAL_SAMPLE_DONE);
 	}
 	if (v->ifindex != skb->ifindex) {
 		bpf_spin_unlock(&v->lock);
@@ -405,28 +455,12 @@ static __always_inline int handle(struct __sk_buff *skb)
 	counted = fc_meter_add_skb(&v->m, dir, t, size, hdr, skb->gso_size, segs, pp.tcp_flags);
 	if (counted > 1)
 		v->flags |= FC_VAL_GSO;
-	if (!(v->flags & FC_VAL_SAMPLE_DONE)) {
-		if (!ctl || ctl->done || ctl->sampled >= cfg.n_samples) {
-			v->flags |= FC_VAL_SAMPLE_DONE;
-		} else {
-			idx = ctl->sampled++;
-			want_sample = 1;
-		}
-	}
 	bpf_spin_unlock(&v->lock);
 
 	cnt->c[FC_CNT_METERED]++;
 	if (counted > 1) {
 		cnt->c[FC_CNT_GSO_SKBS]++;
 		cnt->c[FC_CNT_SEGMENTS] += counted;
-	}
-	if (want_sample) {
-		if (!s)
-			s = bpf_map_lookup_elem(&scratch, &zero);
-		if (s)
-			sample(skb, s, cnt, &key, t, idx, segs, dir);
-		else
-			cnt->c[FC_CNT_SAMPLE_LOST]++;
 	}
 	return TC_ACT_UNSPEC;
 }

@@ -87,15 +87,21 @@ struct fc_flow_val {
 /* Value of the long-lived ctl map: sampling state of a flow, kept across
  * intervals.  The kernel creates it with a flow's first packet; userspace
  * sets done when dissection needs no more packets and deletes it when the
- * flow expires. */
+ * flow expires.  While a flow is sampled its packets have no interval map
+ * entry: each is a sample, metered by userspace from the event. */
 struct fc_flow_ctl {
+	struct bpf_spin_lock lock; /* sample indexes are handed out under it */
 	__u32 sampled; /* samples handed out (index of the next one) */
 	__u32 done;
+	__u32 ifindex; /* interface of the flow's first packet: samples come from it only */
 };
 
 /* Ring-buffer records. */
 enum fc_event_type {
-	FC_EV_SAMPLE = 1, /* one of a flow's first packets, also metered in the kernel */
+	/* one of a flow's first packets, not metered in the kernel: userspace
+	 * meters it from the event's size, hdr, gso_size, segments and flags,
+	 * which the kernel computed as it would have for its map */
+	FC_EV_SAMPLE = 1,
 	FC_EV_PACKET = 2, /* a packet the kernel did not meter: userspace meters it */
 };
 
@@ -124,7 +130,11 @@ struct fc_event {
 	__u8 reason;     /* enum fc_punt */
 	__u16 vlan_tci;  /* VLAN tag the driver removed, if vlan_tagged */
 	__u8 vlan_tagged;
-	__u8 _pad[5];
+	__u8 tcp_flags;  /* FC_EV_SAMPLE: the packet's TCP flags (0 if not TCP) */
+	__u16 gso_size;  /* FC_EV_SAMPLE: payload bytes per GSO segment (0 if not GSO) */
+	__u16 hdr;       /* FC_EV_SAMPLE: header bytes each segment repeats (accounting mode) */
+	__u32 size;      /* FC_EV_SAMPLE: the packet's size under the accounting mode */
+	__u32 _pad;
 	/* followed by caplen bytes of the frame, from its link-layer header */
 };
 
@@ -333,6 +343,10 @@ static inline void fc_dir_merge(struct fc_dir_meter *a, const struct fc_dir_mete
 		a->ps_min = b->ps_min;
 	if (b->ps_max > a->ps_max)
 		a->ps_max = b->ps_max;
+	/* @b is later, but for a packet metered out of order (a lost sample's
+	 * packet in the kernel's map, its flow's other samples in userspace) */
+	if (b->first_ms < a->first_ms)
+		a->first_ms = b->first_ms;
 	if (b->last_ms > a->last_ms)
 		a->last_ms = b->last_ms;
 	a->packets += b->packets;
@@ -356,6 +370,8 @@ static inline void fc_meter_merge(struct fc_meter *a, const struct fc_meter *b)
 	}
 	fc_piat_merge(&a->piat, na, &b->piat, nb,
 		      b->first_ms > a->last_ms ? b->first_ms - a->last_ms : 0);
+	if (b->first_ms < a->first_ms)
+		a->first_ms = b->first_ms;
 	if (b->last_ms > a->last_ms)
 		a->last_ms = b->last_ms;
 	fc_dir_merge(&a->dir[0], &b->dir[0]);
@@ -368,7 +384,8 @@ _Static_assert(sizeof(struct fc_piat) == 32, "fc_piat ABI");
 _Static_assert(sizeof(struct fc_dir_meter) == 120, "fc_dir_meter ABI");
 _Static_assert(sizeof(struct fc_meter) == 288, "fc_meter ABI");
 _Static_assert(sizeof(struct fc_flow_val) == 304, "fc_flow_val ABI");
-_Static_assert(sizeof(struct fc_event) == 80, "fc_event ABI");
+_Static_assert(sizeof(struct fc_event) == 88, "fc_event ABI");
+_Static_assert(sizeof(struct fc_flow_ctl) == 16, "fc_flow_ctl ABI");
 _Static_assert(sizeof(struct fc_capture_cfg) == 16, "fc_capture_cfg ABI");
 
 #endif

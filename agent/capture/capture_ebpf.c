@@ -83,6 +83,7 @@ struct lctx {
 	struct fc_flow_key *forget; /* before_expire()'s keys for the kernel to forget */
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
+	uint64_t sample_skbs, sample_metered; /* samples metered, and their packets (GSO segments) */
 	bool plugins;         /* the engine runs plugins on the samples */
 	uint64_t kcnt[FC_CNT__MAX]; /* the kernel's counters as last published */
 	char kkey[FC_CNT__MAX][24]; /* their names: FC_CNT_PUNT_FULL -> punt_full */
@@ -292,6 +293,24 @@ static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *
 	pcapng_add(x->prod, iface < 0 ? 0 : (uint16_t)iface, ev->ts_ms * 1000, fr, caplen, len, f);
 }
 
+/*
+ * A sample's packet into its flow's meter, as the kernel would have metered
+ * it in its map (the event carries the kernel's size and header bytes under
+ * the accounting mode, GSO and TCP flags), whatever userspace's decoder
+ * makes of the frame.  In ring-buffer order: for one flow, the order in
+ * which the kernel handed the indexes out, within the same millisecond.
+ */
+static void meter_sample(struct lctx *x, struct lstate *ls, const struct fc_event *ev)
+{
+	uint64_t t = ev->ts_ms;
+
+	if (t < ls->acc.last_ms)
+		t = ls->acc.last_ms; /* another CPU's packet went first */
+	x->sample_skbs++;
+	x->sample_metered += fc_meter_add_skb(&ls->acc, ev->dir & 1, t, ev->size, ev->hdr,
+					      ev->gso_size, ev->gso_segs, ev->tcp_flags);
+}
+
 /* @f: the sample's flow, or NULL when it has none yet. */
 static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *data,
 		      struct flow *f)
@@ -306,6 +325,7 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			return;
 	}
 	ls = LS(x, f);
+	meter_sample(x, ls, ev);
 	if (ev->idx == 0 && !ls->oriented) {
 		/* orient before the tap labels the flow with its key */
 		struct pkt q;
@@ -321,6 +341,7 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 	tag(x, f, ev->ifindex);
 	if (ev->idx < ls->next_idx) {
 		x->samples_late++;
+		touch(x, f);
 		return;
 	}
 	if (ev->idx > ls->next_idx) {
@@ -640,9 +661,16 @@ static void be_release(void *state, void *arg)
 	release_pending(state);
 }
 
+static void drain_settled(void *arg)
+{
+	consume_events(arg);
+}
+
+/* The samples written before the interval closed are metered before the
+ * map's packets of it (drain_settled), those written since after. */
 static int drain(struct lctx *x)
 {
-	int n = ebpf_capture_drain_batch(x->cap, on_entries, x);
+	int n = ebpf_capture_drain_batch(x->cap, drain_settled, on_entries, x);
 
 	consume_events(x);
 	return n;
@@ -693,7 +721,7 @@ static void publish(struct lctx *x)
 	ebpf_capture_counters(x->cap, c);
 	/* a GSO/GRO skb counts as its wire segments */
 	es->packets_processed = c[FC_CNT_METERED] - c[FC_CNT_GSO_SKBS] + c[FC_CNT_SEGMENTS] +
-				x->punt_metered;
+				x->punt_metered + x->sample_metered;
 	es->packets_ignored = c[FC_CNT_NOT_IP] + c[FC_CNT_TRUNC] + c[FC_CNT_FRAGMENT] +
 			      c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
 	ks.recv = c[FC_CNT_PACKETS];
@@ -833,8 +861,9 @@ static void report(struct lctx *x)
 
 	ebpf_capture_counters(x->cap, c);
 	pr_info("ebpf capture: %llu packets seen, %llu metered in the kernel (%llu GSO/GRO segments), "
-		"%llu flows exported\n", (unsigned long long)c[FC_CNT_PACKETS],
+		"%llu as samples, %llu flows exported\n", (unsigned long long)c[FC_CNT_PACKETS],
 		(unsigned long long)c[FC_CNT_METERED], (unsigned long long)c[FC_CNT_SEGMENTS],
+		(unsigned long long)x->sample_skbs,
 		(unsigned long long)engine_get_stats(x->eng)->flows_emitted);
 	for (int i = FC_CNT_NOT_IP; i < FC_CNT__MAX; i++) {
 		bool loss = i == FC_CNT_PUNT_LOST || i == FC_CNT_SAMPLE_LOST || i == FC_CNT_CTL_FULL;

@@ -982,7 +982,8 @@ static int drain_map(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn 
 	return drain_map_per_key(c, fd, stamp, fn, arg);
 }
 
-int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_batch_fn fn, void *arg)
+int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
+			     void *arg)
 {
 	uint32_t old = __atomic_load_n(&c->skel->bss->interval, __ATOMIC_RELAXED);
 	int err;
@@ -993,13 +994,24 @@ int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_batch_fn fn, void *arg
 		pr_warn("cannot wait for the capture programs: %s\n", strerror(-err));
 		return err;
 	}
+	if (settled)
+		settled(arg);
 	return drain_map(c, c->fd_flows[old & 1], old, fn, arg);
 }
 
 struct entry_fn {
+	ebpf_settled_fn settled;
 	ebpf_entry_fn fn;
 	void *arg;
 };
+
+static void each_settled(void *arg)
+{
+	const struct entry_fn *e = arg;
+
+	if (e->settled)
+		e->settled(e->arg);
+}
 
 static void each_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, int n, void *arg)
 {
@@ -1009,11 +1021,12 @@ static void each_entry(const struct fc_flow_key *k, const struct fc_flow_val *v,
 		e->fn(&k[i], &v[i], e->arg);
 }
 
-int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg)
+int ebpf_capture_drain(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_entry_fn fn,
+		       void *arg)
 {
-	struct entry_fn e = { fn, arg };
+	struct entry_fn e = { settled, fn, arg };
 
-	return ebpf_capture_drain_batch(c, each_entry, &e);
+	return ebpf_capture_drain_batch(c, each_settled, each_entry, &e);
 }
 
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k)

@@ -92,6 +92,12 @@ int ebpf_capture_consume(struct ebpf_capture *c, ebpf_event_fn fn, void *arg);
 /* Called for each drained flow entry. */
 typedef void (*ebpf_entry_fn)(const struct fc_flow_key *k, const struct fc_flow_val *v, void *arg);
 
+/* Called by a drain once no program can write the old interval any more,
+ * before its entries are read (NULL: nothing): the events those programs
+ * wrote are in the ring buffer then, and consuming them there meters each
+ * flow's samples before its later packets, which the map holds. */
+typedef void (*ebpf_settled_fn)(void *arg);
+
 /*
  * Close the current interval: switch the kernel to the other flow map,
  * wait until no program can still write the old one, then hand each of its
@@ -100,14 +106,16 @@ typedef void (*ebpf_entry_fn)(const struct fc_flow_key *k, const struct fc_flow_
  * deleted.  No packet is lost or counted twice.  Returns the number of
  * entries handed or -errno.
  */
-int ebpf_capture_drain(struct ebpf_capture *c, ebpf_entry_fn fn, void *arg);
+int ebpf_capture_drain(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_entry_fn fn,
+		       void *arg);
 
 /* Called with the drained entries in arrays of @n (consecutive in the map). */
 typedef void (*ebpf_batch_fn)(const struct fc_flow_key *k, const struct fc_flow_val *v, int n,
 			      void *arg);
 
 /* ebpf_capture_drain() handing the entries over in arrays. */
-int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_batch_fn fn, void *arg);
+int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
+			     void *arg);
 
 /* The flow needs no more samples. */
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k);

@@ -101,6 +101,10 @@ static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 		if (ev->caplen != (r->frame_len < FC_SNAP_MAX ? r->frame_len : FC_SNAP_MAX) ||
 		    ev->len != r->frame_len || memcmp(data, r->frame, ev->caplen))
 			r->samples_bad++;
+		/* a sample is not in the kernel's map: userspace meters it
+		 * from the event, as capture_ebpf.c does */
+		fc_meter_add_skb(&a->act, ev->dir & 1, 0, ev->size, ev->hdr, ev->gso_size,
+				 ev->gso_segs, ev->tcp_flags);
 		return;
 	}
 	r->punted++;
@@ -152,12 +156,20 @@ static int run_frame(struct run *r, const uint8_t *data, uint32_t len, uint32_t 
 	return 0;
 }
 
+/* The drain's settled hook: the events before the map's entries. */
+static void consume_all(void *arg)
+{
+	struct run *r = arg;
+
+	ebpf_capture_consume(r->cap, on_event, r);
+}
+
 /* Compare and reset: returns the number of mismatching flows. */
 static int check_flows(struct run *r, const char *what)
 {
 	int bad = 0;
 
-	if (ebpf_capture_drain(r->cap, on_entry, r) < 0)
+	if (ebpf_capture_drain(r->cap, consume_all, on_entry, r) < 0)
 		return 1;
 	ebpf_capture_consume(r->cap, on_event, r);
 	for (size_t i = 0; i < TABLE_SIZE; i++) {
@@ -183,7 +195,10 @@ static int check_flows(struct run *r, const char *what)
 					(unsigned long long)a->act.dir[0].bytes,
 					(unsigned long long)a->act.dir[1].bytes);
 		}
-		want = a->kernel_pkts < N_SAMPLES ? (uint32_t)a->kernel_pkts : N_SAMPLES;
+		/* a flow's first N_SAMPLES packets are samples, the others
+		 * metered in the kernel (punted flows: neither) */
+		want = a->kernel_pkts + a->samples < N_SAMPLES ? (uint32_t)(a->kernel_pkts + a->samples)
+							       : N_SAMPLES;
 		if (a->samples != want || a->sample_mask != (1u << want) - 1) {
 			if (bad++ < 5)
 				fprintf(stderr, "%s: %u samples (mask %x), expected %u\n", what,
@@ -374,7 +389,7 @@ static void test_gso_segments(void)
 	if (!ASSERT_EQ(open_capture(&R, 0), 0, "load capture"))
 		return;
 	ASSERT_EQ(run_frame(&R, f, sizeof(f), 3, 1000), 0, "test run");
-	ebpf_capture_drain(R.cap, on_entry, &R);
+	ebpf_capture_drain(R.cap, consume_all, on_entry, &R);
 	memset(&k, 0, sizeof(k));
 	fc_key_make(&k, src, dst, 12345, 80, 0, 6, 4);
 	a = acc_get(&R, &k);
@@ -384,6 +399,7 @@ static void test_gso_segments(void)
 	ASSERT_EQ(a->act.dir[0].ps_min, 554, "last segment size");
 	ASSERT_EQ(a->act.dir[0].flags[4], 3, "ACK on every segment");
 	ASSERT_EQ(a->act.dir[0].flags[5], 1, "PSH once");
+	ASSERT_EQ(a->samples, 1, "the flow's first packet was a sample, metered from its event");
 	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
 	ebpf_capture_close(R.cap);
 	R.cap = NULL;
@@ -466,7 +482,7 @@ static void test_drain_loses_nothing(void)
 	/* the blaster runs until 30 drains have overlapped it; a failed drain
 	 * stops it too (and fails the case) */
 	while (!b.done) {
-		drain_err = ebpf_capture_drain(R.cap, count_entry, &total);
+		drain_err = ebpf_capture_drain(R.cap, NULL, count_entry, &total);
 		if (drain_err < 0) {
 			b.stop = 1;
 			break;
@@ -477,14 +493,18 @@ static void test_drain_loses_nothing(void)
 	}
 	pthread_join(th, NULL);
 	ASSERT_TRUE(drain_err >= 0, "every drain while the traffic ran");
-	ASSERT_TRUE(ebpf_capture_drain(R.cap, count_entry, &total) >= 0, "the last drain");
+	ASSERT_TRUE(ebpf_capture_drain(R.cap, NULL, count_entry, &total) >= 0, "the last drain");
 	ebpf_capture_counters(R.cap, c);
 	printf("  %llu packets metered across %llu drains\n", (unsigned long long)total,
 	       (unsigned long long)drains);
 	ASSERT_EQ(b.err, 0, "test runs");
 	ASSERT_TRUE(drains >= 10, "drains overlapped the traffic");
-	ASSERT_EQ(c[FC_CNT_METERED], (uint64_t)b.rounds * b.repeat, "kernel metered every run");
-	ASSERT_EQ(total, (uint64_t)b.rounds * b.repeat, "drained packets = packets sent");
+	/* the flow's first N_SAMPLES packets are samples, the rest metered */
+	ASSERT_EQ(c[FC_CNT_SAMPLES], N_SAMPLES, "the first packets were samples");
+	ASSERT_EQ(c[FC_CNT_METERED], (uint64_t)b.rounds * b.repeat - N_SAMPLES,
+		  "kernel metered every other run");
+	ASSERT_EQ(total, (uint64_t)b.rounds * b.repeat - N_SAMPLES,
+		  "drained packets = packets sent - samples");
 out:
 	ebpf_capture_close(R.cap);
 	R.cap = NULL;
@@ -516,15 +536,19 @@ static void test_map_full_overflow(void)
 		}
 	}
 	ebpf_capture_counters(R.cap, c);
-	ASSERT_EQ(c[FC_CNT_PUNT_FULL], pkts - 4 * 3, "packets beyond the map went to userspace");
+	/* rounds 0 and 1: every flow's 2 samples, no map entry; round 2: 4
+	 * flows in the map, 60 punted whole */
+	ASSERT_EQ(c[FC_CNT_SAMPLES], 64 * 2, "every flow's first two packets were samples");
+	ASSERT_EQ(c[FC_CNT_PUNT_FULL], 64 - 4, "packets beyond the map went to userspace");
 	ASSERT_EQ(c[FC_CNT_PUNT_LOST], 0, "none lost");
-	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL], pkts, "every packet accounted");
+	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL] + c[FC_CNT_SAMPLES], pkts,
+		  "every packet accounted");
 	/* the events were written while other frames ran: their bytes are not
 	 * the last frame's, so samples are counted, not compared */
 	{
 		int bad = 0, sampled = 0, flows = 0, full = 0;
 
-		ASSERT_TRUE(ebpf_capture_drain(R.cap, on_entry, &R) >= 0, "drain");
+		ASSERT_TRUE(ebpf_capture_drain(R.cap, NULL, on_entry, &R) >= 0, "drain");
 		ASSERT_TRUE(ebpf_capture_consume(R.cap, on_event, &R) >= 0, "consume");
 		for (size_t i = 0; i < TABLE_SIZE; i++) {
 			struct acc *a = &R.tab[i];
@@ -541,11 +565,12 @@ static void test_map_full_overflow(void)
 				full++;
 		}
 		ASSERT_EQ(flows, 64, "every flow seen");
-		ASSERT_EQ(bad, 0, "kernel + punted = every flow's packets");
-		/* only the 4 flows the map holds are sampled (the others are
-		 * punted whole), each its first n_samples = 2 packets */
-		ASSERT_EQ(sampled, 4, "flows sampled");
-		ASSERT_EQ(full, 4, "two samples, indexes 0 and 1, each");
+		ASSERT_EQ(bad, 0, "kernel + samples + punted = every flow's packets");
+		/* samples need no map entry: every flow gets its first
+		 * n_samples = 2 packets to nDPI, also those the full map
+		 * punts later */
+		ASSERT_EQ(sampled, 64, "flows sampled");
+		ASSERT_EQ(full, 64, "two samples, indexes 0 and 1, each");
 	}
 	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
 	ebpf_capture_close(R.cap);
