@@ -3,11 +3,13 @@
  * Live capture in the kernel: TC ingress/egress programs parse every packet
  * (parse.bpf.h); the first cfg.n_samples packets of each flow go whole into
  * the ring buffer for nDPI and SPLT, with what userspace needs to meter
- * them, and the flow's later packets are added to its struct fc_meter in a
- * hash map under the entry's bpf_spin_lock.  A flow being sampled has no
- * map entry: a flow of at most n_samples packets never touches the
- * interval maps, so that many small flows cost their samples and not also
- * a map entry read, reset and deleted at every drain.  Userspace
+ * them.  Past its samples, a flow's first packet in each drain interval
+ * goes to the ring buffer as a meter record (no frame), and the next ones
+ * of the interval are added to its struct fc_meter in a hash map under the
+ * entry's bpf_spin_lock.  So a flow being sampled, or sending one packet
+ * per interval (most small flows), has no map entry to create, read, find
+ * idle and delete at every drain: it costs a record per packet instead,
+ * while a busy flow costs one record and one entry per interval.  Userspace
  * (agent/capture/capture_ebpf.c) drains the flow maps; it never sees the
  * other packets.
  *
@@ -193,7 +195,8 @@ enum { SAMPLE_TAKE, SAMPLE_DONE_NOW, SAMPLE_DUP };
  * FC_VAL_NOCTL.
  */
 static __always_inline int sample_state(struct __sk_buff *skb, const struct fc_flow_key *k,
-					struct fc_counters *cnt, __u8 *flags, __u32 *idx)
+					struct fc_counters *cnt, __u8 *flags, __u32 *idx,
+					struct fc_flow_ctl **ctlp)
 {
 	struct fc_flow_ctl *ctl = bpf_map_lookup_elem(&flow_ctl, k);
 	int what = SAMPLE_DONE_NOW;
@@ -213,6 +216,7 @@ static __always_inline int sample_state(struct __sk_buff *skb, const struct fc_f
 		if (!ctl)
 			return SAMPLE_DONE_NOW;
 	}
+	*ctlp = ctl;
 	if (READ_ONCE(ctl->done) || READ_ONCE(ctl->sampled) >= cfg.n_samples)
 		return SAMPLE_DONE_NOW;
 	bpf_spin_lock(&ctl->lock);
@@ -308,13 +312,74 @@ static __always_inline int parse(struct __sk_buff *skb, struct fc_parsed *pp)
 	return verdict;
 }
 
+/*
+ * Past its samples, a flow's packet that finds no entry of this interval:
+ * IV_FIRST when it is the flow's first in interval @cur (it becomes a
+ * meter event), IV_LATER for the next ones from the same interface (they
+ * make and use the map entry), IV_DUP for another interface's copies.
+ */
+enum { IV_FIRST, IV_LATER, IV_DUP };
+
+static __always_inline int interval_first(struct __sk_buff *skb, struct fc_flow_ctl *ctl,
+					  __u32 cur)
+{
+	int what = IV_LATER;
+
+	if (READ_ONCE(ctl->iv) == cur + 1 && READ_ONCE(ctl->ifindex) == skb->ifindex)
+		return IV_LATER;
+	bpf_spin_lock(&ctl->lock);
+	if (ctl->iv != cur + 1) {
+		ctl->iv = cur + 1;
+		ctl->ifindex = skb->ifindex;
+		what = IV_FIRST;
+	} else if (ctl->ifindex != skb->ifindex) {
+		what = IV_DUP;
+	}
+	bpf_spin_unlock(&ctl->lock);
+	return what;
+}
+
+/* The packet as an FC_EV_METER record (no frame): true when the ring
+ * buffer took it, else the caller meters it in the map. */
+static __always_inline bool meter_event(struct __sk_buff *skb, struct fc_counters *cnt,
+					const struct fc_flow_key *key, const struct fc_parsed *pp,
+					__u32 size, __u32 hdr, __u32 segs, int dir, __u32 cur)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct fc_event *e;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
+		flags = BPF_RB_FORCE_WAKEUP;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return false;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = FC_EV_METER;
+	e->ifindex = skb->ifindex;
+	e->ts_ms = now_ms();
+	e->key = *key;
+	e->len = skb->len;
+	e->gso_segs = (__u16)segs;
+	e->dir = (__u8)dir;
+	e->vlan_tci = (__u16)skb->vlan_tci;
+	e->vlan_tagged = !!skb->vlan_present;
+	e->tcp_flags = pp->tcp_flags;
+	e->gso_size = (__u16)skb->gso_size;
+	e->hdr = (__u16)hdr;
+	e->size = size;
+	e->interval = cur;
+	bpf_ringbuf_submit(e, flags);
+	cnt->c[FC_CNT_METER_EVENTS]++;
+	return true;
+}
+
 /* Packet @idx of its flow to userspace, with what its meter needs (the
  * kernel's size and header bytes under the accounting mode, GSO, flags).
  * True when it is in the ring buffer. */
 static __always_inline bool sample(struct __sk_buff *skb, struct scratch *s,
 				   struct fc_counters *cnt, const struct fc_flow_key *key,
 				   const struct fc_parsed *pp, __u64 t, __u32 idx, __u32 size,
-				   __u32 hdr, __u32 segs, int dir)
+				   __u32 hdr, __u32 segs, int dir, __u32 cur)
 {
 	__builtin_memset(&s->ev, 0, sizeof(s->ev));
 	s->ev.type = FC_EV_SAMPLE;
@@ -331,6 +396,7 @@ static __always_inline bool sample(struct __sk_buff *skb, struct scratch *s,
 	s->ev.gso_size = (__u16)skb->gso_size;
 	s->ev.hdr = (__u16)hdr;
 	s->ev.size = size;
+	s->ev.interval = cur;
 	if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen)) {
 		cnt->c[FC_CNT_SAMPLE_LOST]++;
 		return false;
@@ -353,6 +419,7 @@ static __always_inline int handle(struct __sk_buff *skb)
 	struct fc_parsed pp = {};
 	struct fc_flow_key key = {};
 	struct fc_flow_val *v;
+	struct fc_flow_ctl *ctl = NULL;
 	struct fc_counters *cnt;
 	struct scratch *s = NULL;
 	__u32 zero = 0, hdr = 0, size, segs, counted, idx = 0;
@@ -399,7 +466,7 @@ static __always_inline int handle(struct __sk_buff *skb)
 	 * an entry read as current stays current while we run. */
 	stale = !v || READ_ONCE(v->interval) != cur;
 	if (stale || !(READ_ONCE(v->flags) & FC_VAL_SAMPLE_DONE)) {
-		sampling = sample_state(skb, &key, cnt, &nflags, &idx);
+		sampling = sample_state(skb, &key, cnt, &nflags, &idx, &ctl);
 		if (sampling == SAMPLE_DUP) {
 			cnt->c[FC_CNT_DUP_IFACE]++;
 			return TC_ACT_UNSPEC;
@@ -407,7 +474,7 @@ static __always_inline int handle(struct __sk_buff *skb)
 		if (sampling == SAMPLE_TAKE) {
 			s = bpf_map_lookup_elem(&scratch, &zero);
 			if (s && sample(skb, s, cnt, &key, &pp, now_ms(), idx, size, hdr, segs,
-					dir))
+					dir, cur))
 				return TC_ACT_UNSPEC;
 			if (!s)
 				cnt->c[FC_CNT_SAMPLE_LOST]++;
@@ -415,6 +482,17 @@ static __always_inline int handle(struct __sk_buff *skb)
 			 * next packet asks for a sample again */
 		} else {
 			nflags |= FC_VAL_SAMPLE_DONE;
+			if (stale && ctl) {
+				int first = interval_first(skb, ctl, cur);
+
+				if (first == IV_DUP) {
+					cnt->c[FC_CNT_DUP_IFACE]++;
+					return TC_ACT_UNSPEC;
+				}
+				if (first == IV_FIRST && meter_event(skb, cnt, &key, &pp, size, hdr,
+								     segs, dir, cur))
+					return TC_ACT_UNSPEC;
+			}
 		}
 	}
 	if (!v) {

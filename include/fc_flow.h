@@ -93,7 +93,11 @@ struct fc_flow_ctl {
 	struct bpf_spin_lock lock; /* sample indexes are handed out under it */
 	__u32 sampled; /* samples handed out (index of the next one) */
 	__u32 done;
-	__u32 ifindex; /* interface of the flow's first packet: samples come from it only */
+	/* interface of the flow's first packet (samples come from it only);
+	 * past the samples, of its first packet in interval iv - 1 */
+	__u32 ifindex;
+	__u32 iv;      /* past the samples: 1 + the interval of its last FC_EV_METER */
+	__u32 _pad;
 };
 
 /* Ring-buffer records. */
@@ -103,6 +107,11 @@ enum fc_event_type {
 	 * which the kernel computed as it would have for its map */
 	FC_EV_SAMPLE = 1,
 	FC_EV_PACKET = 2, /* a packet the kernel did not meter: userspace meters it */
+	/* a flow's first packet in an interval, past its samples: metered by
+	 * userspace like a sample (no frame follows), so that a flow sending
+	 * one packet per interval has no map entry to create, drain, find
+	 * idle and delete; its second packet in the interval makes the entry */
+	FC_EV_METER = 3,
 };
 
 /* Why a packet went to userspace as FC_EV_PACKET (enum fc_punt). */
@@ -130,11 +139,12 @@ struct fc_event {
 	__u8 reason;     /* enum fc_punt */
 	__u16 vlan_tci;  /* VLAN tag the driver removed, if vlan_tagged */
 	__u8 vlan_tagged;
-	__u8 tcp_flags;  /* FC_EV_SAMPLE: the packet's TCP flags (0 if not TCP) */
-	__u16 gso_size;  /* FC_EV_SAMPLE: payload bytes per GSO segment (0 if not GSO) */
-	__u16 hdr;       /* FC_EV_SAMPLE: header bytes each segment repeats (accounting mode) */
-	__u32 size;      /* FC_EV_SAMPLE: the packet's size under the accounting mode */
-	__u32 _pad;
+	/* FC_EV_SAMPLE and FC_EV_METER: what the kernel would add to its map */
+	__u8 tcp_flags;  /* the packet's TCP flags (0 if not TCP) */
+	__u16 gso_size;  /* payload bytes per GSO segment (0 if not GSO) */
+	__u16 hdr;       /* header bytes each segment repeats (accounting mode) */
+	__u32 size;      /* the packet's size under the accounting mode */
+	__u32 interval;  /* the drain interval the program ran in */
 	/* followed by caplen bytes of the frame, from its link-layer header */
 };
 
@@ -155,7 +165,8 @@ struct fc_event {
 	X(FC_CNT_PUNT_LOST, "LOST: punted packet, ring buffer full")        \
 	X(FC_CNT_SAMPLES, "samples sent")                                   \
 	X(FC_CNT_SAMPLE_LOST, "samples lost: ring buffer full")             \
-	X(FC_CNT_CTL_FULL, "flows without sampling state: ctl map full")
+	X(FC_CNT_CTL_FULL, "flows without sampling state: ctl map full")    \
+	X(FC_CNT_METER_EVENTS, "packets sent as meter events (first of their flow in an interval)")
 
 enum fc_counter { FC_COUNTERS(FC_ENUM_ENTRY) FC_CNT__MAX };
 #undef FC_ENUM_ENTRY
@@ -385,7 +396,7 @@ _Static_assert(sizeof(struct fc_dir_meter) == 120, "fc_dir_meter ABI");
 _Static_assert(sizeof(struct fc_meter) == 288, "fc_meter ABI");
 _Static_assert(sizeof(struct fc_flow_val) == 304, "fc_flow_val ABI");
 _Static_assert(sizeof(struct fc_event) == 88, "fc_event ABI");
-_Static_assert(sizeof(struct fc_flow_ctl) == 16, "fc_flow_ctl ABI");
+_Static_assert(sizeof(struct fc_flow_ctl) == 24, "fc_flow_ctl ABI");
 _Static_assert(sizeof(struct fc_capture_cfg) == 16, "fc_capture_cfg ABI");
 
 #endif

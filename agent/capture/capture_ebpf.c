@@ -84,6 +84,13 @@ struct lctx {
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
 	uint64_t sample_skbs, sample_metered; /* samples metered, and their packets (GSO segments) */
+	uint64_t meter_skbs;  /* FC_EV_METER records metered (their packets in sample_metered) */
+	/* drain(): FC_EV_METER records of the interval after the one being
+	 * drained wait here until its map entries are merged */
+	bool settling;
+	uint32_t settle_iv;
+	struct fc_event *later;
+	size_t n_later, later_cap;
 	bool plugins;         /* the engine runs plugins on the samples */
 	uint64_t kcnt[FC_CNT__MAX]; /* the kernel's counters as last published */
 	char kkey[FC_CNT__MAX][24]; /* their names: FC_CNT_PUNT_FULL -> punt_full */
@@ -300,13 +307,12 @@ static void tap_event(struct lctx *x, const struct fc_event *ev, const uint8_t *
  * makes of the frame.  In ring-buffer order: for one flow, the order in
  * which the kernel handed the indexes out, within the same millisecond.
  */
-static void meter_sample(struct lctx *x, struct lstate *ls, const struct fc_event *ev)
+static void meter_event(struct lctx *x, struct lstate *ls, const struct fc_event *ev)
 {
 	uint64_t t = ev->ts_ms;
 
 	if (t < ls->acc.last_ms)
 		t = ls->acc.last_ms; /* another CPU's packet went first */
-	x->sample_skbs++;
 	x->sample_metered += fc_meter_add_skb(&ls->acc, ev->dir & 1, t, ev->size, ev->hdr,
 					      ev->gso_size, ev->gso_segs, ev->tcp_flags);
 }
@@ -325,7 +331,8 @@ static void on_sample(struct lctx *x, const struct fc_event *ev, const uint8_t *
 			return;
 	}
 	ls = LS(x, f);
-	meter_sample(x, ls, ev);
+	meter_event(x, ls, ev);
+	x->sample_skbs++;
 	if (ev->idx == 0 && !ls->oriented) {
 		/* orient before the tap labels the flow with its key */
 		struct pkt q;
@@ -473,6 +480,29 @@ static void find_batch(struct lctx *x, const struct fc_flow_key *const *k, int n
 	}
 }
 
+/* A flow's first packet of an interval past its samples (FC_EV_METER);
+ * @f: its flow, or NULL when it has none. */
+static void on_meter(struct lctx *x, const struct fc_event *ev, struct flow *f)
+{
+	struct lstate *ls;
+
+	if (!f) {
+		/* its flow expired here while the packet was on its way, or
+		 * its sampling state was forgotten: as a map entry would */
+		f = flow_create(x, &ev->key, 0);
+		if (!f)
+			return;
+		x->orphans++;
+	}
+	ls = LS(x, f);
+	if (!ls->oriented && !(ls->acc.dir[0].packets + ls->acc.dir[1].packets))
+		orient(x, f, ev->dir, NULL);
+	meter_event(x, ls, ev);
+	x->meter_skbs++;
+	tag(x, f, ev->ifindex);
+	touch(x, f);
+}
+
 /* Handle the batched events in their ring-buffer order. */
 static void flush_events(struct lctx *x)
 {
@@ -481,18 +511,37 @@ static void flush_events(struct lctx *x)
 	int i, n = x->n_evb;
 
 	for (i = 0; i < n; i++)
-		k[i] = x->evb[i].ev.type == FC_EV_SAMPLE ? &x->evb[i].ev.key : NULL;
+		k[i] = x->evb[i].ev.type != FC_EV_PACKET ? &x->evb[i].ev.key : NULL;
 	find_batch(x, k, n, f);
 	for (i = 0; i < n; i++) {
 		const struct ev_slot *e = &x->evb[i];
 
+		/* NULL: maybe created by an earlier event of the batch */
 		if (e->ev.type == FC_EV_SAMPLE)
-			/* NULL: maybe created by an earlier event of the batch */
 			on_sample(x, &e->ev, e->data, f[i] ? f[i] : flow_find(x, k[i], 0));
+		else if (e->ev.type == FC_EV_METER)
+			on_meter(x, &e->ev, f[i] ? f[i] : flow_find(x, k[i], 0));
 		else if (e->ev.type == FC_EV_PACKET)
 			on_punt(x, &e->ev, e->data);
 	}
 	x->n_evb = 0;
+}
+
+/* Keep @ev for after the drain's map read (false: no memory; then it is
+ * handled now, out of order by at most an interval). */
+static bool hold_later(struct lctx *x, const struct fc_event *ev)
+{
+	if (x->n_later == x->later_cap) {
+		size_t cap = x->later_cap ? x->later_cap * 2 : 256;
+		struct fc_event *l = realloc(x->later, cap * sizeof(*l));
+
+		if (!l)
+			return false;
+		x->later = l;
+		x->later_cap = cap;
+	}
+	x->later[x->n_later++] = *ev;
+	return true;
 }
 
 /* Ring-buffer callback: events are copied out and handled by the batch. */
@@ -503,6 +552,11 @@ static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 
 	if (ev->caplen > FC_SNAP_MAX)
 		return; /* the kernel never writes more */
+	/* A meter record of the next interval, read while its flow's entry of
+	 * the interval being drained is not merged yet: after it. */
+	if (x->settling && ev->type == FC_EV_METER && (int32_t)(ev->interval - x->settle_iv) > 0 &&
+	    hold_later(x, ev))
+		return;
 	e = &x->evb[x->n_evb++];
 	e->ev = *ev;
 	memcpy(e->data, data, ev->caplen);
@@ -663,15 +717,33 @@ static void be_release(void *state, void *arg)
 
 static void drain_settled(void *arg)
 {
-	consume_events(arg);
+	struct lctx *x = arg;
+
+	x->settling = true;
+	consume_events(x);
+	x->settling = false;
 }
 
-/* The samples written before the interval closed are metered before the
- * map's packets of it (drain_settled), those written since after. */
+/*
+ * The events written before the interval closed are metered before the
+ * map's packets of it (drain_settled); meter records of the next interval
+ * read then wait until those are merged; the rest follow.  (Samples need
+ * no wait: a flow is sampled before it has map entries.)
+ */
 static int drain(struct lctx *x)
 {
-	int n = ebpf_capture_drain_batch(x->cap, drain_settled, on_entries, x);
+	int n;
 
+	x->settle_iv = ebpf_capture_interval(x->cap);
+	n = ebpf_capture_drain_batch(x->cap, drain_settled, on_entries, x);
+	for (size_t i = 0; i < x->n_later; i++) {
+		struct ev_slot *e = &x->evb[x->n_evb++];
+
+		e->ev = x->later[i];
+		if (x->n_evb == BATCH)
+			flush_events(x);
+	}
+	x->n_later = 0;
 	consume_events(x);
 	return n;
 }
@@ -861,9 +933,10 @@ static void report(struct lctx *x)
 
 	ebpf_capture_counters(x->cap, c);
 	pr_info("ebpf capture: %llu packets seen, %llu metered in the kernel (%llu GSO/GRO segments), "
-		"%llu as samples, %llu flows exported\n", (unsigned long long)c[FC_CNT_PACKETS],
+		"%llu as samples, %llu as meter records, %llu flows exported\n",
+		(unsigned long long)c[FC_CNT_PACKETS],
 		(unsigned long long)c[FC_CNT_METERED], (unsigned long long)c[FC_CNT_SEGMENTS],
-		(unsigned long long)x->sample_skbs,
+		(unsigned long long)x->sample_skbs, (unsigned long long)x->meter_skbs,
 		(unsigned long long)engine_get_stats(x->eng)->flows_emitted);
 	for (int i = FC_CNT_NOT_IP; i < FC_CNT__MAX; i++) {
 		bool loss = i == FC_CNT_PUNT_LOST || i == FC_CNT_SAMPLE_LOST || i == FC_CNT_CTL_FULL;
@@ -952,6 +1025,7 @@ static void ebpf_close(struct capture *le)
 	engine_free(le->x.eng); /* the flows still cached, unexported */
 	dpi_free(le->x.dpi);
 	free(le->x.evb);
+	free(le->x.later);
 	free(le->x.forget);
 	snap_buf_free(&le->x.snap);
 	free(le);

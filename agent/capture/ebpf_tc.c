@@ -982,6 +982,11 @@ static int drain_map(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn 
 	return drain_map_per_key(c, fd, stamp, fn, arg);
 }
 
+uint32_t ebpf_capture_interval(const struct ebpf_capture *c)
+{
+	return __atomic_load_n(&c->skel->bss->interval, __ATOMIC_RELAXED);
+}
+
 int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
 			     void *arg)
 {

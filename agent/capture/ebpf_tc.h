@@ -117,6 +117,9 @@ typedef void (*ebpf_batch_fn)(const struct fc_flow_key *k, const struct fc_flow_
 int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
 			     void *arg);
 
+/* The interval the programs write now (the next drain closes it). */
+uint32_t ebpf_capture_interval(const struct ebpf_capture *c);
+
 /* The flow needs no more samples. */
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k);
 /* The flow has expired: its next packet starts a new flow. */

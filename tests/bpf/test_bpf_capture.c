@@ -38,6 +38,7 @@ struct acc {
 	uint32_t samples;      /* sample events seen */
 	uint32_t sample_mask;  /* indexes seen */
 	uint64_t kernel_pkts;  /* packets metered by the kernel for this key */
+	uint32_t meter_events; /* FC_EV_METER records seen */
 	bool used;
 };
 
@@ -92,6 +93,15 @@ static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 	struct fc_flow_key k;
 	int dir;
 
+	if (ev->type == FC_EV_METER) {
+		/* a flow's first packet of an interval past its samples */
+		struct acc *a = acc_get(r, &ev->key);
+
+		a->meter_events++;
+		fc_meter_add_skb(&a->act, ev->dir & 1, 0, ev->size, ev->hdr, ev->gso_size,
+				 ev->gso_segs, ev->tcp_flags);
+		return;
+	}
 	if (ev->type == FC_EV_SAMPLE) {
 		struct acc *a = acc_get(r, &ev->key);
 
@@ -197,8 +207,8 @@ static int check_flows(struct run *r, const char *what)
 		}
 		/* a flow's first N_SAMPLES packets are samples, the others
 		 * metered in the kernel (punted flows: neither) */
-		want = a->kernel_pkts + a->samples < N_SAMPLES ? (uint32_t)(a->kernel_pkts + a->samples)
-							       : N_SAMPLES;
+		want = a->kernel_pkts + a->samples + a->meter_events < N_SAMPLES ?
+			       (uint32_t)(a->kernel_pkts + a->samples + a->meter_events) : N_SAMPLES;
 		if (a->samples != want || a->sample_mask != (1u << want) - 1) {
 			if (bad++ < 5)
 				fprintf(stderr, "%s: %u samples (mask %x), expected %u\n", what,
@@ -499,12 +509,15 @@ static void test_drain_loses_nothing(void)
 	       (unsigned long long)drains);
 	ASSERT_EQ(b.err, 0, "test runs");
 	ASSERT_TRUE(drains >= 10, "drains overlapped the traffic");
-	/* the flow's first N_SAMPLES packets are samples, the rest metered */
+	/* the flow's first N_SAMPLES packets are samples, then its first
+	 * packet of each interval a meter record, the rest metered */
 	ASSERT_EQ(c[FC_CNT_SAMPLES], N_SAMPLES, "the first packets were samples");
-	ASSERT_EQ(c[FC_CNT_METERED], (uint64_t)b.rounds * b.repeat - N_SAMPLES,
-		  "kernel metered every other run");
-	ASSERT_EQ(total, (uint64_t)b.rounds * b.repeat - N_SAMPLES,
-		  "drained packets = packets sent - samples");
+	ASSERT_TRUE(c[FC_CNT_METER_EVENTS] >= 1 && c[FC_CNT_METER_EVENTS] <= drains + 1,
+		    "a meter record per interval at most");
+	ASSERT_EQ(c[FC_CNT_METERED], (uint64_t)b.rounds * b.repeat - N_SAMPLES -
+				     c[FC_CNT_METER_EVENTS], "kernel metered every other run");
+	ASSERT_EQ(total, (uint64_t)b.rounds * b.repeat - N_SAMPLES - c[FC_CNT_METER_EVENTS],
+		  "drained packets = packets sent - samples - meter records");
 out:
 	ebpf_capture_close(R.cap);
 	R.cap = NULL;
@@ -521,7 +534,7 @@ static void test_map_full_overflow(void)
 	R.mode = 0;
 	if (!ASSERT_EQ(ebpf_capture_open(&o, &R.cap), 0, "load capture with a tiny map"))
 		return;
-	for (int round = 0; round < 3; round++) {
+	for (int round = 0; round < 4; round++) {
 		for (uint16_t sport = 1000; sport < 1064; sport++) {
 			size_t n = udp_frame(f, sport, 20);
 			struct pkt p;
@@ -536,13 +549,15 @@ static void test_map_full_overflow(void)
 		}
 	}
 	ebpf_capture_counters(R.cap, c);
-	/* rounds 0 and 1: every flow's 2 samples, no map entry; round 2: 4
+	/* rounds 0 and 1: every flow's 2 samples; round 2: its first packet of
+	 * the interval, a meter record; neither makes a map entry; round 3: 4
 	 * flows in the map, 60 punted whole */
 	ASSERT_EQ(c[FC_CNT_SAMPLES], 64 * 2, "every flow's first two packets were samples");
+	ASSERT_EQ(c[FC_CNT_METER_EVENTS], 64, "then a meter record each");
 	ASSERT_EQ(c[FC_CNT_PUNT_FULL], 64 - 4, "packets beyond the map went to userspace");
 	ASSERT_EQ(c[FC_CNT_PUNT_LOST], 0, "none lost");
-	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL] + c[FC_CNT_SAMPLES], pkts,
-		  "every packet accounted");
+	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_PUNT_FULL] + c[FC_CNT_SAMPLES] +
+			  c[FC_CNT_METER_EVENTS], pkts, "every packet accounted");
 	/* the events were written while other frames ran: their bytes are not
 	 * the last frame's, so samples are counted, not compared */
 	{

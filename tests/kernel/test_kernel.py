@@ -362,14 +362,17 @@ def _ebpf_counts():
     check_bulk("ebpf")
     err = "\n".join(stderr("ebpf"))
     seen = lo("count_lo_bulk")[0] - lo("count_lo_start")[0]
-    # every packet seen is metered: in the kernel, or (a flow's first
-    # n_samples packets) in userspace from its sample
+    # every packet seen is metered: in the kernel, or in userspace from its
+    # record (a flow's first n_samples packets, then its first packet of
+    # each drain interval)
     m = re.search(r"ebpf capture: (\d+) packets seen, (\d+) metered in the kernel "
-                  r"\(\d+ GSO/GRO segments\), (\d+) as samples", err)
-    check(m and int(m.group(1)) == seen and int(m.group(2)) + int(m.group(3)) == seen
-          and int(m.group(3)) > 0 and int(m.group(2)) > 0,
+                  r"\(\d+ GSO/GRO segments\), (\d+) as samples, (\d+) as meter records", err)
+    check(m and int(m.group(1)) == seen and
+          int(m.group(2)) + int(m.group(3)) + int(m.group(4)) == seen and
+          int(m.group(3)) > 0 and int(m.group(2)) > 0,
           "the eBPF capture did not report %d packets seen = metered in the kernel + as "
-          "samples (both some): %s" % (seen, tail("ebpf")))
+          "samples + as meter records (some in the kernel, some samples): %s"
+          % (seen, tail("ebpf")))
 
 
 @case("pcap_counts")

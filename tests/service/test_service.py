@@ -678,10 +678,12 @@ def live_metrics_equal_summary(capture):
           "exactly 5 pings: %r" % [metered, ignored, received, flows])
     if capture == "ebpf":
         # each packet metered once: in the kernel, or in userspace from its
-        # sample (the flow's first packets, until nDPI needs no more)
+        # sample (the flow's first packets, until nDPI needs no more) or
+        # meter record (then its first packet of each drain interval)
         kern = {c: value(ms, "flowsight_ebpf_kernel_total", counter=c)
-                for c in ("packets", "metered", "samples")}
-        check(kern["packets"] == 10 and kern["metered"] + kern["samples"] == 10 and
+                for c in ("packets", "metered", "samples", "meter_events")}
+        check(kern["packets"] == 10 and
+              kern["metered"] + kern["samples"] + kern["meter_events"] == 10 and
               kern["samples"] >= 1, "kernel counters %r" % kern)
     else:
         check(value(ms, "flowsight_packets_received_total", interface=T_A) == 10, "per iface")
