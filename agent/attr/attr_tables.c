@@ -12,6 +12,7 @@
 
 #include "attr/attr_int.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 uint64_t attr_mono_ns(void)
 {
@@ -73,20 +74,13 @@ void attr_note_loss(struct attr *a, uint64_t from_ns, uint64_t to_ns)
 
 	if (to_ns < from_ns)
 		to_ns = from_ns;
-	if (n == a->loss_cap) {
-		size_t cap = a->loss_cap ? a->loss_cap * 2 : 64;
-
-		w = realloc(a->loss, cap * sizeof(*w));
-		if (!w) {
-			/* no memory: widen the last window rather than forget this one */
-			if (n && a->loss[n - 1].to_ns < to_ns)
-				a->loss[n - 1].to_ns = to_ns;
-			if (n && a->loss[0].from_ns > from_ns)
-				a->loss[0].from_ns = from_ns;
-			return;
-		}
-		a->loss = w;
-		a->loss_cap = cap;
+	if (grow_one(&a->loss, &a->loss_cap, n, 64)) {
+		/* no memory: widen the last window rather than forget this one */
+		if (n && a->loss[n - 1].to_ns < to_ns)
+			a->loss[n - 1].to_ns = to_ns;
+		if (n && a->loss[0].from_ns > from_ns)
+			a->loss[0].from_ns = from_ns;
+		return;
 	}
 	w = a->loss;
 	for (i = n; i > 0 && w[i - 1].from_ns > from_ns; i--)

@@ -27,6 +27,7 @@
 #include "capture/ebpf_tc.h"
 #include "export/pcapng.h"
 #include "capture/ifwatch.h"
+#include "util/grow.h"
 
 #define DRAIN_MAX_MS 1000
 #define DRAIN_MIN_MS 100
@@ -531,15 +532,8 @@ static void flush_events(struct lctx *x)
  * handled now, out of order by at most an interval). */
 static bool hold_later(struct lctx *x, const struct fc_event *ev)
 {
-	if (x->n_later == x->later_cap) {
-		size_t cap = x->later_cap ? x->later_cap * 2 : 256;
-		struct fc_event *l = realloc(x->later, cap * sizeof(*l));
-
-		if (!l)
-			return false;
-		x->later = l;
-		x->later_cap = cap;
-	}
+	if (grow_one(&x->later, &x->later_cap, x->n_later, 256))
+		return false;
 	x->later[x->n_later++] = *ev;
 	return true;
 }
@@ -748,20 +742,6 @@ static int drain(struct lctx *x)
 	return n;
 }
 
-/* Room for twice as many keys to forget; 0, or -ENOMEM (the caller then
- * forgets one by one). */
-static int grow_forget(struct lctx *x)
-{
-	size_t cap = x->forget_cap ? x->forget_cap * 2 : 1024;
-	struct fc_flow_key *k = realloc(x->forget, cap * sizeof(*k));
-
-	if (!k)
-		return -ENOMEM;
-	x->forget = k;
-	x->forget_cap = cap;
-	return 0;
-}
-
 /*
  * engine_backend.before_expire: the kernel forgets the expiring flows in
  * one batch (their next packet starts a new flow), then one more drain
@@ -775,7 +755,8 @@ static void be_before_expire(struct flow *const *fl, size_t n, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		struct lstate *ls = LS(x, fl[i]);
 
-		if (n_forget == x->forget_cap && grow_forget(x))
+		/* no memory: forgotten one by one */
+		if (grow_one(&x->forget, &x->forget_cap, n_forget, 1024))
 			ebpf_capture_forget(x->cap, &ls->key);
 		else
 			x->forget[n_forget++] = ls->key;

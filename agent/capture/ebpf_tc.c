@@ -43,6 +43,7 @@
 #include "capture/ebpf_tc.h"
 /* after fc_flow.h: the skeleton names its types */
 #include "capture.skel.h"
+#include "util/grow.h"
 
 #define FS_TC_PRIO 0xf10f
 /* handle: bit 31 "an agent made the qdisc", 9 bits of sequence, 22 of pid */
@@ -920,19 +921,14 @@ static int sort_entries(struct ebpf_capture *c, int fd, __u32 n, __u32 stamp, eb
 static int drain_map_per_key(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn fn,
 			     void *arg)
 {
-	struct fc_flow_key *all = NULL, *grown;
+	struct fc_flow_key *all = NULL;
 	size_t n = 0, cap = 0;
 	int total = 0;
 
 	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : DRAIN_BATCH;
-			grown = realloc(all, cap * sizeof(*all));
-			if (!grown) {
-				free(all);
-				return -ENOMEM;
-			}
-			all = grown;
+		if (grow_one(&all, &cap, n, DRAIN_BATCH)) {
+			free(all);
+			return -ENOMEM;
 		}
 		if (bpf_map_get_next_key(fd, n ? &all[n - 1] : NULL, &all[n]))
 			break;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/top.h"
+#include "util/grow.h"
 
 #define MAX_APPS 8
 #define MAX_LOCAL 64
@@ -232,15 +233,8 @@ static bool take(struct top *t)
 
 		if (!r || r->pid != o->pid ||
 		    (o->pid < 0 && strcmp(r->how, o->attribution ? o->attribution : ""))) {
-			if (t->n_rows == t->cap) {
-				size_t cap = t->cap ? t->cap * 2 : 64;
-				struct prow *nr = realloc(t->rows, cap * sizeof(*nr));
-
-				if (!nr)
-					return false;
-				t->rows = nr;
-				t->cap = cap;
-			}
+			if (grow_one(&t->rows, &t->cap, t->n_rows, 64))
+				return false;
 			r = &t->rows[t->n_rows++];
 			memset(r, 0, sizeof(*r));
 			r->pid = o->pid;

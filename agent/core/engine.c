@@ -9,6 +9,7 @@
 #include "core/dataset.h"
 #include "core/engine.h"
 #include "core/flow_table.h"
+#include "util/grow.h"
 
 #define SCAN_INTERVAL_MS 10
 #define SCAN_BUDGET 1000
@@ -302,16 +303,9 @@ void engine_flow_sample(struct engine *e, struct flow *f, const struct pkt *p, u
 		return;
 	if (n == 1 ? pl->on_init(pl->arg, f, p) : pl->on_update(pl->arg, f, p, dir, delta_ms)) {
 		f->custom_expiry = 1;
-		if (e->n_custom == e->custom_cap) {
-			size_t cap = e->custom_cap ? e->custom_cap * 2 : 64;
-			struct flow **c = realloc(e->custom, cap * sizeof(*c));
-
-			if (!c) {
-				f->custom_expiry = 0; /* no room: it expires by its timeouts */
-				return;
-			}
-			e->custom = c;
-			e->custom_cap = cap;
+		if (grow_one(&e->custom, &e->custom_cap, e->n_custom, 64)) {
+			f->custom_expiry = 0; /* no room: it expires by its timeouts */
+			return;
 		}
 		e->custom[e->n_custom++] = f;
 	}

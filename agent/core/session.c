@@ -17,6 +17,7 @@
 #include "core/session.h"
 #include "flowsight/flowsight.h"
 #include "util/log.h"
+#include "util/grow.h"
 
 #define SUPERVISE_MS 100 /* output pacing */
 #define MAX_REPORTS 4
@@ -113,15 +114,8 @@ uint64_t *session_serials(struct session *s)
 
 struct fs_open_flow *snap_buf_add(struct snap_buf *b)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct fs_open_flow *v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		b->v = v;
-		b->cap = cap;
-	}
+	if (grow_one(&b->v, &b->cap, b->n, 256))
+		return NULL;
 	memset(&b->v[b->n], 0, sizeof(b->v[0]));
 	return &b->v[b->n++];
 }

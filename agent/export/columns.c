@@ -16,6 +16,7 @@
 
 #include "core/dataset.h"
 #include "export/columns.h"
+#include "util/grow.h"
 
 static const char *const scope_name[FLOW_NSCOPES] = { "bidirectional", "src2dst", "dst2src" };
 static const char *const flag_name[8] = { "syn", "cwr", "ece", "urg", "ack", "psh", "rst", "fin" };
@@ -151,15 +152,8 @@ int schema_add(struct schema *s, const char *name, enum col_field f, enum col_ki
 
 	if (strlen(name) >= sizeof(c->name))
 		return -ENAMETOOLONG;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 128;
-		struct column *nc = realloc(s->cols, cap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		s->cols = nc;
-		s->cap = cap;
-	}
+	if (grow_one(&s->cols, &s->cap, s->n, 128))
+		return -ENOMEM;
 	c = &s->cols[s->n++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
