@@ -89,7 +89,7 @@ import time
 
 # the namespace and process helpers of the live tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "live"))
-from harness import del_netns, nsexec, quartiles, stop_procs  # noqa: E402
+from harness import del_netns, nsexec, quartiles, stop_procs, tcx_prog_ids  # noqa: E402
 
 FS = os.path.abspath(os.environ.get("FLOWSIGHT", "build/flowsight"))
 PFX = "fsbl-%d" % os.getpid()
@@ -181,12 +181,14 @@ class BpfStats:
 
 
 def prog_ids():
-    """Ids of the TC programs attached to T_B."""
+    """Ids of the TC programs attached to T_B: tc filters, and tcx links
+    (the agent's on kernels that have tcx, which tc does not show: without
+    them the agent's programs' run time read 0 ns per skb)."""
     ids = []
     for point in ("ingress", "egress"):
         out = sh(*nsexec(NS_B, "tc", "filter", "show", "dev", T_B, point))
         ids += [int(i) for i in re.findall(r" id (\d+)", out)]
-    return ids
+    return ids + tcx_prog_ids(NS_B, T_B)
 
 
 def prog_run(ids):

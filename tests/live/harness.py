@@ -107,7 +107,8 @@ def quartiles(v):
 
 
 # BPF_PROG_QUERY of argv[1] at BPF_TCX_INGRESS and BPF_TCX_EGRESS: the number
-# of programs attached with tcx on each, null without tcx (EINVAL).
+# of programs attached with tcx on each, null without tcx (EINVAL); with
+# argv[2] "ids", the list of their ids instead of the number.
 TCX_QUERY = r"""
 import ctypes, json, os, socket, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -122,7 +123,8 @@ for at in (46, 47):
         err = ctypes.get_errno()
         out.append(None if err == 22 else -err)
     else:
-        out.append(struct.unpack_from("I", attr, 24)[0])
+        n = struct.unpack_from("I", attr, 24)[0]
+        out.append(list(ids[:min(n, 64)]) if sys.argv[2:] == ["ids"] else n)
 print(json.dumps(out))
 """
 
@@ -131,3 +133,10 @@ def tcx_progs(ns, dev):
     """Programs attached with tcx to @dev in namespace @ns: [ingress, egress],
     each None when the kernel has no tcx."""
     return json.loads(sh(*nsexec(ns, sys.executable, "-c", TCX_QUERY, dev)).stdout)
+
+
+def tcx_prog_ids(ns, dev):
+    """Ids of the programs attached with tcx to @dev in namespace @ns (none
+    when the kernel has no tcx)."""
+    out = json.loads(sh(*nsexec(ns, sys.executable, "-c", TCX_QUERY, dev, "ids")).stdout)
+    return [i for ids in out if isinstance(ids, list) for i in ids]
