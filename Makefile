@@ -99,7 +99,7 @@ FUZZ_OBJS := $(patsubst agent/%.c,$(FUZZ_BUILD)/agent/%.o,$(filter-out agent/cli
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(FUZZ_OBJS)
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(FUZZ_OBJS)
 .PHONY: all deps test check bench clean help tools unit golden-update run demo bench-attr bench-live fuzz fuzz-build install uninstall plugins deb
 
 all: $(BUILD)/flowsight $(LIB_SO) $(BUILD)/flowsight.pc $(PLUGINS) $(BUILD)/flowsight.8
