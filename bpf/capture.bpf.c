@@ -137,15 +137,50 @@ static __always_inline __u64 now_ms(void)
 	return (bpf_ktime_get_ns() + mono_to_real_ns) / 1000000;
 }
 
+/* Wake the reader only when a good amount is pending: userspace polls on a
+ * short timeout anyway. */
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20) ? BPF_RB_FORCE_WAKEUP
+									  : BPF_RB_NO_WAKEUP;
+}
+
+/* Event @e zeroed, then what every record says of its packet. */
+static __always_inline void ev_head(struct fc_event *e, __u32 type, struct __sk_buff *skb,
+				    const struct fc_flow_key *k, __u64 t)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->ifindex = skb->ifindex;
+	e->ts_ms = t;
+	if (k)
+		e->key = *k;
+	e->len = skb->len;
+	e->vlan_tci = (__u16)skb->vlan_tci;
+	e->vlan_tagged = !!skb->vlan_present;
+}
+
+/* What the kernel would add to its map for the packet, for userspace to
+ * meter (samples and meter records). */
+static __always_inline void ev_meter(struct fc_event *e, struct __sk_buff *skb,
+				     const struct fc_parsed *pp, __u32 size, __u32 hdr, __u32 segs,
+				     int dir, __u32 cur)
+{
+	e->gso_segs = (__u16)segs;
+	e->dir = (__u8)dir;
+	e->tcp_flags = pp->tcp_flags;
+	e->gso_size = (__u16)skb->gso_size;
+	e->hdr = (__u16)hdr;
+	e->size = size;
+	e->interval = cur;
+}
+
 /*
  * Copy the frame into an event and submit it.  @len is the frame length as
- * the skb holds it.  Wakes the reader only when a good amount is pending:
- * userspace polls on a short timeout anyway.
+ * the skb holds it.
  */
 static __always_inline int emit(struct __sk_buff *skb, struct scratch *s, __u32 caplen)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
 	__u64 n = caplen;
 
 	if (n > FC_SNAP_MAX)
@@ -157,25 +192,15 @@ static __always_inline int emit(struct __sk_buff *skb, struct scratch *s, __u32 
 	if (bpf_skb_load_bytes(skb, 0, s->data, n))
 		return -1;
 	s->ev.caplen = (__u32)n;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
-		flags = BPF_RB_FORCE_WAKEUP;
-	return bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + n, flags);
+	return bpf_ringbuf_output(&events, &s->ev, sizeof(s->ev) + n, wake_flags());
 }
 
 static __always_inline void punt(struct __sk_buff *skb, struct scratch *s, struct fc_counters *cnt,
 				 const struct fc_flow_key *k, enum fc_punt why)
 {
-	__builtin_memset(&s->ev, 0, sizeof(s->ev));
-	s->ev.type = FC_EV_PACKET;
-	s->ev.ifindex = skb->ifindex;
-	s->ev.ts_ms = now_ms();
-	if (k)
-		s->ev.key = *k;
-	s->ev.len = skb->len;
+	ev_head(&s->ev, FC_EV_PACKET, skb, k, now_ms());
 	s->ev.gso_segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	s->ev.reason = why;
-	s->ev.vlan_tci = (__u16)skb->vlan_tci;
-	s->ev.vlan_tagged = !!skb->vlan_present;
 	cnt->c[why == FC_PUNT_COMPLEX ? FC_CNT_PUNT_COMPLEX :
 	       why == FC_PUNT_MAP_FULL ? FC_CNT_PUNT_FULL : FC_CNT_PUNT_BUSY]++;
 	if (emit(skb, s, skb->len))
@@ -345,29 +370,13 @@ static __always_inline bool meter_event(struct __sk_buff *skb, struct fc_counter
 					const struct fc_flow_key *key, const struct fc_parsed *pp,
 					__u32 size, __u32 hdr, __u32 segs, int dir, __u32 cur)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	struct fc_event *e;
+	__u64 flags = wake_flags();
+	struct fc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
-		flags = BPF_RB_FORCE_WAKEUP;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return false;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = FC_EV_METER;
-	e->ifindex = skb->ifindex;
-	e->ts_ms = now_ms();
-	e->key = *key;
-	e->len = skb->len;
-	e->gso_segs = (__u16)segs;
-	e->dir = (__u8)dir;
-	e->vlan_tci = (__u16)skb->vlan_tci;
-	e->vlan_tagged = !!skb->vlan_present;
-	e->tcp_flags = pp->tcp_flags;
-	e->gso_size = (__u16)skb->gso_size;
-	e->hdr = (__u16)hdr;
-	e->size = size;
-	e->interval = cur;
+	ev_head(e, FC_EV_METER, skb, key, now_ms());
+	ev_meter(e, skb, pp, size, hdr, segs, dir, cur);
 	bpf_ringbuf_submit(e, flags);
 	cnt->c[FC_CNT_METER_EVENTS]++;
 	return true;
@@ -381,22 +390,9 @@ static __always_inline bool sample(struct __sk_buff *skb, struct scratch *s,
 				   const struct fc_parsed *pp, __u64 t, __u32 idx, __u32 size,
 				   __u32 hdr, __u32 segs, int dir, __u32 cur)
 {
-	__builtin_memset(&s->ev, 0, sizeof(s->ev));
-	s->ev.type = FC_EV_SAMPLE;
-	s->ev.ifindex = skb->ifindex;
-	s->ev.ts_ms = t;
-	s->ev.key = *key;
-	s->ev.len = skb->len;
+	ev_head(&s->ev, FC_EV_SAMPLE, skb, key, t);
+	ev_meter(&s->ev, skb, pp, size, hdr, segs, dir, cur);
 	s->ev.idx = idx;
-	s->ev.gso_segs = (__u16)segs;
-	s->ev.dir = (__u8)dir;
-	s->ev.vlan_tci = (__u16)skb->vlan_tci;
-	s->ev.vlan_tagged = !!skb->vlan_present;
-	s->ev.tcp_flags = pp->tcp_flags;
-	s->ev.gso_size = (__u16)skb->gso_size;
-	s->ev.hdr = (__u16)hdr;
-	s->ev.size = size;
-	s->ev.interval = cur;
 	if (emit(skb, s, skb->len < cfg.snaplen ? skb->len : cfg.snaplen)) {
 		cnt->c[FC_CNT_SAMPLE_LOST]++;
 		return false;
@@ -425,7 +421,7 @@ static __always_inline int handle(struct __sk_buff *skb)
 	__u32 zero = 0, hdr = 0, size, segs, counted, idx = 0;
 	__u64 t;
 	void *map;
-	int dir, verdict, err = 0, stale, sampling = SAMPLE_DONE_NOW;
+	int dir, verdict, err = 0, stale;
 	__u32 cur;
 	__u8 nflags = 0;
 
@@ -466,7 +462,8 @@ static __always_inline int handle(struct __sk_buff *skb)
 	 * an entry read as current stays current while we run. */
 	stale = !v || READ_ONCE(v->interval) != cur;
 	if (stale || !(READ_ONCE(v->flags) & FC_VAL_SAMPLE_DONE)) {
-		sampling = sample_state(skb, &key, cnt, &nflags, &idx, &ctl);
+		int sampling = sample_state(skb, &key, cnt, &nflags, &idx, &ctl);
+
 		if (sampling == SAMPLE_DUP) {
 			cnt->c[FC_CNT_DUP_IFACE]++;
 			return TC_ACT_UNSPEC;
