@@ -84,10 +84,10 @@ struct lctx {
 	struct fc_flow_key *forget; /* before_expire()'s keys for the kernel to forget */
 	size_t forget_cap;
 	uint64_t orphans, samples_late, punt_ignored, punt_metered;
-	uint64_t sample_skbs, sample_metered; /* samples metered, and their packets (GSO segments) */
-	uint64_t meter_skbs;  /* FC_EV_METER records metered (their packets in sample_metered) */
+	uint64_t sample_skbs, meter_skbs; /* FC_EV_SAMPLE and FC_EV_METER records metered */
+	uint64_t records_metered; /* their packets (GSO segments counted) */
 	/* drain(): FC_EV_METER records of the interval after the one being
-	 * drained wait here until its map entries are merged */
+	 * drained (settle_iv) wait here until its map entries are merged */
 	bool settling;
 	uint32_t settle_iv;
 	struct fc_event *later;
@@ -314,7 +314,7 @@ static void meter_event(struct lctx *x, struct lstate *ls, const struct fc_event
 
 	if (t < ls->acc.last_ms)
 		t = ls->acc.last_ms; /* another CPU's packet went first */
-	x->sample_metered += fc_meter_add_skb(&ls->acc, ev->dir & 1, t, ev->size, ev->hdr,
+	x->records_metered += fc_meter_add_skb(&ls->acc, ev->dir & 1, t, ev->size, ev->hdr,
 					      ev->gso_size, ev->gso_segs, ev->tcp_flags);
 }
 
@@ -538,11 +538,22 @@ static bool hold_later(struct lctx *x, const struct fc_event *ev)
 	return true;
 }
 
+/* @ev (@data: its ev->caplen bytes of frame) into the batch, handled when
+ * it is full. */
+static void queue_event(struct lctx *x, const struct fc_event *ev, const uint8_t *data)
+{
+	struct ev_slot *e = &x->evb[x->n_evb++];
+
+	e->ev = *ev;
+	memcpy(e->data, data, ev->caplen);
+	if (x->n_evb == BATCH)
+		flush_events(x);
+}
+
 /* Ring-buffer callback: events are copied out and handled by the batch. */
 static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 {
 	struct lctx *x = arg;
-	struct ev_slot *e;
 
 	if (ev->caplen > FC_SNAP_MAX)
 		return; /* the kernel never writes more */
@@ -551,11 +562,7 @@ static void on_event(const struct fc_event *ev, const uint8_t *data, void *arg)
 	if (x->settling && ev->type == FC_EV_METER && (int32_t)(ev->interval - x->settle_iv) > 0 &&
 	    hold_later(x, ev))
 		return;
-	e = &x->evb[x->n_evb++];
-	e->ev = *ev;
-	memcpy(e->data, data, ev->caplen);
-	if (x->n_evb == BATCH)
-		flush_events(x);
+	queue_event(x, ev, data);
 }
 
 /* Every pending event handled before returning: callers rely on the order
@@ -709,10 +716,11 @@ static void be_release(void *state, void *arg)
 	release_pending(state);
 }
 
-static void drain_settled(void *arg)
+static void drain_settled(uint32_t closed, void *arg)
 {
 	struct lctx *x = arg;
 
+	x->settle_iv = closed;
 	x->settling = true;
 	consume_events(x);
 	x->settling = false;
@@ -726,17 +734,11 @@ static void drain_settled(void *arg)
  */
 static int drain(struct lctx *x)
 {
-	int n;
+	static const uint8_t no_frame[1]; /* meter records carry none */
+	int n = ebpf_capture_drain_batch(x->cap, drain_settled, on_entries, x);
 
-	x->settle_iv = ebpf_capture_interval(x->cap);
-	n = ebpf_capture_drain_batch(x->cap, drain_settled, on_entries, x);
-	for (size_t i = 0; i < x->n_later; i++) {
-		struct ev_slot *e = &x->evb[x->n_evb++];
-
-		e->ev = x->later[i];
-		if (x->n_evb == BATCH)
-			flush_events(x);
-	}
+	for (size_t i = 0; i < x->n_later; i++)
+		queue_event(x, &x->later[i], no_frame);
 	x->n_later = 0;
 	consume_events(x);
 	return n;
@@ -774,7 +776,7 @@ static void publish(struct lctx *x)
 	ebpf_capture_counters(x->cap, c);
 	/* a GSO/GRO skb counts as its wire segments */
 	es->packets_processed = c[FC_CNT_METERED] - c[FC_CNT_GSO_SKBS] + c[FC_CNT_SEGMENTS] +
-				x->punt_metered + x->sample_metered;
+				x->punt_metered + x->records_metered;
 	es->packets_ignored = c[FC_CNT_NOT_IP] + c[FC_CNT_TRUNC] + c[FC_CNT_FRAGMENT] +
 			      c[FC_CNT_IPV6_EXT] + c[FC_CNT_DUP_IFACE] + x->punt_ignored;
 	ks.recv = c[FC_CNT_PACKETS];

@@ -978,11 +978,6 @@ static int drain_map(struct ebpf_capture *c, int fd, __u32 stamp, ebpf_batch_fn 
 	return drain_map_per_key(c, fd, stamp, fn, arg);
 }
 
-uint32_t ebpf_capture_interval(const struct ebpf_capture *c)
-{
-	return __atomic_load_n(&c->skel->bss->interval, __ATOMIC_RELAXED);
-}
-
 int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
 			     void *arg)
 {
@@ -996,7 +991,7 @@ int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, eb
 		return err;
 	}
 	if (settled)
-		settled(arg);
+		settled(old, arg);
 	return drain_map(c, c->fd_flows[old & 1], old, fn, arg);
 }
 
@@ -1006,12 +1001,12 @@ struct entry_fn {
 	void *arg;
 };
 
-static void each_settled(void *arg)
+static void each_settled(uint32_t closed, void *arg)
 {
 	const struct entry_fn *e = arg;
 
 	if (e->settled)
-		e->settled(e->arg);
+		e->settled(closed, e->arg);
 }
 
 static void each_entry(const struct fc_flow_key *k, const struct fc_flow_val *v, int n, void *arg)

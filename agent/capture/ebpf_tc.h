@@ -92,11 +92,11 @@ int ebpf_capture_consume(struct ebpf_capture *c, ebpf_event_fn fn, void *arg);
 /* Called for each drained flow entry. */
 typedef void (*ebpf_entry_fn)(const struct fc_flow_key *k, const struct fc_flow_val *v, void *arg);
 
-/* Called by a drain once no program can write the old interval any more,
+/* Called by a drain once no program can write interval @closed any more,
  * before its entries are read (NULL: nothing): the events those programs
  * wrote are in the ring buffer then, and consuming them there meters each
  * flow's samples before its later packets, which the map holds. */
-typedef void (*ebpf_settled_fn)(void *arg);
+typedef void (*ebpf_settled_fn)(uint32_t closed, void *arg);
 
 /*
  * Close the current interval: switch the kernel to the other flow map,
@@ -116,9 +116,6 @@ typedef void (*ebpf_batch_fn)(const struct fc_flow_key *k, const struct fc_flow_
 /* ebpf_capture_drain() handing the entries over in arrays. */
 int ebpf_capture_drain_batch(struct ebpf_capture *c, ebpf_settled_fn settled, ebpf_batch_fn fn,
 			     void *arg);
-
-/* The interval the programs write now (the next drain closes it). */
-uint32_t ebpf_capture_interval(const struct ebpf_capture *c);
 
 /* The flow needs no more samples. */
 void ebpf_capture_samples_done(struct ebpf_capture *c, const struct fc_flow_key *k);

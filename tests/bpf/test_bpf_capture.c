@@ -167,10 +167,11 @@ static int run_frame(struct run *r, const uint8_t *data, uint32_t len, uint32_t 
 }
 
 /* The drain's settled hook: the events before the map's entries. */
-static void consume_all(void *arg)
+static void consume_all(uint32_t closed, void *arg)
 {
 	struct run *r = arg;
 
+	(void)closed;
 	ebpf_capture_consume(r->cap, on_event, r);
 }
 
@@ -523,31 +524,83 @@ out:
 	R.cap = NULL;
 }
 
-/* With a 4-entry flow map, 64 flows still account for every packet. */
-static void test_map_full_overflow(void)
+/*
+ * @rounds rounds of one 20-byte UDP frame for each of 64 flows (source ports
+ * @sport0 to @sport0 + 63) through the ingress program, each also metered
+ * by the decoder as expected; the events are consumed after each frame
+ * when @consume, else left in the ring.  Returns the frames run.
+ */
+static uint64_t feed_udp_flows(uint16_t sport0, int rounds, bool consume)
 {
-	struct ebpf_capture_opts o = { .n_samples = 2, .snaplen = 128, .decode_tunnels = true,
-				       .flow_map_entries = 4 };
-	uint64_t c[FC_CNT__MAX], pkts = 0;
-	uint8_t f[128];
+	static uint8_t f[128]; /* R.frame: the last frame run */
+	int prog = ebpf_capture_prog_fd(R.cap, false);
+	uint64_t pkts = 0;
 
-	R.mode = 0;
-	if (!ASSERT_EQ(ebpf_capture_open(&o, &R.cap), 0, "load capture with a tiny map"))
-		return;
-	for (int round = 0; round < 4; round++) {
-		for (uint16_t sport = 1000; sport < 1064; sport++) {
+	for (int round = 0; round < rounds; round++) {
+		for (uint16_t sport = sport0; sport < sport0 + 64; sport++) {
 			size_t n = udp_frame(f, sport, 20);
+			DECLARE_LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = f,
+					    .data_size_in = (uint32_t)n);
 			struct pkt p;
 			struct fc_flow_key k;
 			int dir;
 
-			ASSERT_EQ(run_frame(&R, f, (uint32_t)n, 0, 0), 0, "test run");
+			if (consume)
+				ASSERT_EQ(run_frame(&R, f, (uint32_t)n, 0, 0), 0, "test run");
+			else
+				ASSERT_EQ(bpf_prog_test_run_opts(prog, &t), 0, "test run");
+			R.frame = f;
+			R.frame_len = (uint32_t)n;
 			decode_frame(FC_DLT_EN10MB, f, (uint32_t)n, (uint32_t)n, true, &p);
 			dir = pkt_key(&p, &k);
 			fc_meter_add(&acc_get(&R, &k)->exp, dir, 0, (uint32_t)n, 1, 0);
 			pkts++;
 		}
 	}
+	return pkts;
+}
+
+/*
+ * Drain and consume what is left, then compare each flow's meter with the
+ * decoder's: the flows seen, *@bad those that differ, *@sampled those with
+ * a sample, *@full those with exactly samples 0 .. @n_samples - 1.
+ */
+static int udp_flows_seen(uint32_t n_samples, int *bad, int *sampled, int *full)
+{
+	int flows = 0;
+
+	*bad = *sampled = *full = 0;
+	ASSERT_TRUE(ebpf_capture_drain(R.cap, NULL, on_entry, &R) >= 0, "drain");
+	ASSERT_TRUE(ebpf_capture_consume(R.cap, on_event, &R) >= 0, "consume");
+	for (size_t i = 0; i < TABLE_SIZE; i++) {
+		struct acc *a = &R.tab[i];
+
+		if (!a->used)
+			continue;
+		flows++;
+		if (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
+		    !dir_equal(&a->exp.dir[1], &a->act.dir[1]))
+			(*bad)++;
+		if (a->samples)
+			(*sampled)++;
+		if (a->samples == n_samples && a->sample_mask == (1u << n_samples) - 1)
+			(*full)++;
+	}
+	return flows;
+}
+
+/* With a 4-entry flow map, 64 flows still account for every packet. */
+static void test_map_full_overflow(void)
+{
+	struct ebpf_capture_opts o = { .n_samples = 2, .snaplen = 128, .decode_tunnels = true,
+				       .flow_map_entries = 4 };
+	uint64_t c[FC_CNT__MAX], pkts;
+	int bad, sampled, full;
+
+	R.mode = 0;
+	if (!ASSERT_EQ(ebpf_capture_open(&o, &R.cap), 0, "load capture with a tiny map"))
+		return;
+	pkts = feed_udp_flows(1000, 4, true);
 	ebpf_capture_counters(R.cap, c);
 	/* rounds 0 and 1: every flow's 2 samples; round 2: its first packet of
 	 * the interval, a meter record; neither makes a map entry; round 3: 4
@@ -560,33 +613,12 @@ static void test_map_full_overflow(void)
 			  c[FC_CNT_METER_EVENTS], pkts, "every packet accounted");
 	/* the events were written while other frames ran: their bytes are not
 	 * the last frame's, so samples are counted, not compared */
-	{
-		int bad = 0, sampled = 0, flows = 0, full = 0;
-
-		ASSERT_TRUE(ebpf_capture_drain(R.cap, NULL, on_entry, &R) >= 0, "drain");
-		ASSERT_TRUE(ebpf_capture_consume(R.cap, on_event, &R) >= 0, "consume");
-		for (size_t i = 0; i < TABLE_SIZE; i++) {
-			struct acc *a = &R.tab[i];
-
-			if (!a->used)
-				continue;
-			flows++;
-			if (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
-			    !dir_equal(&a->exp.dir[1], &a->act.dir[1]))
-				bad++;
-			if (a->samples)
-				sampled++;
-			if (a->samples == 2 && a->sample_mask == 3)
-				full++;
-		}
-		ASSERT_EQ(flows, 64, "every flow seen");
-		ASSERT_EQ(bad, 0, "kernel + samples + punted = every flow's packets");
-		/* samples need no map entry: every flow gets its first
-		 * n_samples = 2 packets to nDPI, also those the full map
-		 * punts later */
-		ASSERT_EQ(sampled, 64, "flows sampled");
-		ASSERT_EQ(full, 64, "two samples, indexes 0 and 1, each");
-	}
+	ASSERT_EQ(udp_flows_seen(2, &bad, &sampled, &full), 64, "every flow seen");
+	ASSERT_EQ(bad, 0, "kernel + samples + punted = every flow's packets");
+	/* samples need no map entry: every flow gets its first n_samples = 2
+	 * packets to nDPI, also those the full map punts later */
+	ASSERT_EQ(sampled, 64, "flows sampled");
+	ASSERT_EQ(full, 64, "two samples, indexes 0 and 1, each");
 	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
 	ebpf_capture_close(R.cap);
 	R.cap = NULL;
@@ -601,53 +633,22 @@ static void test_ring_full_counts_everything(void)
 {
 	struct ebpf_capture_opts o = { .n_samples = 4, .snaplen = 128, .decode_tunnels = true,
 				       .ringbuf_bytes = 4096 };
-	uint64_t c[FC_CNT__MAX], pkts = 0;
-	uint8_t f[128];
-	int prog, bad = 0, flows = 0;
+	uint64_t c[FC_CNT__MAX], pkts;
+	int bad, sampled, full;
 
 	R.mode = 0;
 	if (!ASSERT_EQ(ebpf_capture_open(&o, &R.cap), 0, "load capture with a 4 KiB ring"))
 		return;
-	prog = ebpf_capture_prog_fd(R.cap, false);
 	/* 64 flows of 6 packets, nothing consumed until the end: the ring
 	 * holds a few dozen records */
-	for (int round = 0; round < 6; round++) {
-		for (uint16_t sport = 2000; sport < 2064; sport++) {
-			size_t n = udp_frame(f, sport, 20);
-			DECLARE_LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = f,
-					    .data_size_in = (uint32_t)n);
-			struct pkt p;
-			struct fc_flow_key k;
-			int dir;
-
-			ASSERT_EQ(bpf_prog_test_run_opts(prog, &t), 0, "test run");
-			decode_frame(FC_DLT_EN10MB, f, (uint32_t)n, (uint32_t)n, true, &p);
-			dir = pkt_key(&p, &k);
-			fc_meter_add(&acc_get(&R, &k)->exp, dir, 0, (uint32_t)n, 1, 0);
-			pkts++;
-		}
-	}
+	pkts = feed_udp_flows(2000, 6, false);
 	ebpf_capture_counters(R.cap, c);
 	ASSERT_TRUE(c[FC_CNT_SAMPLE_LOST] > 0, "the ring overflowed: samples lost to nDPI");
 	ASSERT_EQ(c[FC_CNT_PUNT_LOST], 0, "no punt");
 	ASSERT_EQ(c[FC_CNT_METERED] + c[FC_CNT_SAMPLES] + c[FC_CNT_METER_EVENTS], pkts,
 		  "every packet metered: in the map, or from a record the ring took");
 	/* the records' frames are not all the last run's: counted, not compared */
-	R.frame = f;
-	R.frame_len = (uint32_t)udp_frame(f, 2000, 20);
-	ASSERT_TRUE(ebpf_capture_drain(R.cap, NULL, on_entry, &R) >= 0, "drain");
-	ASSERT_TRUE(ebpf_capture_consume(R.cap, on_event, &R) >= 0, "consume");
-	for (size_t i = 0; i < TABLE_SIZE; i++) {
-		struct acc *a = &R.tab[i];
-
-		if (!a->used)
-			continue;
-		flows++;
-		if (!dir_equal(&a->exp.dir[0], &a->act.dir[0]) ||
-		    !dir_equal(&a->exp.dir[1], &a->act.dir[1]))
-			bad++;
-	}
-	ASSERT_EQ(flows, 64, "every flow seen");
+	ASSERT_EQ(udp_flows_seen(4, &bad, &sampled, &full), 64, "every flow seen");
 	ASSERT_EQ(bad, 0, "kernel + records = every flow's packets");
 	R.samples_bad = 0; /* not compared here (above) */
 	memset(R.tab, 0, sizeof(*R.tab) * TABLE_SIZE);
