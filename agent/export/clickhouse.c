@@ -561,13 +561,6 @@ static const char *ch_name(const struct column *col, char *buf, size_t n)
 	return buf;
 }
 
-/*
- * The layout to send this run's rows in: binary when the table's columns
- * have the types the rows are encoded in (learned once, forgotten when the
- * server refuses rows), text otherwise.  -1 when the server did not answer
- * (@why says why).  A table without columns (not there yet) gets text and
- * is asked again next time: the server's own error then names the cause.
- */
 /* The type system.columns' answer @resp (TabSeparated name, type lines)
  * gives column @name, and its length in *@tl; NULL when not there. */
 static const char *column_type(const char *resp, const char *name, size_t *tl)
@@ -587,6 +580,13 @@ static const char *column_type(const char *resp, const char *name, size_t *tl)
 	return NULL;
 }
 
+/*
+ * The layout to send this run's rows in: binary when the table's columns
+ * have the types the rows are encoded in (learned once, forgotten when the
+ * server refuses rows), text otherwise.  -1 when the server did not answer
+ * (@why says why).  A table without columns (not there yet) gets text and
+ * is asked again next time: the server's own error then names the cause.
+ */
 static int table_layout(struct conn *k, char *why, size_t wn)
 {
 	struct sink *s = k->s;
